@@ -1,0 +1,97 @@
+//! Every key of the single table is formatted here and nowhere else.
+//!
+//! Layout (the DynamoDB Book's single-table design):
+//! - `PK`/`SK`: the item's home partition and its place in it.
+//! - `GSI1PK`/`GSI1SK`: an alternate access path (by subject, by token, ...).
+//! - `GSI2PK`/`GSI2SK`: the expiry index. Every item with a TTL is filed under the day it
+//!   expires, spread over [`EXPIRY_SHARDS`] partitions, so the retention sweeper finds what
+//!   has expired by querying a few partitions per day instead of scanning the table.
+//! - `GSI3PK`/`GSI3SK`: time-ordered listings (activity, deadlines).
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+/// Shards per expiry day: keeps the index under DynamoDB's per-partition write rate
+/// (1,000 writes/s) when a busy day writes many expiring items.
+pub const EXPIRY_SHARDS: u32 = 16;
+
+/// The characters that separate key segments; ids and other parts must not contain it.
+pub const SEPARATOR: char = '#';
+
+/// An idempotency record: the scope names the operation (worker, endpoint), the key is a
+/// hash of what identifies one invocation.
+pub fn idempotency(scope: &str, key_hash: &str) -> (String, String) {
+    (
+        format!("IDEMPOTENCY#{scope}#{key_hash}"),
+        "IDEMPOTENCY".to_owned(),
+    )
+}
+
+/// The expiry index partition of an item that expires at `expires_at` (unix seconds).
+pub fn expiry_partition(expires_at: i64, pk: &str) -> String {
+    let day = DateTime::<Utc>::from_timestamp(expires_at, 0)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+        .format("%Y-%m-%d");
+    format!("EXPIRES#{day}#{}", shard_of(pk, EXPIRY_SHARDS))
+}
+
+/// Every expiry partition of one day, for the sweeper.
+pub fn expiry_partitions_of_day(day: chrono::NaiveDate) -> impl Iterator<Item = String> {
+    let day = day.format("%Y-%m-%d").to_string();
+    (0..EXPIRY_SHARDS).map(move |shard| format!("EXPIRES#{day}#{shard}"))
+}
+
+/// The expiry index sort key: zero-padded seconds sort as numbers do.
+pub fn expiry_sort_key(expires_at: i64) -> String {
+    format!("{:012}", expires_at.max(0))
+}
+
+/// A stable shard number for a partition key, the same on every machine and version.
+pub fn shard_of(value: &str, shards: u32) -> u32 {
+    let digest = Sha256::digest(value.as_bytes());
+    u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]) % shards
+}
+
+/// Lower-case hex SHA-256: how secrets (tokens) and personal identifiers that only need
+/// matching (a recipient's e-mail) are written into keys.
+pub fn sha256_hex(value: &[u8]) -> String {
+    hex(&Sha256::digest(value))
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        out.push(DIGITS[usize::from(byte >> 4)] as char);
+        out.push(DIGITS[usize::from(byte & 0x0f)] as char);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expiry_partition_is_the_day_and_a_stable_shard() {
+        let at = DateTime::parse_from_rfc3339("2026-11-29T10:00:00Z")
+            .unwrap()
+            .timestamp();
+        let partition = expiry_partition(at, "USER#01J");
+        assert!(partition.starts_with("EXPIRES#2026-11-29#"), "{partition}");
+        assert_eq!(partition, expiry_partition(at + 60, "USER#01J"));
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 29).unwrap();
+        assert!(expiry_partitions_of_day(day).any(|p| p == partition));
+    }
+
+    #[test]
+    fn expiry_sort_keys_sort_as_numbers() {
+        assert!(expiry_sort_key(999) < expiry_sort_key(1_000));
+        assert_eq!(expiry_sort_key(-5), expiry_sort_key(0));
+    }
+
+    #[test]
+    fn hex_is_lower_case_and_padded() {
+        assert_eq!(hex(&[0, 10, 255]), "000aff");
+    }
+}

@@ -1,0 +1,15 @@
+//! Infentre's common crate: what every function and worker shares.
+//!
+//! - Ports with two adapters each: [`store`], [`queue`], [`blob`], [`mail`]. The AWS adapters
+//!   sit behind the `aws` feature (Lambda binaries), the embedded ones behind `embedded` (the
+//!   local server), so neither binary carries the other's dependencies.
+//! - Built on the ports: [`idempotency`] and the SQS batch helper in [`queue::batch`].
+//! - The HTTP plumbing: problem+json errors ([`error`]), body limits and JSON parsing
+//!   ([`http`]), configuration ([`config`]) and logging without personal data ([`telemetry`]).
+
+pub mod clock;
+pub mod keys;
+pub mod store;
+
+#[cfg(feature = "embedded")]
+pub mod embedded;
