@@ -13,3 +13,18 @@ pub mod store;
 
 #[cfg(feature = "embedded")]
 pub mod embedded;
+pub mod queue;
+pub mod blob;
+pub mod mail;
+pub mod signing;
+pub mod error;
+pub mod http;
+pub mod telemetry;
+pub mod idempotency;
+pub mod config;
+pub mod platform;
+
+#[cfg(feature = "aws")]
+pub mod aws;
+
+pub use platform::Platform;

@@ -351,7 +351,7 @@ impl Update {
 
     /// Applies the update to an item in memory: the SQLite adapter's update, and the
     /// definition the DynamoDB update expression must match.
-    pub(crate) fn apply(&self, item: &mut Item) -> Result<(), StoreError> {
+    pub fn apply(&self, item: &mut Item) -> Result<(), StoreError> {
         for (name, value) in &self.set {
             item.attrs.insert(name.clone(), value.clone());
         }

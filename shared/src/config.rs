@@ -1,0 +1,112 @@
+//! Configuration, read and checked once at start: a missing or invalid setting stops the
+//! start with a message naming it, never a request later.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
+use crate::signing::SigningKey;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0} is not set")]
+    Missing(&'static str),
+    #[error("{name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+/// Where settings come from: the process environment, or a map in tests.
+pub trait Source {
+    fn get(&self, name: &str) -> Option<String>;
+
+    fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.get(name).filter(|v| !v.trim().is_empty()).ok_or(ConfigError::Missing(name))
+    }
+}
+
+pub struct Environment;
+
+impl Source for Environment {
+    fn get(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+impl Source for std::collections::HashMap<&str, &str> {
+    fn get(&self, name: &str) -> Option<String> {
+        std::collections::HashMap::get(self, name).map(|v| (*v).to_owned())
+    }
+}
+
+/// The notice's version and date (GDPR Art. 7(1): consent is recorded against them).
+pub const DEFAULT_POLICY_VERSION: &str = "2019-10-28";
+
+/// Settings every engine needs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The address users reach the API at; links in e-mails and exports start with it.
+    pub public_base_url: String,
+    /// Operators (the DPO and staff), by normalised e-mail address.
+    pub operators: Vec<String>,
+    pub signing_key: SigningKey,
+    pub mail_from: String,
+    pub policy_version: String,
+}
+
+impl Settings {
+    /// `signing_key` comes from the engine: a secret parameter in AWS, a key file locally.
+    pub fn from_source(
+        source: &dyn Source,
+        public_base_url: String,
+        signing_key: SigningKey,
+    ) -> Result<Self, ConfigError> {
+        let public_base_url = public_base_url.trim_end_matches('/').to_owned();
+        if !(public_base_url.starts_with("https://") || public_base_url.starts_with("http://")) {
+            return Err(ConfigError::Invalid { name: "INFENTRE_PUBLIC_BASE_URL", reason: "must be an http(s) URL".into() });
+        }
+        let operators = source
+            .get("INFENTRE_OPERATORS")
+            .unwrap_or_default()
+            .split(',')
+            .map(|e| e.trim().to_lowercase())
+            .filter(|e| !e.is_empty())
+            .collect::<Vec<_>>();
+        if let Some(bad) = operators.iter().find(|e| !e.contains('@')) {
+            return Err(ConfigError::Invalid { name: "INFENTRE_OPERATORS", reason: format!("{bad:?} is not an e-mail address") });
+        }
+        let mail_from = source.get("INFENTRE_MAIL_FROM").unwrap_or_else(|| "Infentre <no-reply@infentre.com>".into());
+        let policy_version = source.get("INFENTRE_POLICY_VERSION").unwrap_or_else(|| DEFAULT_POLICY_VERSION.into());
+        Ok(Self { public_base_url, operators, signing_key, mail_from, policy_version })
+    }
+}
+
+/// Decodes a base64 signing key setting.
+pub fn signing_key_from_base64(name: &'static str, value: &str) -> Result<SigningKey, ConfigError> {
+    let bytes = STANDARD
+        .decode(value.trim())
+        .map_err(|err| ConfigError::Invalid { name, reason: format!("not base64: {err}") })?;
+    SigningKey::new(bytes).map_err(|err| ConfigError::Invalid { name, reason: err.to_string() })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    #[test]
+    fn operators_are_normalised_and_checked() {
+        let source = HashMap::from([("INFENTRE_OPERATORS", " DPO@Infentre.com, ,staff@infentre.com")]);
+        let settings = Settings::from_source(&source, "http://127.0.0.1:8080/".into(), SigningKey::generate()).unwrap();
+        assert_eq!(settings.operators, vec!["dpo@infentre.com", "staff@infentre.com"]);
+        assert_eq!(settings.public_base_url, "http://127.0.0.1:8080");
+
+        let bad = HashMap::from([("INFENTRE_OPERATORS", "not-an-address")]);
+        assert!(Settings::from_source(&bad, "http://x".into(), SigningKey::generate()).is_err());
+    }
+
+    #[test]
+    fn a_short_signing_key_fails_the_start() {
+        let err = signing_key_from_base64("INFENTRE_SIGNING_KEY", &STANDARD.encode([1u8; 16])).unwrap_err();
+        assert!(err.to_string().contains("INFENTRE_SIGNING_KEY"));
+    }
+}

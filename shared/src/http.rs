@@ -1,0 +1,156 @@
+//! HTTP plumbing shared by every function's router: JSON bodies that fail with precise
+//! problem+json, the body limit, fallbacks, request logs without personal data, and the
+//! platform routes (`/healthz`, `/openapi.json`).
+//!
+//! Lambda and the local server call the same [`app`], so both answer alike.
+
+use axum::Router;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, MatchedPath, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::de::DeserializeOwned;
+use tower_http::trace::TraceLayer;
+
+use crate::error::ApiError;
+
+/// Request bodies larger than this are refused with 413 (`payload_too_large`).
+pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+
+/// The OpenAPI document of the whole API, generated from code by `infentre openapi` and
+/// checked to be current by a test.
+pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
+
+/// A JSON request body. Rejections become problem+json: 400 for malformed JSON, 422 for the
+/// wrong shape (unknown fields, wrong types, missing fields), 415 for another content type,
+/// 413 for an oversized body.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::JsonDataError(err) => ApiError::unprocessable("invalid_body", err.body_text()),
+        JsonRejection::JsonSyntaxError(err) => ApiError::bad_request("malformed_json", err.body_text()),
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Send the body as application/json.",
+        ),
+        JsonRejection::BytesRejection(err) if err.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::payload_too_large(DEFAULT_BODY_LIMIT)
+        }
+        other => ApiError::bad_request("invalid_body", other.body_text()),
+    }
+}
+
+/// Query parameters, with a 400 problem when they do not parse.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(ApiQuery(value)),
+            Err(rejection @ QueryRejection::FailedToDeserializeQueryString(_)) => {
+                Err(ApiError::bad_request("invalid_query", rejection.body_text()))
+            }
+            Err(rejection) => Err(ApiError::bad_request("invalid_query", rejection.body_text())),
+        }
+    }
+}
+
+/// Completes a function's routes into the application both engines serve.
+pub fn app(routes: Router) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/openapi.json", get(openapi))
+        .merge(routes)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(problem_for_bare_errors))
+        .layer(middleware::from_fn(security_headers))
+        .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT))
+        .layer(
+            // Logs the route template, never the URL: paths and query strings carry tokens
+            // and e-mail addresses.
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request| {
+                    let route = request
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map_or("unmatched", |path| path.as_str())
+                        .to_owned();
+                    tracing::info_span!("request", method = %request.method(), route)
+                })
+                .on_request(())
+                .on_response(|response: &Response, latency: std::time::Duration, _: &tracing::Span| {
+                    tracing::info!(status = response.status().as_u16(), latency_ms = latency.as_millis() as u64, "response");
+                }),
+        )
+}
+
+async fn healthz() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON).into_response()
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("There is nothing at this path.")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "This path does not take this method.")
+}
+
+/// Errors produced below our handlers (a body over the limit before any extractor ran, for
+/// one) come without a body: give them a problem document too.
+async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let has_type = response.headers().contains_key(header::CONTENT_TYPE);
+    if (status.is_client_error() || status.is_server_error()) && !has_type {
+        let code = match status.as_u16() {
+            413 => return ApiError::payload_too_large(DEFAULT_BODY_LIMIT).into_response(),
+            408 => "timeout",
+            _ => "error",
+        };
+        return ApiError::new(status, code, status.canonical_reason().unwrap_or("Error")).into_response();
+    }
+    response
+}
+
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    response
+}

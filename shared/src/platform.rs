@@ -1,0 +1,18 @@
+//! What a function is given: the ports it may use and the settings, built once at start.
+
+use std::sync::Arc;
+
+use crate::blob::BlobStore;
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::queue::Queue;
+use crate::store::Store;
+
+#[derive(Debug, Clone)]
+pub struct Platform {
+    pub store: Arc<dyn Store>,
+    pub queue: Arc<dyn Queue>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub clock: Arc<dyn Clock>,
+    pub settings: Arc<Settings>,
+}
