@@ -70,7 +70,13 @@ impl Idempotency {
 
     /// Runs `work` at most once (to completion) per `scope` and `key` within the expiry;
     /// `payload` is what the key stands for, checked on replays.
-    pub async fn run<T, E, F, Fut>(&self, scope: &str, key: &str, payload: &[u8], work: F) -> Result<T, IdempotencyError<E>>
+    pub async fn run<T, E, F, Fut>(
+        &self,
+        scope: &str,
+        key: &str,
+        payload: &[u8],
+        work: F,
+    ) -> Result<T, IdempotencyError<E>>
     where
         T: Serialize + DeserializeOwned,
         F: FnOnce() -> Fut,
@@ -88,7 +94,9 @@ impl Idempotency {
             payload_hash: payload_hash.clone(),
             data: None,
         };
-        let item = Item::new(record_key.clone(), "idempotency").with_data(&claim)?.expires_at(expiry);
+        let item = Item::new(record_key.clone(), "idempotency")
+            .with_data(&claim)?
+            .expires_at(expiry);
         let claimable = Condition::Or(vec![
             Condition::NotExists,
             Condition::less_than("expiry", now + 1),
@@ -99,18 +107,23 @@ impl Idempotency {
         ]);
         match self.store.put(item, Some(claimable)).await {
             Ok(()) => {}
-            Err(err) if err.is_condition_failed() => return self.replay(&record_key, &payload_hash).await,
+            Err(err) if err.is_condition_failed() => {
+                return self.replay(&record_key, &payload_hash).await;
+            }
             Err(err) => return Err(err.into()),
         }
 
         match work().await {
             Ok(result) => {
-                let data = serde_json::to_value(&result).map_err(|err| StoreError::Invalid(err.to_string()))?;
+                let data = serde_json::to_value(&result)
+                    .map_err(|err| StoreError::Invalid(err.to_string()))?;
                 let update = Update::new()
                     .set("status", COMPLETED)
                     .set("data", data)
                     .remove("in_progress_expiry");
-                self.store.update(&record_key, "idempotency", update, Some(Condition::Exists)).await?;
+                self.store
+                    .update(&record_key, "idempotency", update, Some(Condition::Exists))
+                    .await?;
                 Ok(result)
             }
             Err(err) => {
@@ -121,7 +134,11 @@ impl Idempotency {
         }
     }
 
-    async fn replay<T: DeserializeOwned, E>(&self, key: &Key, payload_hash: &str) -> Result<T, IdempotencyError<E>> {
+    async fn replay<T: DeserializeOwned, E>(
+        &self,
+        key: &Key,
+        payload_hash: &str,
+    ) -> Result<T, IdempotencyError<E>> {
         let Some(item) = self.store.get(key).await? else {
             // Expired between our put and this read: the caller may simply retry.
             return Err(IdempotencyError::InProgress);
@@ -131,8 +148,9 @@ impl Idempotency {
             return Err(IdempotencyError::PayloadMismatch);
         }
         match (record.status.as_str(), record.data) {
-            (COMPLETED, Some(data)) => serde_json::from_value(data)
-                .map_err(|err| IdempotencyError::Store(StoreError::Corrupt(format!("idempotency record: {err}")))),
+            (COMPLETED, Some(data)) => serde_json::from_value(data).map_err(|err| {
+                IdempotencyError::Store(StoreError::Corrupt(format!("idempotency record: {err}")))
+            }),
             _ => Err(IdempotencyError::InProgress),
         }
     }

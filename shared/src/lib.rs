@@ -11,18 +11,18 @@ pub mod clock;
 pub mod keys;
 pub mod store;
 
+pub mod blob;
+pub mod config;
 #[cfg(feature = "embedded")]
 pub mod embedded;
-pub mod queue;
-pub mod blob;
-pub mod mail;
-pub mod signing;
 pub mod error;
 pub mod http;
-pub mod telemetry;
 pub mod idempotency;
-pub mod config;
+pub mod mail;
 pub mod platform;
+pub mod queue;
+pub mod signing;
+pub mod telemetry;
 
 #[cfg(feature = "aws")]
 pub mod aws;

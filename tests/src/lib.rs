@@ -1,1 +1,184 @@
+//! Fixtures for the contract suites and journeys: every port on both engines, fresh for each
+//! test. The AWS side runs against moto in server mode, started by `scripts/test` which sets
+//! `INFENTRE_TEST_MOTO_URL`.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+};
+use chrono::{DateTime, Utc};
+use shared::aws::AwsClients;
+use shared::clock::ManualClock;
+use shared::queue::QueueName;
+use shared::queue::sqs::QueueUrls;
+
+/// Where moto listens; the moto-backed tests fail (not skip) without it.
+pub fn moto_url() -> String {
+    std::env::var("INFENTRE_TEST_MOTO_URL").unwrap_or_else(|_| {
+        panic!(
+            "INFENTRE_TEST_MOTO_URL is not set: run the suite with scripts/test, which starts moto"
+        )
+    })
+}
+
+/// A clock that starts at a fixed, realistic moment.
+pub fn clock() -> ManualClock {
+    ManualClock::new(start_time())
+}
+
+pub fn start_time() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-29T09:00:00Z")
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_default()
+}
+
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", ulid::Ulid::new().to_string().to_lowercase())
+}
+
+/// AWS clients pointed at moto, with dummy credentials, counting requests.
+pub async fn moto_clients() -> AwsClients {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(moto_url())
+        .region(aws_config::Region::new("eu-north-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "testing", "testing", None, None, "tests",
+        ))
+        .load()
+        .await;
+    AwsClients::from_config(&config)
+}
+
+/// Creates a table with the keys, indexes and TTL of `template.yaml`.
+pub async fn create_table(clients: &AwsClients, name: &str) {
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .unwrap()
+    };
+    let attribute = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .unwrap()
+    };
+    let gsi = |n: u8| {
+        GlobalSecondaryIndex::builder()
+            .index_name(format!("GSI{n}"))
+            .key_schema(key(&format!("GSI{n}PK"), KeyType::Hash))
+            .key_schema(key(&format!("GSI{n}SK"), KeyType::Range))
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
+            .build()
+            .unwrap()
+    };
+    let mut request = clients
+        .dynamodb
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key("PK", KeyType::Hash))
+        .key_schema(key("SK", KeyType::Range));
+    for attr in [
+        "PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK",
+    ] {
+        request = request.attribute_definitions(attribute(attr));
+    }
+    for n in 1..=3 {
+        request = request.global_secondary_indexes(gsi(n));
+    }
+    request.send().await.expect("create table on moto");
+    clients
+        .dynamodb
+        .update_time_to_live()
+        .table_name(name)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name("expires_at")
+                .enabled(true)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("enable TTL on moto");
+}
+
+/// Creates every queue with its dead-letter queue, redriven after `max_receives`.
+pub async fn create_queues(
+    clients: &AwsClients,
+    prefix: &str,
+    max_receives: u32,
+) -> HashMap<QueueName, QueueUrls> {
+    let mut urls = HashMap::new();
+    for queue in QueueName::ALL {
+        let dlq = clients
+            .sqs
+            .create_queue()
+            .queue_name(format!("{prefix}-{}-dlq", queue.as_str()))
+            .send()
+            .await
+            .expect("create DLQ on moto");
+        let dead_letter_url = dlq.queue_url.expect("DLQ URL");
+        let arn = clients
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&dead_letter_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .expect("DLQ attributes")
+            .attributes
+            .and_then(|mut a| a.remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+            .expect("DLQ ARN");
+        let redrive = serde_json::json!({"deadLetterTargetArn": arn, "maxReceiveCount": max_receives.to_string()});
+        let main = clients
+            .sqs
+            .create_queue()
+            .queue_name(format!("{prefix}-{}", queue.as_str()))
+            .attributes(
+                aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy,
+                redrive.to_string(),
+            )
+            .send()
+            .await
+            .expect("create queue on moto");
+        urls.insert(
+            queue,
+            QueueUrls {
+                url: main.queue_url.expect("queue URL"),
+                dead_letter_url,
+            },
+        );
+    }
+    urls
+}
+
+pub async fn create_bucket(clients: &AwsClients, name: &str) {
+    clients
+        .s3
+        .create_bucket()
+        .bucket(name)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuNorth1)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create bucket on moto");
+}
+
+/// Both engines' clocks as the trait object the adapters take.
+pub fn shared_clock(clock: &ManualClock) -> Arc<dyn shared::clock::Clock> {
+    Arc::new(clock.clone())
+}

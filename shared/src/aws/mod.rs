@@ -29,9 +29,19 @@ impl AwsSettings {
         let mut queues = HashMap::new();
         for queue in QueueName::ALL {
             let (url_name, dlq_name) = queue_setting_names(queue);
-            queues.insert(queue, QueueUrls { url: source.required(url_name)?, dead_letter_url: source.required(dlq_name)? });
+            queues.insert(
+                queue,
+                QueueUrls {
+                    url: source.required(url_name)?,
+                    dead_letter_url: source.required(dlq_name)?,
+                },
+            );
         }
-        Ok(Self { table: source.required("INFENTRE_TABLE")?, queues, export_bucket: source.required("INFENTRE_EXPORT_BUCKET")? })
+        Ok(Self {
+            table: source.required("INFENTRE_TABLE")?,
+            queues,
+            export_bucket: source.required("INFENTRE_EXPORT_BUCKET")?,
+        })
     }
 }
 
@@ -45,8 +55,15 @@ pub fn queue_setting_names(queue: QueueName) -> (&'static str, &'static str) {
 
 /// The settings shared by both engines, as a Lambda reads them.
 pub fn settings_from_source(source: &dyn Source) -> Result<Settings, ConfigError> {
-    let signing_key = signing_key_from_base64("INFENTRE_SIGNING_KEY", &source.required("INFENTRE_SIGNING_KEY")?)?;
-    Settings::from_source(source, source.required("INFENTRE_PUBLIC_BASE_URL")?, signing_key)
+    let signing_key = signing_key_from_base64(
+        "INFENTRE_SIGNING_KEY",
+        &source.required("INFENTRE_SIGNING_KEY")?,
+    )?;
+    Settings::from_source(
+        source,
+        source.required("INFENTRE_PUBLIC_BASE_URL")?,
+        signing_key,
+    )
 }
 
 /// The three clients, sharing one configuration and one request counter.
@@ -67,8 +84,12 @@ impl AwsClients {
 
     pub fn from_config(config: &aws_config::SdkConfig) -> Self {
         let requests = RequestCounter::new();
-        let dynamodb = aws_sdk_dynamodb::config::Builder::from(config).interceptor(requests.clone()).build();
-        let sqs = aws_sdk_sqs::config::Builder::from(config).interceptor(requests.clone()).build();
+        let dynamodb = aws_sdk_dynamodb::config::Builder::from(config)
+            .interceptor(requests.clone())
+            .build();
+        let sqs = aws_sdk_sqs::config::Builder::from(config)
+            .interceptor(requests.clone())
+            .build();
         // A custom endpoint (moto, MinIO) serves buckets by path, not by host name.
         let path_style = config.endpoint_url().is_some();
         let s3 = aws_sdk_s3::config::Builder::from(config)
@@ -83,11 +104,24 @@ impl AwsClients {
         }
     }
 
-    pub fn platform(&self, aws: &AwsSettings, settings: Settings, clock: Arc<dyn Clock>) -> Platform {
+    pub fn platform(
+        &self,
+        aws: &AwsSettings,
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+    ) -> Platform {
         Platform {
-            store: Arc::new(DynamoStore::new(self.dynamodb.clone(), &aws.table, clock.clone())),
+            store: Arc::new(DynamoStore::new(
+                self.dynamodb.clone(),
+                &aws.table,
+                clock.clone(),
+            )),
             queue: Arc::new(SqsQueue::new(self.sqs.clone(), aws.queues.clone())),
-            blobs: Arc::new(S3BlobStore::new(self.s3.clone(), &aws.export_bucket, clock.clone())),
+            blobs: Arc::new(S3BlobStore::new(
+                self.s3.clone(),
+                &aws.export_bucket,
+                clock.clone(),
+            )),
             clock,
             settings: Arc::new(settings),
         }

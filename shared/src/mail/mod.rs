@@ -39,14 +39,28 @@ pub trait Mailer: Send + Sync + std::fmt::Debug {
 
 /// Header names we let through: RFC 5322 field names, and never one the adapter sets itself.
 pub(crate) fn check_headers(email: &Email) -> Result<(), MailError> {
-    const OURS: [&str; 8] = ["from", "to", "subject", "date", "message-id", "mime-version", "content-type", "content-transfer-encoding"];
+    const OURS: [&str; 8] = [
+        "from",
+        "to",
+        "subject",
+        "date",
+        "message-id",
+        "mime-version",
+        "content-type",
+        "content-transfer-encoding",
+    ];
     for (name, value) in &email.headers {
-        let valid_name = !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':');
+        let valid_name =
+            !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':');
         if !valid_name || OURS.contains(&name.to_ascii_lowercase().as_str()) {
-            return Err(MailError::Rejected(format!("header {name:?} cannot be set")));
+            return Err(MailError::Rejected(format!(
+                "header {name:?} cannot be set"
+            )));
         }
         if value.contains(['\r', '\n']) {
-            return Err(MailError::Rejected(format!("header {name} has a line break")));
+            return Err(MailError::Rejected(format!(
+                "header {name} has a line break"
+            )));
         }
     }
     if email.subject.contains(['\r', '\n']) || email.to.contains(['\r', '\n']) {

@@ -21,7 +21,9 @@ pub struct OutboxMailer {
 impl OutboxMailer {
     pub fn new(dir: PathBuf, from: &str, clock: Arc<dyn Clock>) -> Result<Self, MailError> {
         std::fs::create_dir_all(&dir).map_err(|err| MailError::Backend(Box::new(err)))?;
-        let from = from.parse().map_err(|_| MailError::Rejected("the sender address is invalid".into()))?;
+        let from = from
+            .parse()
+            .map_err(|_| MailError::Rejected("the sender address is invalid".into()))?;
         Ok(Self { dir, from, clock })
     }
 
@@ -34,7 +36,10 @@ impl OutboxMailer {
 impl Mailer for OutboxMailer {
     async fn send(&self, email: &Email) -> Result<(), MailError> {
         check_headers(email)?;
-        let to: Mailbox = email.to.parse().map_err(|_| MailError::Rejected("the recipient address is invalid".into()))?;
+        let to: Mailbox = email
+            .to
+            .parse()
+            .map_err(|_| MailError::Rejected("the recipient address is invalid".into()))?;
         let id = ulid::Ulid::new();
         let now = self.clock.now();
         let mut builder = Message::builder()
@@ -53,15 +58,24 @@ impl Mailer for OutboxMailer {
             email.category.clone(),
         ));
         let message = match &email.html {
-            Some(html) => builder.multipart(MultiPart::alternative_plain_html(email.text.clone(), html.clone())),
-            None => builder.header(ContentType::TEXT_PLAIN).body(email.text.clone()),
+            Some(html) => builder.multipart(MultiPart::alternative_plain_html(
+                email.text.clone(),
+                html.clone(),
+            )),
+            None => builder
+                .header(ContentType::TEXT_PLAIN)
+                .body(email.text.clone()),
         }
         .map_err(|err| MailError::Rejected(err.to_string()))?;
 
         let name = format!("{}-{id}.eml", now.format("%Y%m%dT%H%M%S"));
         let partial = self.dir.join(format!(".{name}.partial"));
-        tokio::fs::write(&partial, message.formatted()).await.map_err(|err| MailError::Backend(Box::new(err)))?;
-        tokio::fs::rename(&partial, self.dir.join(name)).await.map_err(|err| MailError::Backend(Box::new(err)))?;
+        tokio::fs::write(&partial, message.formatted())
+            .await
+            .map_err(|err| MailError::Backend(Box::new(err)))?;
+        tokio::fs::rename(&partial, self.dir.join(name))
+            .await
+            .map_err(|err| MailError::Backend(Box::new(err)))?;
         Ok(())
     }
 }

@@ -454,29 +454,20 @@ impl Store for DynamoStore {
         };
         let mut expression = Expression::default();
         let pk = expression.value(AttributeValue::S(query.partition.clone()));
-        let sk = expression.name(sk_name);
         let mut key_condition = format!("{} = {pk}", expression.name(pk_name));
-        let string = |expression: &mut Expression, value: &str| {
-            expression.value(AttributeValue::S(value.to_owned()))
-        };
-        match &query.sort {
-            SortKey::Any => {}
-            SortKey::Equals(v) => {
-                key_condition += &format!(" AND {sk} = {}", string(&mut expression, v))
-            }
-            SortKey::BeginsWith(v) => {
-                key_condition += &format!(" AND begins_with({sk}, {})", string(&mut expression, v))
-            }
-            SortKey::Between(low, high) => {
-                let (low, high) = (string(&mut expression, low), string(&mut expression, high));
-                key_condition += &format!(" AND {sk} BETWEEN {low} AND {high}");
-            }
-            SortKey::LessThan(v) => {
-                key_condition += &format!(" AND {sk} < {}", string(&mut expression, v))
-            }
-            SortKey::GreaterThan(v) => {
-                key_condition += &format!(" AND {sk} > {}", string(&mut expression, v))
-            }
+        if query.sort != SortKey::Any {
+            let sk = expression.name(sk_name);
+            let mut string = |value: &str| expression.value(AttributeValue::S(value.to_owned()));
+            key_condition += &match &query.sort {
+                SortKey::Any => String::new(),
+                SortKey::Equals(v) => format!(" AND {sk} = {}", string(v)),
+                SortKey::BeginsWith(v) => format!(" AND begins_with({sk}, {})", string(v)),
+                SortKey::Between(low, high) => {
+                    format!(" AND {sk} BETWEEN {} AND {}", string(low), string(high))
+                }
+                SortKey::LessThan(v) => format!(" AND {sk} < {}", string(v)),
+                SortKey::GreaterThan(v) => format!(" AND {sk} > {}", string(v)),
+            };
         }
         let now_value = expression.value(AttributeValue::N(now.to_string()));
         let filter = format!("attribute_not_exists(expires_at) OR expires_at > {now_value}");
