@@ -1,1 +1,112 @@
-fn main() {}
+//! `infentre`: the whole product in one process on SQLite.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "Infentre's privacy backend in one process, on SQLite."
+)]
+struct Cli {
+    /// Address to listen on.
+    #[arg(
+        long,
+        env = "INFENTRE_ADDR",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    addr: SocketAddr,
+    /// Where the database, exports, outbox and signing key live.
+    #[arg(
+        long,
+        env = "INFENTRE_DATA_DIR",
+        default_value = "./data",
+        global = true
+    )]
+    data_dir: PathBuf,
+    /// Seconds between retention sweeps.
+    #[arg(
+        long,
+        env = "INFENTRE_SWEEP_INTERVAL_SECS",
+        default_value_t = 3600,
+        global = true
+    )]
+    sweep_interval_secs: u64,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API with the workers and the sweeper (the default).
+    Serve,
+    /// Run one retention sweep and print its report.
+    Sweep,
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    shared::telemetry::init(shared::telemetry::Format::Pretty);
+    let cli = Cli::parse();
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Openapi => {
+            print!("{}", infentre::openapi_json());
+            Ok(())
+        }
+        Command::Sweep => match infentre::open_from_env(&cli.data_dir, cli.addr) {
+            Ok(engine) => match infentre::sweep_once(&engine).await {
+                Ok(report) => {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&report).unwrap_or_default()
+                    );
+                    Ok(())
+                }
+                Err(err) => Err(err.to_string()),
+            },
+            Err(err) => Err(err.to_string()),
+        },
+        Command::Serve => match infentre::open_from_env(&cli.data_dir, cli.addr) {
+            Ok(engine) => {
+                let every = Duration::from_secs(cli.sweep_interval_secs.max(1));
+                infentre::serve(engine, cli.addr, every, shutdown_signal())
+                    .await
+                    .map_err(|err| err.to_string())
+            }
+            Err(err) => Err(err.to_string()),
+        },
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("infentre: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => return interrupt.await.unwrap_or_default(),
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    interrupt.await.unwrap_or_default();
+    tracing::info!("shutting down");
+}

@@ -128,13 +128,22 @@ pub fn app(routes: Router) -> Router {
         )
 }
 
-async fn healthz() -> axum::Json<serde_json::Value> {
+/// Liveness.
+#[utoipa::path(get, path = "/healthz", tag = "platform", responses((status = 200, description = "The service is up", body = Object, example = json!({"status": "ok"}))))]
+pub async fn healthz() -> axum::Json<serde_json::Value> {
     axum::Json(serde_json::json!({ "status": "ok" }))
 }
 
-async fn openapi() -> Response {
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", tag = "platform", responses((status = 200, description = "The OpenAPI 3.1 document of the API", content_type = "application/json")))]
+pub async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON).into_response()
 }
+
+/// The platform's own paths, for the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(healthz, openapi), components(schemas(crate::error::Problem)))]
+pub struct PlatformApi;
 
 async fn not_found() -> ApiError {
     ApiError::not_found("There is nothing at this path.")

@@ -1,1 +1,142 @@
+//! The retention sweeper: erases what has expired and TTL has not removed yet.
+//!
+//! DynamoDB's TTL deletes expired items "typically within two days", and the embedded engine
+//! has no TTL at all, so this is what actually keeps the retention promises. It walks the
+//! expiry index day by day from its checkpoint, never scanning the table: its cost grows with
+//! what has expired, not with the table. Each delete is conditional on the item still being
+//! expired, so an item renewed meanwhile survives, and running twice at once is harmless.
 
+use std::collections::BTreeMap;
+
+use chrono::{Duration, NaiveDate};
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use shared::clock::Clock;
+use shared::keys;
+use shared::store::{Condition, Index, Item, Key, Query, SortKey, Store, StoreError};
+
+/// How far back the first sweep looks when there is no checkpoint yet.
+const FIRST_LOOKBACK_DAYS: i64 = 7;
+/// Deletes in flight at once.
+const CONCURRENCY: usize = 8;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SweepReport {
+    /// Items erased, by kind (no keys, no personal data).
+    pub erased: BTreeMap<String, u64>,
+    /// The first day not yet fully swept, where the next run starts.
+    pub resume_from: Option<NaiveDate>,
+    /// False when the budget ran out before today was reached.
+    pub complete: bool,
+}
+
+impl SweepReport {
+    pub fn total(&self) -> u64 {
+        self.erased.values().sum()
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Checkpoint {
+    /// Every day before this one has been swept completely.
+    next_day: NaiveDate,
+}
+
+fn checkpoint_key() -> Key {
+    Key::new("SWEEPER", "CHECKPOINT")
+}
+
+/// Sweeps at most `budget` expired items.
+pub async fn sweep(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    budget: u64,
+) -> Result<SweepReport, StoreError> {
+    let now = clock.now();
+    let today = now.date_naive();
+    let start = match store.get(&checkpoint_key()).await? {
+        Some(item) => item.data::<Checkpoint>()?.next_day,
+        None => today - Duration::days(FIRST_LOOKBACK_DAYS),
+    };
+    let mut report = SweepReport {
+        complete: true,
+        ..SweepReport::default()
+    };
+    let mut day = start;
+    while day <= today {
+        let finished = sweep_day(store, now.timestamp(), day, budget, &mut report).await?;
+        if !finished {
+            report.complete = false;
+            break;
+        }
+        if day < today {
+            // Only a day wholly in the past is done for good.
+            let next = Checkpoint {
+                next_day: day + Duration::days(1),
+            };
+            store
+                .put(
+                    Item::new(checkpoint_key(), "sweeper_checkpoint").with_data(&next)?,
+                    None,
+                )
+                .await?;
+        }
+        day += Duration::days(1);
+    }
+    report.resume_from = Some(day.min(today));
+    tracing::info!(
+        erased = report.total(),
+        complete = report.complete,
+        "retention sweep"
+    );
+    Ok(report)
+}
+
+/// Erases the expired items of one day; false if the budget ran out first.
+async fn sweep_day(
+    store: &dyn Store,
+    now: i64,
+    day: NaiveDate,
+    budget: u64,
+    report: &mut SweepReport,
+) -> Result<bool, StoreError> {
+    for partition in keys::expiry_partitions_of_day(day) {
+        let mut query = Query::index(Index::Gsi2, partition)
+            .sort(SortKey::LessThan(keys::expiry_sort_key(now + 1)))
+            .including_expired()
+            .limit(100);
+        loop {
+            if report.total() >= budget {
+                return Ok(false);
+            }
+            let page = store.query(query.clone()).await?;
+            let expired: Vec<Item> = page
+                .items
+                .into_iter()
+                .filter(|item| item.is_expired_at(now))
+                .collect();
+            let results: Vec<(String, Result<Option<Item>, StoreError>)> =
+                futures::stream::iter(expired)
+                    .map(|item| async move {
+                        // "Still absent for every reader" = still expired: a renewed item is kept.
+                        let deleted = store.delete(&item.key, Some(Condition::NotExists)).await;
+                        (item.entity_type, deleted)
+                    })
+                    .buffer_unordered(CONCURRENCY)
+                    .collect()
+                    .await;
+            for (kind, result) in results {
+                match result {
+                    Ok(_) => *report.erased.entry(kind).or_default() += 1,
+                    Err(err) if err.is_condition_failed() => {}
+                    Err(err) => return Err(err),
+                }
+            }
+            match page.cursor {
+                Some(cursor) => query.cursor = Some(cursor),
+                None => break,
+            }
+        }
+    }
+    Ok(true)
+}

@@ -1,1 +1,8 @@
-fn main() {}
+//! The signup Lambda: API Gateway HTTP API → the same axum router the local server runs.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::telemetry::init(shared::telemetry::Format::Json);
+    let (platform, _clients) = shared::aws::platform_from_env().await?;
+    lambda_http::run(shared::http::app(signup::routes().with_state(platform))).await
+}

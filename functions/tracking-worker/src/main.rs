@@ -1,1 +1,15 @@
-fn main() {}
+//! The tracking worker Lambda, triggered by the tracking queue.
+
+use lambda_runtime::{LambdaEvent, service_fn};
+use shared::queue::batch::SqsEvent;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    shared::telemetry::init(shared::telemetry::Format::Json);
+    lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| async move {
+        tracking_worker::handle(event.payload)
+            .await
+            .map_err(lambda_runtime::Error::from)
+    }))
+    .await
+}

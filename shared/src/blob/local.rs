@@ -82,7 +82,7 @@ impl LocalBlobStore {
         }
     }
 
-    /// The download route of the local server.
+    /// The download route of the local server (documented by [`LocalExportsApi`]).
     pub fn routes(self: Arc<Self>) -> Router {
         Router::new()
             .route(&format!("{DOWNLOAD_PATH}/{{*key}}"), get(download))
@@ -91,12 +91,29 @@ impl LocalBlobStore {
 }
 
 #[derive(Deserialize)]
-struct DownloadQuery {
-    expires: i64,
-    signature: String,
+pub struct DownloadQuery {
+    pub expires: i64,
+    pub signature: String,
 }
 
-async fn download(
+/// Downloads an export through the signed, expiring link the export endpoint hands out
+/// (local server only; in AWS the link is an S3 presigned URL).
+#[utoipa::path(
+    get,
+    path = "/v1/exports/{key}",
+    tag = "rights",
+    params(
+        ("key" = String, Path, description = "The export's key"),
+        ("expires" = i64, Query, description = "Unix time the link expires"),
+        ("signature" = String, Query, description = "HMAC-SHA256 of the key and expiry"),
+    ),
+    responses(
+        (status = 200, description = "The export file"),
+        (status = 403, description = "Invalid or expired link", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The export no longer exists", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn download(
     State(store): State<Arc<LocalBlobStore>>,
     UrlPath(key): UrlPath<String>,
     query: Result<Query<DownloadQuery>, axum::extract::rejection::QueryRejection>,
@@ -214,3 +231,7 @@ impl BlobStore for LocalBlobStore {
         })
     }
 }
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(download))]
+pub struct LocalExportsApi;

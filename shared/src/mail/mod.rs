@@ -7,17 +7,46 @@ pub mod outbox;
 pub mod sendgrid;
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+use crate::queue::{Queue, QueueError, QueueName};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Email {
     pub to: String,
     pub subject: String,
     pub text: String,
     pub html: Option<String>,
     /// Extra headers, such as RFC 8058's `List-Unsubscribe` and `List-Unsubscribe-Post`.
+    #[serde(default)]
     pub headers: Vec<(String, String)>,
     /// A label for the provider's statistics (`transactional`, `product_updates`, ...).
     pub category: String,
+}
+
+/// A message on the mail queue: one e-mail, sent at most once per `id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutgoingMail {
+    /// The idempotency key: a redelivered message with the same id is not sent again.
+    pub id: String,
+    pub email: Email,
+}
+
+/// Puts e-mails on the mail queue (every e-mail the system sends goes this way).
+pub async fn enqueue(queue: &dyn Queue, emails: Vec<Email>) -> Result<(), QueueError> {
+    let bodies = emails
+        .into_iter()
+        .map(|email| {
+            let message = OutgoingMail {
+                id: ulid::Ulid::new().to_string(),
+                email,
+            };
+            serde_json::to_string(&message).map_err(|err| QueueError::Invalid(err.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    queue.send_batch(QueueName::Mail, bodies).await
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -469,8 +469,10 @@ impl Store for DynamoStore {
                 SortKey::GreaterThan(v) => format!(" AND {sk} > {}", string(v)),
             };
         }
-        let now_value = expression.value(AttributeValue::N(now.to_string()));
-        let filter = format!("attribute_not_exists(expires_at) OR expires_at > {now_value}");
+        let filter = (!query.include_expired).then(|| {
+            let now_value = expression.value(AttributeValue::N(now.to_string()));
+            format!("attribute_not_exists(expires_at) OR expires_at > {now_value}")
+        });
 
         // DynamoDB applies `Limit` before the expiry filter: keep reading until one item more
         // than asked is found (so the cursor is only given when more follow) or the end.
@@ -487,7 +489,7 @@ impl Store for DynamoStore {
                 .table_name(&self.table)
                 .set_index_name(query.index.map(|i| i.name().to_owned()))
                 .key_condition_expression(&key_condition)
-                .filter_expression(&filter)
+                .set_filter_expression(filter.clone())
                 .set_expression_attribute_names(expression.names())
                 .set_expression_attribute_values(expression.values())
                 .scan_index_forward(query.forward)

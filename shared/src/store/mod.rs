@@ -403,6 +403,8 @@ pub struct Query {
     pub limit: u32,
     /// The opaque cursor of the previous page.
     pub cursor: Option<String>,
+    /// Lists expired items too: only the retention sweeper, which deletes them, wants this.
+    pub include_expired: bool,
 }
 
 impl Query {
@@ -414,6 +416,7 @@ impl Query {
             forward: true,
             limit: 100,
             cursor: None,
+            include_expired: false,
         }
     }
 
@@ -436,6 +439,11 @@ impl Query {
 
     pub fn limit(mut self, limit: u32) -> Self {
         self.limit = limit;
+        self
+    }
+
+    pub fn including_expired(mut self) -> Self {
+        self.include_expired = true;
         self
     }
 

@@ -1,0 +1,197 @@
+//! Infentre in one process, on the embedded engine: every function's routes behind one
+//! server, every queue polled by the same worker code the Lambdas run, and the retention
+//! sweeper on a timer. Nothing here branches on "local": it only wires the embedded
+//! adapters to the functions.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use futures::FutureExt;
+use shared::clock::{Clock, SystemClock};
+use shared::config::{ConfigError, Settings, Source};
+use shared::embedded::{Engine, load_or_create_signing_key};
+use shared::idempotency::Idempotency;
+use shared::queue::QueueName;
+use shared::queue::poller::{Poller, Worker};
+use tokio::sync::watch;
+use utoipa::OpenApi;
+
+/// How long a received message stays hidden: the template's visibility timeout.
+pub const VISIBILITY: Duration = Duration::from_secs(180);
+/// Items the sweeper erases per run at most; the next run continues.
+pub const SWEEP_BUDGET: u64 = 50_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Open(#[from] shared::embedded::OpenError),
+    #[error("cannot read or create the signing key: {0}")]
+    SigningKey(std::io::Error),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("the server stopped: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Opens the data directory: database, exports, outbox and signing key.
+pub fn open(
+    data_dir: &Path,
+    public_base_url: String,
+    source: &dyn Source,
+    clock: Arc<dyn Clock>,
+) -> Result<Engine, StartError> {
+    let signing_key = load_or_create_signing_key(data_dir).map_err(StartError::SigningKey)?;
+    let settings = Settings::from_source(source, public_base_url, signing_key)?;
+    Ok(Engine::open(data_dir, settings, clock)?)
+}
+
+/// Opens with the system clock, reading settings from the environment.
+pub fn open_from_env(data_dir: &Path, addr: SocketAddr) -> Result<Engine, StartError> {
+    let source = shared::config::Environment;
+    let public_base_url = source
+        .get("INFENTRE_PUBLIC_BASE_URL")
+        .unwrap_or_else(|| format!("http://{addr}"));
+    open(data_dir, public_base_url, &source, Arc::new(SystemClock))
+}
+
+/// Every function's routes, and the export downloads, as one application.
+pub fn router(engine: &Engine) -> Router {
+    let functions = Router::new()
+        .merge(signup::routes())
+        .merge(consent::routes())
+        .merge(tracking::routes())
+        .merge(rights::routes())
+        .with_state(engine.platform.clone());
+    shared::http::app(functions.merge(engine.blobs.clone().routes()))
+}
+
+/// One poller per queue, each feeding the worker its Lambda runs.
+pub fn pollers(engine: &Engine) -> Vec<Poller> {
+    let mail = Arc::new(mail_worker::MailWorker {
+        mailer: engine.mailer.clone(),
+        idempotency: Idempotency::new(engine.platform.store.clone(), engine.platform.clock.clone()),
+    });
+    let mail_worker: Worker = Arc::new(move |event| {
+        let mail = mail.clone();
+        async move { mail.handle(event).await.map_err(Into::into) }.boxed()
+    });
+    let tracking_worker: Worker = Arc::new(|event| {
+        async move { tracking_worker::handle(event).await.map_err(Into::into) }.boxed()
+    });
+    let rights_worker: Worker = Arc::new(|event| {
+        async move { rights_worker::handle(event).await.map_err(Into::into) }.boxed()
+    });
+    [
+        (QueueName::Mail, mail_worker),
+        (QueueName::Tracking, tracking_worker),
+        (QueueName::Rights, rights_worker),
+    ]
+    .into_iter()
+    .map(|(name, worker)| Poller {
+        queue: engine.platform.queue.clone(),
+        name,
+        worker,
+        visibility: VISIBILITY,
+    })
+    .collect()
+}
+
+/// Runs every queue until nothing is visible: what tests call instead of waiting.
+pub async fn drain_queues(engine: &Engine) -> Result<usize, shared::queue::QueueError> {
+    let mut total = 0;
+    for poller in pollers(engine) {
+        total += poller.drain().await?;
+    }
+    Ok(total)
+}
+
+/// One retention sweep.
+pub async fn sweep_once(
+    engine: &Engine,
+) -> Result<retention_sweeper::SweepReport, shared::store::StoreError> {
+    retention_sweeper::sweep(
+        engine.platform.store.as_ref(),
+        engine.platform.clock.as_ref(),
+        SWEEP_BUDGET,
+    )
+    .await
+}
+
+/// Serves until `shutdown` resolves, with the pollers and the sweeper running beside.
+pub async fn serve(
+    engine: Engine,
+    addr: SocketAddr,
+    sweep_every: Duration,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Listen { addr, source })?;
+    tracing::info!(%addr, "serving");
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut background = Vec::new();
+    for poller in pollers(&engine) {
+        background.push(tokio::spawn(
+            poller.run(Duration::from_millis(250), stop_rx.clone()),
+        ));
+    }
+    background.push(tokio::spawn(sweep_periodically(
+        engine.clone(),
+        sweep_every,
+        stop_rx,
+    )));
+
+    let served = axum::serve(listener, router(&engine))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    // Let the workers finish the batch in hand, then stop.
+    let _ = stop_tx.send(true);
+    for task in background {
+        if let Err(err) = task.await {
+            tracing::error!(error = %err, "a background task ended abnormally");
+        }
+    }
+    served.map_err(StartError::Serve)
+}
+
+async fn sweep_periodically(engine: Engine, every: Duration, mut stop: watch::Receiver<bool>) {
+    loop {
+        match sweep_once(&engine).await {
+            Ok(report) => tracing::info!(erased = report.total(), "scheduled sweep"),
+            Err(err) => tracing::error!(error = %err, "scheduled sweep failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// The OpenAPI document of everything the server answers.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = shared::http::PlatformApi::openapi();
+    doc.merge(shared::blob::local::LocalExportsApi::openapi());
+    doc.info = utoipa::openapi::InfoBuilder::new()
+        .title("Infentre API")
+        .version("1")
+        .description(Some(
+            "The privacy backend of Infentre. Errors are RFC 9457 problem+json documents with a stable `code`.",
+        ))
+        .build();
+    doc
+}
+
+/// The document as committed in `openapi.json` and served at `/openapi.json`.
+pub fn openapi_json() -> String {
+    let mut text = openapi().to_pretty_json().unwrap_or_default();
+    text.push('\n');
+    text
+}
