@@ -499,7 +499,7 @@ impl Store for DynamoStore {
                 .await
                 .map_err(sdk_error)?;
             for map in output.items.unwrap_or_default() {
-                items.push(from_attributes(map)?);
+                items.push(from_attributes(map)?.projected(query.index));
             }
             start = output.last_evaluated_key;
             if items.len() >= wanted || start.is_none() {

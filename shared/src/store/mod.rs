@@ -78,7 +78,8 @@ impl IndexKey {
 pub enum Index {
     /// Alternate access path.
     Gsi1,
-    /// The expiry index, filled from `expires_at` (see [`crate::keys`]).
+    /// The expiry index, filled from `expires_at` (see [`crate::keys`]). It projects only
+    /// the keys, `entity_type` and `expires_at`: items read from it carry no data.
     Gsi2,
     /// Time-ordered listings.
     Gsi3,
@@ -195,6 +196,17 @@ impl Item {
             Index::Gsi2 => &mut self.gsi2,
             Index::Gsi3 => &mut self.gsi3,
         }
+    }
+
+    /// What a query of `index` returns of the item: the expiry index projects no data, on
+    /// every backend alike.
+    pub(crate) fn projected(mut self, index: Option<Index>) -> Self {
+        if index == Some(Index::Gsi2) {
+            self.attrs.clear();
+            self.gsi1 = None;
+            self.gsi3 = None;
+        }
+        self
     }
 
     pub fn is_expired_at(&self, now_epoch_seconds: i64) -> bool {
