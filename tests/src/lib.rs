@@ -182,3 +182,34 @@ pub async fn create_bucket(clients: &AwsClients, name: &str) {
 pub fn shared_clock(clock: &ManualClock) -> Arc<dyn shared::clock::Clock> {
     Arc::new(clock.clone())
 }
+
+/// A fresh embedded engine in a temporary data directory.
+pub fn embedded_engine(clock: &ManualClock) -> (shared::embedded::Engine, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temporary data directory");
+    let source: HashMap<&str, &str> = HashMap::from([("INFENTRE_OPERATORS", "dpo@infentre.com")]);
+    let settings = shared::config::Settings::from_source(
+        &source,
+        "http://127.0.0.1:8080".into(),
+        shared::signing::SigningKey::generate(),
+    )
+    .expect("settings");
+    let engine =
+        shared::embedded::Engine::open(dir.path(), settings, shared_clock(clock)).expect("engine");
+    (engine, dir)
+}
+
+/// The `.eml` files in an outbox folder, oldest first.
+pub fn outbox_files(dir: &std::path::Path) -> Vec<String> {
+    let mut paths: Vec<_> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    paths.sort();
+    paths
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .collect()
+}

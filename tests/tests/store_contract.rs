@@ -75,6 +75,7 @@ contract!(
     batch_writes_go_out_in_chunks_of_25,
     oversized_items_and_reserved_names_are_refused,
     concurrent_creates_of_one_key_let_exactly_one_win,
+    expired_items_are_listed_only_when_asked,
 );
 
 fn item(pk: &str, sk: &str) -> Item {
@@ -668,6 +669,33 @@ async fn concurrent_creates_of_one_key_let_exactly_one_win(f: Fixture) {
         .filter(|r| matches!(r, Ok(Err(StoreError::ConditionFailed { .. }))))
         .count();
     assert_eq!((wins, losses), (1, 7));
+}
+
+async fn expired_items_are_listed_only_when_asked(f: Fixture) {
+    f.store
+        .put(
+            item("P", "LIVE").expires_at(f.clock.epoch_seconds_plus(60)),
+            None,
+        )
+        .await
+        .unwrap();
+    f.store
+        .put(
+            item("P", "GONE").expires_at(f.clock.epoch_seconds_plus(-60)),
+            None,
+        )
+        .await
+        .unwrap();
+
+    let normal = f.store.query(Query::partition("P")).await.unwrap();
+    let sweeping = f
+        .store
+        .query(Query::partition("P").including_expired())
+        .await
+        .unwrap();
+
+    assert_eq!(sks(&normal.items), ["LIVE"]);
+    assert_eq!(sks(&sweeping.items), ["GONE", "LIVE"]);
 }
 
 trait ClockExt {

@@ -103,12 +103,14 @@ async fn sweep_day(
     for partition in keys::expiry_partitions_of_day(day) {
         let mut query = Query::index(Index::Gsi2, partition)
             .sort(SortKey::LessThan(keys::expiry_sort_key(now + 1)))
-            .including_expired()
-            .limit(100);
+            .including_expired();
         loop {
-            if report.total() >= budget {
+            let left = budget.saturating_sub(report.total());
+            if left == 0 {
                 return Ok(false);
             }
+            // Never read more than the budget can erase.
+            query.limit = u32::try_from(left.min(100)).unwrap_or(100);
             let page = store.query(query.clone()).await?;
             let expired: Vec<Item> = page
                 .items

@@ -295,10 +295,12 @@ fn run_query(
         Some(Index::Gsi2) => ("gsi2pk", "gsi2sk"),
         Some(Index::Gsi3) => ("gsi3pk", "gsi3sk"),
     };
-    let mut sql = format!(
-        "SELECT {COLUMNS} FROM items WHERE {pk_col} = ? AND (expires_at IS NULL OR expires_at > ?)"
-    );
-    let mut args: Vec<rusqlite::types::Value> = vec![query.partition.clone().into(), now.into()];
+    let mut sql = format!("SELECT {COLUMNS} FROM items WHERE {pk_col} = ?");
+    let mut args: Vec<rusqlite::types::Value> = vec![query.partition.clone().into()];
+    if !query.include_expired {
+        sql += " AND (expires_at IS NULL OR expires_at > ?)";
+        args.push(now.into());
+    }
     match &query.sort {
         SortKey::Any => {}
         SortKey::Equals(value) => {
