@@ -200,7 +200,7 @@ impl Item {
 
     /// What a query of `index` returns of the item: the expiry index projects no data, on
     /// every backend alike.
-    pub(crate) fn projected(mut self, index: Option<Index>) -> Self {
+    pub fn projected(mut self, index: Option<Index>) -> Self {
         if index == Some(Index::Gsi2) {
             self.attrs.clear();
             self.gsi1 = None;
