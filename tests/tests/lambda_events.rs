@@ -6,7 +6,7 @@ use infentre_tests::{clock, embedded_engine, outbox_files};
 use mail_worker::MailWorker;
 use shared::idempotency::Idempotency;
 use shared::queue::batch::SqsEvent;
-use shared::store::{Item, Key, Store};
+use shared::store::{Item, Key};
 use tower::ServiceExt;
 
 fn app(engine: &shared::embedded::Engine) -> axum::Router {

@@ -569,6 +569,10 @@ pub(crate) fn validate_transaction(ops: &[TransactOp]) -> Result<(), StoreError>
 
 /// One write of a batch: no conditions, each item written independently.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "batches are mostly puts; boxing would only add allocations"
+)]
 pub enum BatchOp {
     Put(Item),
     Delete(Key),
