@@ -18,6 +18,7 @@ use shared::queue::QueueName;
 use shared::queue::poller::{Poller, Worker};
 use tokio::sync::watch;
 use utoipa::OpenApi;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 
 /// How long a received message stays hidden: the template's visibility timeout.
 pub const VISIBILITY: Duration = Duration::from_secs(180);
@@ -33,10 +34,7 @@ pub enum StartError {
     #[error("cannot read or create the signing key: {0}")]
     SigningKey(std::io::Error),
     #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    Listen { addr: SocketAddr, source: std::io::Error },
     #[error("the server stopped: {0}")]
     Serve(std::io::Error),
 }
@@ -56,9 +54,7 @@ pub fn open(
 /// Opens with the system clock, reading settings from the environment.
 pub fn open_from_env(data_dir: &Path, addr: SocketAddr) -> Result<Engine, StartError> {
     let source = shared::config::Environment;
-    let public_base_url = source
-        .get("INFENTRE_PUBLIC_BASE_URL")
-        .unwrap_or_else(|| format!("http://{addr}"));
+    let public_base_url = source.get("INFENTRE_PUBLIC_BASE_URL").unwrap_or_else(|| format!("http://{addr}"));
     open(data_dir, public_base_url, &source, Arc::new(SystemClock))
 }
 
@@ -83,25 +79,14 @@ pub fn pollers(engine: &Engine) -> Vec<Poller> {
         let mail = mail.clone();
         async move { mail.handle(event).await.map_err(Into::into) }.boxed()
     });
-    let tracking_worker: Worker = Arc::new(|event| {
-        async move { tracking_worker::handle(event).await.map_err(Into::into) }.boxed()
-    });
-    let rights_worker: Worker = Arc::new(|event| {
-        async move { rights_worker::handle(event).await.map_err(Into::into) }.boxed()
-    });
-    [
-        (QueueName::Mail, mail_worker),
-        (QueueName::Tracking, tracking_worker),
-        (QueueName::Rights, rights_worker),
-    ]
-    .into_iter()
-    .map(|(name, worker)| Poller {
-        queue: engine.platform.queue.clone(),
-        name,
-        worker,
-        visibility: VISIBILITY,
-    })
-    .collect()
+    let tracking_worker: Worker =
+        Arc::new(|event| async move { tracking_worker::handle(event).await.map_err(Into::into) }.boxed());
+    let rights_worker: Worker =
+        Arc::new(|event| async move { rights_worker::handle(event).await.map_err(Into::into) }.boxed());
+    [(QueueName::Mail, mail_worker), (QueueName::Tracking, tracking_worker), (QueueName::Rights, rights_worker)]
+        .into_iter()
+        .map(|(name, worker)| Poller { queue: engine.platform.queue.clone(), name, worker, visibility: VISIBILITY })
+        .collect()
 }
 
 /// Runs every queue until nothing is visible: what tests call instead of waiting.
@@ -114,15 +99,8 @@ pub async fn drain_queues(engine: &Engine) -> Result<usize, shared::queue::Queue
 }
 
 /// One retention sweep.
-pub async fn sweep_once(
-    engine: &Engine,
-) -> Result<retention_sweeper::SweepReport, shared::store::StoreError> {
-    retention_sweeper::sweep(
-        engine.platform.store.as_ref(),
-        engine.platform.clock.as_ref(),
-        SWEEP_BUDGET,
-    )
-    .await
+pub async fn sweep_once(engine: &Engine) -> Result<retention_sweeper::SweepReport, shared::store::StoreError> {
+    retention_sweeper::sweep(engine.platform.store.as_ref(), engine.platform.clock.as_ref(), SWEEP_BUDGET).await
 }
 
 /// Serves until `shutdown` resolves, with the pollers and the sweeper running beside.
@@ -132,26 +110,16 @@ pub async fn serve(
     sweep_every: Duration,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|source| StartError::Listen { addr, source })?;
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })?;
     tracing::info!(%addr, "serving");
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut background = Vec::new();
     for poller in pollers(&engine) {
-        background.push(tokio::spawn(
-            poller.run(Duration::from_millis(250), stop_rx.clone()),
-        ));
+        background.push(tokio::spawn(poller.run(Duration::from_millis(250), stop_rx.clone())));
     }
-    background.push(tokio::spawn(sweep_periodically(
-        engine.clone(),
-        sweep_every,
-        stop_rx,
-    )));
+    background.push(tokio::spawn(sweep_periodically(engine.clone(), sweep_every, stop_rx)));
 
-    let served = axum::serve(listener, router(&engine))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let served = axum::serve(listener, router(&engine)).with_graceful_shutdown(shutdown).await;
     // Let the workers finish the batch in hand, then stop.
     let _ = stop_tx.send(true);
     for task in background {
@@ -178,7 +146,17 @@ async fn sweep_periodically(engine: Engine, every: Duration, mut stop: watch::Re
 /// The OpenAPI document of everything the server answers.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = shared::http::PlatformApi::openapi();
+    doc.merge(signup::ApiDoc::openapi());
     doc.merge(shared::blob::local::LocalExportsApi::openapi());
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "session",
+        SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+            shared::session::COOKIE_NAME,
+            "Set by POST /v1/sessions. Unsafe requests must also send X-CSRF-Token.",
+        ))),
+    );
+    components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
     doc.info = utoipa::openapi::InfoBuilder::new()
         .title("Infentre API")
         .version("1")

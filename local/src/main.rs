@@ -8,34 +8,16 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(
-    version,
-    about = "Infentre's privacy backend in one process, on SQLite."
-)]
+#[command(version, about = "Infentre's privacy backend in one process, on SQLite.")]
 struct Cli {
     /// Address to listen on.
-    #[arg(
-        long,
-        env = "INFENTRE_ADDR",
-        default_value = "127.0.0.1:8080",
-        global = true
-    )]
+    #[arg(long, env = "INFENTRE_ADDR", default_value = "127.0.0.1:8080", global = true)]
     addr: SocketAddr,
     /// Where the database, exports, outbox and signing key live.
-    #[arg(
-        long,
-        env = "INFENTRE_DATA_DIR",
-        default_value = "./data",
-        global = true
-    )]
+    #[arg(long, env = "INFENTRE_DATA_DIR", default_value = "./data", global = true)]
     data_dir: PathBuf,
     /// Seconds between retention sweeps.
-    #[arg(
-        long,
-        env = "INFENTRE_SWEEP_INTERVAL_SECS",
-        default_value_t = 3600,
-        global = true
-    )]
+    #[arg(long, env = "INFENTRE_SWEEP_INTERVAL_SECS", default_value_t = 3600, global = true)]
     sweep_interval_secs: u64,
     #[command(subcommand)]
     command: Option<Command>,
@@ -63,10 +45,7 @@ async fn main() -> ExitCode {
         Command::Sweep => match infentre::open_from_env(&cli.data_dir, cli.addr) {
             Ok(engine) => match infentre::sweep_once(&engine).await {
                 Ok(report) => {
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&report).unwrap_or_default()
-                    );
+                    println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
                     Ok(())
                 }
                 Err(err) => Err(err.to_string()),
@@ -76,9 +55,7 @@ async fn main() -> ExitCode {
         Command::Serve => match infentre::open_from_env(&cli.data_dir, cli.addr) {
             Ok(engine) => {
                 let every = Duration::from_secs(cli.sweep_interval_secs.max(1));
-                infentre::serve(engine, cli.addr, every, shutdown_signal())
-                    .await
-                    .map_err(|err| err.to_string())
+                infentre::serve(engine, cli.addr, every, shutdown_signal()).await.map_err(|err| err.to_string())
             }
             Err(err) => Err(err.to_string()),
         },
@@ -96,11 +73,10 @@ async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(_) => return interrupt.await.unwrap_or_default(),
-            };
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => return interrupt.await.unwrap_or_default(),
+        };
         tokio::select! {
             _ = interrupt => {}
             _ = terminate.recv() => {}

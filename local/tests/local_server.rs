@@ -22,22 +22,11 @@ async fn the_server_starts_answers_and_stops() {
     let addr: SocketAddr = listener.local_addr().unwrap();
     drop(listener);
     let source = std::collections::HashMap::<&str, &str>::new();
-    let engine = infentre::open(
-        dir.path(),
-        format!("http://{addr}"),
-        &source,
-        Arc::new(SystemClock),
-    )
-    .unwrap();
+    let engine = infentre::open(dir.path(), format!("http://{addr}"), &source, Arc::new(SystemClock)).unwrap();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(infentre::serve(
-        engine,
-        addr,
-        Duration::from_secs(3600),
-        async move {
-            let _ = stop_rx.await;
-        },
-    ));
+    let server = tokio::spawn(infentre::serve(engine, addr, Duration::from_secs(3600), async move {
+        let _ = stop_rx.await;
+    }));
 
     let mut healthz = None;
     for _ in 0..50 {
@@ -47,9 +36,7 @@ async fn the_server_starts_answers_and_stops() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let openapi = http_get(&format!("http://{addr}/openapi.json"))
-        .await
-        .unwrap();
+    let openapi = http_get(&format!("http://{addr}/openapi.json")).await.unwrap();
     stop_tx.send(()).unwrap();
     server.await.unwrap().unwrap();
 
@@ -60,10 +47,7 @@ async fn the_server_starts_answers_and_stops() {
     assert!(dir.path().join("outbox").is_dir() && dir.path().join("exports").is_dir());
     let key = std::fs::metadata(dir.path().join("signing.key")).unwrap();
     #[cfg(unix)]
-    assert_eq!(
-        std::os::unix::fs::PermissionsExt::mode(&key.permissions()) & 0o777,
-        0o600
-    );
+    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&key.permissions()) & 0o777, 0o600);
 }
 
 /// A minimal HTTP/1.1 GET, so the local crate needs no HTTP client.
@@ -72,15 +56,8 @@ async fn http_get(url: &str) -> std::io::Result<String> {
     let rest = url.strip_prefix("http://").unwrap();
     let (host, path) = rest.split_once('/').unwrap();
     let mut stream = tokio::net::TcpStream::connect(host).await?;
-    stream
-        .write_all(
-            format!("GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
-        )
-        .await?;
+    stream.write_all(format!("GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes()).await?;
     let mut response = String::new();
     stream.read_to_string(&mut response).await?;
-    Ok(response
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_owned())
-        .unwrap_or_default())
+    Ok(response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default())
 }

@@ -23,10 +23,8 @@ fn event(pk: &str, n: u64) -> Item {
 fn benches(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::new(
-        SqliteDb::open(&dir.path().join("bench.sqlite3")).unwrap(),
-        Arc::new(SystemClock),
-    ));
+    let store =
+        Arc::new(SqliteStore::new(SqliteDb::open(&dir.path().join("bench.sqlite3")).unwrap(), Arc::new(SystemClock)));
     let mut group = c.benchmark_group("sqlite_store");
     group.throughput(Throughput::Elements(1));
 
@@ -39,17 +37,12 @@ fn benches(c: &mut Criterion) {
     });
 
     runtime.block_on(async {
-        let ops = (0..1_000)
-            .map(|n| BatchOp::Put(event("USER#thousand", n)))
-            .collect();
+        let ops = (0..1_000).map(|n| BatchOp::Put(event("USER#thousand", n))).collect();
         store.batch_write(ops).await.unwrap();
     });
     group.bench_function("get", |b| {
         b.to_async(&runtime).iter(|| async {
-            let item = store
-                .get(&Key::new("USER#thousand", "EVENT#00000500"))
-                .await
-                .unwrap();
+            let item = store.get(&Key::new("USER#thousand", "EVENT#00000500")).await.unwrap();
             assert!(item.is_some());
         })
     });
@@ -57,12 +50,7 @@ fn benches(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1_000));
     group.bench_function("query_1000_item_partition", |b| {
         b.to_async(&runtime).iter(|| async {
-            let items = query_all(
-                store.as_ref(),
-                Query::partition("USER#thousand").limit(1_000),
-            )
-            .await
-            .unwrap();
+            let items = query_all(store.as_ref(), Query::partition("USER#thousand").limit(1_000)).await.unwrap();
             assert_eq!(items.len(), 1_000);
         })
     });

@@ -19,9 +19,7 @@ pub trait Source {
     fn get(&self, name: &str) -> Option<String>;
 
     fn required(&self, name: &'static str) -> Result<String, ConfigError> {
-        self.get(name)
-            .filter(|v| !v.trim().is_empty())
-            .ok_or(ConfigError::Missing(name))
+        self.get(name).filter(|v| !v.trim().is_empty()).ok_or(ConfigError::Missing(name))
     }
 }
 
@@ -81,19 +79,9 @@ impl Settings {
                 reason: format!("{bad:?} is not an e-mail address"),
             });
         }
-        let mail_from = source
-            .get("INFENTRE_MAIL_FROM")
-            .unwrap_or_else(|| "Infentre <no-reply@infentre.com>".into());
-        let policy_version = source
-            .get("INFENTRE_POLICY_VERSION")
-            .unwrap_or_else(|| DEFAULT_POLICY_VERSION.into());
-        Ok(Self {
-            public_base_url,
-            operators,
-            signing_key,
-            mail_from,
-            policy_version,
-        })
+        let mail_from = source.get("INFENTRE_MAIL_FROM").unwrap_or_else(|| "Infentre <no-reply@infentre.com>".into());
+        let policy_version = source.get("INFENTRE_POLICY_VERSION").unwrap_or_else(|| DEFAULT_POLICY_VERSION.into());
+        Ok(Self { public_base_url, operators, signing_key, mail_from, policy_version })
     }
 }
 
@@ -101,14 +89,8 @@ impl Settings {
 pub fn signing_key_from_base64(name: &'static str, value: &str) -> Result<SigningKey, ConfigError> {
     let bytes = STANDARD
         .decode(value.trim())
-        .map_err(|err| ConfigError::Invalid {
-            name,
-            reason: format!("not base64: {err}"),
-        })?;
-    SigningKey::new(bytes).map_err(|err| ConfigError::Invalid {
-        name,
-        reason: err.to_string(),
-    })
+        .map_err(|err| ConfigError::Invalid { name, reason: format!("not base64: {err}") })?;
+    SigningKey::new(bytes).map_err(|err| ConfigError::Invalid { name, reason: err.to_string() })
 }
 
 #[cfg(test)]
@@ -119,20 +101,9 @@ mod tests {
 
     #[test]
     fn operators_are_normalised_and_checked() {
-        let source = HashMap::from([(
-            "INFENTRE_OPERATORS",
-            " DPO@Infentre.com, ,staff@infentre.com",
-        )]);
-        let settings = Settings::from_source(
-            &source,
-            "http://127.0.0.1:8080/".into(),
-            SigningKey::generate(),
-        )
-        .unwrap();
-        assert_eq!(
-            settings.operators,
-            vec!["dpo@infentre.com", "staff@infentre.com"]
-        );
+        let source = HashMap::from([("INFENTRE_OPERATORS", " DPO@Infentre.com, ,staff@infentre.com")]);
+        let settings = Settings::from_source(&source, "http://127.0.0.1:8080/".into(), SigningKey::generate()).unwrap();
+        assert_eq!(settings.operators, vec!["dpo@infentre.com", "staff@infentre.com"]);
         assert_eq!(settings.public_base_url, "http://127.0.0.1:8080");
 
         let bad = HashMap::from([("INFENTRE_OPERATORS", "not-an-address")]);
@@ -141,8 +112,7 @@ mod tests {
 
     #[test]
     fn a_short_signing_key_fails_the_start() {
-        let err = signing_key_from_base64("INFENTRE_SIGNING_KEY", &STANDARD.encode([1u8; 16]))
-            .unwrap_err();
+        let err = signing_key_from_base64("INFENTRE_SIGNING_KEY", &STANDARD.encode([1u8; 16])).unwrap_err();
         assert!(err.to_string().contains("INFENTRE_SIGNING_KEY"));
     }
 }

@@ -38,37 +38,19 @@ pub struct Problem {
 }
 
 impl ApiError {
-    pub fn new(
-        status: StatusCode,
-        code: impl Into<Cow<'static, str>>,
-        detail: impl Into<Cow<'static, str>>,
-    ) -> Self {
-        Self {
-            status,
-            code: code.into(),
-            detail: detail.into(),
-            retry_after_seconds: None,
-        }
+    pub fn new(status: StatusCode, code: impl Into<Cow<'static, str>>, detail: impl Into<Cow<'static, str>>) -> Self {
+        Self { status, code: code.into(), detail: detail.into(), retry_after_seconds: None }
     }
 
-    pub fn bad_request(
-        code: impl Into<Cow<'static, str>>,
-        detail: impl Into<Cow<'static, str>>,
-    ) -> Self {
+    pub fn bad_request(code: impl Into<Cow<'static, str>>, detail: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, detail)
     }
 
-    pub fn unprocessable(
-        code: impl Into<Cow<'static, str>>,
-        detail: impl Into<Cow<'static, str>>,
-    ) -> Self {
+    pub fn unprocessable(code: impl Into<Cow<'static, str>>, detail: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
     }
 
-    pub fn unauthorized(
-        code: impl Into<Cow<'static, str>>,
-        detail: impl Into<Cow<'static, str>>,
-    ) -> Self {
+    pub fn unauthorized(code: impl Into<Cow<'static, str>>, detail: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, code, detail)
     }
 
@@ -80,21 +62,14 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "not_found", detail)
     }
 
-    pub fn conflict(
-        code: impl Into<Cow<'static, str>>,
-        detail: impl Into<Cow<'static, str>>,
-    ) -> Self {
+    pub fn conflict(code: impl Into<Cow<'static, str>>, detail: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::CONFLICT, code, detail)
     }
 
     pub fn rate_limited(retry_after_seconds: u64) -> Self {
         Self {
             retry_after_seconds: Some(retry_after_seconds.max(1)),
-            ..Self::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                "Too many attempts; try again later.",
-            )
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many attempts; try again later.")
         }
     }
 
@@ -107,10 +82,7 @@ impl ApiError {
     }
 
     pub fn unavailable(detail: impl Into<Cow<'static, str>>) -> Self {
-        Self {
-            retry_after_seconds: Some(1),
-            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail)
-        }
+        Self { retry_after_seconds: Some(1), ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail) }
     }
 
     /// An error that is ours, not the client's: logged in full, answered opaquely.

@@ -47,20 +47,14 @@ where
 
 fn json_rejection(rejection: JsonRejection) -> ApiError {
     match rejection {
-        JsonRejection::JsonDataError(err) => {
-            ApiError::unprocessable("invalid_body", err.body_text())
-        }
-        JsonRejection::JsonSyntaxError(err) => {
-            ApiError::bad_request("malformed_json", err.body_text())
-        }
+        JsonRejection::JsonDataError(err) => ApiError::unprocessable("invalid_body", err.body_text()),
+        JsonRejection::JsonSyntaxError(err) => ApiError::bad_request("malformed_json", err.body_text()),
         JsonRejection::MissingJsonContentType(_) => ApiError::new(
             axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
             "Send the body as application/json.",
         ),
-        JsonRejection::BytesRejection(err)
-            if err.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
-        {
+        JsonRejection::BytesRejection(err) if err.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
             ApiError::payload_too_large(DEFAULT_BODY_LIMIT)
         }
         other => ApiError::bad_request("invalid_body", other.body_text()),
@@ -81,13 +75,10 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(value)) => Ok(ApiQuery(value)),
-            Err(rejection @ QueryRejection::FailedToDeserializeQueryString(_)) => Err(
-                ApiError::bad_request("invalid_query", rejection.body_text()),
-            ),
-            Err(rejection) => Err(ApiError::bad_request(
-                "invalid_query",
-                rejection.body_text(),
-            )),
+            Err(rejection @ QueryRejection::FailedToDeserializeQueryString(_)) => {
+                Err(ApiError::bad_request("invalid_query", rejection.body_text()))
+            }
+            Err(rejection) => Err(ApiError::bad_request("invalid_query", rejection.body_text())),
         }
     }
 }
@@ -108,23 +99,18 @@ pub fn app(routes: Router) -> Router {
             // and e-mail addresses.
             TraceLayer::new_for_http()
                 .make_span_with(|request: &Request| {
-                    let route = request
-                        .extensions()
-                        .get::<MatchedPath>()
-                        .map_or("unmatched", |path| path.as_str())
-                        .to_owned();
+                    let route =
+                        request.extensions().get::<MatchedPath>().map_or("unmatched", |path| path.as_str()).to_owned();
                     tracing::info_span!("request", method = %request.method(), route)
                 })
                 .on_request(())
-                .on_response(
-                    |response: &Response, latency: std::time::Duration, _: &tracing::Span| {
-                        tracing::info!(
-                            status = response.status().as_u16(),
-                            latency_ms = latency.as_millis() as u64,
-                            "response"
-                        );
-                    },
-                ),
+                .on_response(|response: &Response, latency: std::time::Duration, _: &tracing::Span| {
+                    tracing::info!(
+                        status = response.status().as_u16(),
+                        latency_ms = latency.as_millis() as u64,
+                        "response"
+                    );
+                }),
         )
 }
 
@@ -169,8 +155,7 @@ async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
             408 => "timeout",
             _ => "error",
         };
-        return ApiError::new(status, code, status.canonical_reason().unwrap_or("Error"))
-            .into_response();
+        return ApiError::new(status, code, status.canonical_reason().unwrap_or("Error")).into_response();
     }
     response
 }
@@ -178,16 +163,23 @@ async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
 async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers
-        .entry(header::CACHE_CONTROL)
-        .or_insert(HeaderValue::from_static("no-store"));
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     response
+}
+
+/// The client's IP address, put in the request's extensions by the engine's entry point
+/// (API Gateway's `sourceIp` in Lambda, the TCP peer locally). Used for throttling only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddress(pub std::net::IpAddr);
+
+/// Local server: the TCP peer is the client.
+pub async fn client_address_from_peer(mut request: Request, next: Next) -> Response {
+    if let Some(axum::extract::ConnectInfo(peer)) =
+        request.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().copied()
+    {
+        request.extensions_mut().insert(ClientAddress(peer.ip()));
+    }
+    next.run(request).await
 }

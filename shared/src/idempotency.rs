@@ -60,12 +60,7 @@ struct Record {
 
 impl Idempotency {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Self {
-            store,
-            clock,
-            expires_after: Duration::from_secs(3600),
-            in_progress_timeout: Duration::from_secs(60),
-        }
+        Self { store, clock, expires_after: Duration::from_secs(3600), in_progress_timeout: Duration::from_secs(60) }
     }
 
     /// Runs `work` at most once (to completion) per `scope` and `key` within the expiry;
@@ -94,9 +89,7 @@ impl Idempotency {
             payload_hash: payload_hash.clone(),
             data: None,
         };
-        let item = Item::new(record_key.clone(), "idempotency")
-            .with_data(&claim)?
-            .expires_at(expiry);
+        let item = Item::new(record_key.clone(), "idempotency").with_data(&claim)?.expires_at(expiry);
         let claimable = Condition::Or(vec![
             Condition::NotExists,
             Condition::less_than("expiry", now + 1),
@@ -115,15 +108,9 @@ impl Idempotency {
 
         match work().await {
             Ok(result) => {
-                let data = serde_json::to_value(&result)
-                    .map_err(|err| StoreError::Invalid(err.to_string()))?;
-                let update = Update::new()
-                    .set("status", COMPLETED)
-                    .set("data", data)
-                    .remove("in_progress_expiry");
-                self.store
-                    .update(&record_key, "idempotency", update, Some(Condition::Exists))
-                    .await?;
+                let data = serde_json::to_value(&result).map_err(|err| StoreError::Invalid(err.to_string()))?;
+                let update = Update::new().set("status", COMPLETED).set("data", data).remove("in_progress_expiry");
+                self.store.update(&record_key, "idempotency", update, Some(Condition::Exists)).await?;
                 Ok(result)
             }
             Err(err) => {
@@ -134,11 +121,7 @@ impl Idempotency {
         }
     }
 
-    async fn replay<T: DeserializeOwned, E>(
-        &self,
-        key: &Key,
-        payload_hash: &str,
-    ) -> Result<T, IdempotencyError<E>> {
+    async fn replay<T: DeserializeOwned, E>(&self, key: &Key, payload_hash: &str) -> Result<T, IdempotencyError<E>> {
         let Some(item) = self.store.get(key).await? else {
             // Expired between our put and this read: the caller may simply retry.
             return Err(IdempotencyError::InProgress);
@@ -148,9 +131,8 @@ impl Idempotency {
             return Err(IdempotencyError::PayloadMismatch);
         }
         match (record.status.as_str(), record.data) {
-            (COMPLETED, Some(data)) => serde_json::from_value(data).map_err(|err| {
-                IdempotencyError::Store(StoreError::Corrupt(format!("idempotency record: {err}")))
-            }),
+            (COMPLETED, Some(data)) => serde_json::from_value(data)
+                .map_err(|err| IdempotencyError::Store(StoreError::Corrupt(format!("idempotency record: {err}")))),
             _ => Err(IdempotencyError::InProgress),
         }
     }

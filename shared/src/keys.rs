@@ -18,20 +18,71 @@ pub const EXPIRY_SHARDS: u32 = 16;
 /// The characters that separate key segments; ids and other parts must not contain it.
 pub const SEPARATOR: char = '#';
 
+// ---- Accounts and organisations -------------------------------------------------------------
+
+/// Everything about one user lives in their partition (or carries `GSI1PK = SUBJECT#<id>`,
+/// see [`subject_index`]): that is how erasure and the access export find it.
+pub fn user_partition(user_id: &str) -> String {
+    format!("USER#{user_id}")
+}
+
+pub fn user(user_id: &str) -> (String, String) {
+    (user_partition(user_id), "PROFILE".to_owned())
+}
+
+pub fn organisation(organisation_id: &str) -> (String, String) {
+    (format!("ORG#{organisation_id}"), "ORG".to_owned())
+}
+
+/// GSI1 partition listing an organisation's members, in order of joining (ULIDs sort by time).
+pub fn organisation_members(organisation_id: &str) -> String {
+    format!("ORG#{organisation_id}#MEMBERS")
+}
+
+pub fn member_sort(user_id: &str) -> String {
+    format!("USER#{user_id}")
+}
+
+/// GSI1 partition listing an organisation's open invitations.
+pub fn organisation_invitations(organisation_id: &str) -> String {
+    format!("ORG#{organisation_id}#INVITATIONS")
+}
+
+/// GSI1 partition of the items about a user that live outside their partition (sessions,
+/// tokens, the e-mail uniqueness claim).
+pub fn subject_index(user_id: &str) -> String {
+    format!("SUBJECT#{user_id}")
+}
+
+/// The claim on an e-mail address; keyed by a hash so keys never show the address.
+pub fn email_claim(canonical_email: &str) -> (String, String) {
+    (format!("EMAIL#{}", sha256_hex(canonical_email.as_bytes())), "EMAIL".to_owned())
+}
+
+/// A single-use token (verification, invitation, e-mail change), keyed by its hash.
+pub fn token(token_hash: &str) -> (String, String) {
+    (format!("TOKEN#{token_hash}"), "TOKEN".to_owned())
+}
+
+/// A session, keyed by the hash of its token: a stolen table reveals no usable token.
+pub fn session(token_hash: &str) -> (String, String) {
+    (format!("SESSION#{token_hash}"), "SESSION".to_owned())
+}
+
+/// A throttling counter for one fixed window.
+pub fn throttle(scope: &str, subject_hash: &str, window: i64) -> (String, String) {
+    (format!("THROTTLE#{scope}#{subject_hash}"), format!("WINDOW#{window}"))
+}
+
 /// An idempotency record: the scope names the operation (worker, endpoint), the key is a
 /// hash of what identifies one invocation.
 pub fn idempotency(scope: &str, key_hash: &str) -> (String, String) {
-    (
-        format!("IDEMPOTENCY#{scope}#{key_hash}"),
-        "IDEMPOTENCY".to_owned(),
-    )
+    (format!("IDEMPOTENCY#{scope}#{key_hash}"), "IDEMPOTENCY".to_owned())
 }
 
 /// The expiry index partition of an item that expires at `expires_at` (unix seconds).
 pub fn expiry_partition(expires_at: i64, pk: &str) -> String {
-    let day = DateTime::<Utc>::from_timestamp(expires_at, 0)
-        .unwrap_or(DateTime::<Utc>::MAX_UTC)
-        .format("%Y-%m-%d");
+    let day = DateTime::<Utc>::from_timestamp(expires_at, 0).unwrap_or(DateTime::<Utc>::MAX_UTC).format("%Y-%m-%d");
     format!("EXPIRES#{day}#{}", shard_of(pk, EXPIRY_SHARDS))
 }
 
@@ -74,9 +125,7 @@ mod tests {
 
     #[test]
     fn expiry_partition_is_the_day_and_a_stable_shard() {
-        let at = DateTime::parse_from_rfc3339("2026-11-29T10:00:00Z")
-            .unwrap()
-            .timestamp();
+        let at = DateTime::parse_from_rfc3339("2026-11-29T10:00:00Z").unwrap().timestamp();
         let partition = expiry_partition(at, "USER#01J");
         assert!(partition.starts_with("EXPIRES#2026-11-29#"), "{partition}");
         assert_eq!(partition, expiry_partition(at + 60, "USER#01J"));

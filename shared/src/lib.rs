@@ -7,6 +7,11 @@
 //! - The HTTP plumbing: problem+json errors ([`error`]), body limits and JSON parsing
 //!   ([`http`]), configuration ([`config`]) and logging without personal data ([`telemetry`]).
 
+#![cfg_attr(
+    not(any(feature = "aws", feature = "embedded")),
+    allow(dead_code, reason = "helpers of the adapters, none compiled in")
+)]
+
 pub mod clock;
 pub mod keys;
 pub mod store;
@@ -28,3 +33,8 @@ pub mod telemetry;
 pub mod aws;
 
 pub use platform::Platform;
+pub mod domain;
+pub mod erasure;
+pub mod session;
+pub mod throttle;
+pub mod tokens;

@@ -41,8 +41,7 @@ impl SigningKey {
 
     /// The signer for one use (`"export"`, `"unsubscribe"`, ...).
     pub fn signer(&self, purpose: &str) -> Signer {
-        let mut mac = HmacSha256::new_from_slice(&self.0)
-            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        let mut mac = HmacSha256::new_from_slice(&self.0).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
         mac.update(b"infentre-signing-v1:");
         mac.update(purpose.as_bytes());
         Signer(mac.finalize().into_bytes().to_vec())
@@ -60,8 +59,7 @@ impl std::fmt::Debug for Signer {
 
 impl Signer {
     fn mac(&self, parts: &[&str]) -> Vec<u8> {
-        let mut mac = HmacSha256::new_from_slice(&self.0)
-            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        let mut mac = HmacSha256::new_from_slice(&self.0).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
         for part in parts {
             // Length-prefixed, so ("ab","c") and ("a","bc") sign differently.
             mac.update(&(part.len() as u64).to_be_bytes());
@@ -92,10 +90,7 @@ mod tests {
         assert!(export.verify(&["a/b.json", "1700000000"], &sig));
         assert!(!export.verify(&["a/b.json", "1700000001"], &sig));
         assert!(!export.verify(&["a/b.jso", "n1700000000"], &sig));
-        assert!(
-            !key.signer("unsubscribe")
-                .verify(&["a/b.json", "1700000000"], &sig)
-        );
+        assert!(!key.signer("unsubscribe").verify(&["a/b.json", "1700000000"], &sig));
     }
 
     #[test]

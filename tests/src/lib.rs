@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, TimeToLiveSpecification,
 };
 use chrono::{DateTime, Utc};
 use shared::aws::AwsClients;
@@ -18,9 +18,7 @@ use shared::queue::sqs::QueueUrls;
 /// Where moto listens; the moto-backed tests fail (not skip) without it.
 pub fn moto_url() -> String {
     std::env::var("INFENTRE_TEST_MOTO_URL").unwrap_or_else(|_| {
-        panic!(
-            "INFENTRE_TEST_MOTO_URL is not set: run the suite with scripts/test, which starts moto"
-        )
+        panic!("INFENTRE_TEST_MOTO_URL is not set: run the suite with scripts/test, which starts moto")
     })
 }
 
@@ -30,9 +28,7 @@ pub fn clock() -> ManualClock {
 }
 
 pub fn start_time() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-11-29T09:00:00Z")
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_default()
+    DateTime::parse_from_rfc3339("2026-11-29T09:00:00Z").map(|t| t.with_timezone(&Utc)).unwrap_or_default()
 }
 
 pub fn unique(prefix: &str) -> String {
@@ -44,9 +40,7 @@ pub async fn moto_clients() -> AwsClients {
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(moto_url())
         .region(aws_config::Region::new("eu-north-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "testing", "testing", None, None, "tests",
-        ))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("testing", "testing", None, None, "tests"))
         .load()
         .await;
     AwsClients::from_config(&config)
@@ -54,30 +48,17 @@ pub async fn moto_clients() -> AwsClients {
 
 /// Creates a table with the keys, indexes and TTL of `template.yaml`.
 pub async fn create_table(clients: &AwsClients, name: &str) {
-    let key = |name: &str, kind: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .unwrap()
-    };
+    let key =
+        |name: &str, kind: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(kind).build().unwrap();
     let attribute = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .unwrap()
+        AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().unwrap()
     };
     let gsi = |n: u8| {
         GlobalSecondaryIndex::builder()
             .index_name(format!("GSI{n}"))
             .key_schema(key(&format!("GSI{n}PK"), KeyType::Hash))
             .key_schema(key(&format!("GSI{n}SK"), KeyType::Range))
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::All)
-                    .build(),
-            )
+            .projection(Projection::builder().projection_type(ProjectionType::All).build())
             .build()
             .unwrap()
     };
@@ -88,9 +69,7 @@ pub async fn create_table(clients: &AwsClients, name: &str) {
         .billing_mode(BillingMode::PayPerRequest)
         .key_schema(key("PK", KeyType::Hash))
         .key_schema(key("SK", KeyType::Range));
-    for attr in [
-        "PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK",
-    ] {
+    for attr in ["PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK"] {
         request = request.attribute_definitions(attribute(attr));
     }
     for n in 1..=3 {
@@ -102,11 +81,7 @@ pub async fn create_table(clients: &AwsClients, name: &str) {
         .update_time_to_live()
         .table_name(name)
         .time_to_live_specification(
-            TimeToLiveSpecification::builder()
-                .attribute_name("expires_at")
-                .enabled(true)
-                .build()
-                .unwrap(),
+            TimeToLiveSpecification::builder().attribute_name("expires_at").enabled(true).build().unwrap(),
         )
         .send()
         .await
@@ -114,11 +89,7 @@ pub async fn create_table(clients: &AwsClients, name: &str) {
 }
 
 /// Creates every queue with its dead-letter queue, redriven after `max_receives`.
-pub async fn create_queues(
-    clients: &AwsClients,
-    prefix: &str,
-    max_receives: u32,
-) -> HashMap<QueueName, QueueUrls> {
+pub async fn create_queues(clients: &AwsClients, prefix: &str, max_receives: u32) -> HashMap<QueueName, QueueUrls> {
     let mut urls = HashMap::new();
     for queue in QueueName::ALL {
         let dlq = clients
@@ -145,20 +116,11 @@ pub async fn create_queues(
             .sqs
             .create_queue()
             .queue_name(format!("{prefix}-{}", queue.as_str()))
-            .attributes(
-                aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy,
-                redrive.to_string(),
-            )
+            .attributes(aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy, redrive.to_string())
             .send()
             .await
             .expect("create queue on moto");
-        urls.insert(
-            queue,
-            QueueUrls {
-                url: main.queue_url.expect("queue URL"),
-                dead_letter_url,
-            },
-        );
+        urls.insert(queue, QueueUrls { url: main.queue_url.expect("queue URL"), dead_letter_url });
     }
     urls
 }
@@ -193,8 +155,7 @@ pub fn embedded_engine(clock: &ManualClock) -> (shared::embedded::Engine, tempfi
         shared::signing::SigningKey::generate(),
     )
     .expect("settings");
-    let engine =
-        shared::embedded::Engine::open(dir.path(), settings, shared_clock(clock)).expect("engine");
+    let engine = shared::embedded::Engine::open(dir.path(), settings, shared_clock(clock)).expect("engine");
     (engine, dir)
 }
 
@@ -208,8 +169,55 @@ pub fn outbox_files(dir: &std::path::Path) -> Vec<String> {
         Err(_) => Vec::new(),
     };
     paths.sort();
-    paths
-        .iter()
-        .filter_map(|p| std::fs::read_to_string(p).ok())
-        .collect()
+    paths.iter().filter_map(|p| std::fs::read_to_string(p).ok()).collect()
+}
+
+/// Calls an app in process and returns status, headers and the JSON body (Null if none).
+pub async fn call(
+    app: &axum::Router,
+    method: &str,
+    path: &str,
+    auth: Auth<'_>,
+    body: Option<serde_json::Value>,
+) -> (u16, http::HeaderMap, serde_json::Value) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let mut request = http::Request::builder().method(method).uri(path);
+    match auth {
+        Auth::None => {}
+        Auth::Bearer(token) => request = request.header("authorization", format!("Bearer {token}")),
+        Auth::Cookie { token, csrf } => {
+            request = request.header("cookie", format!("__Host-infentre_session={token}"));
+            if let Some(csrf) = csrf {
+                request = request.header("x-csrf-token", csrf);
+            }
+        }
+    }
+    let body = match body {
+        Some(json) => {
+            request = request.header("content-type", "application/json");
+            axum::body::Body::from(json.to_string())
+        }
+        None => axum::body::Body::empty(),
+    };
+    let response = app.clone().oneshot(request.body(body).expect("request")).await.expect("response");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.expect("body").to_bytes();
+    (status, headers, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Auth<'a> {
+    None,
+    Bearer(&'a str),
+    Cookie { token: &'a str, csrf: Option<&'a str> },
+}
+
+/// The token of the newest e-mail to `to` in an outbox folder.
+pub fn token_mailed_to(outbox: &std::path::Path, to: &str) -> Option<String> {
+    outbox_files(outbox).into_iter().rev().filter(|mail| mail.contains(&format!("To: {to}"))).find_map(|mail| {
+        let start = mail.find("token=")? + "token=".len();
+        Some(mail[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect())
+    })
 }

@@ -18,53 +18,28 @@ struct Consent {
 
 fn router() -> Router {
     app(Router::new()
-        .route(
-            "/consent",
-            post(|ApiJson(body): ApiJson<Consent>| async move { axum::Json(body.granted) }),
-        )
+        .route("/consent", post(|ApiJson(body): ApiJson<Consent>| async move { axum::Json(body.granted) }))
         .route(
             "/broken",
-            post(|| async {
-                Err::<(), _>(ApiError::internal(std::io::Error::other(
-                    "disk on fire at /var/db",
-                )))
-            }),
+            post(|| async { Err::<(), _>(ApiError::internal(std::io::Error::other("disk on fire at /var/db"))) }),
         ))
 }
 
-async fn send(
-    path: &str,
-    content_type: Option<&str>,
-    body: Vec<u8>,
-) -> (u16, Option<String>, Value) {
+async fn send(path: &str, content_type: Option<&str>, body: Vec<u8>) -> (u16, Option<String>, Value) {
     let mut request = http::Request::post(path);
     if let Some(content_type) = content_type {
         request = request.header("content-type", content_type);
     }
-    let response = router()
-        .oneshot(request.body(axum::body::Body::from(body)).unwrap())
-        .await
-        .unwrap();
+    let response = router().oneshot(request.body(axum::body::Body::from(body)).unwrap()).await.unwrap();
     let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned());
+    let content_type = response.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned());
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        content_type,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    (status, content_type, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
 }
 
 async fn problem(path: &str, content_type: Option<&str>, body: &str) -> (u16, String) {
     let (status, content_type, body) = send(path, content_type, body.as_bytes().to_vec()).await;
-    assert_eq!(
-        content_type.as_deref(),
-        Some("application/problem+json"),
-        "{body}"
-    );
+    assert_eq!(content_type.as_deref(), Some("application/problem+json"), "{body}");
     assert_eq!(body["status"], status, "{body}");
     assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()));
     (status, body["code"].as_str().unwrap().to_owned())
@@ -72,21 +47,13 @@ async fn problem(path: &str, content_type: Option<&str>, body: &str) -> (u16, St
 
 #[tokio::test]
 async fn a_valid_body_passes() {
-    let (status, _, body) = send(
-        "/consent",
-        Some("application/json"),
-        br#"{"granted":true}"#.to_vec(),
-    )
-    .await;
+    let (status, _, body) = send("/consent", Some("application/json"), br#"{"granted":true}"#.to_vec()).await;
     assert_eq!((status, body), (200, Value::Bool(true)));
 }
 
 #[tokio::test]
 async fn malformed_json_is_400() {
-    assert_eq!(
-        problem("/consent", Some("application/json"), r#"{"granted":"#).await,
-        (400, "malformed_json".into())
-    );
+    assert_eq!(problem("/consent", Some("application/json"), r#"{"granted":"#).await, (400, "malformed_json".into()));
 }
 
 #[tokio::test]
@@ -99,27 +66,15 @@ async fn a_wrong_type_is_422() {
 
 #[tokio::test]
 async fn an_unknown_field_is_422() {
-    let (status, _, body) = send(
-        "/consent",
-        Some("application/json"),
-        br#"{"granted":true,"admin":true}"#.to_vec(),
-    )
-    .await;
+    let (status, _, body) =
+        send("/consent", Some("application/json"), br#"{"granted":true,"admin":true}"#.to_vec()).await;
     assert_eq!((status, body["code"].as_str()), (422, Some("invalid_body")));
-    assert!(
-        body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("unknown field `admin`")
-    );
+    assert!(body["detail"].as_str().unwrap().contains("unknown field `admin`"));
 }
 
 #[tokio::test]
 async fn a_missing_field_is_422() {
-    assert_eq!(
-        problem("/consent", Some("application/json"), "{}").await,
-        (422, "invalid_body".into())
-    );
+    assert_eq!(problem("/consent", Some("application/json"), "{}").await, (422, "invalid_body".into()));
 }
 
 #[tokio::test]
@@ -128,53 +83,29 @@ async fn another_content_type_is_415() {
         problem("/consent", Some("text/plain"), r#"{"granted":true}"#).await,
         (415, "unsupported_media_type".into())
     );
-    assert_eq!(
-        problem("/consent", None, r#"{"granted":true}"#).await,
-        (415, "unsupported_media_type".into())
-    );
+    assert_eq!(problem("/consent", None, r#"{"granted":true}"#).await, (415, "unsupported_media_type".into()));
 }
 
 #[tokio::test]
 async fn a_body_over_64_kib_is_413() {
     let big = format!(r#"{{"granted":true,"pad":"{}"}}"#, "x".repeat(70 * 1024));
-    assert_eq!(
-        problem("/consent", Some("application/json"), &big).await,
-        (413, "payload_too_large".into())
-    );
+    assert_eq!(problem("/consent", Some("application/json"), &big).await, (413, "payload_too_large".into()));
 }
 
 #[tokio::test]
 async fn an_internal_error_says_nothing_about_its_cause() {
     let (status, _, body) = send("/broken", None, Vec::new()).await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (500, Some("internal_error"))
-    );
+    assert_eq!((status, body["code"].as_str()), (500, Some("internal_error")));
     let text = body.to_string();
-    assert!(
-        !text.contains("disk") && !text.contains("/var/db"),
-        "{text}"
-    );
+    assert!(!text.contains("disk") && !text.contains("/var/db"), "{text}");
     assert!(text.contains("Error id: "));
 }
 
 #[tokio::test]
 async fn unknown_paths_and_methods_are_problems_too() {
-    assert_eq!(
-        problem("/nowhere", Some("application/json"), "{}").await,
-        (404, "not_found".into())
-    );
-    let response = router()
-        .oneshot(
-            http::Request::get("/consent")
-                .body(axum::body::Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    assert_eq!(problem("/nowhere", Some("application/json"), "{}").await, (404, "not_found".into()));
+    let response =
+        router().oneshot(http::Request::get("/consent").body(axum::body::Body::empty()).unwrap()).await.unwrap();
     assert_eq!(response.status(), 405);
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/problem+json"
-    );
+    assert_eq!(response.headers()["content-type"], "application/problem+json");
 }

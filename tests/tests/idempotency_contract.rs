@@ -18,21 +18,12 @@ struct Fixture {
 }
 
 fn fixture(store: Arc<dyn Store>, clock: ManualClock) -> Fixture {
-    Fixture {
-        idempotency: Idempotency::new(store, shared_clock(&clock)),
-        clock,
-    }
+    Fixture { idempotency: Idempotency::new(store, shared_clock(&clock)), clock }
 }
 
 async fn sqlite() -> Fixture {
     let clock = clock();
-    fixture(
-        Arc::new(SqliteStore::new(
-            SqliteDb::in_memory().unwrap(),
-            shared_clock(&clock),
-        )),
-        clock,
-    )
+    fixture(Arc::new(SqliteStore::new(SqliteDb::in_memory().unwrap(), shared_clock(&clock))), clock)
 }
 
 async fn moto() -> Fixture {
@@ -40,14 +31,7 @@ async fn moto() -> Fixture {
     let clients = moto_clients().await;
     let table = unique("idem");
     create_table(&clients, &table).await;
-    fixture(
-        Arc::new(DynamoStore::new(
-            clients.dynamodb.clone(),
-            table,
-            shared_clock(&clock),
-        )),
-        clock,
-    )
+    fixture(Arc::new(DynamoStore::new(clients.dynamodb.clone(), table, shared_clock(&clock))), clock)
 }
 
 macro_rules! contract {
@@ -88,12 +72,7 @@ async fn a_repeated_call_replays_the_result_without_running_again(f: Fixture) {
 }
 
 async fn a_failure_frees_the_key_for_a_retry(f: Fixture) {
-    let failed: Outcome = f
-        .idempotency
-        .run("w", "k", b"p", || async {
-            Err("SendGrid is down".to_owned())
-        })
-        .await;
+    let failed: Outcome = f.idempotency.run("w", "k", b"p", || async { Err("SendGrid is down".to_owned()) }).await;
     assert!(matches!(failed, Err(IdempotencyError::Handler(_))));
     let retried: Outcome = f.idempotency.run("w", "k", b"p", || async { Ok(7) }).await;
     assert_eq!(retried.unwrap(), 7);
@@ -115,10 +94,7 @@ async fn a_call_in_progress_blocks_a_second_one(f: Fixture) {
     started_rx.await.unwrap();
 
     let second: Outcome = f.idempotency.run("w", "k", b"p", || async { Ok(2) }).await;
-    assert!(
-        matches!(second, Err(IdempotencyError::InProgress)),
-        "{second:?}"
-    );
+    assert!(matches!(second, Err(IdempotencyError::InProgress)), "{second:?}");
 
     finish_tx.send(()).unwrap();
     assert_eq!(first.await.unwrap().unwrap(), 1);
@@ -154,8 +130,5 @@ async fn an_expired_record_runs_the_work_again(f: Fixture) {
 async fn a_key_reused_with_another_payload_is_refused(f: Fixture) {
     let runs = AtomicU32::new(0);
     run(&f, &runs, b"first").await.unwrap();
-    assert!(matches!(
-        run(&f, &runs, b"second").await,
-        Err(IdempotencyError::PayloadMismatch)
-    ));
+    assert!(matches!(run(&f, &runs, b"second").await, Err(IdempotencyError::PayloadMismatch)));
 }

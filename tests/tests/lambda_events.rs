@@ -17,56 +17,29 @@ async fn call(app: axum::Router, event: &str) -> (u16, String, String) {
     let request = lambda_http::request::from_str(event).expect("an API Gateway HTTP API event");
     let response = app.oneshot(request).await.unwrap();
     let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let body = String::from_utf8(
-        response
-            .into_body()
-            .collect()
-            .await
-            .unwrap()
-            .to_bytes()
-            .to_vec(),
-    )
-    .unwrap();
+    let content_type =
+        response.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    let body = String::from_utf8(response.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
     (status, content_type, body)
 }
 
 #[tokio::test]
 async fn an_http_api_event_reaches_the_function_router() {
     let (engine, _dir) = embedded_engine(&clock());
-    let (status, content_type, body) = call(
-        app(&engine),
-        include_str!("../../events/apigw-http-get-healthz.json"),
-    )
-    .await;
-    assert_eq!(
-        (status, content_type.as_str(), body.as_str()),
-        (200, "application/json", r#"{"status":"ok"}"#)
-    );
+    let (status, content_type, body) =
+        call(app(&engine), include_str!("../../events/apigw-http-get-healthz.json")).await;
+    assert_eq!((status, content_type.as_str(), body.as_str()), (200, "application/json", r#"{"status":"ok"}"#));
 }
 
 #[tokio::test]
 async fn an_unknown_route_is_a_problem_document() {
     let (engine, _dir) = embedded_engine(&clock());
-    let (status, content_type, body) = call(
-        app(&engine),
-        include_str!("../../events/apigw-http-post-unknown.json"),
-    )
-    .await;
-    assert_eq!(
-        (status, content_type.as_str()),
-        (404, "application/problem+json")
-    );
+    let (status, content_type, body) =
+        call(app(&engine), include_str!("../../events/apigw-http-post-unknown.json")).await;
+    assert_eq!((status, content_type.as_str()), (404, "application/problem+json"));
     let problem: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(problem["code"], "not_found");
-    assert!(
-        !body.contains("secret-value"),
-        "the query string is not echoed"
-    );
+    assert!(!body.contains("secret-value"), "the query string is not echoed");
 }
 
 #[tokio::test]
@@ -82,16 +55,8 @@ async fn the_mail_worker_sends_once_and_reports_the_bad_record() {
     let redelivered = worker.handle(event).await.unwrap();
 
     for response in [first, redelivered] {
-        let failed: Vec<_> = response
-            .batch_item_failures
-            .iter()
-            .map(|f| f.item_identifier.as_str())
-            .collect();
-        assert_eq!(
-            failed,
-            ["2e1424d4-f796-459a-8184-9c92662be6da"],
-            "only the malformed record fails"
-        );
+        let failed: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+        assert_eq!(failed, ["2e1424d4-f796-459a-8184-9c92662be6da"], "only the malformed record fails");
     }
     let sent = outbox_files(engine.mailer.dir());
     assert_eq!(sent.len(), 1, "a redelivered message is not sent twice");
@@ -104,30 +69,15 @@ async fn the_scheduled_event_runs_a_sweep() {
     let clock = clock();
     let (engine, _dir) = embedded_engine(&clock);
     let _event: EventBridgeEvent =
-        serde_json::from_str(include_str!("../../events/schedule-retention-sweep.json"))
-            .expect("a scheduled event");
-    let expired =
-        Item::new(Key::new("SESSION#h", "SESSION"), "session").expires_at(clock_now(&clock) - 60);
+        serde_json::from_str(include_str!("../../events/schedule-retention-sweep.json")).expect("a scheduled event");
+    let expired = Item::new(Key::new("SESSION#h", "SESSION"), "session").expires_at(clock_now(&clock) - 60);
     engine.platform.store.put(expired, None).await.unwrap();
 
-    let report = retention_sweeper::sweep(
-        engine.platform.store.as_ref(),
-        engine.platform.clock.as_ref(),
-        100,
-    )
-    .await
-    .unwrap();
+    let report =
+        retention_sweeper::sweep(engine.platform.store.as_ref(), engine.platform.clock.as_ref(), 100).await.unwrap();
 
     assert_eq!(report.erased.get("session"), Some(&1));
-    assert!(
-        engine
-            .store
-            .dump()
-            .await
-            .unwrap()
-            .iter()
-            .all(|item| item.entity_type != "session")
-    );
+    assert!(engine.store.dump().await.unwrap().iter().all(|item| item.entity_type != "session"));
 }
 
 fn clock_now(clock: &shared::clock::ManualClock) -> i64 {

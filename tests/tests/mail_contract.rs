@@ -30,10 +30,7 @@ struct Recorder {
 
 /// A stand-in for SendGrid on a free loopback port.
 async fn sendgrid_recorder() -> (String, Recorder) {
-    let recorder = Recorder {
-        status: Arc::new(Mutex::new(202)),
-        ..Recorder::default()
-    };
+    let recorder = Recorder { status: Arc::new(Mutex::new(202)), ..Recorder::default() };
     let app = axum::Router::new()
         .route(
             "/v3/mail/send",
@@ -70,26 +67,17 @@ impl Fixture {
                     .filter(|p| p.extension().is_some_and(|e| e == "eml"))
                     .collect();
                 files.sort();
-                files
-                    .iter()
-                    .map(|path| parse_eml(&std::fs::read_to_string(path).unwrap()))
-                    .collect()
+                files.iter().map(|path| parse_eml(&std::fs::read_to_string(path).unwrap())).collect()
             }
-            Inbox::SendGrid(recorder) => recorder
-                .requests
-                .lock()
-                .unwrap()
-                .iter()
-                .map(|(_, body)| from_sendgrid(body))
-                .collect(),
+            Inbox::SendGrid(recorder) => {
+                recorder.requests.lock().unwrap().iter().map(|(_, body)| from_sendgrid(body)).collect()
+            }
         }
     }
 }
 
 fn parse_eml(text: &str) -> Delivered {
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .expect("RFC 5322 header and body");
+    let (head, body) = text.split_once("\r\n\r\n").expect("RFC 5322 header and body");
     let mut fields: Vec<(String, String)> = Vec::new();
     for line in head.split("\r\n") {
         if line.starts_with([' ', '\t']) {
@@ -101,17 +89,9 @@ fn parse_eml(text: &str) -> Delivered {
         }
     }
     let field = |name: &str| {
-        fields
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
+        fields.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone()).unwrap_or_default()
     };
-    let custom = fields
-        .iter()
-        .filter(|(n, _)| n.starts_with("List-"))
-        .cloned()
-        .collect();
+    let custom = fields.iter().filter(|(n, _)| n.starts_with("List-")).cloned().collect();
     Delivered {
         to: field("To"),
         subject: field("Subject"),
@@ -123,24 +103,13 @@ fn parse_eml(text: &str) -> Delivered {
 fn from_sendgrid(body: &Value) -> Delivered {
     let mut headers: Vec<(String, String)> = body["headers"]
         .as_object()
-        .map(|h| {
-            h.iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
-                .collect()
-        })
+        .map(|h| h.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned())).collect())
         .unwrap_or_default();
     headers.sort();
     Delivered {
-        to: body["personalizations"][0]["to"][0]["email"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
+        to: body["personalizations"][0]["to"][0]["email"].as_str().unwrap_or_default().to_owned(),
         subject: body["subject"].as_str().unwrap_or_default().to_owned(),
-        text: body["content"][0]["value"]
-            .as_str()
-            .unwrap_or_default()
-            .trim_end()
-            .to_owned(),
+        text: body["content"][0]["value"].as_str().unwrap_or_default().trim_end().to_owned(),
         headers,
     }
 }
@@ -148,27 +117,14 @@ fn from_sendgrid(body: &Value) -> Delivered {
 async fn outbox() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("outbox");
-    let mailer = OutboxMailer::new(
-        path.clone(),
-        "Infentre <no-reply@infentre.com>",
-        shared_clock(&clock()),
-    )
-    .unwrap();
-    Fixture {
-        mailer: Arc::new(mailer),
-        inbox: Inbox::Outbox(path),
-        _dir: Some(dir),
-    }
+    let mailer = OutboxMailer::new(path.clone(), "Infentre <no-reply@infentre.com>", shared_clock(&clock())).unwrap();
+    Fixture { mailer: Arc::new(mailer), inbox: Inbox::Outbox(path), _dir: Some(dir) }
 }
 
 async fn sendgrid() -> Fixture {
     let (url, recorder) = sendgrid_recorder().await;
     let mailer = SendGridMailer::new(&url, "SG.test-key", "no-reply@infentre.com").unwrap();
-    Fixture {
-        mailer: Arc::new(mailer),
-        inbox: Inbox::SendGrid(recorder),
-        _dir: None,
-    }
+    Fixture { mailer: Arc::new(mailer), inbox: Inbox::SendGrid(recorder), _dir: None }
 }
 
 macro_rules! contract {
@@ -182,10 +138,7 @@ macro_rules! contract {
     };
 }
 
-contract!(
-    an_email_is_delivered_with_its_unsubscribe_headers,
-    header_injection_is_refused_and_nothing_is_sent
-);
+contract!(an_email_is_delivered_with_its_unsubscribe_headers, header_injection_is_refused_and_nothing_is_sent);
 
 fn email() -> Email {
     Email {
@@ -209,22 +162,12 @@ async fn an_email_is_delivered_with_its_unsubscribe_headers(f: Fixture) {
     let mail = &delivered[0];
     assert_eq!(mail.to, "ada@example.com");
     assert_eq!(mail.subject, "New in Infentre: exports");
-    assert!(
-        mail.text.contains("unsubscribe?token=abc.def"),
-        "{}",
-        mail.text
-    );
+    assert!(mail.text.contains("unsubscribe?token=abc.def"), "{}", mail.text);
     assert_eq!(
         mail.headers,
         vec![
-            (
-                "List-Unsubscribe".to_owned(),
-                "<https://app.example/v1/unsubscribe?token=abc.def>".to_owned()
-            ),
-            (
-                "List-Unsubscribe-Post".to_owned(),
-                "List-Unsubscribe=One-Click".to_owned()
-            ),
+            ("List-Unsubscribe".to_owned(), "<https://app.example/v1/unsubscribe?token=abc.def>".to_owned()),
+            ("List-Unsubscribe-Post".to_owned(), "List-Unsubscribe=One-Click".to_owned()),
         ]
     );
 }
@@ -232,18 +175,10 @@ async fn an_email_is_delivered_with_its_unsubscribe_headers(f: Fixture) {
 async fn header_injection_is_refused_and_nothing_is_sent(f: Fixture) {
     let mut injected = email();
     injected.subject = "Hi\r\nBcc: everyone@example.com".into();
-    assert!(matches!(
-        f.mailer.send(&injected).await,
-        Err(MailError::Rejected(_))
-    ));
+    assert!(matches!(f.mailer.send(&injected).await, Err(MailError::Rejected(_))));
     let mut overriding = email();
-    overriding
-        .headers
-        .push(("From".into(), "ceo@example.com".into()));
-    assert!(matches!(
-        f.mailer.send(&overriding).await,
-        Err(MailError::Rejected(_))
-    ));
+    overriding.headers.push(("From".into(), "ceo@example.com".into()));
+    assert!(matches!(f.mailer.send(&overriding).await, Err(MailError::Rejected(_))));
     assert!(f.delivered().is_empty());
 }
 
@@ -259,10 +194,7 @@ async fn sendgrid_gets_the_api_key_and_both_parts_of_an_html_mail() {
     let requests = recorder.requests.lock().unwrap();
     let (headers, body) = &requests[0];
     assert_eq!(headers["authorization"], "Bearer SG.test-key");
-    assert_eq!(
-        body["content"][0]["type"], "text/plain",
-        "SendGrid wants text/plain first"
-    );
+    assert_eq!(body["content"][0]["type"], "text/plain", "SendGrid wants text/plain first");
     assert_eq!(body["content"][1]["value"], "<p>Hello</p>");
     assert_eq!(body["categories"][0], "product_updates");
     assert_eq!(body["from"]["email"], "no-reply@infentre.com");
@@ -274,27 +206,14 @@ async fn sendgrid_refusals_and_outages_are_told_apart() {
     let mailer = SendGridMailer::new(&url, "SG.test-key", "no-reply@infentre.com").unwrap();
 
     *recorder.status.lock().unwrap() = 400;
-    assert!(matches!(
-        mailer.send(&email()).await,
-        Err(MailError::Rejected(_))
-    ));
+    assert!(matches!(mailer.send(&email()).await, Err(MailError::Rejected(_))));
     *recorder.status.lock().unwrap() = 503;
-    assert!(matches!(
-        mailer.send(&email()).await,
-        Err(MailError::Unavailable(_))
-    ));
+    assert!(matches!(mailer.send(&email()).await, Err(MailError::Unavailable(_))));
     *recorder.status.lock().unwrap() = 429;
-    assert!(matches!(
-        mailer.send(&email()).await,
-        Err(MailError::Unavailable(_))
-    ));
+    assert!(matches!(mailer.send(&email()).await, Err(MailError::Unavailable(_))));
 
-    let unreachable =
-        SendGridMailer::new("http://127.0.0.1:9", "k", "no-reply@infentre.com").unwrap();
-    assert!(matches!(
-        unreachable.send(&email()).await,
-        Err(MailError::Unavailable(_))
-    ));
+    let unreachable = SendGridMailer::new("http://127.0.0.1:9", "k", "no-reply@infentre.com").unwrap();
+    assert!(matches!(unreachable.send(&email()).await, Err(MailError::Unavailable(_))));
 }
 
 #[tokio::test]
@@ -304,13 +223,8 @@ async fn the_outbox_writes_one_rfc5322_file_per_email_with_encoded_unicode() {
     mail.subject = "Välkommen till Infentre".into();
     f.mailer.send(&mail).await.unwrap();
 
-    let Inbox::Outbox(dir) = &f.inbox else {
-        unreachable!()
-    };
-    let files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let Inbox::Outbox(dir) = &f.inbox else { unreachable!() };
+    let files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
     assert_eq!(files.len(), 1);
     let text = std::fs::read_to_string(&files[0]).unwrap();
     assert!(text.is_ascii(), "headers are encoded for transport");

@@ -26,25 +26,15 @@ struct Fixture {
 
 async fn sqlite() -> Fixture {
     // Visibility runs on real time here, as it does in SQS.
-    let queue = SqliteQueue::new(
-        SqliteDb::in_memory().unwrap(),
-        Arc::new(shared::clock::SystemClock),
-        MAX_RECEIVES,
-    );
-    Fixture {
-        queue: Arc::new(queue),
-        requests: None,
-    }
+    let queue = SqliteQueue::new(SqliteDb::in_memory().unwrap(), Arc::new(shared::clock::SystemClock), MAX_RECEIVES);
+    Fixture { queue: Arc::new(queue), requests: None }
 }
 
 async fn moto() -> Fixture {
     let clients = moto_clients().await;
     let urls = create_queues(&clients, &unique("q"), MAX_RECEIVES).await;
     clients.requests.reset();
-    Fixture {
-        queue: Arc::new(SqsQueue::new(clients.sqs.clone(), urls)),
-        requests: Some(clients.requests),
-    }
+    Fixture { queue: Arc::new(SqsQueue::new(clients.sqs.clone(), urls)), requests: Some(clients.requests) }
 }
 
 macro_rules! contract {
@@ -71,10 +61,7 @@ contract!(
 async fn receive_all(queue: &dyn Queue, name: QueueName) -> Vec<shared::queue::ReceivedMessage> {
     let mut all = Vec::new();
     for _ in 0..20 {
-        let got = queue
-            .receive(name, 10, Duration::from_secs(30))
-            .await
-            .unwrap();
+        let got = queue.receive(name, 10, Duration::from_secs(30)).await.unwrap();
         if got.is_empty() {
             break;
         }
@@ -84,19 +71,9 @@ async fn receive_all(queue: &dyn Queue, name: QueueName) -> Vec<shared::queue::R
 }
 
 async fn a_sent_message_is_received_with_its_body_and_receive_count(f: Fixture) {
-    f.queue
-        .send(
-            QueueName::Mail,
-            r#"{"template":"verify","user_id":"01J"}"#.into(),
-        )
-        .await
-        .unwrap();
+    f.queue.send(QueueName::Mail, r#"{"template":"verify","user_id":"01J"}"#.into()).await.unwrap();
 
-    let received = f
-        .queue
-        .receive(QueueName::Mail, 10, VISIBILITY)
-        .await
-        .unwrap();
+    let received = f.queue.receive(QueueName::Mail, 10, VISIBILITY).await.unwrap();
 
     assert_eq!(received.len(), 1);
     assert_eq!(received[0].body, r#"{"template":"verify","user_id":"01J"}"#);
@@ -105,125 +82,61 @@ async fn a_sent_message_is_received_with_its_body_and_receive_count(f: Fixture) 
 }
 
 async fn a_received_message_is_hidden_then_redelivered_unless_deleted(f: Fixture) {
-    f.queue
-        .send_batch(QueueName::Tracking, vec!["keep".into(), "ack".into()])
-        .await
-        .unwrap();
-    let first = f
-        .queue
-        .receive(QueueName::Tracking, 10, VISIBILITY)
-        .await
-        .unwrap();
+    f.queue.send_batch(QueueName::Tracking, vec!["keep".into(), "ack".into()]).await.unwrap();
+    let first = f.queue.receive(QueueName::Tracking, 10, VISIBILITY).await.unwrap();
     assert_eq!(first.len(), 2);
     let ack = first.iter().find(|m| m.body == "ack").unwrap();
-    f.queue
-        .delete(QueueName::Tracking, &ack.receipt)
-        .await
-        .unwrap();
+    f.queue.delete(QueueName::Tracking, &ack.receipt).await.unwrap();
 
-    assert!(
-        f.queue
-            .receive(QueueName::Tracking, 10, VISIBILITY)
-            .await
-            .unwrap()
-            .is_empty(),
-        "hidden while in flight"
-    );
+    assert!(f.queue.receive(QueueName::Tracking, 10, VISIBILITY).await.unwrap().is_empty(), "hidden while in flight");
     tokio::time::sleep(VISIBILITY + Duration::from_millis(300)).await;
 
-    let again = f
-        .queue
-        .receive(QueueName::Tracking, 10, VISIBILITY)
-        .await
-        .unwrap();
+    let again = f.queue.receive(QueueName::Tracking, 10, VISIBILITY).await.unwrap();
     assert_eq!(again.len(), 1);
-    assert_eq!(
-        (again[0].body.as_str(), again[0].receive_count),
-        ("keep", 2)
-    );
+    assert_eq!((again[0].body.as_str(), again[0].receive_count), ("keep", 2));
 }
 
 async fn a_batch_of_25_goes_out_in_3_requests_and_all_arrive(f: Fixture) {
     let bodies: Vec<String> = (0..25).map(|n| format!("event-{n:02}")).collect();
-    f.queue
-        .send_batch(QueueName::Tracking, bodies.clone())
-        .await
-        .unwrap();
+    f.queue.send_batch(QueueName::Tracking, bodies.clone()).await.unwrap();
     if let Some(requests) = &f.requests {
         assert_eq!(requests.get("SQS.SendMessageBatch"), 3, "⌈25/10⌉ requests");
     }
 
-    let mut received: Vec<String> = receive_all(f.queue.as_ref(), QueueName::Tracking)
-        .await
-        .into_iter()
-        .map(|m| m.body)
-        .collect();
+    let mut received: Vec<String> =
+        receive_all(f.queue.as_ref(), QueueName::Tracking).await.into_iter().map(|m| m.body).collect();
     received.sort();
     assert_eq!(received, bodies);
 }
 
 async fn oversized_and_empty_messages_are_refused_before_sending(f: Fixture) {
-    let oversized = f
-        .queue
-        .send(QueueName::Mail, "x".repeat(MAX_MESSAGE_BYTES + 1))
-        .await;
+    let oversized = f.queue.send(QueueName::Mail, "x".repeat(MAX_MESSAGE_BYTES + 1)).await;
     assert!(matches!(oversized, Err(QueueError::MessageTooLarge { .. })));
-    assert!(matches!(
-        f.queue.send(QueueName::Mail, String::new()).await,
-        Err(QueueError::Invalid(_))
-    ));
-    assert!(matches!(
-        f.queue.receive(QueueName::Mail, 11, VISIBILITY).await,
-        Err(QueueError::Invalid(_))
-    ));
+    assert!(matches!(f.queue.send(QueueName::Mail, String::new()).await, Err(QueueError::Invalid(_))));
+    assert!(matches!(f.queue.receive(QueueName::Mail, 11, VISIBILITY).await, Err(QueueError::Invalid(_))));
     if let Some(requests) = &f.requests {
         assert_eq!(requests.total(), 0, "nothing reached SQS");
     }
 }
 
 async fn a_message_received_too_often_moves_to_the_dead_letter_queue(f: Fixture) {
-    f.queue
-        .send(QueueName::Rights, "poison".into())
-        .await
-        .unwrap();
+    f.queue.send(QueueName::Rights, "poison".into()).await.unwrap();
     for attempt in 1..=MAX_RECEIVES {
-        let got = f
-            .queue
-            .receive(QueueName::Rights, 10, VISIBILITY)
-            .await
-            .unwrap();
+        let got = f.queue.receive(QueueName::Rights, 10, VISIBILITY).await.unwrap();
         assert_eq!(got.len(), 1, "delivery {attempt}");
         tokio::time::sleep(VISIBILITY + Duration::from_millis(300)).await;
     }
 
     // The receive after the last allowed one moves it instead of delivering it.
-    assert!(
-        f.queue
-            .receive(QueueName::Rights, 10, VISIBILITY)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    let dead = f
-        .queue
-        .receive_dead_letters(QueueName::Rights, 10)
-        .await
-        .unwrap();
+    assert!(f.queue.receive(QueueName::Rights, 10, VISIBILITY).await.unwrap().is_empty());
+    let dead = f.queue.receive_dead_letters(QueueName::Rights, 10).await.unwrap();
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].body, "poison");
 }
 
 async fn the_poller_deletes_successes_and_redelivers_failures(f: Fixture) {
     f.queue
-        .send_batch(
-            QueueName::Mail,
-            vec![
-                "ok-1".into(),
-                "fail".into(),
-                "ok-2".into(),
-                "not json".into(),
-            ],
-        )
+        .send_batch(QueueName::Mail, vec!["ok-1".into(), "fail".into(), "ok-2".into(), "not json".into()])
         .await
         .unwrap();
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -235,9 +148,7 @@ async fn the_poller_deletes_successes_and_redelivers_failures(f: Fixture) {
                 let response = batch::process(event, 4, |record: Record| {
                     let seen = seen.clone();
                     async move {
-                        seen.lock()
-                            .unwrap()
-                            .push((record.body.clone(), record.receive_count));
+                        seen.lock().unwrap().push((record.body.clone(), record.receive_count));
                         match record.body.as_str() {
                             "fail" | "not json" => Err(RecordError::Failed("cannot".into())),
                             _ => Ok(()),
@@ -250,12 +161,7 @@ async fn the_poller_deletes_successes_and_redelivers_failures(f: Fixture) {
             .boxed()
         })
     };
-    let poller = Poller {
-        queue: f.queue.clone(),
-        name: QueueName::Mail,
-        worker,
-        visibility: VISIBILITY,
-    };
+    let poller = Poller { queue: f.queue.clone(), name: QueueName::Mail, worker, visibility: VISIBILITY };
 
     let mut processed = 0;
     while processed < 4 {
@@ -267,35 +173,14 @@ async fn the_poller_deletes_successes_and_redelivers_failures(f: Fixture) {
     let redelivered = poller.poll_once().await.unwrap();
 
     assert_eq!(redelivered, 2, "only the two failures come back");
-    let mut second_round: Vec<_> = seen
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|(_, count)| *count == 2)
-        .map(|(body, _)| body.clone())
-        .collect();
+    let mut second_round: Vec<_> =
+        seen.lock().unwrap().iter().filter(|(_, count)| *count == 2).map(|(body, _)| body.clone()).collect();
     second_round.sort();
     assert_eq!(second_round, ["fail", "not json"]);
 }
 
 async fn queues_are_separate(f: Fixture) {
-    f.queue
-        .send(QueueName::Mail, "for mail".into())
-        .await
-        .unwrap();
-    assert!(
-        f.queue
-            .receive(QueueName::Tracking, 10, VISIBILITY)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert_eq!(
-        f.queue
-            .receive(QueueName::Mail, 10, VISIBILITY)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    f.queue.send(QueueName::Mail, "for mail".into()).await.unwrap();
+    assert!(f.queue.receive(QueueName::Tracking, 10, VISIBILITY).await.unwrap().is_empty());
+    assert_eq!(f.queue.receive(QueueName::Mail, 10, VISIBILITY).await.unwrap().len(), 1);
 }

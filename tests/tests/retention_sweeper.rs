@@ -22,10 +22,7 @@ struct Fixture {
 async fn sqlite() -> Fixture {
     let clock = clock();
     Fixture {
-        store: Arc::new(SqliteStore::new(
-            SqliteDb::in_memory().unwrap(),
-            shared_clock(&clock),
-        )),
+        store: Arc::new(SqliteStore::new(SqliteDb::in_memory().unwrap(), shared_clock(&clock))),
         clock,
         requests: None,
     }
@@ -37,11 +34,7 @@ async fn moto() -> Fixture {
     let table = unique("sweep");
     create_table(&clients, &table).await;
     let store = DynamoStore::new(clients.dynamodb.clone(), table, shared_clock(&clock));
-    Fixture {
-        store: Arc::new(store),
-        clock,
-        requests: Some(clients.requests),
-    }
+    Fixture { store: Arc::new(store), clock, requests: Some(clients.requests) }
 }
 
 macro_rules! contract {
@@ -67,14 +60,8 @@ async fn events(f: &Fixture, user: &str, n: usize, offset_seconds: i64) {
     let ops = (0..n)
         .map(|i| {
             BatchOp::Put(
-                Item::new(
-                    Key::new(
-                        format!("USER#{user}"),
-                        format!("EVENT#{offset_seconds}#{i:04}"),
-                    ),
-                    "usage_event",
-                )
-                .expires_at(at),
+                Item::new(Key::new(format!("USER#{user}"), format!("EVENT#{offset_seconds}#{i:04}")), "usage_event")
+                    .expires_at(at),
             )
         })
         .collect();
@@ -82,21 +69,12 @@ async fn events(f: &Fixture, user: &str, n: usize, offset_seconds: i64) {
 }
 
 async fn remaining(f: &Fixture, user: &str) -> usize {
-    query_all(
-        f.store.as_ref(),
-        Query::partition(format!("USER#{user}")).including_expired(),
-    )
-    .await
-    .unwrap()
-    .len()
+    query_all(f.store.as_ref(), Query::partition(format!("USER#{user}")).including_expired()).await.unwrap().len()
 }
 
 async fn a_sweep_erases_what_expired_and_keeps_the_rest(f: Fixture) {
     events(&f, "a", 30, 3600).await;
-    f.store
-        .put(Item::new(Key::new("USER#a", "PROFILE"), "user"), None)
-        .await
-        .unwrap();
+    f.store.put(Item::new(Key::new("USER#a", "PROFILE"), "user"), None).await.unwrap();
     // Two hours later the first events are past their retention; new ones arrive.
     f.clock.advance(Duration::hours(2));
     events(&f, "b", 5, 86_400).await;
@@ -105,11 +83,7 @@ async fn a_sweep_erases_what_expired_and_keeps_the_rest(f: Fixture) {
 
     assert!(report.complete);
     assert_eq!(report.erased.get("usage_event"), Some(&30));
-    assert_eq!(
-        remaining(&f, "a").await,
-        1,
-        "only the profile, which never expires, is left"
-    );
+    assert_eq!(remaining(&f, "a").await, 1, "only the profile, which never expires, is left");
     assert_eq!(remaining(&f, "b").await, 5, "unexpired events stay");
     let again = sweep(f.store.as_ref(), &f.clock, 10_000).await.unwrap();
     assert_eq!(again.total(), 0, "a second run finds nothing");
@@ -125,11 +99,7 @@ async fn a_sweep_with_a_small_budget_resumes_where_it_stopped(f: Fixture) {
     let second = sweep(f.store.as_ref(), &f.clock, 1_000).await.unwrap();
 
     assert!(second.complete);
-    assert_eq!(
-        first.total() + second.total(),
-        40,
-        "nothing skipped, nothing counted twice"
-    );
+    assert_eq!(first.total() + second.total(), 40, "nothing skipped, nothing counted twice");
     assert_eq!(remaining(&f, "a").await, 0);
 }
 
@@ -147,15 +117,7 @@ async fn a_sweep_costs_requests_in_proportion_to_what_expired(f: Fixture) {
 
     assert_eq!(report.total(), 10);
     assert_eq!(requests.get("DynamoDB.Scan"), 0);
-    assert_eq!(
-        requests.get("DynamoDB.DeleteItem"),
-        10,
-        "one conditional delete per expired item"
-    );
+    assert_eq!(requests.get("DynamoDB.DeleteItem"), 10, "one conditional delete per expired item");
     // Today's expiry partitions, each read once (plus the checkpoint), whatever the table holds.
-    assert!(
-        requests.get("DynamoDB.Query") <= shared::keys::EXPIRY_SHARDS as u64,
-        "{:?}",
-        requests.snapshot()
-    );
+    assert!(requests.get("DynamoDB.Query") <= shared::keys::EXPIRY_SHARDS as u64, "{:?}", requests.snapshot());
 }

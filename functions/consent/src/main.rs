@@ -4,5 +4,5 @@
 async fn main() -> Result<(), lambda_http::Error> {
     shared::telemetry::init(shared::telemetry::Format::Json);
     let (platform, _clients) = shared::aws::platform_from_env().await?;
-    lambda_http::run(shared::http::app(consent::routes().with_state(platform))).await
+    shared::aws::run_http(shared::http::app(consent::routes().with_state(platform))).await
 }

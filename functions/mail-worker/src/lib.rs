@@ -38,9 +38,9 @@ impl MailWorker {
                 tracing::info!(category = %mail.email.category, "e-mail sent");
                 Ok(())
             }
-            Err(IdempotencyError::Handler(MailError::Rejected(reason))) => Err(
-                RecordError::Failed(format!("the provider rejected the e-mail: {reason}")),
-            ),
+            Err(IdempotencyError::Handler(MailError::Rejected(reason))) => {
+                Err(RecordError::Failed(format!("the provider rejected the e-mail: {reason}")))
+            }
             Err(err) => Err(RecordError::Failed(err.to_string())),
         }
     }

@@ -47,21 +47,14 @@ fn checkpoint_key() -> Key {
 }
 
 /// Sweeps at most `budget` expired items.
-pub async fn sweep(
-    store: &dyn Store,
-    clock: &dyn Clock,
-    budget: u64,
-) -> Result<SweepReport, StoreError> {
+pub async fn sweep(store: &dyn Store, clock: &dyn Clock, budget: u64) -> Result<SweepReport, StoreError> {
     let now = clock.now();
     let today = now.date_naive();
     let start = match store.get(&checkpoint_key()).await? {
         Some(item) => item.data::<Checkpoint>()?.next_day,
         None => today - Duration::days(FIRST_LOOKBACK_DAYS),
     };
-    let mut report = SweepReport {
-        complete: true,
-        ..SweepReport::default()
-    };
+    let mut report = SweepReport { complete: true, ..SweepReport::default() };
     let mut day = start;
     while day <= today {
         let finished = sweep_day(store, now.timestamp(), day, budget, &mut report).await?;
@@ -71,24 +64,13 @@ pub async fn sweep(
         }
         if day < today {
             // Only a day wholly in the past is done for good.
-            let next = Checkpoint {
-                next_day: day + Duration::days(1),
-            };
-            store
-                .put(
-                    Item::new(checkpoint_key(), "sweeper_checkpoint").with_data(&next)?,
-                    None,
-                )
-                .await?;
+            let next = Checkpoint { next_day: day + Duration::days(1) };
+            store.put(Item::new(checkpoint_key(), "sweeper_checkpoint").with_data(&next)?, None).await?;
         }
         day += Duration::days(1);
     }
     report.resume_from = Some(day.min(today));
-    tracing::info!(
-        erased = report.total(),
-        complete = report.complete,
-        "retention sweep"
-    );
+    tracing::info!(erased = report.total(), complete = report.complete, "retention sweep");
     Ok(report)
 }
 
@@ -112,21 +94,16 @@ async fn sweep_day(
             // Never read more than the budget can erase.
             query.limit = u32::try_from(left.min(100)).unwrap_or(100);
             let page = store.query(query.clone()).await?;
-            let expired: Vec<Item> = page
-                .items
-                .into_iter()
-                .filter(|item| item.is_expired_at(now))
-                .collect();
-            let results: Vec<(String, Result<Option<Item>, StoreError>)> =
-                futures::stream::iter(expired)
-                    .map(|item| async move {
-                        // "Still absent for every reader" = still expired: a renewed item is kept.
-                        let deleted = store.delete(&item.key, Some(Condition::NotExists)).await;
-                        (item.entity_type, deleted)
-                    })
-                    .buffer_unordered(CONCURRENCY)
-                    .collect()
-                    .await;
+            let expired: Vec<Item> = page.items.into_iter().filter(|item| item.is_expired_at(now)).collect();
+            let results: Vec<(String, Result<Option<Item>, StoreError>)> = futures::stream::iter(expired)
+                .map(|item| async move {
+                    // "Still absent for every reader" = still expired: a renewed item is kept.
+                    let deleted = store.delete(&item.key, Some(Condition::NotExists)).await;
+                    (item.entity_type, deleted)
+                })
+                .buffer_unordered(CONCURRENCY)
+                .collect()
+                .await;
             for (kind, result) in results {
                 match result {
                     Ok(_) => *report.erased.entry(kind).or_default() += 1,

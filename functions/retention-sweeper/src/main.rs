@@ -12,12 +12,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     shared::telemetry::init(shared::telemetry::Format::Json);
     let (platform, _clients) = shared::aws::platform_from_env().await?;
     let platform = &platform;
-    lambda_runtime::run(service_fn(
-        move |_event: LambdaEvent<EventBridgeEvent>| async move {
-            let report: SweepReport =
-                sweep(platform.store.as_ref(), platform.clock.as_ref(), BUDGET).await?;
-            Ok::<_, lambda_runtime::Error>(report)
-        },
-    ))
+    lambda_runtime::run(service_fn(move |_event: LambdaEvent<EventBridgeEvent>| async move {
+        let report: SweepReport = sweep(platform.store.as_ref(), platform.clock.as_ref(), BUDGET).await?;
+        Ok::<_, lambda_runtime::Error>(report)
+    }))
     .await
 }

@@ -7,9 +7,7 @@ use shared::queue::batch::SqsEvent;
 async fn main() -> Result<(), lambda_runtime::Error> {
     shared::telemetry::init(shared::telemetry::Format::Json);
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| async move {
-        rights_worker::handle(event.payload)
-            .await
-            .map_err(lambda_runtime::Error::from)
+        rights_worker::handle(event.payload).await.map_err(lambda_runtime::Error::from)
     }))
     .await
 }

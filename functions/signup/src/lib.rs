@@ -1,10 +1,55 @@
-//! Accounts and organisations: signup, e-mail verification, sessions, members, invitations, cancellation.
+//! Accounts and organisations: signup, e-mail verification, sessions, members, invitations,
+//! self-service correction and cancellation with immediate erasure.
+
+mod accounts;
+mod emails;
+mod me;
+mod organisations;
+pub mod passwords;
+mod records;
+mod sessions;
 
 use axum::Router;
+use axum::routing::{delete, get, post};
 use shared::Platform;
 
 /// The routes of this function; [`shared::http::app`] completes them for Lambda and the
 /// local server alike.
 pub fn routes() -> Router<Platform> {
+    passwords::warm_up();
     Router::new()
+        .route("/v1/signup", post(accounts::signup))
+        .route("/v1/email-verifications", post(accounts::verify_email))
+        .route("/v1/sessions", post(sessions::login))
+        .route("/v1/sessions/current", delete(sessions::logout))
+        .route("/v1/me", get(me::get_me).patch(me::correct_me).delete(me::cancel_me))
+        .route(
+            "/v1/organisations/current",
+            get(organisations::get_organisation).delete(organisations::cancel_organisation),
+        )
+        .route("/v1/organisations/current/members", get(organisations::list_members))
+        .route("/v1/organisations/current/invitations", post(organisations::invite))
+        .route("/v1/invitations/accept", post(organisations::accept_invitation))
 }
+
+/// This function's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        accounts::signup,
+        accounts::verify_email,
+        sessions::login,
+        sessions::logout,
+        me::get_me,
+        me::correct_me,
+        me::cancel_me,
+        organisations::get_organisation,
+        organisations::cancel_organisation,
+        organisations::list_members,
+        organisations::invite,
+        organisations::accept_invitation,
+    ),
+    tags((name = "accounts", description = "Signup, verification, sessions and the user's own account"),
+         (name = "organisations", description = "The caller's organisation, its members and invitations"))
+)]
+pub struct ApiDoc;

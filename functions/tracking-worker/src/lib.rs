@@ -8,10 +8,7 @@ use shared::queue::batch::{self, BatchError, Record, RecordError, SqsBatchRespon
 
 pub async fn handle(event: SqsEvent) -> Result<SqsBatchResponse, BatchError> {
     batch::process(event, 1, |record: Record| async move {
-        Err::<(), _>(RecordError::Failed(format!(
-            "no handler for message {} on the tracking queue",
-            record.message_id
-        )))
+        Err::<(), _>(RecordError::Failed(format!("no handler for message {} on the tracking queue", record.message_id)))
     })
     .await
 }

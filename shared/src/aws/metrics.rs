@@ -23,10 +23,7 @@ impl RequestCounter {
 
     /// Requests per operation (`"DynamoDB.TransactWriteItems"` → 1) since the last reset.
     pub fn snapshot(&self) -> BTreeMap<String, u64> {
-        self.counts
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.counts.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     pub fn get(&self, operation: &str) -> u64 {
@@ -38,10 +35,7 @@ impl RequestCounter {
     }
 
     pub fn reset(&self) {
-        self.counts
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
+        self.counts.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 }
 
@@ -57,16 +51,9 @@ impl Intercept for RequestCounter {
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let operation = cfg.load::<Metadata>().map_or_else(
-            || "unknown".to_owned(),
-            |m| format!("{}.{}", m.service(), m.name()),
-        );
-        *self
-            .counts
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(operation)
-            .or_default() += 1;
+        let operation =
+            cfg.load::<Metadata>().map_or_else(|| "unknown".to_owned(), |m| format!("{}.{}", m.service(), m.name()));
+        *self.counts.lock().unwrap_or_else(|p| p.into_inner()).entry(operation).or_default() += 1;
         Ok(())
     }
 }

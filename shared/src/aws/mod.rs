@@ -31,10 +31,7 @@ impl AwsSettings {
             let (url_name, dlq_name) = queue_setting_names(queue);
             queues.insert(
                 queue,
-                QueueUrls {
-                    url: source.required(url_name)?,
-                    dead_letter_url: source.required(dlq_name)?,
-                },
+                QueueUrls { url: source.required(url_name)?, dead_letter_url: source.required(dlq_name)? },
             );
         }
         Ok(Self {
@@ -55,15 +52,8 @@ pub fn queue_setting_names(queue: QueueName) -> (&'static str, &'static str) {
 
 /// The settings shared by both engines, as a Lambda reads them.
 pub fn settings_from_source(source: &dyn Source) -> Result<Settings, ConfigError> {
-    let signing_key = signing_key_from_base64(
-        "INFENTRE_SIGNING_KEY",
-        &source.required("INFENTRE_SIGNING_KEY")?,
-    )?;
-    Settings::from_source(
-        source,
-        source.required("INFENTRE_PUBLIC_BASE_URL")?,
-        signing_key,
-    )
+    let signing_key = signing_key_from_base64("INFENTRE_SIGNING_KEY", &source.required("INFENTRE_SIGNING_KEY")?)?;
+    Settings::from_source(source, source.required("INFENTRE_PUBLIC_BASE_URL")?, signing_key)
 }
 
 /// The three clients, sharing one configuration and one request counter.
@@ -84,12 +74,8 @@ impl AwsClients {
 
     pub fn from_config(config: &aws_config::SdkConfig) -> Self {
         let requests = RequestCounter::new();
-        let dynamodb = aws_sdk_dynamodb::config::Builder::from(config)
-            .interceptor(requests.clone())
-            .build();
-        let sqs = aws_sdk_sqs::config::Builder::from(config)
-            .interceptor(requests.clone())
-            .build();
+        let dynamodb = aws_sdk_dynamodb::config::Builder::from(config).interceptor(requests.clone()).build();
+        let sqs = aws_sdk_sqs::config::Builder::from(config).interceptor(requests.clone()).build();
         // A custom endpoint (moto, MinIO) serves buckets by path, not by host name.
         let path_style = config.endpoint_url().is_some();
         let s3 = aws_sdk_s3::config::Builder::from(config)
@@ -104,24 +90,11 @@ impl AwsClients {
         }
     }
 
-    pub fn platform(
-        &self,
-        aws: &AwsSettings,
-        settings: Settings,
-        clock: Arc<dyn Clock>,
-    ) -> Platform {
+    pub fn platform(&self, aws: &AwsSettings, settings: Settings, clock: Arc<dyn Clock>) -> Platform {
         Platform {
-            store: Arc::new(DynamoStore::new(
-                self.dynamodb.clone(),
-                &aws.table,
-                clock.clone(),
-            )),
+            store: Arc::new(DynamoStore::new(self.dynamodb.clone(), &aws.table, clock.clone())),
             queue: Arc::new(SqsQueue::new(self.sqs.clone(), aws.queues.clone())),
-            blobs: Arc::new(S3BlobStore::new(
-                self.s3.clone(),
-                &aws.export_bucket,
-                clock.clone(),
-            )),
+            blobs: Arc::new(S3BlobStore::new(self.s3.clone(), &aws.export_bucket, clock.clone())),
             clock,
             settings: Arc::new(settings),
         }
@@ -136,4 +109,26 @@ pub async fn platform_from_env() -> Result<(Platform, AwsClients), ConfigError> 
     let clients = AwsClients::from_env().await;
     let platform = clients.platform(&aws, settings, Arc::new(crate::clock::SystemClock));
     Ok((platform, clients))
+}
+
+/// Runs an HTTP function on Lambda: the router gets the client's address from API Gateway's
+/// request context, as the local server gets it from the TCP peer.
+pub async fn run_http(router: axum::Router) -> Result<(), lambda_http::Error> {
+    let router = router.layer(axum::middleware::from_fn(client_address_from_api_gateway));
+    lambda_http::run(router).await
+}
+
+async fn client_address_from_api_gateway(
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use lambda_http::request::RequestContext;
+    let source_ip = match request.extensions().get::<RequestContext>() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.http.source_ip.clone(),
+        _ => None,
+    };
+    if let Some(ip) = source_ip.and_then(|ip| ip.parse().ok()) {
+        request.extensions_mut().insert(crate::http::ClientAddress(ip));
+    }
+    next.run(request).await
 }

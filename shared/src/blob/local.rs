@@ -15,10 +15,7 @@ use axum::routing::get;
 use bytes::Bytes;
 use serde::Deserialize;
 
-use super::{
-    BlobError, BlobStore, MAX_URL_LIFETIME, SignedUrl, content_type_of, validate_key,
-    validate_prefix,
-};
+use super::{BlobError, BlobStore, MAX_URL_LIFETIME, SignedUrl, content_type_of, validate_key, validate_prefix};
 use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::signing::{Signer, SigningKey};
@@ -39,12 +36,7 @@ fn backend(err: std::io::Error) -> BlobError {
 }
 
 impl LocalBlobStore {
-    pub fn new(
-        root: PathBuf,
-        public_base_url: &str,
-        key: &SigningKey,
-        clock: Arc<dyn Clock>,
-    ) -> std::io::Result<Self> {
+    pub fn new(root: PathBuf, public_base_url: &str, key: &SigningKey, clock: Arc<dyn Clock>) -> std::io::Result<Self> {
         std::fs::create_dir_all(&root)?;
         Ok(Self {
             root,
@@ -60,16 +52,9 @@ impl LocalBlobStore {
     }
 
     /// Checks a download link and returns the file, or why not.
-    pub async fn open_signed(
-        &self,
-        key: &str,
-        expires: i64,
-        signature: &str,
-    ) -> Result<Bytes, ApiError> {
+    pub async fn open_signed(&self, key: &str, expires: i64, signature: &str) -> Result<Bytes, ApiError> {
         let forbidden = || ApiError::forbidden("the download link is invalid or has expired");
-        if validate_key(key).is_err()
-            || !self.signer.verify(&[key, &expires.to_string()], signature)
-        {
+        if validate_key(key).is_err() || !self.signer.verify(&[key, &expires.to_string()], signature) {
             return Err(forbidden());
         }
         if expires <= self.clock.epoch_seconds() {
@@ -84,9 +69,7 @@ impl LocalBlobStore {
 
     /// The download route of the local server (documented by [`LocalExportsApi`]).
     pub fn routes(self: Arc<Self>) -> Router {
-        Router::new()
-            .route(&format!("{DOWNLOAD_PATH}/{{*key}}"), get(download))
-            .with_state(self)
+        Router::new().route(&format!("{DOWNLOAD_PATH}/{{*key}}"), get(download)).with_state(self)
     }
 }
 
@@ -119,21 +102,14 @@ pub async fn download(
     query: Result<Query<DownloadQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Ok(Query(query)) = query else {
-        return Err(ApiError::forbidden(
-            "the download link is invalid or has expired",
-        ));
+        return Err(ApiError::forbidden("the download link is invalid or has expired"));
     };
-    let bytes = store
-        .open_signed(&key, query.expires, &query.signature)
-        .await?;
+    let bytes = store.open_signed(&key, query.expires, &query.signature).await?;
     let file_name = key.rsplit('/').next().unwrap_or("export");
     Ok((
         [
             (header::CONTENT_TYPE, content_type_of(&key).to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{file_name}\""),
-            ),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file_name}\"")),
             (header::CACHE_CONTROL, "private, no-store".to_owned()),
         ],
         bytes,
@@ -218,15 +194,12 @@ impl BlobStore for LocalBlobStore {
         if lifetime > MAX_URL_LIFETIME {
             return Err(BlobError::LifetimeTooLong);
         }
-        let expires_at = self.clock.now()
-            + chrono::Duration::from_std(lifetime).map_err(|_| BlobError::LifetimeTooLong)?;
+        let expires_at =
+            self.clock.now() + chrono::Duration::from_std(lifetime).map_err(|_| BlobError::LifetimeTooLong)?;
         let expires = expires_at.timestamp();
         let signature = self.signer.sign(&[key, &expires.to_string()]);
         Ok(SignedUrl {
-            url: format!(
-                "{}{DOWNLOAD_PATH}/{key}?expires={expires}&signature={signature}",
-                self.public_base_url
-            ),
+            url: format!("{}{DOWNLOAD_PATH}/{key}?expires={expires}&signature={signature}", self.public_base_url),
             expires_at,
         })
     }

@@ -20,16 +20,8 @@ pub struct S3BlobStore {
 }
 
 impl S3BlobStore {
-    pub fn new(
-        client: Client,
-        bucket: impl Into<String>,
-        clock: std::sync::Arc<dyn Clock>,
-    ) -> Self {
-        Self {
-            client,
-            bucket: bucket.into(),
-            clock,
-        }
+    pub fn new(client: Client, bucket: impl Into<String>, clock: std::sync::Arc<dyn Clock>) -> Self {
+        Self { client, bucket: bucket.into(), clock }
     }
 }
 
@@ -55,17 +47,8 @@ impl BlobStore for S3BlobStore {
 
     async fn get(&self, key: &str) -> Result<Option<Bytes>, BlobError> {
         validate_key(key)?;
-        match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
-            Ok(output) => Ok(Some(
-                output.body.collect().await.map_err(backend)?.into_bytes(),
-            )),
+        match self.client.get_object().bucket(&self.bucket).key(key).send().await {
+            Ok(output) => Ok(Some(output.body.collect().await.map_err(backend)?.into_bytes())),
             Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => Ok(None),
             Err(err) => Err(backend(err)),
         }
@@ -74,21 +57,10 @@ impl BlobStore for S3BlobStore {
     async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError> {
         validate_prefix(prefix)?;
         let mut keys = Vec::new();
-        let mut pages = self
-            .client
-            .list_objects_v2()
-            .bucket(&self.bucket)
-            .prefix(prefix)
-            .into_paginator()
-            .send();
+        let mut pages = self.client.list_objects_v2().bucket(&self.bucket).prefix(prefix).into_paginator().send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(backend)?;
-            keys.extend(
-                page.contents
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter_map(|o| o.key),
-            );
+            keys.extend(page.contents.unwrap_or_default().into_iter().filter_map(|o| o.key));
         }
         keys.sort();
         Ok(keys)
@@ -107,23 +79,13 @@ impl BlobStore for S3BlobStore {
                 .client
                 .delete_objects()
                 .bucket(&self.bucket)
-                .delete(
-                    Delete::builder()
-                        .set_objects(Some(objects))
-                        .quiet(true)
-                        .build()
-                        .map_err(backend)?,
-                )
+                .delete(Delete::builder().set_objects(Some(objects)).quiet(true).build().map_err(backend)?)
                 .send()
                 .await
                 .map_err(backend)?;
             if let Some(error) = output.errors.unwrap_or_default().first() {
                 return Err(BlobError::Backend(
-                    format!(
-                        "S3 did not delete an object: {}",
-                        error.code.as_deref().unwrap_or("unknown")
-                    )
-                    .into(),
+                    format!("S3 did not delete an object: {}", error.code.as_deref().unwrap_or("unknown")).into(),
                 ));
             }
         }
@@ -140,19 +102,10 @@ impl BlobStore for S3BlobStore {
             .expires_in(lifetime)
             .build()
             .map_err(backend)?;
-        let request = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .presigned(presigning)
-            .await
-            .map_err(backend)?;
-        let expires_at = self.clock.now()
-            + chrono::Duration::from_std(lifetime).map_err(|_| BlobError::LifetimeTooLong)?;
-        Ok(SignedUrl {
-            url: request.uri().to_owned(),
-            expires_at,
-        })
+        let request =
+            self.client.get_object().bucket(&self.bucket).key(key).presigned(presigning).await.map_err(backend)?;
+        let expires_at =
+            self.clock.now() + chrono::Duration::from_std(lifetime).map_err(|_| BlobError::LifetimeTooLong)?;
+        Ok(SignedUrl { url: request.uri().to_owned(), expires_at })
     }
 }

@@ -21,10 +21,7 @@ use crate::store::sqlite::SqliteStore;
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
     #[error("cannot use the data directory {path}: {source}")]
-    DataDir {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    DataDir { path: PathBuf, source: std::io::Error },
     #[error("cannot open the database: {0}")]
     Database(#[from] rusqlite::Error),
     #[error("cannot prepare the outbox: {0}")]
@@ -43,15 +40,8 @@ pub struct Engine {
 
 impl Engine {
     /// Opens `<data_dir>/infentre.sqlite3`, `<data_dir>/exports/` and `<data_dir>/outbox/`.
-    pub fn open(
-        data_dir: &Path,
-        settings: Settings,
-        clock: Arc<dyn Clock>,
-    ) -> Result<Self, OpenError> {
-        let io = |source| OpenError::DataDir {
-            path: data_dir.to_owned(),
-            source,
-        };
+    pub fn open(data_dir: &Path, settings: Settings, clock: Arc<dyn Clock>) -> Result<Self, OpenError> {
+        let io = |source| OpenError::DataDir { path: data_dir.to_owned(), source };
         std::fs::create_dir_all(data_dir).map_err(io)?;
         let db = SqliteDb::open(&data_dir.join("infentre.sqlite3"))?;
         let store = Arc::new(SqliteStore::new(db.clone(), clock.clone()));
@@ -65,11 +55,7 @@ impl Engine {
             )
             .map_err(io)?,
         );
-        let mailer = Arc::new(OutboxMailer::new(
-            data_dir.join("outbox"),
-            &settings.mail_from,
-            clock.clone(),
-        )?);
+        let mailer = Arc::new(OutboxMailer::new(data_dir.join("outbox"), &settings.mail_from, clock.clone())?);
         let platform = Platform {
             store: store.clone(),
             queue: queue.clone(),
@@ -77,13 +63,7 @@ impl Engine {
             clock,
             settings: Arc::new(settings),
         };
-        Ok(Self {
-            platform,
-            store,
-            queue,
-            blobs,
-            mailer,
-        })
+        Ok(Self { platform, store, queue, blobs, mailer })
     }
 }
 
@@ -92,8 +72,7 @@ impl Engine {
 pub fn load_or_create_signing_key(data_dir: &Path) -> std::io::Result<SigningKey> {
     let path = data_dir.join("signing.key");
     match std::fs::read(&path) {
-        Ok(bytes) => SigningKey::new(bytes)
-            .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidData, err)),
+        Ok(bytes) => SigningKey::new(bytes).map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidData, err)),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
             std::fs::create_dir_all(data_dir)?;
             let key = SigningKey::generate();

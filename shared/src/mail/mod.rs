@@ -39,10 +39,7 @@ pub async fn enqueue(queue: &dyn Queue, emails: Vec<Email>) -> Result<(), QueueE
     let bodies = emails
         .into_iter()
         .map(|email| {
-            let message = OutgoingMail {
-                id: ulid::Ulid::new().to_string(),
-                email,
-            };
+            let message = OutgoingMail { id: ulid::Ulid::new().to_string(), email };
             serde_json::to_string(&message).map_err(|err| QueueError::Invalid(err.to_string()))
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -68,28 +65,15 @@ pub trait Mailer: Send + Sync + std::fmt::Debug {
 
 /// Header names we let through: RFC 5322 field names, and never one the adapter sets itself.
 pub(crate) fn check_headers(email: &Email) -> Result<(), MailError> {
-    const OURS: [&str; 8] = [
-        "from",
-        "to",
-        "subject",
-        "date",
-        "message-id",
-        "mime-version",
-        "content-type",
-        "content-transfer-encoding",
-    ];
+    const OURS: [&str; 8] =
+        ["from", "to", "subject", "date", "message-id", "mime-version", "content-type", "content-transfer-encoding"];
     for (name, value) in &email.headers {
-        let valid_name =
-            !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':');
+        let valid_name = !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':');
         if !valid_name || OURS.contains(&name.to_ascii_lowercase().as_str()) {
-            return Err(MailError::Rejected(format!(
-                "header {name:?} cannot be set"
-            )));
+            return Err(MailError::Rejected(format!("header {name:?} cannot be set")));
         }
         if value.contains(['\r', '\n']) {
-            return Err(MailError::Rejected(format!(
-                "header {name} has a line break"
-            )));
+            return Err(MailError::Rejected(format!("header {name} has a line break")));
         }
     }
     if email.subject.contains(['\r', '\n']) || email.to.contains(['\r', '\n']) {

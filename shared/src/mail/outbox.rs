@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use lettre::Message;
+use lettre::message::header::ContentTransferEncoding;
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 
 use super::{Email, MailError, Mailer, check_headers};
 use crate::clock::Clock;
@@ -21,9 +22,7 @@ pub struct OutboxMailer {
 impl OutboxMailer {
     pub fn new(dir: PathBuf, from: &str, clock: Arc<dyn Clock>) -> Result<Self, MailError> {
         std::fs::create_dir_all(&dir).map_err(|err| MailError::Backend(Box::new(err)))?;
-        let from = from
-            .parse()
-            .map_err(|_| MailError::Rejected("the sender address is invalid".into()))?;
+        let from = from.parse().map_err(|_| MailError::Rejected("the sender address is invalid".into()))?;
         Ok(Self { dir, from, clock })
     }
 
@@ -36,10 +35,8 @@ impl OutboxMailer {
 impl Mailer for OutboxMailer {
     async fn send(&self, email: &Email) -> Result<(), MailError> {
         check_headers(email)?;
-        let to: Mailbox = email
-            .to
-            .parse()
-            .map_err(|_| MailError::Rejected("the recipient address is invalid".into()))?;
+        let to: Mailbox =
+            email.to.parse().map_err(|_| MailError::Rejected("the recipient address is invalid".into()))?;
         let id = ulid::Ulid::new();
         let now = self.clock.now();
         let mut builder = Message::builder()
@@ -58,24 +55,31 @@ impl Mailer for OutboxMailer {
             email.category.clone(),
         ));
         let message = match &email.html {
-            Some(html) => builder.multipart(MultiPart::alternative_plain_html(
-                email.text.clone(),
-                html.clone(),
-            )),
-            None => builder
-                .header(ContentType::TEXT_PLAIN)
-                .body(email.text.clone()),
+            Some(html) => builder.multipart(
+                MultiPart::alternative()
+                    .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(readable(&email.text)))
+                    .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(readable(html))),
+            ),
+            None => builder.header(ContentType::TEXT_PLAIN).body(readable(&email.text)),
         }
         .map_err(|err| MailError::Rejected(err.to_string()))?;
 
         let name = format!("{}-{id}.eml", now.format("%Y%m%dT%H%M%S"));
         let partial = self.dir.join(format!(".{name}.partial"));
-        tokio::fs::write(&partial, message.formatted())
-            .await
-            .map_err(|err| MailError::Backend(Box::new(err)))?;
-        tokio::fs::rename(&partial, self.dir.join(name))
-            .await
-            .map_err(|err| MailError::Backend(Box::new(err)))?;
+        tokio::fs::write(&partial, message.formatted()).await.map_err(|err| MailError::Backend(Box::new(err)))?;
+        tokio::fs::rename(&partial, self.dir.join(name)).await.map_err(|err| MailError::Backend(Box::new(err)))?;
         Ok(())
+    }
+}
+
+/// 8bit where RFC 5322 allows it (no NUL, lines under 998 bytes): the file stays readable
+/// and links are not cut by quoted-printable soft line breaks. lettre itself switches to
+/// quoted-printable past 76 characters, so the check is ours.
+fn readable(text: &str) -> Body {
+    let crlf = text.replace("\r\n", "\n").replace('\r', "\n").replace('\n', "\r\n");
+    if !crlf.contains('\0') && crlf.split("\r\n").all(|line| line.len() <= 998) {
+        Body::dangerous_pre_encoded(crlf.into_bytes(), ContentTransferEncoding::EightBit)
+    } else {
+        Body::new(text.to_owned())
     }
 }

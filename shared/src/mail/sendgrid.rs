@@ -19,9 +19,7 @@ pub struct SendGridMailer {
 
 impl std::fmt::Debug for SendGridMailer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SendGridMailer")
-            .field("base_url", &self.base_url)
-            .finish_non_exhaustive()
+        f.debug_struct("SendGridMailer").field("base_url", &self.base_url).finish_non_exhaustive()
     }
 }
 
@@ -46,11 +44,8 @@ impl SendGridMailer {
         if let Some(html) = &email.html {
             content.push(json!({"type": "text/html", "value": html}));
         }
-        let headers: Map<String, Value> = email
-            .headers
-            .iter()
-            .map(|(name, value)| (name.clone(), Value::from(value.clone())))
-            .collect();
+        let headers: Map<String, Value> =
+            email.headers.iter().map(|(name, value)| (name.clone(), Value::from(value.clone()))).collect();
         let mut body = json!({
             "personalizations": [{"to": [{"email": email.to}]}],
             "from": {"email": self.from},
@@ -76,9 +71,7 @@ impl Mailer for SendGridMailer {
             .json(&self.body(email))
             .send()
             .await
-            .map_err(|err| {
-                MailError::Unavailable(format!("request failed: {}", without_url(&err)))
-            })?;
+            .map_err(|err| MailError::Unavailable(format!("request failed: {}", without_url(&err))))?;
         let status = response.status();
         if status.is_success() {
             return Ok(());
@@ -87,13 +80,9 @@ impl Mailer for SendGridMailer {
         let detail = response.text().await.unwrap_or_default();
         let detail: String = detail.chars().take(300).collect();
         if status.as_u16() == 429 || status.is_server_error() {
-            Err(MailError::Unavailable(format!(
-                "SendGrid answered {status}"
-            )))
+            Err(MailError::Unavailable(format!("SendGrid answered {status}")))
         } else {
-            Err(MailError::Rejected(format!(
-                "SendGrid answered {status}: {detail}"
-            )))
+            Err(MailError::Rejected(format!("SendGrid answered {status}: {detail}")))
         }
     }
 }

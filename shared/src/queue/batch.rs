@@ -25,12 +25,7 @@ impl Record {
     /// personal data).
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, RecordError> {
         serde_json::from_str(&self.body).map_err(|err| {
-            RecordError::Malformed(format!(
-                "line {} column {}: {:?}",
-                err.line(),
-                err.column(),
-                err.classify()
-            ))
+            RecordError::Malformed(format!("line {} column {}: {:?}", err.line(), err.column(), err.classify()))
         })
     }
 }
@@ -52,11 +47,7 @@ pub enum BatchError {
 }
 
 /// Runs `handler` on every record, up to `concurrency` at once, and reports the failures.
-pub async fn process<F, Fut, E>(
-    event: SqsEvent,
-    concurrency: usize,
-    handler: F,
-) -> Result<SqsBatchResponse, BatchError>
+pub async fn process<F, Fut, E>(event: SqsEvent, concurrency: usize, handler: F) -> Result<SqsBatchResponse, BatchError>
 where
     F: Fn(Record) -> Fut,
     Fut: Future<Output = Result<(), E>>,
@@ -66,16 +57,8 @@ where
     let mut records = Vec::with_capacity(total);
     for message in event.records {
         let message_id = message.message_id.ok_or(BatchError::MissingMessageId)?;
-        let receive_count = message
-            .attributes
-            .get("ApproximateReceiveCount")
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(1);
-        records.push(Record {
-            message_id,
-            body: message.body.unwrap_or_default(),
-            receive_count,
-        });
+        let receive_count = message.attributes.get("ApproximateReceiveCount").and_then(|n| n.parse().ok()).unwrap_or(1);
+        records.push(Record { message_id, body: message.body.unwrap_or_default(), receive_count });
     }
 
     let outcomes: Vec<(String, Result<(), E>)> = futures::stream::iter(records)
@@ -122,27 +105,14 @@ mod tests {
     async fn handle(record: Record) -> Result<(), RecordError> {
         assert_eq!(record.receive_count, 2);
         let job: Job = record.json()?;
-        if job.n == 13 {
-            Err(RecordError::Failed("unlucky".into()))
-        } else {
-            Ok(())
-        }
+        if job.n == 13 { Err(RecordError::Failed("unlucky".into())) } else { Ok(()) }
     }
 
     #[tokio::test]
     async fn only_failed_records_are_reported() {
-        let response = process(
-            event(&[r#"{"n":1}"#, "not json", r#"{"n":13}"#, r#"{"n":2}"#]),
-            4,
-            handle,
-        )
-        .await
-        .unwrap();
-        let mut failed: Vec<_> = response
-            .batch_item_failures
-            .iter()
-            .map(|f| f.item_identifier.clone())
-            .collect();
+        let response =
+            process(event(&[r#"{"n":1}"#, "not json", r#"{"n":13}"#, r#"{"n":2}"#]), 4, handle).await.unwrap();
+        let mut failed: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
         failed.sort();
         assert_eq!(failed, vec!["m1", "m2"]);
     }

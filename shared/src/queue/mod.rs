@@ -90,11 +90,7 @@ pub trait Queue: Send + Sync + std::fmt::Debug {
     async fn delete(&self, queue: QueueName, receipt: &str) -> Result<(), QueueError>;
 
     /// Messages that reached the maximum number of receives, for operators.
-    async fn receive_dead_letters(
-        &self,
-        queue: QueueName,
-        max: usize,
-    ) -> Result<Vec<ReceivedMessage>, QueueError>;
+    async fn receive_dead_letters(&self, queue: QueueName, max: usize) -> Result<Vec<ReceivedMessage>, QueueError>;
 }
 
 /// Splits messages into SendMessageBatch-sized groups: at most 10 messages and 256 KiB each.
@@ -125,9 +121,7 @@ pub fn batches(bodies: Vec<String>) -> Result<Vec<Vec<String>>, QueueError> {
 
 pub(crate) fn validate_receive(max: usize) -> Result<(), QueueError> {
     if max == 0 || max > MAX_BATCH_MESSAGES {
-        return Err(QueueError::Invalid(format!(
-            "receive 1..={MAX_BATCH_MESSAGES} messages"
-        )));
+        return Err(QueueError::Invalid(format!("receive 1..={MAX_BATCH_MESSAGES} messages")));
     }
     Ok(())
 }
@@ -139,21 +133,10 @@ mod tests {
     #[test]
     fn batches_hold_ten_messages_and_256_kib_at_most() {
         let small: Vec<String> = (0..21).map(|n| format!("m{n}")).collect();
-        assert_eq!(
-            batches(small)
-                .unwrap()
-                .iter()
-                .map(Vec::len)
-                .collect::<Vec<_>>(),
-            vec![10, 10, 1]
-        );
+        assert_eq!(batches(small).unwrap().iter().map(Vec::len).collect::<Vec<_>>(), vec![10, 10, 1]);
 
         let big = "x".repeat(100 * 1024);
-        let sizes: Vec<_> = batches(vec![big.clone(), big.clone(), big])
-            .unwrap()
-            .iter()
-            .map(Vec::len)
-            .collect();
+        let sizes: Vec<_> = batches(vec![big.clone(), big.clone(), big]).unwrap().iter().map(Vec::len).collect();
         assert_eq!(sizes, vec![2, 1]);
     }
 

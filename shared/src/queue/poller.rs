@@ -15,8 +15,7 @@ use super::{MAX_BATCH_MESSAGES, Queue, QueueError, QueueName};
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A worker: the same function the Lambda handler calls with the event it receives.
-pub type Worker =
-    Arc<dyn Fn(SqsEvent) -> BoxFuture<'static, Result<SqsBatchResponse, BoxError>> + Send + Sync>;
+pub type Worker = Arc<dyn Fn(SqsEvent) -> BoxFuture<'static, Result<SqsBatchResponse, BoxError>> + Send + Sync>;
 
 #[derive(Clone)]
 pub struct Poller {
@@ -30,10 +29,7 @@ pub struct Poller {
 impl Poller {
     /// Receives and processes one batch; returns how many messages it received.
     pub async fn poll_once(&self) -> Result<usize, QueueError> {
-        let messages = self
-            .queue
-            .receive(self.name, MAX_BATCH_MESSAGES, self.visibility)
-            .await?;
+        let messages = self.queue.receive(self.name, MAX_BATCH_MESSAGES, self.visibility).await?;
         if messages.is_empty() {
             return Ok(0);
         }
@@ -53,11 +49,7 @@ impl Poller {
             .map_err(|err| QueueError::Invalid(err.to_string()))?;
         match (self.worker)(event).await {
             Ok(response) => {
-                let failed: HashSet<_> = response
-                    .batch_item_failures
-                    .into_iter()
-                    .map(|f| f.item_identifier)
-                    .collect();
+                let failed: HashSet<_> = response.batch_item_failures.into_iter().map(|f| f.item_identifier).collect();
                 for message in messages.iter().filter(|m| !failed.contains(&m.message_id)) {
                     self.queue.delete(self.name, &message.receipt).await?;
                 }

@@ -21,11 +21,7 @@ pub struct SqliteQueue {
 
 impl SqliteQueue {
     pub fn new(db: SqliteDb, clock: Arc<dyn Clock>, max_receives: u32) -> Self {
-        Self {
-            db,
-            clock,
-            max_receives,
-        }
+        Self { db, clock, max_receives }
     }
 
     fn now_ms(&self) -> i64 {
@@ -36,12 +32,9 @@ impl SqliteQueue {
     pub async fn all_bodies(&self) -> Result<Vec<String>, QueueError> {
         self.db
             .call(|conn| {
-                let mut stmt = conn.prepare(
-                    "SELECT body FROM queue_messages UNION ALL SELECT body FROM queue_dead_letters",
-                )?;
-                let bodies = stmt
-                    .query_map([], |row| row.get(0))?
-                    .collect::<Result<Vec<String>, _>>()?;
+                let mut stmt =
+                    conn.prepare("SELECT body FROM queue_messages UNION ALL SELECT body FROM queue_dead_letters")?;
+                let bodies = stmt.query_map([], |row| row.get(0))?.collect::<Result<Vec<String>, _>>()?;
                 Ok(bodies)
             })
             .await
@@ -89,8 +82,7 @@ impl Queue for SqliteQueue {
     ) -> Result<Vec<ReceivedMessage>, QueueError> {
         validate_receive(max)?;
         let now = self.now_ms();
-        let hidden_until =
-            now.saturating_add(i64::try_from(visibility.as_millis()).unwrap_or(i64::MAX));
+        let hidden_until = now.saturating_add(i64::try_from(visibility.as_millis()).unwrap_or(i64::MAX));
         let max_receives = self.max_receives;
         self.db
             .call(move |conn| {
@@ -149,11 +141,7 @@ impl Queue for SqliteQueue {
             .await
     }
 
-    async fn receive_dead_letters(
-        &self,
-        queue: QueueName,
-        max: usize,
-    ) -> Result<Vec<ReceivedMessage>, QueueError> {
+    async fn receive_dead_letters(&self, queue: QueueName, max: usize) -> Result<Vec<ReceivedMessage>, QueueError> {
         validate_receive(max)?;
         self.db
             .call(move |conn| {

@@ -29,12 +29,9 @@ impl SqsQueue {
     }
 
     fn urls(&self, queue: QueueName) -> Result<&QueueUrls, QueueError> {
-        self.urls.get(&queue).ok_or_else(|| {
-            QueueError::Invalid(format!(
-                "no URL configured for the {} queue",
-                queue.as_str()
-            ))
-        })
+        self.urls
+            .get(&queue)
+            .ok_or_else(|| QueueError::Invalid(format!("no URL configured for the {} queue", queue.as_str())))
     }
 
     async fn receive_from(
@@ -84,11 +81,8 @@ impl Queue for SqsQueue {
     async fn send_batch(&self, queue: QueueName, bodies: Vec<String>) -> Result<(), QueueError> {
         let url = &self.urls(queue)?.url;
         for batch in batches(bodies)? {
-            let mut pending: Vec<(String, String)> = batch
-                .into_iter()
-                .enumerate()
-                .map(|(n, body)| (n.to_string(), body))
-                .collect();
+            let mut pending: Vec<(String, String)> =
+                batch.into_iter().enumerate().map(|(n, body)| (n.to_string(), body)).collect();
             // SQS may accept part of a batch; what failed through no fault of ours is sent again.
             for attempt in 0..3u32 {
                 if attempt > 0 {
@@ -96,12 +90,7 @@ impl Queue for SqsQueue {
                 }
                 let entries = pending
                     .iter()
-                    .map(|(id, body)| {
-                        SendMessageBatchRequestEntry::builder()
-                            .id(id)
-                            .message_body(body)
-                            .build()
-                    })
+                    .map(|(id, body)| SendMessageBatchRequestEntry::builder().id(id).message_body(body).build())
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(backend)?;
                 let output = self
@@ -113,21 +102,16 @@ impl Queue for SqsQueue {
                     .await
                     .map_err(backend)?;
                 if let Some(ours) = output.failed.iter().find(|f| f.sender_fault) {
-                    return Err(QueueError::Invalid(
-                        ours.message.clone().unwrap_or_else(|| ours.code.clone()),
-                    ));
+                    return Err(QueueError::Invalid(ours.message.clone().unwrap_or_else(|| ours.code.clone())));
                 }
-                let failed: std::collections::HashSet<&str> =
-                    output.failed.iter().map(|f| f.id.as_str()).collect();
+                let failed: std::collections::HashSet<&str> = output.failed.iter().map(|f| f.id.as_str()).collect();
                 pending.retain(|(id, _)| failed.contains(id.as_str()));
                 if pending.is_empty() {
                     break;
                 }
             }
             if !pending.is_empty() {
-                return Err(QueueError::NotAccepted {
-                    failed: pending.len(),
-                });
+                return Err(QueueError::NotAccepted { failed: pending.len() });
             }
         }
         Ok(())
@@ -140,8 +124,7 @@ impl Queue for SqsQueue {
         visibility: Duration,
     ) -> Result<Vec<ReceivedMessage>, QueueError> {
         validate_receive(max)?;
-        self.receive_from(&self.urls(queue)?.url, max, visibility)
-            .await
+        self.receive_from(&self.urls(queue)?.url, max, visibility).await
     }
 
     async fn delete(&self, queue: QueueName, receipt: &str) -> Result<(), QueueError> {
@@ -155,17 +138,8 @@ impl Queue for SqsQueue {
         Ok(())
     }
 
-    async fn receive_dead_letters(
-        &self,
-        queue: QueueName,
-        max: usize,
-    ) -> Result<Vec<ReceivedMessage>, QueueError> {
+    async fn receive_dead_letters(&self, queue: QueueName, max: usize) -> Result<Vec<ReceivedMessage>, QueueError> {
         validate_receive(max)?;
-        self.receive_from(
-            &self.urls(queue)?.dead_letter_url,
-            max,
-            Duration::from_secs(30),
-        )
-        .await
+        self.receive_from(&self.urls(queue)?.dead_letter_url, max, Duration::from_secs(30)).await
     }
 }

@@ -65,9 +65,7 @@ impl Condition {
             | Condition::GreaterThan(name, _)
             | Condition::AttributeExists(name)
             | Condition::AttributeNotExists(name) => vec![name.as_str()],
-            Condition::And(all) | Condition::Or(all) => {
-                all.iter().flat_map(Condition::attribute_names).collect()
-            }
+            Condition::And(all) | Condition::Or(all) => all.iter().flat_map(Condition::attribute_names).collect(),
         }
     }
 }
@@ -117,15 +115,9 @@ mod tests {
         let item = item(3);
         assert!(Condition::equals("version", 3).holds_for(Some(&item)));
         assert!(Condition::less_than("version", 4).holds_for(Some(&item)));
-        assert!(
-            !Condition::less_than("version", "4").holds_for(Some(&item)),
-            "types never compare"
-        );
+        assert!(!Condition::less_than("version", "4").holds_for(Some(&item)), "types never compare");
         assert!(Condition::greater_than("status", "processing").holds_for(Some(&item)));
-        let either = Condition::Or(vec![
-            Condition::NotExists,
-            Condition::equals("status", "queued"),
-        ]);
+        let either = Condition::Or(vec![Condition::NotExists, Condition::equals("status", "queued")]);
         assert!(either.holds_for(Some(&item)) && either.holds_for(None));
     }
 }

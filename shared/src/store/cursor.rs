@@ -24,10 +24,7 @@ struct Wire {
 
 impl CursorKey {
     pub fn after(item: &Item, index: Option<Index>) -> Self {
-        Self {
-            key: item.key.clone(),
-            index: index.and_then(|i| item.index(i).cloned()),
-        }
+        Self { key: item.key.clone(), index: index.and_then(|i| item.index(i).cloned()) }
     }
 
     pub fn encode(&self) -> String {
@@ -45,22 +42,14 @@ impl CursorKey {
         if cursor.len() > 8 * 1024 {
             return Err(StoreError::InvalidCursor);
         }
-        let bytes = URL_SAFE_NO_PAD
-            .decode(cursor)
-            .map_err(|_| StoreError::InvalidCursor)?;
+        let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| StoreError::InvalidCursor)?;
         let wire: Wire = serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)?;
         let index = match (wire.ipk, wire.isk) {
             (Some(pk), Some(sk)) => Some(IndexKey { pk, sk }),
             (None, None) => None,
             _ => return Err(StoreError::InvalidCursor),
         };
-        Ok(Self {
-            key: Key {
-                pk: wire.pk,
-                sk: wire.sk,
-            },
-            index,
-        })
+        Ok(Self { key: Key { pk: wire.pk, sk: wire.sk }, index })
     }
 }
 
@@ -70,18 +59,9 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_garbage_is_refused() {
-        let cursor = CursorKey {
-            key: Key::new("A#1", "B#2"),
-            index: Some(IndexKey::new("I", "J")),
-        };
+        let cursor = CursorKey { key: Key::new("A#1", "B#2"), index: Some(IndexKey::new("I", "J")) };
         assert_eq!(CursorKey::decode(&cursor.encode()).unwrap(), cursor);
-        assert!(matches!(
-            CursorKey::decode("not a cursor!"),
-            Err(StoreError::InvalidCursor)
-        ));
-        assert!(matches!(
-            CursorKey::decode("e30"),
-            Err(StoreError::InvalidCursor)
-        ));
+        assert!(matches!(CursorKey::decode("not a cursor!"), Err(StoreError::InvalidCursor)));
+        assert!(matches!(CursorKey::decode("e30"), Err(StoreError::InvalidCursor)));
     }
 }

@@ -9,15 +9,15 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, DeleteRequest, Put, PutRequest, ReturnValue,
-    TransactWriteItem, Update as DynamoUpdate, WriteRequest,
+    AttributeValue, ConditionCheck, Delete, DeleteRequest, Put, PutRequest, ReturnValue, TransactWriteItem,
+    Update as DynamoUpdate, WriteRequest,
 };
 use serde_dynamo::aws_sdk_dynamodb_1 as dynamo_serde;
 use serde_json::{Map, Value};
 
 use super::{
-    BatchOp, Condition, CursorKey, Index, IndexKey, Item, Key, Page, Query, SortKey, Store,
-    StoreError, TransactOp, Update, batch_chunks, validate_key, validate_transaction,
+    BatchOp, Condition, CursorKey, Index, IndexKey, Item, Key, Page, Query, SortKey, Store, StoreError, TransactOp,
+    Update, batch_chunks, validate_key, validate_transaction,
 };
 use crate::clock::Clock;
 
@@ -41,11 +41,7 @@ pub struct Backoff {
 
 impl Default for Backoff {
     fn default() -> Self {
-        Self {
-            first: Duration::from_millis(50),
-            max: Duration::from_secs(2),
-            attempts: 8,
-        }
+        Self { first: Duration::from_millis(50), max: Duration::from_secs(2), attempts: 8 }
     }
 }
 
@@ -60,12 +56,7 @@ impl Backoff {
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>, clock: Arc<dyn Clock>) -> Self {
-        Self {
-            client,
-            table: table.into(),
-            clock,
-            backoff: Backoff::default(),
-        }
+        Self { client, table: table.into(), clock, backoff: Backoff::default() }
     }
 
     pub fn with_backoff(mut self, backoff: Backoff) -> Self {
@@ -87,14 +78,10 @@ where
     match err.code() {
         Some("ConditionalCheckFailedException") => StoreError::ConditionFailed { operation: None },
         Some("TransactionConflictException") => StoreError::TransactionConflict,
-        Some(
-            "ProvisionedThroughputExceededException"
-            | "ThrottlingException"
-            | "RequestLimitExceeded",
-        ) => StoreError::Throttled,
-        Some("ValidationException") => {
-            StoreError::Invalid(err.message().unwrap_or("validation").to_owned())
+        Some("ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded") => {
+            StoreError::Throttled
         }
+        Some("ValidationException") => StoreError::Invalid(err.message().unwrap_or("validation").to_owned()),
         _ => backend(err),
     }
 }
@@ -103,24 +90,15 @@ where
 // Item mapping
 
 fn to_attributes(item: &Item) -> Result<AttributeMap, StoreError> {
-    let mut map: AttributeMap = dynamo_serde::to_item(&item.attrs)
-        .map_err(|err| StoreError::Invalid(format!("item data: {err}")))?;
+    let mut map: AttributeMap =
+        dynamo_serde::to_item(&item.attrs).map_err(|err| StoreError::Invalid(format!("item data: {err}")))?;
     map.insert("PK".into(), AttributeValue::S(item.key.pk.clone()));
     map.insert("SK".into(), AttributeValue::S(item.key.sk.clone()));
-    map.insert(
-        "entity_type".into(),
-        AttributeValue::S(item.entity_type.clone()),
-    );
+    map.insert("entity_type".into(), AttributeValue::S(item.entity_type.clone()));
     for index in Index::ALL {
         if let Some(key) = item.index(index) {
-            map.insert(
-                index.pk_attribute().into(),
-                AttributeValue::S(key.pk.clone()),
-            );
-            map.insert(
-                index.sk_attribute().into(),
-                AttributeValue::S(key.sk.clone()),
-            );
+            map.insert(index.pk_attribute().into(), AttributeValue::S(key.pk.clone()));
+            map.insert(index.sk_attribute().into(), AttributeValue::S(key.sk.clone()));
         }
     }
     if let Some(at) = item.expires_at {
@@ -137,27 +115,18 @@ fn from_attributes(mut map: AttributeMap) -> Result<Item, StoreError> {
     let pk = string("PK").ok_or_else(|| StoreError::Corrupt("item without PK".into()))?;
     let sk = string("SK").ok_or_else(|| StoreError::Corrupt("item without SK".into()))?;
     let entity_type = string("entity_type").unwrap_or_default();
-    let mut index =
-        |index: Index| match (string(index.pk_attribute()), string(index.sk_attribute())) {
-            (Some(pk), Some(sk)) => Some(IndexKey { pk, sk }),
-            _ => None,
-        };
+    let mut index = |index: Index| match (string(index.pk_attribute()), string(index.sk_attribute())) {
+        (Some(pk), Some(sk)) => Some(IndexKey { pk, sk }),
+        _ => None,
+    };
     let (gsi1, gsi2, gsi3) = (index(Index::Gsi1), index(Index::Gsi2), index(Index::Gsi3));
     let expires_at = match map.remove("expires_at") {
         Some(AttributeValue::N(n)) => n.parse::<i64>().ok(),
         _ => None,
     };
-    let attrs: Map<String, Value> = dynamo_serde::from_item(map)
-        .map_err(|err| StoreError::Corrupt(format!("item {sk}: {err}")))?;
-    Ok(Item {
-        key: Key { pk, sk },
-        entity_type,
-        gsi1,
-        gsi2,
-        gsi3,
-        expires_at,
-        attrs,
-    })
+    let attrs: Map<String, Value> =
+        dynamo_serde::from_item(map).map_err(|err| StoreError::Corrupt(format!("item {sk}: {err}")))?;
+    Ok(Item { key: Key { pk, sk }, entity_type, gsi1, gsi2, gsi3, expires_at, attrs })
 }
 
 fn key_attributes(key: &Key) -> AttributeMap {
@@ -171,14 +140,8 @@ fn cursor_attributes(cursor: &CursorKey, index: Option<Index>) -> Result<Attribu
     let mut map = key_attributes(&cursor.key);
     if let Some(index) = index {
         let index_key = cursor.index.as_ref().ok_or(StoreError::InvalidCursor)?;
-        map.insert(
-            index.pk_attribute().into(),
-            AttributeValue::S(index_key.pk.clone()),
-        );
-        map.insert(
-            index.sk_attribute().into(),
-            AttributeValue::S(index_key.sk.clone()),
-        );
+        map.insert(index.pk_attribute().into(), AttributeValue::S(index_key.pk.clone()));
+        map.insert(index.sk_attribute().into(), AttributeValue::S(index_key.sk.clone()));
     }
     Ok(map)
 }
@@ -210,8 +173,7 @@ impl Expression {
     }
 
     fn json(&mut self, value: &Value) -> Result<String, StoreError> {
-        let value = dynamo_serde::to_attribute_value(value)
-            .map_err(|err| StoreError::Invalid(err.to_string()))?;
+        let value = dynamo_serde::to_attribute_value(value).map_err(|err| StoreError::Invalid(err.to_string()))?;
         Ok(self.value(value))
     }
 
@@ -219,9 +181,7 @@ impl Expression {
     fn condition(&mut self, condition: &Condition, now: i64) -> Result<String, StoreError> {
         let body = self.condition_body(condition)?;
         let now = self.value(AttributeValue::N(now.to_string()));
-        let live = format!(
-            "(attribute_exists(PK) AND (attribute_not_exists(expires_at) OR expires_at > {now}))"
-        );
+        let live = format!("(attribute_exists(PK) AND (attribute_not_exists(expires_at) OR expires_at > {now}))");
         Ok(if condition.holds_for(None) {
             format!("(attribute_not_exists(PK) OR expires_at <= {now} OR ({live} AND {body}))")
         } else {
@@ -255,20 +215,12 @@ impl Expression {
     }
 
     fn join(&mut self, conditions: &[Condition], separator: &str) -> Result<String, StoreError> {
-        let parts = conditions
-            .iter()
-            .map(|c| self.condition_body(c))
-            .collect::<Result<Vec<_>, _>>()?;
+        let parts = conditions.iter().map(|c| self.condition_body(c)).collect::<Result<Vec<_>, _>>()?;
         Ok(format!("({})", parts.join(separator)))
     }
 
     /// The update expression equivalent to [`Update::apply`].
-    fn update(
-        &mut self,
-        update: &Update,
-        entity_type: &str,
-        pk: &str,
-    ) -> Result<String, StoreError> {
+    fn update(&mut self, update: &Update, entity_type: &str, pk: &str) -> Result<String, StoreError> {
         let mut set = Vec::new();
         let mut remove = Vec::new();
         let mut add = Vec::new();
@@ -278,48 +230,26 @@ impl Expression {
             set.push(format!("{} = {}", self.name(name), self.json(value)?));
         }
         for (name, by) in &update.add {
-            add.push(format!(
-                "{} {}",
-                self.name(name),
-                self.value(AttributeValue::N(by.to_string()))
-            ));
+            add.push(format!("{} {}", self.name(name), self.value(AttributeValue::N(by.to_string()))));
         }
         remove.extend(update.remove.iter().map(|name| self.name(name)));
         let mut index_keys: Vec<(Index, Option<IndexKey>)> = update.set_indexes.clone();
         if let Some(expires_at) = update.expires_at {
             match expires_at {
-                Some(at) => set.push(format!(
-                    "expires_at = {}",
-                    self.value(AttributeValue::N(at.to_string()))
-                )),
+                Some(at) => set.push(format!("expires_at = {}", self.value(AttributeValue::N(at.to_string())))),
                 None => remove.push("expires_at".to_owned()),
             }
-            let expiry_key = expires_at.map(|at| {
-                IndexKey::new(
-                    crate::keys::expiry_partition(at, pk),
-                    crate::keys::expiry_sort_key(at),
-                )
-            });
+            let expiry_key = expires_at
+                .map(|at| IndexKey::new(crate::keys::expiry_partition(at, pk), crate::keys::expiry_sort_key(at)));
             index_keys.push((Index::Gsi2, expiry_key));
         }
         for (index, key) in index_keys {
             match key {
                 Some(key) => {
-                    set.push(format!(
-                        "{} = {}",
-                        index.pk_attribute(),
-                        self.value(AttributeValue::S(key.pk))
-                    ));
-                    set.push(format!(
-                        "{} = {}",
-                        index.sk_attribute(),
-                        self.value(AttributeValue::S(key.sk))
-                    ));
+                    set.push(format!("{} = {}", index.pk_attribute(), self.value(AttributeValue::S(key.pk))));
+                    set.push(format!("{} = {}", index.sk_attribute(), self.value(AttributeValue::S(key.sk))));
                 }
-                None => remove.extend([
-                    index.pk_attribute().to_owned(),
-                    index.sk_attribute().to_owned(),
-                ]),
+                None => remove.extend([index.pk_attribute().to_owned(), index.sk_attribute().to_owned()]),
             }
         }
         let mut expression = format!("SET {}", set.join(", "));
@@ -367,9 +297,7 @@ impl Store for DynamoStore {
     async fn put(&self, item: Item, condition: Option<Condition>) -> Result<(), StoreError> {
         item.validate()?;
         let mut expression = Expression::default();
-        let condition = condition
-            .map(|c| expression.condition(&c, self.clock.epoch_seconds()))
-            .transpose()?;
+        let condition = condition.map(|c| expression.condition(&c, self.clock.epoch_seconds())).transpose()?;
         self.client
             .put_item()
             .table_name(&self.table)
@@ -394,9 +322,7 @@ impl Store for DynamoStore {
         update.validate()?;
         let mut expression = Expression::default();
         let update_expression = expression.update(&update, entity_type, &key.pk)?;
-        let condition = condition
-            .map(|c| expression.condition(&c, self.clock.epoch_seconds()))
-            .transpose()?;
+        let condition = condition.map(|c| expression.condition(&c, self.clock.epoch_seconds())).transpose()?;
         let output = self
             .client
             .update_item()
@@ -415,17 +341,11 @@ impl Store for DynamoStore {
         Ok(item)
     }
 
-    async fn delete(
-        &self,
-        key: &Key,
-        condition: Option<Condition>,
-    ) -> Result<Option<Item>, StoreError> {
+    async fn delete(&self, key: &Key, condition: Option<Condition>) -> Result<Option<Item>, StoreError> {
         validate_key(key)?;
         let now = self.clock.epoch_seconds();
         let mut expression = Expression::default();
-        let condition = condition
-            .map(|c| expression.condition(&c, now))
-            .transpose()?;
+        let condition = condition.map(|c| expression.condition(&c, now)).transpose()?;
         let output = self
             .client
             .delete_item()
@@ -478,9 +398,7 @@ impl Store for DynamoStore {
         // than asked is found (so the cursor is only given when more follow) or the end.
         let wanted = query.limit as usize + 1;
         let mut items = Vec::with_capacity(wanted);
-        let mut start = cursor
-            .map(|c| cursor_attributes(&c, query.index))
-            .transpose()?;
+        let mut start = cursor.map(|c| cursor_attributes(&c, query.index)).transpose()?;
         loop {
             let remaining = i32::try_from(wanted - items.len()).unwrap_or(i32::MAX);
             let output = self
@@ -508,9 +426,7 @@ impl Store for DynamoStore {
         }
         let cursor = if items.len() > query.limit as usize {
             items.truncate(query.limit as usize);
-            items
-                .last()
-                .map(|last| CursorKey::after(last, query.index).encode())
+            items.last().map(|last| CursorKey::after(last, query.index).encode())
         } else {
             None
         };
@@ -525,10 +441,7 @@ impl Store for DynamoStore {
             let mut e = Expression::default();
             let transact_item = match op {
                 TransactOp::Put { item, condition } => {
-                    let condition = condition
-                        .as_ref()
-                        .map(|c| e.condition(c, now))
-                        .transpose()?;
+                    let condition = condition.as_ref().map(|c| e.condition(c, now)).transpose()?;
                     TransactWriteItem::builder()
                         .put(
                             Put::builder()
@@ -542,17 +455,9 @@ impl Store for DynamoStore {
                         )
                         .build()
                 }
-                TransactOp::Update {
-                    key,
-                    entity_type,
-                    update,
-                    condition,
-                } => {
+                TransactOp::Update { key, entity_type, update, condition } => {
                     let update_expression = e.update(update, entity_type, &key.pk)?;
-                    let condition = condition
-                        .as_ref()
-                        .map(|c| e.condition(c, now))
-                        .transpose()?;
+                    let condition = condition.as_ref().map(|c| e.condition(c, now)).transpose()?;
                     TransactWriteItem::builder()
                         .update(
                             DynamoUpdate::builder()
@@ -568,10 +473,7 @@ impl Store for DynamoStore {
                         .build()
                 }
                 TransactOp::Delete { key, condition } => {
-                    let condition = condition
-                        .as_ref()
-                        .map(|c| e.condition(c, now))
-                        .transpose()?;
+                    let condition = condition.as_ref().map(|c| e.condition(c, now)).transpose()?;
                     TransactWriteItem::builder()
                         .delete(
                             Delete::builder()
@@ -632,18 +534,12 @@ impl Store for DynamoStore {
                 .map(|op| match op {
                     BatchOp::Put(item) => Ok(WriteRequest::builder()
                         .put_request(
-                            PutRequest::builder()
-                                .set_item(Some(to_attributes(item)?))
-                                .build()
-                                .map_err(backend)?,
+                            PutRequest::builder().set_item(Some(to_attributes(item)?)).build().map_err(backend)?,
                         )
                         .build()),
                     BatchOp::Delete(key) => Ok(WriteRequest::builder()
                         .delete_request(
-                            DeleteRequest::builder()
-                                .set_key(Some(key_attributes(key)))
-                                .build()
-                                .map_err(backend)?,
+                            DeleteRequest::builder().set_key(Some(key_attributes(key))).build().map_err(backend)?,
                         )
                         .build()),
                 })
@@ -656,10 +552,7 @@ impl Store for DynamoStore {
                     .send()
                     .await
                     .map_err(sdk_error)?;
-                Ok(output
-                    .unprocessed_items
-                    .and_then(|mut u| u.remove(&self.table))
-                    .unwrap_or_default())
+                Ok(output.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default())
             })
             .await?;
         }
@@ -699,18 +592,14 @@ fn cancellation(reasons: &[aws_sdk_dynamodb::types::CancellationReason]) -> Stor
     for (position, reason) in reasons.iter().enumerate() {
         match reason.code() {
             Some("ConditionalCheckFailed") => {
-                return StoreError::ConditionFailed {
-                    operation: Some(position),
-                };
+                return StoreError::ConditionFailed { operation: Some(position) };
             }
             Some("TransactionConflict") => return StoreError::TransactionConflict,
             Some("ThrottlingError" | "ProvisionedThroughputExceeded") => {
                 return StoreError::Throttled;
             }
             Some("ValidationError") => {
-                return StoreError::Invalid(
-                    reason.message().unwrap_or("validation error").to_owned(),
-                );
+                return StoreError::Invalid(reason.message().unwrap_or("validation error").to_owned());
             }
             _ => {}
         }
@@ -725,11 +614,7 @@ mod tests {
     use super::*;
 
     fn fast() -> Backoff {
-        Backoff {
-            first: Duration::from_millis(1),
-            max: Duration::from_millis(2),
-            attempts: 4,
-        }
+        Backoff { first: Duration::from_millis(1), max: Duration::from_millis(2), attempts: 4 }
     }
 
     #[tokio::test]
@@ -765,13 +650,8 @@ mod tests {
     fn a_condition_that_holds_for_absent_items_also_holds_for_expired_ones() {
         let mut e = Expression::default();
         let text = e.condition(&Condition::NotExists, 100).unwrap();
-        assert!(
-            text.starts_with("(attribute_not_exists(PK) OR expires_at <= :v0"),
-            "{text}"
-        );
-        let text = Expression::default()
-            .condition(&Condition::equals("version", 1), 100)
-            .unwrap();
+        assert!(text.starts_with("(attribute_not_exists(PK) OR expires_at <= :v0"), "{text}");
+        let text = Expression::default().condition(&Condition::equals("version", 1), 100).unwrap();
         assert!(text.contains("attribute_exists(PK) AND"), "{text}");
     }
 }

@@ -24,18 +24,8 @@ pub(crate) use cursor::CursorKey;
 use crate::keys;
 
 /// The attribute names the table itself uses; item data may not use them.
-pub const RESERVED_ATTRIBUTES: [&str; 10] = [
-    "PK",
-    "SK",
-    "GSI1PK",
-    "GSI1SK",
-    "GSI2PK",
-    "GSI2SK",
-    "GSI3PK",
-    "GSI3SK",
-    "entity_type",
-    "expires_at",
-];
+pub const RESERVED_ATTRIBUTES: [&str; 10] =
+    ["PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK", "entity_type", "expires_at"];
 
 /// DynamoDB's limits, enforced in our code because moto (and SQLite) would not.
 pub const MAX_TRANSACTION_ITEMS: usize = 100;
@@ -51,10 +41,7 @@ pub struct Key {
 
 impl Key {
     pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
-        Self {
-            pk: pk.into(),
-            sk: sk.into(),
-        }
+        Self { pk: pk.into(), sk: sk.into() }
     }
 }
 
@@ -67,10 +54,7 @@ pub struct IndexKey {
 
 impl IndexKey {
     pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
-        Self {
-            pk: pk.into(),
-            sk: sk.into(),
-        }
+        Self { pk: pk.into(), sk: sk.into() }
     }
 }
 
@@ -147,9 +131,7 @@ impl Item {
                 self.attrs = attrs;
                 Ok(self)
             }
-            Ok(_) => Err(StoreError::Invalid(
-                "item data must serialise to an object".into(),
-            )),
+            Ok(_) => Err(StoreError::Invalid("item data must serialise to an object".into())),
             Err(err) => Err(StoreError::Invalid(format!("item data: {err}"))),
         }
     }
@@ -167,19 +149,14 @@ impl Item {
 
     pub(crate) fn set_expiry(&mut self, expires_at: Option<i64>) {
         self.expires_at = expires_at;
-        self.gsi2 = expires_at.map(|at| {
-            IndexKey::new(
-                keys::expiry_partition(at, &self.key.pk),
-                keys::expiry_sort_key(at),
-            )
-        });
+        self.gsi2 =
+            expires_at.map(|at| IndexKey::new(keys::expiry_partition(at, &self.key.pk), keys::expiry_sort_key(at)));
     }
 
     /// The item's data as a typed value.
     pub fn data<T: DeserializeOwned>(&self) -> Result<T, StoreError> {
-        serde_json::from_value(Value::Object(self.attrs.clone())).map_err(|err| {
-            StoreError::Corrupt(format!("{} item {}: {err}", self.entity_type, self.key.sk))
-        })
+        serde_json::from_value(Value::Object(self.attrs.clone()))
+            .map_err(|err| StoreError::Corrupt(format!("{} item {}: {err}", self.entity_type, self.key.sk)))
     }
 
     pub fn index(&self, index: Index) -> Option<&IndexKey> {
@@ -223,10 +200,7 @@ impl Item {
             if let Some(key) = self.index(index)
                 && (key.pk.is_empty() || key.sk.is_empty())
             {
-                return Err(StoreError::Invalid(format!(
-                    "{} key part is empty",
-                    index.name()
-                )));
+                return Err(StoreError::Invalid(format!("{} key part is empty", index.name())));
             }
         }
         validate_attribute_names(self.attrs.keys())?;
@@ -240,14 +214,9 @@ impl Item {
     /// An upper estimate of DynamoDB's item size (names plus values, JSON-encoded).
     pub fn approximate_size(&self) -> usize {
         let keys = self.key.pk.len() + self.key.sk.len() + self.entity_type.len() + 32;
-        let indexes: usize = Index::ALL
-            .iter()
-            .filter_map(|i| self.index(*i))
-            .map(|k| k.pk.len() + k.sk.len() + 12)
-            .sum();
-        let attrs = serde_json::to_vec(&self.attrs)
-            .map(|bytes| bytes.len())
-            .unwrap_or(usize::MAX);
+        let indexes: usize =
+            Index::ALL.iter().filter_map(|i| self.index(*i)).map(|k| k.pk.len() + k.sk.len() + 12).sum();
+        let attrs = serde_json::to_vec(&self.attrs).map(|bytes| bytes.len()).unwrap_or(usize::MAX);
         keys + indexes + attrs
     }
 }
@@ -265,9 +234,7 @@ fn validate_key(key: &Key) -> Result<(), StoreError> {
 fn validate_attribute_names<'a>(names: impl Iterator<Item = &'a String>) -> Result<(), StoreError> {
     for name in names {
         if name.is_empty() || RESERVED_ATTRIBUTES.contains(&name.as_str()) {
-            return Err(StoreError::Invalid(format!(
-                "attribute name {name:?} is reserved"
-            )));
+            return Err(StoreError::Invalid(format!("attribute name {name:?} is reserved")));
         }
     }
     Ok(())
@@ -317,35 +284,16 @@ impl Update {
     }
 
     pub(crate) fn validate(&self) -> Result<(), StoreError> {
-        let names = self
-            .set
-            .iter()
-            .map(|(n, _)| n)
-            .chain(self.add.iter().map(|(n, _)| n))
-            .chain(&self.remove);
+        let names = self.set.iter().map(|(n, _)| n).chain(self.add.iter().map(|(n, _)| n)).chain(&self.remove);
         validate_attribute_names(names)?;
         let mut seen = std::collections::HashSet::new();
-        for name in self
-            .set
-            .iter()
-            .map(|(n, _)| n)
-            .chain(self.add.iter().map(|(n, _)| n))
-            .chain(&self.remove)
-        {
+        for name in self.set.iter().map(|(n, _)| n).chain(self.add.iter().map(|(n, _)| n)).chain(&self.remove) {
             if !seen.insert(name) {
-                return Err(StoreError::Invalid(format!(
-                    "attribute {name:?} updated twice"
-                )));
+                return Err(StoreError::Invalid(format!("attribute {name:?} updated twice")));
             }
         }
-        if self
-            .set_indexes
-            .iter()
-            .any(|(index, _)| *index == Index::Gsi2)
-        {
-            return Err(StoreError::Invalid(
-                "the expiry index follows expires_at".into(),
-            ));
+        if self.set_indexes.iter().any(|(index, _)| *index == Index::Gsi2) {
+            return Err(StoreError::Invalid("the expiry index follows expires_at".into()));
         }
         if self.is_empty() {
             return Err(StoreError::Invalid("empty update".into()));
@@ -370,14 +318,12 @@ impl Update {
         for (name, by) in &self.add {
             let current = match item.attrs.get(name) {
                 None => 0,
-                Some(Value::Number(n)) => n
-                    .as_i64()
-                    .ok_or_else(|| StoreError::Invalid(format!("{name} is not an integer")))?,
+                Some(Value::Number(n)) => {
+                    n.as_i64().ok_or_else(|| StoreError::Invalid(format!("{name} is not an integer")))?
+                }
                 Some(_) => return Err(StoreError::Invalid(format!("{name} is not a number"))),
             };
-            let sum = current
-                .checked_add(*by)
-                .ok_or_else(|| StoreError::Invalid(format!("{name} overflows")))?;
+            let sum = current.checked_add(*by).ok_or_else(|| StoreError::Invalid(format!("{name} overflows")))?;
             item.attrs.insert(name.clone(), Value::from(sum));
         }
         for name in &self.remove {
@@ -433,10 +379,7 @@ impl Query {
     }
 
     pub fn index(index: Index, partition: impl Into<String>) -> Self {
-        Self {
-            index: Some(index),
-            ..Self::partition(partition)
-        }
+        Self { index: Some(index), ..Self::partition(partition) }
     }
 
     pub fn sort(mut self, sort: SortKey) -> Self {
@@ -469,9 +412,7 @@ impl Query {
             return Err(StoreError::Invalid("empty partition".into()));
         }
         if self.limit == 0 || self.limit > MAX_QUERY_LIMIT {
-            return Err(StoreError::Invalid(format!(
-                "limit must be 1..={MAX_QUERY_LIMIT}"
-            )));
+            return Err(StoreError::Invalid(format!("limit must be 1..={MAX_QUERY_LIMIT}")));
         }
         Ok(())
     }
@@ -531,9 +472,7 @@ impl TransactOp {
     pub fn key(&self) -> &Key {
         match self {
             TransactOp::Put { item, .. } => &item.key,
-            TransactOp::Update { key, .. }
-            | TransactOp::Delete { key, .. }
-            | TransactOp::Check { key, .. } => key,
+            TransactOp::Update { key, .. } | TransactOp::Delete { key, .. } | TransactOp::Check { key, .. } => key,
         }
     }
 }
@@ -551,9 +490,7 @@ pub(crate) fn validate_transaction(ops: &[TransactOp]) -> Result<(), StoreError>
     let mut keys = std::collections::HashSet::new();
     for op in ops {
         if !keys.insert(op.key()) {
-            return Err(StoreError::Invalid(
-                "two operations on one item in a transaction".into(),
-            ));
+            return Err(StoreError::Invalid("two operations on one item in a transaction".into()));
         }
         match op {
             TransactOp::Put { item, .. } => item.validate()?,
@@ -569,10 +506,7 @@ pub(crate) fn validate_transaction(ops: &[TransactOp]) -> Result<(), StoreError>
 
 /// One write of a batch: no conditions, each item written independently.
 #[derive(Debug, Clone, PartialEq)]
-#[allow(
-    clippy::large_enum_variant,
-    reason = "batches are mostly puts; boxing would only add allocations"
-)]
+#[allow(clippy::large_enum_variant, reason = "batches are mostly puts; boxing would only add allocations")]
 pub enum BatchOp {
     Put(Item),
     Delete(Key),
@@ -599,10 +533,7 @@ pub(crate) fn batch_chunks(ops: Vec<BatchOp>) -> Result<Vec<Vec<BatchOp>>, Store
             BatchOp::Delete(key) => validate_key(key)?,
         }
         if current.len() == MAX_BATCH_WRITE_ITEMS || keys_in_current.contains(op.key()) {
-            chunks.push(std::mem::replace(
-                &mut current,
-                Vec::with_capacity(MAX_BATCH_WRITE_ITEMS),
-            ));
+            chunks.push(std::mem::replace(&mut current, Vec::with_capacity(MAX_BATCH_WRITE_ITEMS)));
             keys_in_current.clear();
         }
         keys_in_current.insert(op.key().clone());
@@ -664,11 +595,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<Item, StoreError>;
 
     /// Deletes the item and returns what it was (an expired item counts as absent).
-    async fn delete(
-        &self,
-        key: &Key,
-        condition: Option<Condition>,
-    ) -> Result<Option<Item>, StoreError>;
+    async fn delete(&self, key: &Key, condition: Option<Condition>) -> Result<Option<Item>, StoreError>;
 
     async fn query(&self, query: Query) -> Result<Page, StoreError>;
 
@@ -705,10 +632,7 @@ mod tests {
     fn batches_are_split_into_chunks_of_25() {
         let ops: Vec<_> = (0..51).map(|n| put(n, "P")).collect();
         let chunks = batch_chunks(ops).unwrap();
-        assert_eq!(
-            chunks.iter().map(Vec::len).collect::<Vec<_>>(),
-            vec![25, 25, 1]
-        );
+        assert_eq!(chunks.iter().map(Vec::len).collect::<Vec<_>>(), vec![25, 25, 1]);
     }
 
     #[test]
@@ -727,15 +651,9 @@ mod tests {
     #[test]
     fn a_transaction_of_101_operations_is_refused() {
         let ops: Vec<_> = (0..101)
-            .map(|n| TransactOp::Put {
-                item: Item::new(Key::new("P", format!("S{n}")), "t"),
-                condition: None,
-            })
+            .map(|n| TransactOp::Put { item: Item::new(Key::new("P", format!("S{n}")), "t"), condition: None })
             .collect();
-        assert!(matches!(
-            validate_transaction(&ops),
-            Err(StoreError::Invalid(_))
-        ));
+        assert!(matches!(validate_transaction(&ops), Err(StoreError::Invalid(_))));
     }
 
     #[test]

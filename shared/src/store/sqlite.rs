@@ -9,8 +9,8 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use serde_json::{Map, Value};
 
 use super::{
-    BatchOp, Condition, CursorKey, Index, IndexKey, Item, Key, Page, Query, SortKey, Store,
-    StoreError, TransactOp, Update, batch_chunks, validate_key, validate_transaction,
+    BatchOp, Condition, CursorKey, Index, IndexKey, Item, Key, Page, Query, SortKey, Store, StoreError, TransactOp,
+    Update, batch_chunks, validate_key, validate_transaction,
 };
 use crate::clock::Clock;
 use crate::embedded::SqliteDb;
@@ -30,11 +30,9 @@ impl SqliteStore {
     pub async fn dump(&self) -> Result<Vec<Item>, StoreError> {
         self.db
             .call(|conn| {
-                let mut stmt =
-                    conn.prepare(&format!("SELECT {COLUMNS} FROM items ORDER BY pk, sk"))?;
+                let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM items ORDER BY pk, sk"))?;
                 let rows = stmt.query_map([], row_to_item)?;
-                rows.map(|row| row.map_err(StoreError::from).and_then(|r| r))
-                    .collect()
+                rows.map(|row| row.map_err(StoreError::from).and_then(|r| r)).collect()
             })
             .await
     }
@@ -52,8 +50,7 @@ impl From<tokio::task::JoinError> for StoreError {
     }
 }
 
-const COLUMNS: &str =
-    "pk, sk, entity_type, gsi1pk, gsi1sk, gsi2pk, gsi2sk, gsi3pk, gsi3sk, expires_at, attrs";
+const COLUMNS: &str = "pk, sk, entity_type, gsi1pk, gsi1sk, gsi2pk, gsi2sk, gsi3pk, gsi3sk, expires_at, attrs";
 
 fn row_to_item(row: &Row<'_>) -> rusqlite::Result<Result<Item, StoreError>> {
     let index = |pk: Option<String>, sk: Option<String>| match (pk, sk) {
@@ -62,10 +59,7 @@ fn row_to_item(row: &Row<'_>) -> rusqlite::Result<Result<Item, StoreError>> {
     };
     let attrs: String = row.get(10)?;
     let item = Item {
-        key: Key {
-            pk: row.get(0)?,
-            sk: row.get(1)?,
-        },
+        key: Key { pk: row.get(0)?, sk: row.get(1)? },
         entity_type: row.get(2)?,
         gsi1: index(row.get(3)?, row.get(4)?),
         gsi2: index(row.get(5)?, row.get(6)?),
@@ -93,14 +87,8 @@ fn load_live(conn: &Connection, key: &Key, now: i64) -> Result<Option<Item>, Sto
 }
 
 fn write(conn: &Connection, item: &Item) -> Result<(), StoreError> {
-    let attrs =
-        serde_json::to_string(&item.attrs).map_err(|err| StoreError::Invalid(err.to_string()))?;
-    let part = |k: &Option<IndexKey>| {
-        (
-            k.as_ref().map(|k| k.pk.clone()),
-            k.as_ref().map(|k| k.sk.clone()),
-        )
-    };
+    let attrs = serde_json::to_string(&item.attrs).map_err(|err| StoreError::Invalid(err.to_string()))?;
+    let part = |k: &Option<IndexKey>| (k.as_ref().map(|k| k.pk.clone()), k.as_ref().map(|k| k.sk.clone()));
     let (g1p, g1s) = part(&item.gsi1);
     let (g2p, g2s) = part(&item.gsi2);
     let (g3p, g3s) = part(&item.gsi3);
@@ -112,32 +100,18 @@ fn write(conn: &Connection, item: &Item) -> Result<(), StoreError> {
 }
 
 fn remove(conn: &Connection, key: &Key) -> Result<(), StoreError> {
-    conn.execute(
-        "DELETE FROM items WHERE pk = ?1 AND sk = ?2",
-        params![key.pk, key.sk],
-    )?;
+    conn.execute("DELETE FROM items WHERE pk = ?1 AND sk = ?2", params![key.pk, key.sk])?;
     Ok(())
 }
 
-fn check(
-    condition: Option<&Condition>,
-    current: Option<&Item>,
-    operation: Option<usize>,
-) -> Result<(), StoreError> {
+fn check(condition: Option<&Condition>, current: Option<&Item>, operation: Option<usize>) -> Result<(), StoreError> {
     match condition {
-        Some(condition) if !condition.holds_for(current) => {
-            Err(StoreError::ConditionFailed { operation })
-        }
+        Some(condition) if !condition.holds_for(current) => Err(StoreError::ConditionFailed { operation }),
         _ => Ok(()),
     }
 }
 
-fn updated(
-    current: Option<Item>,
-    key: &Key,
-    entity_type: &str,
-    update: &Update,
-) -> Result<Item, StoreError> {
+fn updated(current: Option<Item>, key: &Key, entity_type: &str, update: &Update) -> Result<Item, StoreError> {
     let mut item = current.unwrap_or_else(|| Item::new(key.clone(), entity_type));
     update.apply(&mut item)?;
     item.validate()?;
@@ -159,11 +133,7 @@ impl Store for SqliteStore {
         self.db
             .call(move |conn| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                check(
-                    condition.as_ref(),
-                    load_live(&tx, &item.key, now)?.as_ref(),
-                    None,
-                )?;
+                check(condition.as_ref(), load_live(&tx, &item.key, now)?.as_ref(), None)?;
                 write(&tx, &item)?;
                 tx.commit()?;
                 Ok(())
@@ -195,11 +165,7 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn delete(
-        &self,
-        key: &Key,
-        condition: Option<Condition>,
-    ) -> Result<Option<Item>, StoreError> {
+    async fn delete(&self, key: &Key, condition: Option<Condition>) -> Result<Option<Item>, StoreError> {
         validate_key(key)?;
         let key = key.clone();
         let now = self.clock.epoch_seconds();
@@ -219,9 +185,7 @@ impl Store for SqliteStore {
         query.validate()?;
         let cursor = query.decoded_cursor()?;
         let now = self.clock.epoch_seconds();
-        self.db
-            .call(move |conn| run_query(conn, &query, cursor.as_ref(), now))
-            .await
+        self.db.call(move |conn| run_query(conn, &query, cursor.as_ref(), now)).await
     }
 
     async fn transact(&self, ops: Vec<TransactOp>) -> Result<(), StoreError> {
@@ -237,12 +201,7 @@ impl Store for SqliteStore {
                             check(condition.as_ref(), current.as_ref(), Some(position))?;
                             write(&tx, item)?;
                         }
-                        TransactOp::Update {
-                            key,
-                            entity_type,
-                            update,
-                            condition,
-                        } => {
+                        TransactOp::Update { key, entity_type, update, condition } => {
                             check(condition.as_ref(), current.as_ref(), Some(position))?;
                             let item = updated(current, key, entity_type, update)?;
                             write(&tx, &item)?;
@@ -283,12 +242,7 @@ impl Store for SqliteStore {
     }
 }
 
-fn run_query(
-    conn: &Connection,
-    query: &Query,
-    cursor: Option<&CursorKey>,
-    now: i64,
-) -> Result<Page, StoreError> {
+fn run_query(conn: &Connection, query: &Query, cursor: Option<&CursorKey>, now: i64) -> Result<Page, StoreError> {
     let (pk_col, sk_col) = match query.index {
         None => ("pk", "sk"),
         Some(Index::Gsi1) => ("gsi1pk", "gsi1sk"),
@@ -310,11 +264,7 @@ fn run_query(
         SortKey::BeginsWith(prefix) => {
             // The range lets SQLite use the index; substr makes the prefix exact.
             sql += &format!(" AND {sk_col} >= ? AND substr({sk_col}, 1, length(?)) = ?");
-            args.extend([
-                prefix.clone().into(),
-                prefix.clone().into(),
-                prefix.clone().into(),
-            ]);
+            args.extend([prefix.clone().into(), prefix.clone().into(), prefix.clone().into()]);
         }
         SortKey::Between(low, high) => {
             sql += &format!(" AND {sk_col} BETWEEN ? AND ?");
@@ -338,17 +288,9 @@ fn run_query(
             args.push(cursor.key.sk.clone().into());
         }
         (Some(_), Some(cursor)) => {
-            let index_sk = cursor
-                .index
-                .as_ref()
-                .map(|k| k.sk.clone())
-                .ok_or(StoreError::InvalidCursor)?;
+            let index_sk = cursor.index.as_ref().map(|k| k.sk.clone()).ok_or(StoreError::InvalidCursor)?;
             sql += &format!(" AND ({sk_col}, pk, sk) {after} (?, ?, ?)");
-            args.extend([
-                index_sk.into(),
-                cursor.key.pk.clone().into(),
-                cursor.key.sk.clone().into(),
-            ]);
+            args.extend([index_sk.into(), cursor.key.pk.clone().into(), cursor.key.sk.clone().into()]);
         }
     }
     sql += &match query.index {
@@ -362,14 +304,10 @@ fn run_query(
 
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(rusqlite::params_from_iter(args), row_to_item)?;
-    let mut items = rows
-        .map(|row| row.map_err(StoreError::from).and_then(|r| r))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut items = rows.map(|row| row.map_err(StoreError::from).and_then(|r| r)).collect::<Result<Vec<_>, _>>()?;
     let cursor = if items.len() > query.limit as usize {
         items.truncate(query.limit as usize);
-        items
-            .last()
-            .map(|last| CursorKey::after(last, query.index).encode())
+        items.last().map(|last| CursorKey::after(last, query.index).encode())
     } else {
         None
     };

@@ -1,0 +1,234 @@
+//! The signed-in user's own account: read, correct, cancel.
+
+use axum::Json;
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use shared::Platform;
+use shared::clock::rfc3339;
+use shared::domain::{EmailAddress, NewPassword, Region, Role};
+use shared::erasure::{self, Retained, Subject};
+use shared::error::{ApiError, Problem};
+use shared::http::ApiJson;
+use shared::session::{self, AuthUser};
+use shared::store::{Condition, Index, Query, Update, query_all};
+use shared::throttle::LOGIN_PER_ACCOUNT;
+use shared::{keys, mail, tokens};
+use utoipa::ToSchema;
+
+use crate::emails;
+use crate::passwords;
+use crate::records::{OrganisationRecord, TokenKind, TokenRecord, UserRecord, VERIFICATION_TTL_SECONDS};
+
+fn time(seconds: i64) -> String {
+    chrono::DateTime::from_timestamp(seconds, 0).map(rfc3339).unwrap_or_default()
+}
+
+pub(crate) async fn load_user(platform: &Platform, user_id: &str) -> Result<UserRecord, ApiError> {
+    match platform.store.get(&UserRecord::key(user_id)).await? {
+        Some(item) => Ok(item.data()?),
+        // The session outlived its account (erased meanwhile).
+        None => Err(ApiError::unauthorized("unauthenticated", "Sign in: the account no longer exists.")),
+    }
+}
+
+pub(crate) async fn load_organisation(
+    platform: &Platform,
+    organisation_id: &str,
+) -> Result<OrganisationRecord, ApiError> {
+    match platform.store.get(&OrganisationRecord::key(organisation_id)).await? {
+        Some(item) => Ok(item.data()?),
+        None => Err(ApiError::not_found("The organisation no longer exists.")),
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrganisationSummary {
+    pub id: String,
+    pub name: String,
+    pub region: Region,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    pub user_id: String,
+    pub email: String,
+    pub role: Role,
+    pub email_verified: bool,
+    pub created_at: String,
+    pub last_active_at: Option<String>,
+    pub organisation: OrganisationSummary,
+}
+
+/// The signed-in user and their organisation.
+#[utoipa::path(get, path = "/v1/me", tag = "accounts", responses((status = 200, body = Me), (status = 401, body = Problem, content_type = "application/problem+json")),
+    security(("session" = []), ("bearer" = [])))]
+pub async fn get_me(State(platform): State<Platform>, auth: AuthUser) -> Result<Json<Me>, ApiError> {
+    let user = load_user(&platform, &auth.user_id).await?;
+    let organisation = load_organisation(&platform, &auth.organisation_id).await?;
+    Ok(Json(Me {
+        user_id: user.user_id,
+        email: user.email,
+        role: user.role,
+        email_verified: user.email_verified,
+        created_at: time(user.created_at),
+        last_active_at: user.last_active_at.map(time),
+        organisation: OrganisationSummary {
+            id: organisation.organisation_id,
+            name: organisation.name,
+            region: organisation.region,
+        },
+    }))
+}
+
+/// Either a new e-mail address, or the current and a new password.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CorrectionRequest {
+    pub email: Option<String>,
+    pub current_password: Option<String>,
+    pub new_password: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CorrectionAccepted {
+    /// `verification_sent` (the new address must be confirmed) or `password_changed`.
+    pub status: &'static str,
+}
+
+/// Self-service correction. A new address is verified before it replaces the old one; a new
+/// password signs out every other session.
+#[utoipa::path(patch, path = "/v1/me", tag = "accounts", request_body = CorrectionRequest,
+    responses(
+        (status = 200, body = CorrectionAccepted),
+        (status = 401, description = "invalid_credentials: the current password is wrong", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("session" = []), ("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(user_id = %auth.user_id))]
+pub async fn correct_me(
+    State(platform): State<Platform>,
+    auth: AuthUser,
+    ApiJson(request): ApiJson<CorrectionRequest>,
+) -> Result<Json<CorrectionAccepted>, ApiError> {
+    let user = load_user(&platform, &auth.user_id).await?;
+    match request {
+        CorrectionRequest { email: Some(email), current_password: None, new_password: None } => {
+            let new = EmailAddress::parse(&email)?;
+            if new.canonical() == user.email_canonical {
+                return Err(ApiError::unprocessable("invalid_email", "That is already the account's address."));
+            }
+            let token = tokens::generate();
+            let token_hash = keys::sha256_hex(token.as_bytes());
+            let record = TokenRecord {
+                kind: TokenKind::ChangeEmail,
+                organisation_id: user.organisation_id.clone(),
+                user_id: Some(user.user_id.clone()),
+                email: Some(new.as_str().to_owned()),
+                role: None,
+            };
+            let expires_at = platform.clock.epoch_seconds() + VERIFICATION_TTL_SECONDS;
+            platform.store.put(record.item(&token_hash, expires_at)?, Some(Condition::NotExists)).await?;
+            let notices = vec![
+                emails::confirm_new_address(&platform.settings, new.as_str(), &token),
+                emails::address_change_requested(&user.email),
+            ];
+            mail::enqueue(platform.queue.as_ref(), notices).await?;
+            Ok(Json(CorrectionAccepted { status: "verification_sent" }))
+        }
+        CorrectionRequest { email: None, current_password: Some(current), new_password: Some(new) } => {
+            LOGIN_PER_ACCOUNT.check(&platform, &user.email_canonical).await?;
+            if !passwords::verify(&current, Some(&user.password_hash)).await? {
+                LOGIN_PER_ACCOUNT.record_failure(&platform, &user.email_canonical).await?;
+                return Err(crate::sessions::invalid_credentials());
+            }
+            let email = EmailAddress::parse(&user.email)?;
+            let new = NewPassword::parse(&new, Some(&email))?;
+            let password_hash = passwords::hash(new.expose()).await?;
+            platform
+                .store
+                .update(
+                    &UserRecord::key(&user.user_id),
+                    "user",
+                    Update::new().set("password_hash", password_hash),
+                    Some(Condition::Exists),
+                )
+                .await?;
+            session::revoke_all(platform.store.as_ref(), &user.user_id, Some(&auth.session_hash)).await?;
+            mail::enqueue(platform.queue.as_ref(), vec![emails::password_changed(&user.email)]).await?;
+            Ok(Json(CorrectionAccepted { status: "password_changed" }))
+        }
+        _ => Err(ApiError::unprocessable(
+            "invalid_body",
+            "Send either {\"email\"} or {\"current_password\", \"new_password\"}.",
+        )),
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordConfirmation {
+    pub password: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Cancelled {
+    pub erased: bool,
+    /// Records kept because the law requires it, with their legal basis and purge date.
+    pub retained: Vec<Retained>,
+}
+
+/// Re-checks the password before an irreversible act.
+pub(crate) async fn confirm_password(platform: &Platform, user: &UserRecord, password: &str) -> Result<(), ApiError> {
+    LOGIN_PER_ACCOUNT.check(platform, &user.email_canonical).await?;
+    if passwords::verify(password, Some(&user.password_hash)).await? {
+        Ok(())
+    } else {
+        LOGIN_PER_ACCOUNT.record_failure(platform, &user.email_canonical).await?;
+        Err(crate::sessions::invalid_credentials())
+    }
+}
+
+/// Cancels the account: everything about the user is erased now, but what the law requires
+/// us to keep. Every session ends. The last admin of an organisation with other members
+/// must cancel the organisation instead; a sole member's organisation goes with them.
+#[utoipa::path(delete, path = "/v1/me", tag = "accounts", request_body = PasswordConfirmation,
+    responses(
+        (status = 200, body = Cancelled),
+        (status = 401, description = "invalid_credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "last_admin", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("session" = []), ("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(user_id = %auth.user_id))]
+pub async fn cancel_me(
+    State(platform): State<Platform>,
+    auth: AuthUser,
+    ApiJson(request): ApiJson<PasswordConfirmation>,
+) -> Result<Json<Cancelled>, ApiError> {
+    let user = load_user(&platform, &auth.user_id).await?;
+    confirm_password(&platform, &user, &request.password).await?;
+    let members = query_all(
+        platform.store.as_ref(),
+        Query::index(Index::Gsi1, keys::organisation_members(&user.organisation_id)).limit(1_000),
+    )
+    .await?;
+    let others: Vec<UserRecord> = members
+        .iter()
+        .map(|m| m.data::<UserRecord>())
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .filter(|m| m.user_id != user.user_id)
+        .collect();
+    let report = if others.is_empty() {
+        erasure::erase_organisation(&platform, &user.organisation_id).await.map_err(ApiError::internal)?
+    } else {
+        if user.role == Role::Admin && !others.iter().any(|m| m.role == Role::Admin) {
+            return Err(ApiError::conflict(
+                "last_admin",
+                "You are the organisation's only admin: invite another admin first, or cancel the organisation.",
+            ));
+        }
+        let subject = Subject { user_id: user.user_id.clone(), canonical_email: user.email_canonical.clone() };
+        erasure::erase(&platform, &subject).await.map_err(ApiError::internal)?
+    };
+    Ok(Json(Cancelled { erased: true, retained: report.retained }))
+}

@@ -1,0 +1,170 @@
+//! Where a subject's data lives, and the erasure that uses it.
+//!
+//! [`LOCATIONS`] is the one registry of everything we hold about a person. Erasure deletes
+//! what it finds there, and the access export (rights requests) reads the same places, so
+//! the two can never disagree. A feature that stores personal data somewhere new adds its
+//! location here.
+//!
+//! Items under a legal duty carry a `legal_hold` attribute (`{"basis", "until"}`): erasure
+//! keeps them and lists them in its answer, with their legal basis and purge date.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Platform;
+use crate::blob::BlobError;
+use crate::keys;
+use crate::store::{BatchOp, Index, Item, Key, Query, StoreError, query_all};
+use crate::throttle;
+
+/// Whose data: the user and the address they signed up with (some counters are keyed by it).
+#[derive(Debug, Clone)]
+pub struct Subject {
+    pub user_id: String,
+    pub canonical_email: String,
+}
+
+/// One place where items about a subject live.
+pub struct Location {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub query: fn(&Subject) -> Query,
+}
+
+/// Every place in the table where items about a subject live.
+pub const LOCATIONS: &[Location] = &[
+    Location {
+        name: "user_partition",
+        description: "The account (e-mail address, role, password hash, activity) and everything filed under it.",
+        query: |s| Query::partition(keys::user_partition(&s.user_id)).limit(1_000),
+    },
+    Location {
+        name: "subject_index",
+        description: "Sessions, single-use tokens and the claim on the e-mail address.",
+        query: |s| Query::index(Index::Gsi1, keys::subject_index(&s.user_id)).limit(1_000),
+    },
+    Location {
+        name: "login_throttle",
+        description: "Counters of failed logins for the account's address (kept 15 minutes).",
+        query: |s| Query::partition(throttle::LOGIN_PER_ACCOUNT.partition(&s.canonical_email)).limit(1_000),
+    },
+];
+
+/// Where a subject's exports are kept in the blob store.
+pub fn export_prefix(user_id: &str) -> String {
+    format!("exports/{user_id}/")
+}
+
+/// A record erasure keeps because the law requires it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Retained {
+    /// What kind of record.
+    pub kind: String,
+    /// The legal duty that requires keeping it.
+    pub legal_basis: String,
+    /// When it will be erased (RFC 3339 date).
+    pub purge_after: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct LegalHold {
+    basis: String,
+    until: String,
+}
+
+fn legal_hold(item: &Item) -> Option<LegalHold> {
+    item.attrs.get("legal_hold").and_then(|hold| serde_json::from_value(hold.clone()).ok())
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ErasureReport {
+    /// Items erased, by kind: counts only.
+    pub erased: BTreeMap<String, u64>,
+    pub exports_erased: usize,
+    pub retained: Vec<Retained>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ErasureError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Blob(#[from] BlobError),
+}
+
+/// Everything the table holds about the subject (each item once).
+pub async fn collect(platform: &Platform, subject: &Subject) -> Result<Vec<Item>, StoreError> {
+    let mut seen = std::collections::HashSet::new();
+    let mut items = Vec::new();
+    for location in LOCATIONS {
+        for item in query_all(platform.store.as_ref(), (location.query)(subject)).await? {
+            if seen.insert(item.key.clone()) {
+                items.push(item);
+            }
+        }
+    }
+    Ok(items)
+}
+
+/// Erases everything about the subject but what is under a legal hold, in batches of 25.
+pub async fn erase(platform: &Platform, subject: &Subject) -> Result<ErasureReport, ErasureError> {
+    let items = collect(platform, subject).await?;
+    let mut report = ErasureReport::default();
+    let mut deletes = Vec::with_capacity(items.len());
+    for item in items {
+        match legal_hold(&item) {
+            Some(hold) => report.retained.push(Retained {
+                kind: item.entity_type.clone(),
+                legal_basis: hold.basis,
+                purge_after: hold.until,
+            }),
+            None => {
+                *report.erased.entry(item.entity_type.clone()).or_default() += 1;
+                deletes.push(BatchOp::Delete(item.key));
+            }
+        }
+    }
+    platform.store.batch_write(deletes).await?;
+    report.exports_erased = platform.blobs.delete_prefix(&export_prefix(&subject.user_id)).await?;
+    tracing::info!(erased = report.erased.values().sum::<u64>(), retained = report.retained.len(), "subject erased");
+    Ok(report)
+}
+
+/// Erases a whole organisation: every member as a subject, its invitations, and itself.
+pub async fn erase_organisation(platform: &Platform, organisation_id: &str) -> Result<ErasureReport, ErasureError> {
+    let store = platform.store.as_ref();
+    let mut report = ErasureReport::default();
+    let members =
+        query_all(store, Query::index(Index::Gsi1, keys::organisation_members(organisation_id)).limit(1_000)).await?;
+    for member in members {
+        let subject = Subject {
+            user_id: member.attrs.get("user_id").and_then(|v| v.as_str()).unwrap_or_default().to_owned(),
+            canonical_email: member
+                .attrs
+                .get("email_canonical")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_owned(),
+        };
+        if subject.user_id.is_empty() {
+            return Err(StoreError::Corrupt("a member item without user_id".into()).into());
+        }
+        let member_report = erase(platform, &subject).await?;
+        for (kind, count) in member_report.erased {
+            *report.erased.entry(kind).or_default() += count;
+        }
+        report.exports_erased += member_report.exports_erased;
+        report.retained.extend(member_report.retained);
+    }
+    let invitations =
+        query_all(store, Query::index(Index::Gsi1, keys::organisation_invitations(organisation_id)).limit(1_000))
+            .await?;
+    *report.erased.entry("invitation".into()).or_default() += invitations.len() as u64;
+    let mut deletes: Vec<BatchOp> = invitations.into_iter().map(|i| BatchOp::Delete(i.key)).collect();
+    let (pk, sk) = keys::organisation(organisation_id);
+    deletes.push(BatchOp::Delete(Key::new(pk, sk)));
+    *report.erased.entry("organisation".into()).or_default() += 1;
+    store.batch_write(deletes).await?;
+    Ok(report)
+}

@@ -1,0 +1,61 @@
+//! Fixed-window failure counters in the store, with a time to live: login throttling per
+//! account and per client address. Counters are keyed by a hash of what they count.
+
+use crate::Platform;
+use crate::error::ApiError;
+use crate::keys;
+use crate::store::{Key, Update};
+
+#[derive(Debug, Clone, Copy)]
+pub struct Limit {
+    pub scope: &'static str,
+    pub max_failures: i64,
+    pub window_seconds: i64,
+}
+
+/// Five wrong passwords per account per 15 minutes.
+pub const LOGIN_PER_ACCOUNT: Limit = Limit { scope: "login_account", max_failures: 5, window_seconds: 15 * 60 };
+/// Fifty failures per client address per 15 minutes (many users may share an address).
+pub const LOGIN_PER_ADDRESS: Limit = Limit { scope: "login_address", max_failures: 50, window_seconds: 15 * 60 };
+
+impl Limit {
+    fn key(&self, subject: &str, now: i64) -> (Key, i64) {
+        let window = now.div_euclid(self.window_seconds);
+        let (pk, sk) = keys::throttle(self.scope, &keys::sha256_hex(subject.as_bytes()), window);
+        (Key::new(pk, sk), (window + 1) * self.window_seconds)
+    }
+
+    /// The partition of a subject's counters (erasure deletes it).
+    pub fn partition(&self, subject: &str) -> String {
+        keys::throttle(self.scope, &keys::sha256_hex(subject.as_bytes()), 0).0
+    }
+
+    /// 429 with `Retry-After` when the window's failures reached the limit.
+    pub async fn check(&self, platform: &Platform, subject: &str) -> Result<(), ApiError> {
+        let now = platform.clock.epoch_seconds();
+        let (key, window_end) = self.key(subject, now);
+        let failures = match platform.store.get(&key).await? {
+            Some(item) => item.attrs.get("failures").and_then(serde_json::Value::as_i64).unwrap_or(0),
+            None => 0,
+        };
+        if failures >= self.max_failures {
+            return Err(ApiError::rate_limited((window_end - now).max(1) as u64));
+        }
+        Ok(())
+    }
+
+    pub async fn record_failure(&self, platform: &Platform, subject: &str) -> Result<(), ApiError> {
+        let now = platform.clock.epoch_seconds();
+        let (key, window_end) = self.key(subject, now);
+        let update = Update::new().add("failures", 1).expires_at(Some(window_end));
+        platform.store.update(&key, "throttle", update, None).await?;
+        Ok(())
+    }
+
+    pub async fn clear(&self, platform: &Platform, subject: &str) -> Result<(), ApiError> {
+        let now = platform.clock.epoch_seconds();
+        let (key, _) = self.key(subject, now);
+        platform.store.delete(&key, None).await?;
+        Ok(())
+    }
+}
