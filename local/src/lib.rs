@@ -147,6 +147,7 @@ async fn sweep_periodically(engine: Engine, every: Duration, mut stop: watch::Re
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = shared::http::PlatformApi::openapi();
     doc.merge(signup::ApiDoc::openapi());
+    doc.merge(consent::ApiDoc::openapi());
     doc.merge(shared::blob::local::LocalExportsApi::openapi());
     let components = doc.components.get_or_insert_with(Default::default);
     components.add_security_scheme(

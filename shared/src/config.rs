@@ -49,7 +49,22 @@ pub struct Settings {
     pub operators: Vec<String>,
     pub signing_key: SigningKey,
     pub mail_from: String,
+    /// The privacy notice's version: consents are recorded against it, and purposes marked
+    /// "ask again" stop counting when it changes.
     pub policy_version: String,
+    /// The notice's date (RFC 3339 date).
+    pub policy_date: String,
+    pub controller: Party,
+    pub dpo: Party,
+}
+
+/// A party named in the privacy notice.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Party {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub address: String,
+    pub email: String,
 }
 
 impl Settings {
@@ -81,7 +96,30 @@ impl Settings {
         }
         let mail_from = source.get("INFENTRE_MAIL_FROM").unwrap_or_else(|| "Infentre <no-reply@infentre.com>".into());
         let policy_version = source.get("INFENTRE_POLICY_VERSION").unwrap_or_else(|| DEFAULT_POLICY_VERSION.into());
-        Ok(Self { public_base_url, operators, signing_key, mail_from, policy_version })
+        let policy_date = source.get("INFENTRE_POLICY_DATE").unwrap_or_else(|| DEFAULT_POLICY_VERSION.into());
+        if chrono::NaiveDate::parse_from_str(&policy_date, "%Y-%m-%d").is_err() {
+            return Err(ConfigError::Invalid {
+                name: "INFENTRE_POLICY_DATE",
+                reason: "must be a date, YYYY-MM-DD".into(),
+            });
+        }
+        let get = |name: &str, default: &str| source.get(name).unwrap_or_else(|| default.to_owned());
+        let controller = Party {
+            name: Some(get("INFENTRE_CONTROLLER_NAME", "Infentre AB")),
+            address: get("INFENTRE_CONTROLLER_ADDRESS", "Infentre AB, Stockholm, Sweden"),
+            email: get("INFENTRE_CONTROLLER_EMAIL", "privacy@infentre.com"),
+        };
+        let dpo = Party {
+            name: None,
+            address: get("INFENTRE_DPO_ADDRESS", "Data Protection Officer, Infentre AB, Stockholm, Sweden"),
+            email: get("INFENTRE_DPO_EMAIL", "dpo@infentre.com"),
+        };
+        for (name, party) in [("INFENTRE_CONTROLLER_EMAIL", &controller), ("INFENTRE_DPO_EMAIL", &dpo)] {
+            if !party.email.contains('@') {
+                return Err(ConfigError::Invalid { name, reason: "must be an e-mail address".into() });
+            }
+        }
+        Ok(Self { public_base_url, operators, signing_key, mail_from, policy_version, policy_date, controller, dpo })
     }
 }
 

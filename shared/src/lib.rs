@@ -33,8 +33,10 @@ pub mod telemetry;
 pub mod aws;
 
 pub use platform::Platform;
+pub mod consent;
 pub mod domain;
 pub mod erasure;
 pub mod session;
 pub mod throttle;
 pub mod tokens;
+pub mod unsubscribe;

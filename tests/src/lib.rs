@@ -221,3 +221,4 @@ pub fn token_mailed_to(outbox: &std::path::Path, to: &str) -> Option<String> {
         Some(mail[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect())
     })
 }
+pub mod backend;

@@ -45,7 +45,8 @@ fn benches(c: &mut Criterion) {
 
     // One verified account to log in with (verified directly in the store).
     let token = runtime.block_on(async {
-        let body = json!({"email": "bench@example.com", "password": "benchmarking password", "organisation_name": "Bench"});
+        let body =
+            json!({"email": "bench@example.com", "password": "benchmarking password", "organisation_name": "Bench"});
         assert_eq!(call(&app, "POST", "/v1/signup", None, Some(body)).await.0, 202);
         let items = engine.store.dump().await.unwrap();
         let user = items.iter().find(|i| i.entity_type == "user").unwrap();

@@ -1,0 +1,203 @@
+//! Cookie consent for visitors who are not signed in: proof kept with a masked address at
+//! most, Global Privacy Control honoured, a consent cookie, and claiming by an account.
+
+use std::net::IpAddr;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::IntoResponse;
+use serde::{Deserialize, Serialize};
+use shared::Platform;
+use shared::consent::{self, Method, NOTICE_SHA256, PurposeId};
+use shared::error::{ApiError, Problem};
+use shared::http::{ApiJson, ClientAddress};
+use shared::session::AuthUser;
+use shared::store::{BatchOp, Item, Key, Query, SortKey, query_all};
+use utoipa::ToSchema;
+
+pub const CONSENT_COOKIE: &str = "infentre_consent";
+/// A banner choice is asked again after 13 months (and its proof then goes).
+pub const CHOICE_LIFETIME_SECONDS: i64 = 395 * 24 * 3600;
+
+fn visitor_partition(visitor_id: &str) -> String {
+    format!("VISITOR#{visitor_id}")
+}
+
+fn state_key(visitor_id: &str) -> Key {
+    Key::new(visitor_partition(visitor_id), "COOKIE#STATE")
+}
+
+/// The address with its host part removed: IPv4 to /24, IPv6 to /48.
+pub fn mask(address: IpAddr) -> String {
+    match address {
+        IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            format!("{a}.{b}.{c}.0/24")
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CookieChoice {
+    /// The visitor id from an earlier answer (the consent cookie); a new one is made if absent.
+    pub visitor_id: Option<String>,
+    pub analytics: bool,
+    pub marketing: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CookieConsentRecorded {
+    pub visitor_id: String,
+    pub receipt_id: String,
+    pub analytics: bool,
+    /// Always false when the browser sent `Sec-GPC: 1`.
+    pub marketing: bool,
+}
+
+/// The proof of one banner choice.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct VisitorRecord {
+    receipt_id: String,
+    visitor_id: String,
+    analytics: bool,
+    marketing: bool,
+    analytics_method: Method,
+    marketing_method: Method,
+    gpc: bool,
+    recorded_at: i64,
+    policy_version: String,
+    notice_sha256: String,
+    /// The client's network, never the full address.
+    masked_address: Option<String>,
+}
+
+fn gpc(headers: &HeaderMap) -> bool {
+    headers.get("sec-gpc").and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim() == "1")
+}
+
+/// Records a visitor's cookie choice. With `Sec-GPC: 1`, marketing is recorded as refused
+/// with method `gpc`, whatever the body says.
+#[utoipa::path(post, path = "/v1/cookie-consents", tag = "consent", request_body = CookieChoice,
+    params(("Sec-GPC" = Option<String>, Header, description = "Global Privacy Control: 1 refuses marketing")),
+    responses(
+        (status = 201, body = CookieConsentRecorded, headers(("Set-Cookie" = String, description = "infentre_consent, 13 months"))),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn record_cookie_choice(
+    State(platform): State<Platform>,
+    headers: HeaderMap,
+    client: Option<axum::Extension<ClientAddress>>,
+    ApiJson(choice): ApiJson<CookieChoice>,
+) -> Result<impl IntoResponse, ApiError> {
+    let visitor_id = match choice.visitor_id {
+        Some(id) => ulid::Ulid::from_string(&id)
+            .map_err(|_| ApiError::unprocessable("invalid_visitor_id", "visitor_id must be the id this API gave out."))?
+            .to_string(),
+        None => ulid::Ulid::new().to_string(),
+    };
+    let gpc = gpc(&headers);
+    let marketing = choice.marketing && !gpc;
+    let now = platform.clock.epoch_seconds();
+    let record = VisitorRecord {
+        receipt_id: ulid::Ulid::new().to_string(),
+        visitor_id: visitor_id.clone(),
+        analytics: choice.analytics,
+        marketing,
+        analytics_method: Method::CookieBanner,
+        marketing_method: if gpc { Method::Gpc } else { Method::CookieBanner },
+        gpc,
+        recorded_at: now,
+        policy_version: platform.settings.policy_version.clone(),
+        notice_sha256: NOTICE_SHA256.clone(),
+        masked_address: client.map(|c| mask(c.0.0)),
+    };
+    let expires_at = now + CHOICE_LIFETIME_SECONDS;
+    let proof = Item::new(
+        Key::new(visitor_partition(&visitor_id), format!("COOKIE#LOG#{}", record.receipt_id)),
+        "visitor_consent",
+    )
+    .with_data(&record)?
+    .expires_at(expires_at);
+    let state = Item::new(state_key(&visitor_id), "visitor_consent_state").with_data(&record)?.expires_at(expires_at);
+    platform.store.batch_write(vec![BatchOp::Put(proof), BatchOp::Put(state)]).await?;
+
+    let cookie = format!(
+        "{CONSENT_COOKIE}={visitor_id}:{}:{}; Path=/; Max-Age={CHOICE_LIFETIME_SECONDS}; SameSite=Lax; Secure",
+        u8::from(record.analytics),
+        u8::from(marketing)
+    );
+    let mut response_headers = HeaderMap::new();
+    response_headers.insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).map_err(ApiError::internal)?);
+    let body =
+        CookieConsentRecorded { visitor_id, receipt_id: record.receipt_id, analytics: record.analytics, marketing };
+    Ok((StatusCode::CREATED, response_headers, Json(body)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimRequest {
+    pub visitor_id: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Claimed {
+    /// The account's consents the banner choice set.
+    pub purposes: Vec<ClaimedPurpose>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClaimedPurpose {
+    pub purpose: PurposeId,
+    pub granted: bool,
+    pub receipt_id: String,
+}
+
+/// Carries a visitor's banner choice over to the signed-in account (analytics → analytics
+/// cookies, marketing → sharing with Google and Facebook), then erases the visitor's records:
+/// the account's ledger is the proof from now on.
+#[utoipa::path(post, path = "/v1/me/cookie-consents/claim", tag = "consent", request_body = ClaimRequest,
+    responses((status = 200, body = Claimed), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("session" = []), ("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(user_id = %auth.user_id))]
+pub async fn claim(
+    State(platform): State<Platform>,
+    auth: AuthUser,
+    ApiJson(request): ApiJson<ClaimRequest>,
+) -> Result<Json<Claimed>, ApiError> {
+    let not_found = || ApiError::not_found("There is no cookie choice for this visitor id.");
+    let visitor_id = ulid::Ulid::from_string(&request.visitor_id).map_err(|_| not_found())?.to_string();
+    let state: VisitorRecord = platform.store.get(&state_key(&visitor_id)).await?.ok_or_else(not_found)?.data()?;
+    let mut purposes = Vec::new();
+    for (purpose, granted, method) in [
+        (PurposeId::AnalyticsCookies, state.analytics, state.analytics_method),
+        (PurposeId::MarketingSharing, state.marketing, state.marketing_method),
+    ] {
+        let (recorded, _) = consent::record(&platform, &auth.user_id, purpose, granted, method).await?;
+        purposes.push(ClaimedPurpose { purpose, granted, receipt_id: recorded.receipt_id });
+    }
+    let records = query_all(
+        platform.store.as_ref(),
+        Query::partition(visitor_partition(&visitor_id)).sort(SortKey::BeginsWith("COOKIE#".into())),
+    )
+    .await?;
+    platform.store.batch_write(records.into_iter().map(|item| BatchOp::Delete(item.key)).collect()).await?;
+    Ok(Json(Claimed { purposes }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_masked_to_their_network() {
+        assert_eq!(mask("203.0.113.77".parse().unwrap()), "203.0.113.0/24");
+        assert_eq!(mask("2001:db8:abcd:12:34::1".parse().unwrap()), "2001:db8:abcd::/48");
+    }
+}

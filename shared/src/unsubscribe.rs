@@ -1,0 +1,83 @@
+//! One-click unsubscribe (RFC 8058): signed links naming a user and an e-mail purpose. The
+//! mail pipeline adds `List-Unsubscribe` and `List-Unsubscribe-Post` with [`headers`]; the
+//! consent function's `POST /v1/unsubscribe?token=` withdraws that purpose.
+
+use crate::config::Settings;
+use crate::consent::PurposeId;
+use crate::signing::SigningKey;
+
+/// Links keep working for a year: people unsubscribe from old e-mails too.
+pub const LIFETIME_SECONDS: i64 = 365 * 24 * 3600;
+
+fn signer(key: &SigningKey) -> crate::signing::Signer {
+    key.signer("unsubscribe")
+}
+
+/// The e-mail purposes a link may withdraw.
+pub fn is_email_purpose(purpose: PurposeId) -> bool {
+    matches!(purpose, PurposeId::ProductUpdates | PurposeId::InactivityReminders)
+}
+
+pub fn token(key: &SigningKey, user_id: &str, purpose: PurposeId, now: i64) -> String {
+    let expires = (now + LIFETIME_SECONDS).to_string();
+    let signature = signer(key).sign(&[user_id, purpose.as_str(), &expires]);
+    format!("v1.{user_id}.{}.{expires}.{signature}", purpose.as_str())
+}
+
+/// The user and purpose of a valid, unexpired link; `None` for anything else.
+pub fn verify(key: &SigningKey, token: &str, now: i64) -> Option<(String, PurposeId)> {
+    if token.len() > 256 {
+        return None;
+    }
+    let mut parts = token.split('.');
+    let (Some("v1"), Some(user_id), Some(purpose), Some(expires), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    if !signer(key).verify(&[user_id, purpose, expires], signature) {
+        return None;
+    }
+    let purpose = PurposeId::parse(purpose).filter(|p| is_email_purpose(*p))?;
+    (expires.parse::<i64>().ok()? > now).then(|| (user_id.to_owned(), purpose))
+}
+
+/// The link for the e-mail's body, and the RFC 8058 headers.
+pub fn headers(settings: &Settings, user_id: &str, purpose: PurposeId, now: i64) -> (String, Vec<(String, String)>) {
+    let link = format!(
+        "{}/v1/unsubscribe?token={}",
+        settings.public_base_url,
+        token(&settings.signing_key, user_id, purpose, now)
+    );
+    let headers = vec![
+        ("List-Unsubscribe".to_owned(), format!("<{link}>")),
+        ("List-Unsubscribe-Post".to_owned(), "List-Unsubscribe=One-Click".to_owned()),
+    ];
+    (link, headers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_link_names_its_user_and_purpose_until_it_expires() {
+        let key = SigningKey::generate();
+        let token = token(&key, "01JUSER", PurposeId::ProductUpdates, 1_000);
+        assert_eq!(verify(&key, &token, 2_000), Some(("01JUSER".to_owned(), PurposeId::ProductUpdates)));
+        assert_eq!(verify(&key, &token, 1_000 + LIFETIME_SECONDS), None, "expired");
+        assert_eq!(verify(&SigningKey::generate(), &token, 2_000), None, "another deployment's key");
+        let other_user = token.replace("01JUSER", "01JOTHER");
+        assert_eq!(verify(&key, &other_user, 2_000), None);
+        let other_purpose = token.replace("product_updates", "inactivity_reminders");
+        assert_eq!(verify(&key, &other_purpose, 2_000), None);
+        assert_eq!(verify(&key, "v1.a.b.c.d.e", 0), None);
+    }
+
+    #[test]
+    fn only_email_purposes_get_links() {
+        let key = SigningKey::generate();
+        let token = token(&key, "u", PurposeId::MarketingSharing, 0);
+        assert_eq!(verify(&key, &token, 1), None);
+    }
+}

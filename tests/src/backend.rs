@@ -1,0 +1,231 @@
+//! Both engines behind one test fixture: the local binary's router on SQLite, and the
+//! functions' routers on moto (DynamoDB, SQS, S3), each with the mail worker delivering to an
+//! outbox folder.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use futures::FutureExt;
+use serde_json::{Value, json};
+use shared::Platform;
+use shared::aws::{AwsSettings, RequestCounter};
+use shared::clock::ManualClock;
+use shared::idempotency::Idempotency;
+use shared::mail::outbox::OutboxMailer;
+use shared::queue::QueueName;
+use shared::queue::poller::{Poller, Worker};
+use shared::store::sqlite::SqliteStore;
+
+use crate::{
+    Auth, call, clock, create_bucket, create_queues, create_table, embedded_engine, moto_clients, shared_clock,
+    token_mailed_to, unique,
+};
+
+pub struct Backend {
+    pub app: Router,
+    pub platform: Platform,
+    pub mail: Poller,
+    pub outbox: PathBuf,
+    pub clock: ManualClock,
+    pub requests: Option<RequestCounter>,
+    pub sqlite: Option<Arc<SqliteStore>>,
+    pub dynamo: Option<(aws_sdk_dynamodb::Client, String)>,
+    pub dirs: Vec<tempfile::TempDir>,
+}
+
+impl Backend {
+    pub async fn deliver_mail(&self) {
+        self.mail.drain().await.expect("mail queue drains");
+    }
+
+    /// Every item of the table, as text, to look for traces of a person.
+    pub async fn table_text(&self) -> Vec<String> {
+        if let Some(store) = &self.sqlite {
+            return store.dump().await.unwrap().iter().map(|item| format!("{item:?}")).collect();
+        }
+        let (client, table) = self.dynamo.as_ref().expect("one backend");
+        let mut texts = Vec::new();
+        let mut start = None;
+        loop {
+            // A scan is fine in a test that looks through everything; the product never scans.
+            let page = client.scan().table_name(table).set_exclusive_start_key(start).send().await.unwrap();
+            texts.extend(page.items.unwrap_or_default().iter().map(|item| format!("{item:?}")));
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return texts;
+            }
+        }
+    }
+
+    pub async fn count_of(&self, needle: &str) -> usize {
+        self.table_text().await.iter().filter(|text| text.contains(needle)).count()
+    }
+
+    pub async fn post(&self, path: &str, auth: Auth<'_>, body: Value) -> (u16, Value) {
+        let (status, _, body) = call(&self.app, "POST", path, auth, Some(body)).await;
+        (status, body)
+    }
+
+    pub async fn put(&self, path: &str, auth: Auth<'_>, body: Value) -> (u16, Value) {
+        let (status, _, body) = call(&self.app, "PUT", path, auth, Some(body)).await;
+        (status, body)
+    }
+
+    pub async fn get(&self, path: &str, auth: Auth<'_>) -> (u16, Value) {
+        let (status, _, body) = call(&self.app, "GET", path, auth, None).await;
+        (status, body)
+    }
+
+    pub async fn delete(&self, path: &str, auth: Auth<'_>, body: Value) -> (u16, Value) {
+        let (status, _, body) = call(&self.app, "DELETE", path, auth, Some(body)).await;
+        (status, body)
+    }
+
+    /// Signs up, verifies by the mailed link, and signs in: the new admin's session token.
+    pub async fn admin(&self, email: &str, password: &str, organisation: &str) -> Session {
+        let (status, _) = self
+            .post(
+                "/v1/signup",
+                Auth::None,
+                json!({"email": email, "password": password, "organisation_name": organisation}),
+            )
+            .await;
+        assert_eq!(status, 202);
+        self.deliver_mail().await;
+        // Mail goes to the address as typed, with the domain in lower case.
+        let to = shared::domain::EmailAddress::parse(email).unwrap();
+        let token = token_mailed_to(&self.outbox, to.as_str());
+        let (status, body) =
+            self.post("/v1/email-verifications", Auth::None, json!({"token": token.expect("verification mail")})).await;
+        assert_eq!(status, 200, "{body}");
+        self.login(email, password).await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Session {
+        let (status, headers, body) =
+            call(&self.app, "POST", "/v1/sessions", Auth::None, Some(json!({"email": email, "password": password})))
+                .await;
+        assert_eq!(status, 201, "{body}");
+        let cookie = headers["set-cookie"].to_str().unwrap().to_owned();
+        Session {
+            token: body["token"].as_str().unwrap().to_owned(),
+            csrf: body["csrf_token"].as_str().unwrap().to_owned(),
+            user_id: body["user_id"].as_str().unwrap().to_owned(),
+            organisation_id: body["organisation_id"].as_str().unwrap().to_owned(),
+            cookie,
+        }
+    }
+
+    /// Invites, delivers, accepts, signs in: the new member's session.
+    pub async fn member(&self, admin: &Session, email: &str, password: &str, role: &str) -> Session {
+        let (status, body) = self
+            .post("/v1/organisations/current/invitations", admin.bearer(), json!({"email": email, "role": role}))
+            .await;
+        assert_eq!(status, 201, "{body}");
+        self.deliver_mail().await;
+        let token = token_mailed_to(&self.outbox, email).expect("invitation mail");
+        let (status, body) =
+            self.post("/v1/invitations/accept", Auth::None, json!({"token": token, "password": password})).await;
+        assert_eq!(status, 201, "{body}");
+        self.login(email, password).await
+    }
+}
+
+pub struct Session {
+    pub token: String,
+    pub csrf: String,
+    pub user_id: String,
+    pub organisation_id: String,
+    pub cookie: String,
+}
+
+impl Session {
+    pub fn bearer(&self) -> Auth<'_> {
+        Auth::Bearer(&self.token)
+    }
+}
+
+fn mail_poller(platform: &Platform, mailer: Arc<OutboxMailer>) -> Poller {
+    let worker = Arc::new(mail_worker::MailWorker {
+        mailer,
+        idempotency: Idempotency::new(platform.store.clone(), platform.clock.clone()),
+    });
+    let handler: Worker = Arc::new(move |event| {
+        let worker = worker.clone();
+        async move { worker.handle(event).await.map_err(Into::into) }.boxed()
+    });
+    Poller {
+        queue: platform.queue.clone(),
+        name: QueueName::Mail,
+        worker: handler,
+        visibility: Duration::from_secs(30),
+    }
+}
+
+pub async fn sqlite() -> Backend {
+    let clock = clock();
+    let (engine, dir) = embedded_engine(&clock);
+    Backend {
+        app: infentre::router(&engine),
+        platform: engine.platform.clone(),
+        mail: mail_poller(&engine.platform, engine.mailer.clone()),
+        outbox: engine.mailer.dir().clone(),
+        clock,
+        requests: None,
+        sqlite: Some(engine.store.clone()),
+        dynamo: None,
+        dirs: vec![dir],
+    }
+}
+
+pub async fn moto() -> Backend {
+    let clock = clock();
+    let clients = moto_clients().await;
+    let name = unique("acct");
+    create_table(&clients, &name).await;
+    create_bucket(&clients, &name).await;
+    let aws = AwsSettings {
+        table: name.clone(),
+        queues: create_queues(&clients, &name, 5).await,
+        export_bucket: name.clone(),
+    };
+    let source: HashMap<&str, &str> = HashMap::from([("INFENTRE_OPERATORS", "dpo@infentre.com")]);
+    let settings = shared::config::Settings::from_source(
+        &source,
+        "https://privacy.infentre.example".into(),
+        shared::signing::SigningKey::generate(),
+    )
+    .unwrap();
+    let platform = clients.platform(&aws, settings, shared_clock(&clock));
+    let dir = tempfile::tempdir().unwrap();
+    let mailer =
+        Arc::new(OutboxMailer::new(dir.path().join("outbox"), "no-reply@infentre.com", shared_clock(&clock)).unwrap());
+    clients.requests.reset();
+    Backend {
+        app: shared::http::app(signup::routes().merge(consent::routes()).with_state(platform.clone())),
+        mail: mail_poller(&platform, mailer.clone()),
+        outbox: mailer.dir().clone(),
+        platform,
+        clock,
+        requests: Some(clients.requests.clone()),
+        sqlite: None,
+        dynamo: Some((clients.dynamodb.clone(), name)),
+        dirs: vec![dir],
+    }
+}
+
+/// Runs each named test once per engine.
+#[macro_export]
+macro_rules! on_both_engines {
+    ($($case:ident),* $(,)?) => {
+        mod local_binary_on_sqlite {
+            $( #[tokio::test] async fn $case() { super::$case($crate::backend::sqlite().await).await } )*
+        }
+        mod functions_on_moto {
+            $( #[tokio::test] async fn $case() { super::$case($crate::backend::moto().await).await } )*
+        }
+    };
+}

@@ -1,0 +1,284 @@
+//! Consent with proof, on both engines: the ledger, receipts, GPC, unsubscribe links, the
+//! published information, and erasure of it all with the account.
+
+use std::sync::Arc;
+
+use infentre_tests::backend::{Backend, Session, sqlite};
+use infentre_tests::{Auth, call, on_both_engines};
+use serde_json::{Value, json};
+use shared::consent::{self, Method, PurposeId};
+
+const PASSWORD: &str = "consent is a process";
+
+async fn user(b: &Backend) -> Session {
+    b.admin("ada@example.com", PASSWORD, "Analytical Engines").await
+}
+
+on_both_engines!(
+    a_grant_and_a_withdrawal_are_both_proved_and_the_last_one_counts,
+    replaying_the_same_choice_records_nothing_new,
+    concurrent_changes_are_all_kept_and_the_state_is_the_last_of_them,
+    a_receipt_has_the_kantara_fields_and_only_its_owner_sees_it,
+    a_gpc_visitor_is_recorded_as_refusing_marketing,
+    an_unsubscribe_link_withdraws_product_updates,
+    bad_consent_input_is_refused_precisely,
+    a_cancelled_account_leaves_no_consent_record,
+);
+
+async fn a_grant_and_a_withdrawal_are_both_proved_and_the_last_one_counts(b: Backend) {
+    let ada = user(&b).await;
+    let (_, before) = b.get("/v1/me/consents", ada.bearer()).await;
+    assert_eq!(before["policy_version"], "2019-10-28");
+    for purpose in ["analytics_cookies", "product_updates", "inactivity_reminders", "marketing_sharing"] {
+        assert_eq!(before["purposes"][purpose]["granted"], false, "{purpose} defaults to not granted");
+    }
+
+    let (status, granted) = b.put("/v1/me/consents/product_updates", ada.bearer(), json!({"granted": true})).await;
+    assert_eq!(status, 200, "{granted}");
+    assert_eq!((granted["granted"].as_bool(), granted["method"].as_str()), (Some(true), Some("api")));
+    assert!(consent::is_granted(&b.platform, &ada.user_id, PurposeId::ProductUpdates).await.unwrap());
+    let (status, withdrawn) = b.put("/v1/me/consents/product_updates", ada.bearer(), json!({"granted": false})).await;
+    assert_eq!(status, 200);
+
+    assert!(!consent::is_granted(&b.platform, &ada.user_id, PurposeId::ProductUpdates).await.unwrap(), "at once");
+    let (_, state) = b.get("/v1/me/consents", ada.bearer()).await;
+    assert_eq!(state["purposes"]["product_updates"]["granted"], false);
+    assert_eq!(state["purposes"]["product_updates"]["receipt_id"], withdrawn["receipt_id"]);
+    let (_, history) = b.get("/v1/me/consents/history", ada.bearer()).await;
+    let entries = history["items"].as_array().unwrap();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[0]["receipt_id"], withdrawn["receipt_id"], "newest first");
+    assert_eq!(entries[1]["receipt_id"], granted["receipt_id"]);
+    assert_eq!(entries[0]["notice_sha256"], consent::NOTICE_SHA256.as_str());
+}
+
+async fn replaying_the_same_choice_records_nothing_new(b: Backend) {
+    let ada = user(&b).await;
+    let (_, first) = b.put("/v1/me/consents/analytics_cookies", ada.bearer(), json!({"granted": true})).await;
+    let (status, replay) = b.put("/v1/me/consents/analytics_cookies", ada.bearer(), json!({"granted": true})).await;
+    assert_eq!(status, 200);
+    assert_eq!(replay["receipt_id"], first["receipt_id"]);
+    let (_, history) = b.get("/v1/me/consents/history", ada.bearer()).await;
+    assert_eq!(history["items"].as_array().unwrap().len(), 1);
+}
+
+async fn concurrent_changes_are_all_kept_and_the_state_is_the_last_of_them(b: Backend) {
+    let ada = user(&b).await;
+    let platform = Arc::new(b.platform.clone());
+    let changes: Vec<_> = (0..16)
+        .map(|n| {
+            let platform = platform.clone();
+            let user_id = ada.user_id.clone();
+            tokio::spawn(async move {
+                consent::record(&platform, &user_id, PurposeId::MarketingSharing, n % 2 == 0, Method::Api).await
+            })
+        })
+        .collect();
+    let results: Vec<_> = futures::future::join_all(changes).await.into_iter().map(|r| r.unwrap().unwrap()).collect();
+    let written = results.iter().filter(|(_, new)| *new).count();
+
+    let ledger =
+        shared::store::query_all(b.platform.store.as_ref(), consent::ledger_query(&ada.user_id)).await.unwrap();
+    let entries: Vec<consent::LedgerEntry> = ledger.iter().map(|item| item.data().unwrap()).collect();
+    assert_eq!(entries.len(), written, "every change that was acknowledged is in the ledger");
+    let mut versions: Vec<_> = entries.iter().map(|e| e.version).collect();
+    versions.sort();
+    assert_eq!(versions, (1..=written as i64).collect::<Vec<_>>(), "one unbroken chain of versions");
+    let last = entries.iter().max_by_key(|e| e.version).unwrap();
+    let state =
+        consent::states(b.platform.store.as_ref(), &ada.user_id).await.unwrap()[&PurposeId::MarketingSharing].clone();
+    assert_eq!((state.receipt_id.as_str(), state.granted), (last.receipt_id.as_str(), last.granted));
+}
+
+async fn a_receipt_has_the_kantara_fields_and_only_its_owner_sees_it(b: Backend) {
+    let ada = user(&b).await;
+    let (_, change) = b.put("/v1/me/consents/marketing_sharing", ada.bearer(), json!({"granted": true})).await;
+    let path = format!("/v1/consent-receipts/{}", change["receipt_id"].as_str().unwrap());
+
+    let (status, receipt) = b.get(&path, ada.bearer()).await;
+
+    assert_eq!(status, 200);
+    for field in [
+        "version",
+        "jurisdiction",
+        "consentTimestamp",
+        "collectionMethod",
+        "consentReceiptID",
+        "language",
+        "piiPrincipalId",
+        "piiControllers",
+        "policyUrl",
+        "services",
+        "sensitive",
+    ] {
+        assert!(receipt.get(field).is_some(), "missing {field}: {receipt}");
+    }
+    assert_eq!(receipt["version"], "KI-CR-v1.1.0");
+    assert_eq!(receipt["piiPrincipalId"], ada.user_id.as_str());
+    assert_eq!(receipt["services"][0]["purposes"][0]["thirdPartyDisclosure"], true);
+    let grace = b.member(&ada, "grace@example.com", "another long password", "member").await;
+    assert_eq!(b.get(&path, grace.bearer()).await.0, 404, "someone else's receipt does not exist for them");
+    assert_eq!(b.get("/v1/consent-receipts/not-a-receipt", ada.bearer()).await.0, 404);
+    assert_eq!(b.get(&path, Auth::None).await.0, 401);
+}
+
+async fn a_gpc_visitor_is_recorded_as_refusing_marketing(b: Backend) {
+    let request = http::Request::post("/v1/cookie-consents")
+        .header("content-type", "application/json")
+        .header("sec-gpc", "1")
+        .body(axum::body::Body::from(json!({"analytics": true, "marketing": true}).to_string()))
+        .unwrap();
+    let response = tower::ServiceExt::oneshot(b.app.clone(), request).await.unwrap();
+    assert_eq!(response.status(), 201);
+    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let body: Value =
+        serde_json::from_slice(&http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes())
+            .unwrap();
+
+    assert_eq!((body["analytics"].as_bool(), body["marketing"].as_bool()), (Some(true), Some(false)));
+    let visitor_id = body["visitor_id"].as_str().unwrap();
+    assert!(cookie.starts_with(&format!("infentre_consent={visitor_id}:1:0")), "{cookie}");
+    let proof = b.table_text().await.into_iter().find(|t| t.contains(visitor_id) && t.contains("receipt_id")).unwrap();
+    assert!(proof.contains("gpc"), "the marketing refusal says gpc: {proof}");
+
+    // The account that claims the choice inherits the refusal, with its method.
+    let ada = user(&b).await;
+    let (status, claimed) =
+        b.post("/v1/me/cookie-consents/claim", ada.bearer(), json!({"visitor_id": visitor_id})).await;
+    assert_eq!(status, 200, "{claimed}");
+    let (_, history) = b.get("/v1/me/consents/history", ada.bearer()).await;
+    let methods: Vec<_> =
+        history["items"].as_array().unwrap().iter().map(|e| (e["purpose"].clone(), e["method"].clone())).collect();
+    assert!(methods.contains(&(json!("marketing_sharing"), json!("gpc"))), "{methods:?}");
+    assert!(methods.contains(&(json!("analytics_cookies"), json!("cookie_banner"))), "{methods:?}");
+    let (_, state) = b.get("/v1/me/consents", ada.bearer()).await;
+    assert_eq!(state["purposes"]["analytics_cookies"]["granted"], true);
+    assert_eq!(state["purposes"]["marketing_sharing"]["granted"], false);
+    assert_eq!(b.count_of(visitor_id).await, 0, "the visitor's records went to the account");
+}
+
+async fn an_unsubscribe_link_withdraws_product_updates(b: Backend) {
+    let ada = user(&b).await;
+    b.put("/v1/me/consents/product_updates", ada.bearer(), json!({"granted": true})).await;
+    let now = shared::clock::Clock::epoch_seconds(&b.clock);
+    let (link, headers) =
+        shared::unsubscribe::headers(&b.platform.settings, &ada.user_id, PurposeId::ProductUpdates, now);
+    assert_eq!(headers[1], ("List-Unsubscribe-Post".to_owned(), "List-Unsubscribe=One-Click".to_owned()));
+    let path = link.split_once("/v1/").map(|(_, rest)| format!("/v1/{rest}")).unwrap();
+
+    let (status, _, body) = call(&b.app, "POST", &path, Auth::None, None).await;
+
+    assert_eq!((status, body), (200, json!({"purpose": "product_updates", "granted": false})));
+    let (_, history) = b.get("/v1/me/consents/history", ada.bearer()).await;
+    assert_eq!(history["items"][0]["method"], "unsubscribe_link");
+    assert!(!consent::is_granted(&b.platform, &ada.user_id, PurposeId::ProductUpdates).await.unwrap());
+}
+
+async fn bad_consent_input_is_refused_precisely(b: Backend) {
+    let ada = user(&b).await;
+    let (status, problem) = b.put("/v1/me/consents/telepathy", ada.bearer(), json!({"granted": true})).await;
+    assert_eq!((status, problem["code"].as_str()), (404, Some("not_found")));
+    for body in
+        [json!({"granted": "yes"}), json!({"granted": 1}), json!({}), json!({"granted": true, "method": "operator"})]
+    {
+        let (status, problem) = b.put("/v1/me/consents/analytics_cookies", ada.bearer(), body.clone()).await;
+        assert_eq!((status, problem["code"].as_str()), (422, Some("invalid_body")), "{body}");
+    }
+    let forged = shared::unsubscribe::token(
+        &shared::signing::SigningKey::generate(),
+        &ada.user_id,
+        PurposeId::ProductUpdates,
+        0,
+    );
+    let expired =
+        shared::unsubscribe::token(&b.platform.settings.signing_key, &ada.user_id, PurposeId::ProductUpdates, 0);
+    for token in [forged.as_str(), expired.as_str(), "garbage"] {
+        let (status, _, problem) =
+            call(&b.app, "POST", &format!("/v1/unsubscribe?token={token}"), Auth::None, None).await;
+        assert_eq!((status, problem["code"].as_str()), (400, Some("invalid_token")));
+        assert!(!problem.to_string().contains(&ada.user_id), "the answer does not say whose it was");
+    }
+    let (status, _, _) = call(&b.app, "POST", "/v1/unsubscribe", Auth::None, None).await;
+    assert_eq!(status, 400);
+    let (status, _) = b
+        .post("/v1/cookie-consents", Auth::None, json!({"visitor_id": "me", "analytics": true, "marketing": false}))
+        .await;
+    assert_eq!(status, 422);
+    let (_, history) = b.get("/v1/me/consents/history", ada.bearer()).await;
+    assert!(history["items"].as_array().unwrap().is_empty(), "nothing was recorded");
+}
+
+async fn a_cancelled_account_leaves_no_consent_record(b: Backend) {
+    let ada = user(&b).await;
+    for purpose in ["analytics_cookies", "product_updates", "marketing_sharing"] {
+        b.put(&format!("/v1/me/consents/{purpose}"), ada.bearer(), json!({"granted": true})).await;
+    }
+    b.put("/v1/me/consents/product_updates", ada.bearer(), json!({"granted": false})).await;
+    assert!(b.count_of("consent_record").await >= 4);
+
+    let (status, _) = b.delete("/v1/me", ada.bearer(), json!({"password": PASSWORD})).await;
+
+    assert_eq!(status, 200);
+    assert_eq!(b.count_of("consent_record").await, 0);
+    assert_eq!(b.count_of("consent_state").await, 0);
+    assert_eq!(b.count_of(&ada.user_id).await, 0);
+}
+
+// ---- Published information and policy versions (engine-independent) -----------------------
+
+#[tokio::test]
+async fn the_published_information_is_served() {
+    let b = sqlite().await;
+    let (_, cookies) = b.get("/v1/cookies", Auth::None).await;
+    let fr = cookies.as_array().unwrap().iter().find(|c| c["name"] == "fr").expect("the fr cookie");
+    assert_eq!((fr["domain"].as_str(), fr["duration_seconds"].as_u64()), (Some(".facebook.com"), Some(7_776_000)));
+    assert_eq!(fr["provider"], "Facebook");
+    assert_eq!(fr["purpose"], "marketing");
+
+    let (_, purposes) = b.get("/v1/purposes", Auth::None).await;
+    let ids: Vec<_> = purposes.as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["analytics_cookies", "product_updates", "inactivity_reminders", "marketing_sharing"]);
+    assert!(purposes[0]["lawful_basis"].as_str().unwrap().contains("consent"));
+
+    let (_, notice) = b.get("/v1/privacy-notice", Auth::None).await;
+    assert_eq!(notice["last_updated"], "2019-10-28");
+    assert!(notice["dpo"]["email"].as_str().unwrap().contains('@'));
+    assert_eq!(notice["text_sha256"], consent::NOTICE_SHA256.as_str());
+
+    let (_, subprocessors) = b.get("/v1/subprocessors", Auth::None).await;
+    let names: Vec<_> = subprocessors.as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert!(names.iter().any(|n| n.contains("Amazon Web Services")) && names.iter().any(|n| n.contains("SendGrid")));
+    assert!(subprocessors[0]["location"].as_str().unwrap().starts_with("EU"));
+
+    let (_, gpc) = b.get("/.well-known/gpc.json", Auth::None).await;
+    assert_eq!(gpc["gpc"], true);
+}
+
+#[tokio::test]
+async fn a_new_policy_version_suspends_the_purposes_that_ask_again() {
+    let b = sqlite().await;
+    let ada = user(&b).await;
+    for purpose in ["analytics_cookies", "product_updates", "marketing_sharing"] {
+        b.put(&format!("/v1/me/consents/{purpose}"), ada.bearer(), json!({"granted": true})).await;
+    }
+    let mut settings = (*b.platform.settings).clone();
+    settings.policy_version = "2027-01-01".into();
+    let platform = shared::Platform { settings: Arc::new(settings), ..b.platform.clone() };
+    let app = shared::http::app(signup::routes().merge(::consent::routes()).with_state(platform.clone()));
+
+    assert!(!consent::is_granted(&platform, &ada.user_id, PurposeId::AnalyticsCookies).await.unwrap());
+    assert!(!consent::is_granted(&platform, &ada.user_id, PurposeId::MarketingSharing).await.unwrap());
+    assert!(
+        consent::is_granted(&platform, &ada.user_id, PurposeId::ProductUpdates).await.unwrap(),
+        "does not ask again"
+    );
+    let (_, _, state) = call(&app, "GET", "/v1/me/consents", ada.bearer(), None).await;
+    assert_eq!(state["policy_version"], "2027-01-01");
+    assert_eq!(state["purposes"]["analytics_cookies"]["renewal_needed"], true);
+
+    let (status, _, renewed) =
+        call(&app, "PUT", "/v1/me/consents/analytics_cookies", ada.bearer(), Some(json!({"granted": true}))).await;
+    assert_eq!(status, 200);
+    assert_eq!(renewed["policy_version"], "2027-01-01");
+    assert!(consent::is_granted(&platform, &ada.user_id, PurposeId::AnalyticsCookies).await.unwrap());
+}
