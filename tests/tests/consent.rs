@@ -282,3 +282,28 @@ async fn a_new_policy_version_suspends_the_purposes_that_ask_again() {
     assert_eq!(renewed["policy_version"], "2027-01-01");
     assert!(consent::is_granted(&platform, &ada.user_id, PurposeId::AnalyticsCookies).await.unwrap());
 }
+
+// ---- What consent costs on DynamoDB (moto, counted by the SDK interceptor) -----------------
+
+#[tokio::test]
+async fn a_consent_change_is_one_transaction_and_the_check_one_read() {
+    let b = infentre_tests::backend::moto().await;
+    let ada = user(&b).await;
+    let requests = b.requests.clone().unwrap();
+    requests.reset();
+
+    let (status, _) = b.put("/v1/me/consents/analytics_cookies", ada.bearer(), json!({"granted": true})).await;
+    assert_eq!(status, 200);
+    // The session, the current state (for the version), then one transaction.
+    let change: std::collections::BTreeMap<String, u64> =
+        [("DynamoDB.GetItem".to_owned(), 2), ("DynamoDB.TransactWriteItems".to_owned(), 1)].into();
+    assert_eq!(requests.snapshot(), change);
+
+    requests.reset();
+    assert!(consent::is_granted(&b.platform, &ada.user_id, PurposeId::AnalyticsCookies).await.unwrap());
+    assert_eq!(requests.snapshot(), [("DynamoDB.GetItem".to_owned(), 1)].into());
+    requests.reset();
+    let all = consent::states(b.platform.store.as_ref(), &ada.user_id).await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(requests.snapshot(), [("DynamoDB.Query".to_owned(), 1)].into(), "every purpose in one query");
+}
