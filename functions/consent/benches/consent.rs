@@ -27,7 +27,7 @@ fn benches(c: &mut Criterion) {
         b.to_async(&runtime).iter(|| async {
             let i = n.fetch_add(1, Ordering::Relaxed);
             let (_, written) =
-                consent::record(&platform, "01JBENCHUSER", PurposeId::ProductUpdates, i % 2 == 0, Method::Api)
+                consent::record(&platform, "01JBENCHUSER", PurposeId::ProductUpdates, i.is_multiple_of(2), Method::Api)
                     .await
                     .unwrap();
             assert!(written);
