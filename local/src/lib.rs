@@ -79,14 +79,28 @@ pub fn pollers(engine: &Engine) -> Vec<Poller> {
         let mail = mail.clone();
         async move { mail.handle(event).await.map_err(Into::into) }.boxed()
     });
-    let tracking_worker: Worker =
-        Arc::new(|event| async move { tracking_worker::handle(event).await.map_err(Into::into) }.boxed());
+    let platform = engine.platform.clone();
+    let tracking_worker: Worker = Arc::new(move |event| {
+        let platform = platform.clone();
+        async move { tracking_worker::handle(&platform, event).await.map_err(Into::into) }.boxed()
+    });
     let rights_worker: Worker =
         Arc::new(|event| async move { rights_worker::handle(event).await.map_err(Into::into) }.boxed());
-    [(QueueName::Mail, mail_worker), (QueueName::Tracking, tracking_worker), (QueueName::Rights, rights_worker)]
-        .into_iter()
-        .map(|(name, worker)| Poller { queue: engine.platform.queue.clone(), name, worker, visibility: VISIBILITY })
-        .collect()
+    // Batch sizes as in the template: tracking writes fill BatchWriteItem's 25 several times.
+    [
+        (QueueName::Mail, mail_worker, 10),
+        (QueueName::Tracking, tracking_worker, 100),
+        (QueueName::Rights, rights_worker, 10),
+    ]
+    .into_iter()
+    .map(|(name, worker, batch_size)| Poller {
+        queue: engine.platform.queue.clone(),
+        name,
+        worker,
+        visibility: VISIBILITY,
+        batch_size,
+    })
+    .collect()
 }
 
 /// Runs every queue until nothing is visible: what tests call instead of waiting.
@@ -148,6 +162,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = shared::http::PlatformApi::openapi();
     doc.merge(signup::ApiDoc::openapi());
     doc.merge(consent::ApiDoc::openapi());
+    doc.merge(tracking::ApiDoc::openapi());
     doc.merge(shared::blob::local::LocalExportsApi::openapi());
     let components = doc.components.get_or_insert_with(Default::default);
     components.add_security_scheme(

@@ -25,11 +25,11 @@ pub struct Subject {
     pub canonical_email: String,
 }
 
-/// One place where items about a subject live.
+/// One place where items about a subject live (one or more partitions).
 pub struct Location {
     pub name: &'static str,
     pub description: &'static str,
-    pub query: fn(&Subject) -> Query,
+    pub queries: fn(&Subject) -> Vec<Query>,
 }
 
 /// Every place in the table where items about a subject live.
@@ -37,17 +37,26 @@ pub const LOCATIONS: &[Location] = &[
     Location {
         name: "user_partition",
         description: "The account (e-mail address, role, password hash, activity) and everything filed under it.",
-        query: |s| Query::partition(keys::user_partition(&s.user_id)).limit(1_000),
+        queries: |s| vec![Query::partition(keys::user_partition(&s.user_id)).limit(1_000)],
+    },
+    Location {
+        name: "usage_events",
+        description: "Usage events of the platform, kept only with consent and at most 3 years.",
+        queries: |s| {
+            (0..keys::USAGE_EVENT_SHARDS)
+                .map(|shard| Query::partition(keys::usage_events(&s.user_id, shard)).limit(1_000))
+                .collect()
+        },
     },
     Location {
         name: "subject_index",
         description: "Sessions, single-use tokens and the claim on the e-mail address.",
-        query: |s| Query::index(Index::Gsi1, keys::subject_index(&s.user_id)).limit(1_000),
+        queries: |s| vec![Query::index(Index::Gsi1, keys::subject_index(&s.user_id)).limit(1_000)],
     },
     Location {
         name: "login_throttle",
         description: "Counters of failed logins for the account's address (kept 15 minutes).",
-        query: |s| Query::partition(throttle::LOGIN_PER_ACCOUNT.partition(&s.canonical_email)).limit(1_000),
+        queries: |s| vec![Query::partition(throttle::LOGIN_PER_ACCOUNT.partition(&s.canonical_email)).limit(1_000)],
     },
 ];
 
@@ -98,9 +107,11 @@ pub async fn collect(platform: &Platform, subject: &Subject) -> Result<Vec<Item>
     let mut seen = std::collections::HashSet::new();
     let mut items = Vec::new();
     for location in LOCATIONS {
-        for item in query_all(platform.store.as_ref(), (location.query)(subject)).await? {
-            if seen.insert(item.key.clone()) {
-                items.push(item);
+        for query in (location.queries)(subject) {
+            for item in query_all(platform.store.as_ref(), query).await? {
+                if seen.insert(item.key.clone()) {
+                    items.push(item);
+                }
             }
         }
     }

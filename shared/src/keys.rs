@@ -69,6 +69,20 @@ pub fn session(token_hash: &str) -> (String, String) {
     (format!("SESSION#{token_hash}"), "SESSION".to_owned())
 }
 
+/// Usage events are spread over this many partitions per user, so one busy account stays under
+/// DynamoDB's 1,000 writes/s per partition and its erasure reads several partitions at once.
+pub const USAGE_EVENT_SHARDS: u32 = 8;
+
+/// One of a user's usage-event partitions.
+pub fn usage_events(user_id: &str, shard: u32) -> String {
+    format!("USER#{user_id}#EVENTS#{shard}")
+}
+
+/// A usage event's sort key: time-ordered, unique by the event id.
+pub fn usage_event_sort(occurred_at_ms: i64, event_id: &str) -> String {
+    format!("EVENT#{:015}#{event_id}", occurred_at_ms.max(0))
+}
+
 /// A throttling counter for one fixed window.
 pub fn throttle(scope: &str, subject_hash: &str, window: i64) -> (String, String) {
     (format!("THROTTLE#{scope}#{subject_hash}"), format!("WINDOW#{window}"))

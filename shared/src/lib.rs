@@ -39,4 +39,5 @@ pub mod erasure;
 pub mod session;
 pub mod throttle;
 pub mod tokens;
+pub mod tracking;
 pub mod unsubscribe;

@@ -28,6 +28,7 @@ pub struct Backend {
     pub app: Router,
     pub platform: Platform,
     pub mail: Poller,
+    pub tracking: Poller,
     pub outbox: PathBuf,
     pub clock: ManualClock,
     pub requests: Option<RequestCounter>,
@@ -39,6 +40,11 @@ pub struct Backend {
 impl Backend {
     pub async fn deliver_mail(&self) {
         self.mail.drain().await.expect("mail queue drains");
+    }
+
+    /// Runs the tracking worker until its queue is empty.
+    pub async fn store_events(&self) {
+        self.tracking.drain().await.expect("tracking queue drains");
     }
 
     /// Every item of the table, as text, to look for traces of a person.
@@ -148,6 +154,21 @@ impl Session {
     }
 }
 
+fn tracking_poller(platform: &Platform) -> Poller {
+    let worker_platform = platform.clone();
+    let handler: Worker = Arc::new(move |event| {
+        let platform = worker_platform.clone();
+        async move { tracking_worker::handle(&platform, event).await.map_err(Into::into) }.boxed()
+    });
+    Poller {
+        queue: platform.queue.clone(),
+        name: QueueName::Tracking,
+        worker: handler,
+        visibility: Duration::from_secs(30),
+        batch_size: 100,
+    }
+}
+
 fn mail_poller(platform: &Platform, mailer: Arc<OutboxMailer>) -> Poller {
     let worker = Arc::new(mail_worker::MailWorker {
         mailer,
@@ -162,6 +183,7 @@ fn mail_poller(platform: &Platform, mailer: Arc<OutboxMailer>) -> Poller {
         name: QueueName::Mail,
         worker: handler,
         visibility: Duration::from_secs(30),
+        batch_size: 10,
     }
 }
 
@@ -172,6 +194,7 @@ pub async fn sqlite() -> Backend {
         app: infentre::router(&engine),
         platform: engine.platform.clone(),
         mail: mail_poller(&engine.platform, engine.mailer.clone()),
+        tracking: tracking_poller(&engine.platform),
         outbox: engine.mailer.dir().clone(),
         clock,
         requests: None,
@@ -205,8 +228,11 @@ pub async fn moto() -> Backend {
         Arc::new(OutboxMailer::new(dir.path().join("outbox"), "no-reply@infentre.com", shared_clock(&clock)).unwrap());
     clients.requests.reset();
     Backend {
-        app: shared::http::app(signup::routes().merge(consent::routes()).with_state(platform.clone())),
+        app: shared::http::app(
+            signup::routes().merge(consent::routes()).merge(tracking::routes()).with_state(platform.clone()),
+        ),
         mail: mail_poller(&platform, mailer.clone()),
+        tracking: tracking_poller(&platform),
         outbox: mailer.dir().clone(),
         platform,
         clock,

@@ -161,7 +161,8 @@ async fn the_poller_deletes_successes_and_redelivers_failures(f: Fixture) {
             .boxed()
         })
     };
-    let poller = Poller { queue: f.queue.clone(), name: QueueName::Mail, worker, visibility: VISIBILITY };
+    let poller =
+        Poller { queue: f.queue.clone(), name: QueueName::Mail, worker, visibility: VISIBILITY, batch_size: 10 };
 
     let mut processed = 0;
     while processed < 4 {

@@ -24,12 +24,24 @@ pub struct Poller {
     pub worker: Worker,
     /// How long a received message stays hidden (the template's visibility timeout).
     pub visibility: Duration,
+    /// Messages handed to the worker at once (the template's `BatchSize`): receives of 10
+    /// are gathered up to this.
+    pub batch_size: usize,
 }
 
 impl Poller {
     /// Receives and processes one batch; returns how many messages it received.
     pub async fn poll_once(&self) -> Result<usize, QueueError> {
-        let messages = self.queue.receive(self.name, MAX_BATCH_MESSAGES, self.visibility).await?;
+        let mut messages = Vec::new();
+        while messages.len() < self.batch_size.max(1) {
+            let want = (self.batch_size.max(1) - messages.len()).min(MAX_BATCH_MESSAGES);
+            let received = self.queue.receive(self.name, want, self.visibility).await?;
+            let last = received.len() < want;
+            messages.extend(received);
+            if last {
+                break;
+            }
+        }
         if messages.is_empty() {
             return Ok(0);
         }

@@ -1,0 +1,46 @@
+//! Usage events: the message the tracking function queues and the tracking worker stores.
+//!
+//! An event is stored only while `analytics_cookies` is granted, keyed by its id (a
+//! redelivered message overwrites the same item: no duplicates), spread over the user's
+//! event partitions, and expires 3 years after it happened at the latest.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::keys;
+use crate::store::{Item, Key, StoreError};
+
+/// "We keep this information no longer than 3 years."
+pub const RETENTION_SECONDS: i64 = 3 * 365 * 24 * 3600;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackedEvent {
+    pub event_id: String,
+    pub user_id: String,
+    pub organisation_id: String,
+    pub name: String,
+    /// Unix milliseconds.
+    pub occurred_at_ms: i64,
+    pub received_at: i64,
+    #[serde(default)]
+    pub properties: Map<String, Value>,
+    /// Browser information and address: present only when the consent was in force.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+}
+
+impl TrackedEvent {
+    pub fn key(&self) -> Key {
+        let shard = keys::shard_of(&self.event_id, keys::USAGE_EVENT_SHARDS);
+        Key::new(keys::usage_events(&self.user_id, shard), keys::usage_event_sort(self.occurred_at_ms, &self.event_id))
+    }
+
+    /// The stored item: expires 3 years after the event happened.
+    pub fn item(&self) -> Result<Item, StoreError> {
+        let expires_at = self.occurred_at_ms.div_euclid(1000) + RETENTION_SECONDS;
+        Ok(Item::new(self.key(), "usage_event").with_data(self)?.expires_at(expires_at))
+    }
+}
