@@ -56,6 +56,9 @@ pub struct Settings {
     pub policy_date: String,
     pub controller: Party,
     pub dpo: Party,
+    /// SendGrid's Event Webhook verification key (`INFENTRE_SENDGRID_WEBHOOK_PUBLIC_KEY`,
+    /// base64 DER). Without it the webhook refuses every request.
+    pub sendgrid_webhook_key: Option<p256::ecdsa::VerifyingKey>,
 }
 
 /// A party named in the privacy notice.
@@ -119,8 +122,34 @@ impl Settings {
                 return Err(ConfigError::Invalid { name, reason: "must be an e-mail address".into() });
             }
         }
-        Ok(Self { public_base_url, operators, signing_key, mail_from, policy_version, policy_date, controller, dpo })
+        let sendgrid_webhook_key =
+            match source.get("INFENTRE_SENDGRID_WEBHOOK_PUBLIC_KEY").filter(|v| !v.trim().is_empty()) {
+                None => None,
+                Some(text) => Some(sendgrid_key(&text)?),
+            };
+        Ok(Self {
+            public_base_url,
+            operators,
+            signing_key,
+            mail_from,
+            policy_version,
+            policy_date,
+            controller,
+            dpo,
+            sendgrid_webhook_key,
+        })
     }
+}
+
+/// SendGrid publishes its webhook key as base64 of a DER SubjectPublicKeyInfo (P-256).
+pub fn sendgrid_key(text: &str) -> Result<p256::ecdsa::VerifyingKey, ConfigError> {
+    use p256::pkcs8::DecodePublicKey;
+    let name = "INFENTRE_SENDGRID_WEBHOOK_PUBLIC_KEY";
+    let der = STANDARD
+        .decode(text.trim())
+        .map_err(|err| ConfigError::Invalid { name, reason: format!("not base64: {err}") })?;
+    p256::ecdsa::VerifyingKey::from_public_key_der(&der)
+        .map_err(|err| ConfigError::Invalid { name, reason: format!("not a P-256 public key: {err}") })
 }
 
 /// Decodes a base64 signing key setting.

@@ -168,6 +168,18 @@ pub async fn erase_organisation(platform: &Platform, organisation_id: &str) -> R
         report.exports_erased += member_report.exports_erased;
         report.retained.extend(member_report.retained);
     }
+    // Its recipients' e-mail interactions and suppressions.
+    let mut org_items = Vec::new();
+    for shard in 0..keys::INTERACTION_SHARDS {
+        let query = Query::index(Index::Gsi1, keys::organisation_interactions(organisation_id, shard)).limit(1_000);
+        org_items.extend(query_all(store, query).await?);
+    }
+    let suppressions = Query::partition(keys::organisation_suppressions(organisation_id)).limit(1_000);
+    org_items.extend(query_all(store, suppressions).await?);
+    for item in &org_items {
+        *report.erased.entry(item.entity_type.clone()).or_default() += 1;
+    }
+    store.batch_write(org_items.into_iter().map(|i| BatchOp::Delete(i.key)).collect()).await?;
     let invitations =
         query_all(store, Query::index(Index::Gsi1, keys::organisation_invitations(organisation_id)).limit(1_000))
             .await?;

@@ -83,6 +83,35 @@ pub fn usage_event_sort(occurred_at_ms: i64, event_id: &str) -> String {
     format!("EVENT#{:015}#{event_id}", occurred_at_ms.max(0))
 }
 
+// ---- E-mail interactions of organisations' recipients -------------------------------------
+
+/// Shards of an organisation's interaction index (GSI1), for write rate and erasure.
+pub const INTERACTION_SHARDS: u32 = 8;
+
+/// One recipient's interactions with an organisation's e-mails; the recipient is the hash
+/// of their normalised address.
+pub fn recipient_interactions(organisation_id: &str, recipient_hash: &str) -> String {
+    format!("ORG#{organisation_id}#RECIPIENT#{recipient_hash}")
+}
+
+pub fn interaction_sort(timestamp: i64, sg_event_id: &str) -> String {
+    format!("EVENT#{:012}#{sg_event_id}", timestamp.max(0))
+}
+
+/// GSI1 partition listing every interaction of an organisation (to erase them with it).
+pub fn organisation_interactions(organisation_id: &str, shard: u32) -> String {
+    format!("ORG#{organisation_id}#INTERACTIONS#{shard}")
+}
+
+/// Recipients an organisation's admin had erased: their interactions are no longer stored or synced.
+pub fn suppression(organisation_id: &str, recipient_hash: &str) -> (String, String) {
+    (format!("ORG#{organisation_id}#SUPPRESSIONS"), format!("RECIPIENT#{recipient_hash}"))
+}
+
+pub fn organisation_suppressions(organisation_id: &str) -> String {
+    format!("ORG#{organisation_id}#SUPPRESSIONS")
+}
+
 /// A throttling counter for one fixed window.
 pub fn throttle(scope: &str, subject_hash: &str, window: i64) -> (String, String) {
     (format!("THROTTLE#{scope}#{subject_hash}"), format!("WINDOW#{window}"))

@@ -215,7 +215,11 @@ pub async fn moto() -> Backend {
         queues: create_queues(&clients, &name, 5).await,
         export_bucket: name.clone(),
     };
-    let source: HashMap<&str, &str> = HashMap::from([("INFENTRE_OPERATORS", "dpo@infentre.com")]);
+    let public_key = crate::sendgrid_public_key();
+    let source: HashMap<&str, &str> = HashMap::from([
+        ("INFENTRE_OPERATORS", "dpo@infentre.com"),
+        ("INFENTRE_SENDGRID_WEBHOOK_PUBLIC_KEY", public_key.as_str()),
+    ]);
     let settings = shared::config::Settings::from_source(
         &source,
         "https://privacy.infentre.example".into(),

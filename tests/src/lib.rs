@@ -148,7 +148,11 @@ pub fn shared_clock(clock: &ManualClock) -> Arc<dyn shared::clock::Clock> {
 /// A fresh embedded engine in a temporary data directory.
 pub fn embedded_engine(clock: &ManualClock) -> (shared::embedded::Engine, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temporary data directory");
-    let source: HashMap<&str, &str> = HashMap::from([("INFENTRE_OPERATORS", "dpo@infentre.com")]);
+    let public_key = sendgrid_public_key();
+    let source: HashMap<&str, &str> = HashMap::from([
+        ("INFENTRE_OPERATORS", "dpo@infentre.com"),
+        ("INFENTRE_SENDGRID_WEBHOOK_PUBLIC_KEY", public_key.as_str()),
+    ]);
     let settings = shared::config::Settings::from_source(
         &source,
         "http://127.0.0.1:8080".into(),
@@ -222,3 +226,26 @@ pub fn token_mailed_to(outbox: &std::path::Path, to: &str) -> Option<String> {
     })
 }
 pub mod backend;
+
+/// The tests' stand-in for SendGrid's webhook signing key (fixed, so both engines share it).
+pub fn sendgrid_signing_key() -> p256::ecdsa::SigningKey {
+    p256::ecdsa::SigningKey::from_slice(&[7u8; 32]).expect("a valid P-256 scalar")
+}
+
+/// Its public half as SendGrid shows it: base64 of the DER SubjectPublicKeyInfo.
+pub fn sendgrid_public_key() -> String {
+    use base64::Engine;
+    use p256::pkcs8::EncodePublicKey;
+    let der = sendgrid_signing_key().verifying_key().to_public_key_der().expect("DER");
+    base64::engine::general_purpose::STANDARD.encode(der.as_bytes())
+}
+
+/// Signs a webhook body as SendGrid does: base64 DER ECDSA over `timestamp || body`.
+pub fn sendgrid_signature(timestamp: &str, body: &[u8]) -> String {
+    use base64::Engine;
+    use p256::ecdsa::signature::Signer;
+    let mut signed = timestamp.as_bytes().to_vec();
+    signed.extend_from_slice(body);
+    let signature: p256::ecdsa::Signature = sendgrid_signing_key().sign(&signed);
+    base64::engine::general_purpose::STANDARD.encode(signature.to_der().as_bytes())
+}

@@ -151,6 +151,7 @@ fn email() -> Email {
             ("List-Unsubscribe-Post".into(), "List-Unsubscribe=One-Click".into()),
         ],
         category: "product_updates".into(),
+        organisation_id: None,
     }
 }
 

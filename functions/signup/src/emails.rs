@@ -14,6 +14,7 @@ fn email(to: &str, subject: &str, text: String) -> Email {
         html: None,
         headers: Vec::new(),
         category: TRANSACTIONAL.into(),
+        organisation_id: None,
     }
 }
 

@@ -1,18 +1,26 @@
 //! Tracking: consented usage events.
 
 mod events;
+pub mod sendgrid;
 
 use axum::Router;
-use axum::routing::post;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, post};
 use shared::Platform;
 
 /// The routes of this function; [`shared::http::app`] completes them for Lambda and the
 /// local server alike.
 pub fn routes() -> Router<Platform> {
-    Router::new().route("/v1/events", post(events::record_events))
+    Router::new()
+        .route("/v1/events", post(events::record_events))
+        .route("/v1/webhooks/sendgrid", post(sendgrid::webhook).layer(DefaultBodyLimit::max(sendgrid::BODY_LIMIT)))
+        .route("/v1/organisations/current/recipients/{email}", delete(sendgrid::erase_recipient))
 }
 
 /// This function's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(events::record_events), tags((name = "tracking", description = "Usage events, stored only with consent")))]
+#[openapi(
+    paths(events::record_events, sendgrid::webhook, sendgrid::erase_recipient),
+    tags((name = "tracking", description = "Usage events and e-mail interactions, stored without IP addresses"))
+)]
 pub struct ApiDoc;

@@ -23,6 +23,10 @@ pub struct Email {
     pub headers: Vec<(String, String)>,
     /// A label for the provider's statistics (`transactional`, `product_updates`, ...).
     pub category: String,
+    /// The organisation an e-mail is sent for: SendGrid returns it with each delivery, open
+    /// and click event (as a custom argument), which files the interaction under it.
+    #[serde(default)]
+    pub organisation_id: Option<String>,
 }
 
 /// A message on the mail queue: one e-mail, sent at most once per `id`.

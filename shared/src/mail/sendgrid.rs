@@ -56,6 +56,9 @@ impl SendGridMailer {
         if !headers.is_empty() {
             body["headers"] = Value::Object(headers);
         }
+        if let Some(organisation_id) = &email.organisation_id {
+            body["custom_args"] = json!({ "organisation_id": organisation_id });
+        }
         body
     }
 }

@@ -1,0 +1,256 @@
+//! SendGrid's signed Event Webhook, and the erasure of one recipient.
+//!
+//! The signature (ECDSA P-256 over the timestamp header followed by the raw body) is checked
+//! before the body is even parsed. The opener's IP address and user agent are dropped before
+//! anything is stored; only an allow-list of fields is kept. Interactions are filed under
+//! the organisation (SendGrid returns our `organisation_id` custom argument) and the recipient,
+//! identified by a hash of the normalised address, and kept at most 3 years. A duplicate
+//! `sg_event_id` writes the same item again: SendGrid's retries store nothing twice.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use p256::ecdsa::signature::Verifier;
+use p256::ecdsa::{Signature, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use shared::Platform;
+use shared::domain::EmailAddress;
+use shared::error::{ApiError, Problem};
+use shared::session::AuthUser;
+use shared::store::{BatchOp, Index, IndexKey, Item, Key, Query, query_all};
+use shared::tracking::RETENTION_SECONDS;
+use shared::{keys, store};
+use utoipa::ToSchema;
+
+pub const SIGNATURE_HEADER: &str = "x-twilio-email-event-webhook-signature";
+pub const TIMESTAMP_HEADER: &str = "x-twilio-email-event-webhook-timestamp";
+/// SendGrid posts batches of events; allow more than the API's usual 64 KiB.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// Checks SendGrid's signature: base64 DER ECDSA over `timestamp || raw body`, SHA-256.
+pub fn verify(key: &VerifyingKey, timestamp: &str, body: &[u8], signature: &str) -> bool {
+    let Ok(der) = STANDARD.decode(signature.trim()) else { return false };
+    let Ok(signature) = Signature::from_der(&der) else { return false };
+    let mut signed = Vec::with_capacity(timestamp.len() + body.len());
+    signed.extend_from_slice(timestamp.as_bytes());
+    signed.extend_from_slice(body);
+    key.verify(&signed, &signature).is_ok()
+}
+
+/// What we keep of one SendGrid event: no address, no IP, no user agent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Interaction {
+    pub sg_event_id: String,
+    pub organisation_id: String,
+    /// SHA-256 of the recipient's normalised address.
+    pub recipient: String,
+    pub event: String,
+    pub timestamp: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sg_message_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+impl Interaction {
+    fn item(&self) -> Result<Item, store::StoreError> {
+        let shard = keys::shard_of(&self.sg_event_id, keys::INTERACTION_SHARDS);
+        let key = Key::new(
+            keys::recipient_interactions(&self.organisation_id, &self.recipient),
+            keys::interaction_sort(self.timestamp, &self.sg_event_id),
+        );
+        Ok(Item::new(key, "email_interaction")
+            .with_data(self)?
+            .with_index(
+                Index::Gsi1,
+                IndexKey::new(
+                    keys::organisation_interactions(&self.organisation_id, shard),
+                    format!("{}#{}", self.recipient, self.sg_event_id),
+                ),
+            )
+            .expires_at(self.timestamp + RETENTION_SECONDS))
+    }
+}
+
+fn text(event: &Value, field: &str, max: usize) -> Option<String> {
+    event.get(field).and_then(Value::as_str).filter(|s| !s.is_empty() && s.len() <= max).map(str::to_owned)
+}
+
+/// The hash that identifies a recipient.
+pub fn recipient_hash(email: &EmailAddress) -> String {
+    keys::sha256_hex(email.canonical().as_bytes())
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookResult {
+    pub stored: usize,
+    /// Events not ours (no organisation), malformed, or of a suppressed recipient.
+    pub ignored: usize,
+}
+
+/// SendGrid's Event Webhook (delivered, open, click, bounce, unsubscribe, ...), signed.
+#[utoipa::path(post, path = "/v1/webhooks/sendgrid", tag = "tracking",
+    params(
+        ("X-Twilio-Email-Event-Webhook-Signature" = String, Header, description = "base64 DER ECDSA signature"),
+        ("X-Twilio-Email-Event-Webhook-Timestamp" = String, Header, description = "unix seconds"),
+    ),
+    request_body(content = Vec<Object>, description = "SendGrid's JSON array of events"),
+    responses(
+        (status = 200, body = WebhookResult),
+        (status = 400, description = "malformed_json", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "invalid_signature: nothing is stored", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "webhook_not_configured", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn webhook(
+    State(platform): State<Platform>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Json<WebhookResult>, ApiError> {
+    let body = body.map_err(|_| ApiError::payload_too_large(BODY_LIMIT))?;
+    let Some(key) = platform.settings.sendgrid_webhook_key.as_ref() else {
+        return Err(ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "webhook_not_configured",
+            "The SendGrid webhook key is not configured.",
+        ));
+    };
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let (signature, timestamp) = (header(SIGNATURE_HEADER), header(TIMESTAMP_HEADER));
+    let timestamp_ok = !timestamp.is_empty() && timestamp.len() <= 12 && timestamp.bytes().all(|b| b.is_ascii_digit());
+    if !timestamp_ok || !verify(key, &timestamp, &body, &signature) {
+        return Err(ApiError::unauthorized("invalid_signature", "The webhook signature does not verify."));
+    }
+    let events: Vec<Value> = serde_json::from_slice(&body)
+        .map_err(|_| ApiError::bad_request("malformed_json", "The body must be SendGrid's JSON array of events."))?;
+
+    let mut ignored = 0;
+    let mut suppressed: HashMap<(String, String), bool> = HashMap::new();
+    let mut interactions = Vec::with_capacity(events.len());
+    for mut event in events {
+        // The opener's address and browser never go further than this line.
+        if let Some(fields) = event.as_object_mut() {
+            fields.remove("ip");
+            fields.remove("useragent");
+        }
+        let parsed = (|| {
+            let email = EmailAddress::parse(event.get("email")?.as_str()?).ok()?;
+            Some(Interaction {
+                sg_event_id: text(&event, "sg_event_id", 128)?,
+                organisation_id: ulid::Ulid::from_string(&text(&event, "organisation_id", 64)?).ok()?.to_string(),
+                recipient: recipient_hash(&email),
+                event: text(&event, "event", 32)?,
+                timestamp: event.get("timestamp")?.as_i64()?,
+                sg_message_id: text(&event, "sg_message_id", 256),
+                url: text(&event, "url", 2048),
+            })
+        })();
+        let Some(interaction) = parsed else {
+            ignored += 1;
+            continue;
+        };
+        let pair = (interaction.organisation_id.clone(), interaction.recipient.clone());
+        let is_suppressed = match suppressed.get(&pair) {
+            Some(known) => *known,
+            None => {
+                let (pk, sk) = keys::suppression(&pair.0, &pair.1);
+                let found = platform.store.get(&Key::new(pk, sk)).await?.is_some();
+                *suppressed.entry(pair).or_insert(found)
+            }
+        };
+        if is_suppressed {
+            ignored += 1;
+            continue;
+        }
+        interactions.push(interaction);
+    }
+    let items = interactions.iter().map(Interaction::item).collect::<Result<Vec<_>, _>>()?;
+    let stored = items.len();
+    platform.store.batch_write(items.into_iter().map(BatchOp::Put).collect()).await?;
+    tracing::info!(stored, ignored, "sendgrid events");
+    Ok(Json(WebhookResult { stored, ignored }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecipientErased {
+    /// Interactions erased.
+    pub erased: usize,
+    /// Future interactions of this recipient are neither stored nor synced.
+    pub suppressed: bool,
+}
+
+/// Erases every stored interaction of one recipient of the organisation's e-mails, and
+/// suppresses them from now on (admins only).
+#[utoipa::path(delete, path = "/v1/organisations/current/recipients/{email}", tag = "tracking",
+    params(("email" = String, Path, description = "The recipient's address (URL-encoded)")),
+    responses(
+        (status = 200, body = RecipientErased),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid_email", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("session" = []), ("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(organisation_id = %auth.organisation_id))]
+pub async fn erase_recipient(
+    State(platform): State<Platform>,
+    auth: AuthUser,
+    Path(email): Path<String>,
+) -> Result<Json<RecipientErased>, ApiError> {
+    auth.require_admin()?;
+    let email = EmailAddress::parse(&email)?;
+    let recipient = recipient_hash(&email);
+    let (pk, sk) = keys::suppression(&auth.organisation_id, &recipient);
+    // Suppress first: an event arriving during the erasure is not stored after it.
+    let suppression = Item::new(Key::new(pk, sk), "recipient_suppression")
+        .with_data(&serde_json::json!({ "recipient": recipient, "since": platform.clock.epoch_seconds() }))?;
+    platform.store.put(suppression, None).await?;
+    let interactions = query_all(
+        platform.store.as_ref(),
+        Query::partition(keys::recipient_interactions(&auth.organisation_id, &recipient)).limit(1_000),
+    )
+    .await?;
+    let erased = interactions.len();
+    platform.store.batch_write(interactions.into_iter().map(|i| BatchOp::Delete(i.key)).collect()).await?;
+    Ok(Json(RecipientErased { erased, suppressed: true }))
+}
+
+#[cfg(test)]
+mod tests {
+    use p256::pkcs8::DecodePublicKey;
+
+    use super::*;
+
+    // SendGrid's published test vector (their Go and Node SDKs' tests).
+    const PUBLIC_KEY: &str = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEEDr2LjtURuePQzplybdC+u4CwrqDqBaWjcMMsTbhdbcwHBcepxo7yAQGhHPTnlvFYPAZFceEu/1FwCM/QmGUhA==";
+    const SIGNATURE: &str =
+        "MEUCIQCtIHJeH93Y+qpYeWrySphQgpNGNr/U+UyUlBkU6n7RAwIgJTz2C+8a8xonZGi6BpSzoQsbVRamr2nlxFDWYNH2j/0=";
+    const TIMESTAMP: &str = "1588788367";
+    const PAYLOAD: &str = r#"{"category":"example_payload","event":"test_event","message_id":"message_id"}"#;
+
+    fn key() -> VerifyingKey {
+        VerifyingKey::from_public_key_der(&STANDARD.decode(PUBLIC_KEY).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn sendgrids_test_vector_verifies() {
+        assert!(verify(&key(), TIMESTAMP, PAYLOAD.as_bytes(), SIGNATURE));
+    }
+
+    #[test]
+    fn any_change_breaks_the_signature() {
+        let key = key();
+        assert!(!verify(&key, TIMESTAMP, format!("{PAYLOAD}\r\n").as_bytes(), SIGNATURE), "CRLF appended");
+        let pretty = serde_json::to_string_pretty(&serde_json::from_str::<Value>(PAYLOAD).unwrap()).unwrap();
+        assert!(!verify(&key, TIMESTAMP, pretty.as_bytes(), SIGNATURE), "pretty-printed");
+        assert!(!verify(&key, "1588788368", PAYLOAD.as_bytes(), SIGNATURE), "timestamp + 1");
+        let mut altered = SIGNATURE.to_owned();
+        altered.replace_range(10..11, if &SIGNATURE[10..11] == "A" { "B" } else { "A" });
+        assert!(!verify(&key, TIMESTAMP, PAYLOAD.as_bytes(), &altered), "one character of the signature");
+        assert!(!verify(&key, TIMESTAMP, PAYLOAD.as_bytes(), "not base64!"));
+    }
+}

@@ -1,0 +1,158 @@
+//! SendGrid's Event Webhook on both engines: signed, stored without the opener's IP address or
+//! browser, deduplicated, filed under the organisation, and erasable per recipient.
+
+use infentre_tests::backend::{Backend, Session};
+use infentre_tests::{on_both_engines, sendgrid_signature};
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "newsletters for all";
+const OPENER_IP: &str = "198.51.100.23";
+const OPENER_AGENT: &str = "Mozilla/5.0 (Macintosh) SecretBrowser/42";
+
+async fn admin(b: &Backend) -> Session {
+    b.admin("ada@example.com", PASSWORD, "Analytical Engines").await
+}
+
+fn open_event(organisation_id: &str, email: &str, sg_event_id: &str) -> Value {
+    json!({
+        "email": email, "timestamp": 1_795_900_000, "event": "open", "sg_event_id": sg_event_id,
+        "sg_message_id": "14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0", "ip": OPENER_IP,
+        "useragent": OPENER_AGENT, "organisation_id": organisation_id, "category": ["product_updates"],
+    })
+}
+
+async fn post_webhook(b: &Backend, body: &[u8], signature: Option<String>, timestamp: &str) -> (u16, Value) {
+    let mut request = http::Request::post("/v1/webhooks/sendgrid").header("content-type", "application/json");
+    if let Some(signature) = signature {
+        request = request
+            .header("x-twilio-email-event-webhook-signature", signature)
+            .header("x-twilio-email-event-webhook-timestamp", timestamp);
+    }
+    let response =
+        tower::ServiceExt::oneshot(b.app.clone(), request.body(axum::body::Body::from(body.to_vec())).unwrap())
+            .await
+            .unwrap();
+    let status = response.status().as_u16();
+    let bytes = http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+async fn deliver(b: &Backend, events: Value) -> (u16, Value) {
+    let body = events.to_string();
+    post_webhook(b, body.as_bytes(), Some(sendgrid_signature("1795900100", body.as_bytes())), "1795900100").await
+}
+
+async fn interactions(b: &Backend) -> Vec<String> {
+    b.table_text().await.into_iter().filter(|t| t.contains("email_interaction")).collect()
+}
+
+on_both_engines!(
+    a_signed_open_is_stored_without_the_openers_address_or_browser,
+    unsigned_or_tampered_deliveries_store_nothing,
+    a_retried_delivery_stores_nothing_twice,
+    an_admin_erases_one_recipient_and_suppresses_them,
+    a_cancelled_organisation_leaves_no_interaction,
+);
+
+async fn a_signed_open_is_stored_without_the_openers_address_or_browser(b: Backend) {
+    let ada = admin(&b).await;
+    let events = json!([
+        open_event(&ada.organisation_id, "Customer@Example.net", "evt-1"),
+        {"email": "x@example.net", "timestamp": 1, "event": "open", "sg_event_id": "evt-foreign"},
+    ]);
+
+    let (status, body) = deliver(&b, events).await;
+
+    assert_eq!((status, body), (200, json!({"stored": 1, "ignored": 1})));
+    assert_eq!(interactions(&b).await.len(), 1);
+    let everything = b.table_text().await.join("\n");
+    for secret in
+        [OPENER_IP, "198.51.100", OPENER_AGENT, "SecretBrowser", "Customer@Example.net", "customer@example.net"]
+    {
+        assert!(!everything.contains(secret), "{secret} was stored");
+    }
+}
+
+async fn unsigned_or_tampered_deliveries_store_nothing(b: Backend) {
+    let ada = admin(&b).await;
+    let body = json!([open_event(&ada.organisation_id, "c@example.net", "evt-1")]).to_string();
+    let signature = sendgrid_signature("1795900100", body.as_bytes());
+    let tampered = body.replace("open", "click");
+    let cases = [
+        (body.as_bytes().to_vec(), None, "1795900100"),
+        (tampered.as_bytes().to_vec(), Some(signature.clone()), "1795900100"),
+        (body.as_bytes().to_vec(), Some(signature.clone()), "1795900101"),
+        (format!("{body}\r\n").into_bytes(), Some(signature.clone()), "1795900100"),
+        (body.as_bytes().to_vec(), Some(signature.replace('A', "B")), "1795900100"),
+        (body.as_bytes().to_vec(), Some("garbage".into()), "1795900100"),
+    ];
+    for (payload, signature, timestamp) in cases {
+        let (status, problem) = post_webhook(&b, &payload, signature, timestamp).await;
+        assert_eq!((status, problem["code"].as_str()), (401, Some("invalid_signature")));
+    }
+    // Signed but not SendGrid's shape: refused after the check, nothing stored.
+    let (status, _) =
+        post_webhook(&b, b"{\"not\":\"an array\"}", Some(sendgrid_signature("1", b"{\"not\":\"an array\"}")), "1")
+            .await;
+    assert_eq!(status, 400);
+    assert!(interactions(&b).await.is_empty());
+}
+
+async fn a_retried_delivery_stores_nothing_twice(b: Backend) {
+    let ada = admin(&b).await;
+    let events = json!([
+        open_event(&ada.organisation_id, "c@example.net", "evt-1"),
+        open_event(&ada.organisation_id, "c@example.net", "evt-1"),
+        open_event(&ada.organisation_id, "d@example.net", "evt-2"),
+    ]);
+    assert_eq!(deliver(&b, events.clone()).await.0, 200);
+    assert_eq!(deliver(&b, events).await.0, 200);
+    assert_eq!(interactions(&b).await.len(), 2);
+}
+
+async fn an_admin_erases_one_recipient_and_suppresses_them(b: Backend) {
+    let ada = admin(&b).await;
+    let other = b.admin("eve@example.org", "another organisation", "Eve Corp").await;
+    let org = ada.organisation_id.clone();
+    deliver(
+        &b,
+        json!([
+            open_event(&org, "gone@example.net", "e1"),
+            open_event(&org, "gone@example.net", "e2"),
+            open_event(&org, "stays@example.net", "e3"),
+            open_event(&other.organisation_id, "gone@example.net", "e4"),
+        ]),
+    )
+    .await;
+    assert_eq!(interactions(&b).await.len(), 4);
+    let grace = b.member(&ada, "grace@example.com", "members cannot erase", "member").await;
+    assert_eq!(
+        b.delete("/v1/organisations/current/recipients/gone@example.net", grace.bearer(), Value::Null).await.0,
+        403
+    );
+
+    let (status, body) =
+        b.delete("/v1/organisations/current/recipients/Gone%40Example.net", ada.bearer(), Value::Null).await;
+
+    assert_eq!((status, body), (200, json!({"erased": 2, "suppressed": true})));
+    assert_eq!(interactions(&b).await.len(), 2, "the other recipient and the other organisation keep theirs");
+    let (_, later) = deliver(&b, json!([open_event(&org, "gone@example.net", "e5")])).await;
+    assert_eq!(later, json!({"stored": 0, "ignored": 1}), "suppressed from now on");
+    let (status, problem) =
+        b.delete("/v1/organisations/current/recipients/not-an-address", ada.bearer(), Value::Null).await;
+    assert_eq!((status, problem["code"].as_str()), (422, Some("invalid_email")));
+}
+
+async fn a_cancelled_organisation_leaves_no_interaction(b: Backend) {
+    let ada = admin(&b).await;
+    let events: Vec<_> =
+        (0..30).map(|n| open_event(&ada.organisation_id, &format!("c{n}@example.net"), &format!("e{n}"))).collect();
+    deliver(&b, Value::Array(events)).await;
+    b.delete("/v1/organisations/current/recipients/c0@example.net", ada.bearer(), Value::Null).await;
+
+    let (status, _) = b.delete("/v1/organisations/current", ada.bearer(), json!({"password": PASSWORD})).await;
+
+    assert_eq!(status, 200);
+    assert!(interactions(&b).await.is_empty());
+    assert_eq!(b.count_of(&ada.organisation_id).await, 0, "interactions and suppressions went with it");
+}
