@@ -13,7 +13,6 @@ use futures::FutureExt;
 use shared::clock::{Clock, SystemClock};
 use shared::config::{ConfigError, Settings, Source};
 use shared::embedded::{Engine, load_or_create_signing_key};
-use shared::idempotency::Idempotency;
 use shared::queue::QueueName;
 use shared::queue::poller::{Poller, Worker};
 use tokio::sync::watch;
@@ -71,10 +70,7 @@ pub fn router(engine: &Engine) -> Router {
 
 /// One poller per queue, each feeding the worker its Lambda runs.
 pub fn pollers(engine: &Engine) -> Vec<Poller> {
-    let mail = Arc::new(mail_worker::MailWorker {
-        mailer: engine.mailer.clone(),
-        idempotency: Idempotency::new(engine.platform.store.clone(), engine.platform.clock.clone()),
-    });
+    let mail = Arc::new(mail_worker::MailWorker::new(engine.platform.clone(), engine.mailer.clone()));
     let mail_worker: Worker = Arc::new(move |event| {
         let mail = mail.clone();
         async move { mail.handle(event).await.map_err(Into::into) }.boxed()

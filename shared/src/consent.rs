@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::Platform;
 use crate::error::ApiError;
 use crate::keys;
-use crate::store::{Condition, Item, Key, Query, SortKey, Store, StoreError, TransactOp, query_all};
+use crate::store::{Condition, Index, IndexKey, Item, Key, Query, SortKey, Store, StoreError, TransactOp, query_all};
 
 /// The privacy notice whose version consents are given against; its SHA-256 is recorded in
 /// every ledger entry, so what the person saw can be proved.
@@ -182,6 +182,23 @@ pub fn ledger_query(user_id: &str) -> Query {
     Query::partition(keys::user_partition(user_id)).sort(SortKey::BeginsWith("CONSENT#LOG#".into())).backward()
 }
 
+/// The current-state item; a granted one is also listed in its purpose's GSI3 partitions, so
+/// "everyone who consented" is a query, never a scan.
+fn state_item(key: &Key, state: &ConsentState, user_id: &str) -> Result<Item, StoreError> {
+    let item = Item::new(key.clone(), "consent_state").with_data(state)?;
+    if !state.granted {
+        return Ok(item);
+    }
+    let shard = keys::shard_of(user_id, keys::CONSENTED_SHARDS);
+    Ok(item.with_index(Index::Gsi3, IndexKey::new(keys::consented(state.purpose.as_str(), shard), user_id)))
+}
+
+/// The users who granted `purpose`, for one of its shards (check [`is_granted`] again before
+/// using each: the index also lists grants made stale by a new notice).
+pub fn consented_query(purpose: PurposeId, shard: u32) -> Query {
+    Query::index(Index::Gsi3, keys::consented(purpose.as_str(), shard)).limit(1_000)
+}
+
 /// The one consent check: one read. Every consumer calls this (or [`states`] for several
 /// purposes at once) right before it uses the data, so a withdrawal counts at once.
 pub async fn is_granted(platform: &Platform, user_id: &str, purpose: PurposeId) -> Result<bool, StoreError> {
@@ -257,10 +274,7 @@ pub async fn record(
                 item: Item::new(ledger_key(user_id, &receipt_id), "consent_record").with_data(&entry)?,
                 condition: Some(Condition::NotExists),
             },
-            TransactOp::Put {
-                item: Item::new(key.clone(), "consent_state").with_data(&state)?,
-                condition: Some(unchanged_since_read),
-            },
+            TransactOp::Put { item: state_item(&key, &state, user_id)?, condition: Some(unchanged_since_read) },
         ];
         match platform.store.transact(ops).await {
             Ok(()) => return Ok((state, true)),

@@ -112,6 +112,13 @@ pub fn organisation_suppressions(organisation_id: &str) -> String {
     format!("ORG#{organisation_id}#SUPPRESSIONS")
 }
 
+/// Shards of the "who consented to this purpose" index (GSI3).
+pub const CONSENTED_SHARDS: u32 = 8;
+
+pub fn consented(purpose: &str, shard: u32) -> String {
+    format!("CONSENTED#{purpose}#{shard}")
+}
+
 /// A throttling counter for one fixed window.
 pub fn throttle(scope: &str, subject_hash: &str, window: i64) -> (String, String) {
     (format!("THROTTLE#{scope}#{subject_hash}"), format!("WINDOW#{window}"))

@@ -13,7 +13,6 @@ use serde_json::{Value, json};
 use shared::Platform;
 use shared::aws::{AwsSettings, RequestCounter};
 use shared::clock::ManualClock;
-use shared::idempotency::Idempotency;
 use shared::mail::outbox::OutboxMailer;
 use shared::queue::QueueName;
 use shared::queue::poller::{Poller, Worker};
@@ -170,10 +169,7 @@ fn tracking_poller(platform: &Platform) -> Poller {
 }
 
 fn mail_poller(platform: &Platform, mailer: Arc<OutboxMailer>) -> Poller {
-    let worker = Arc::new(mail_worker::MailWorker {
-        mailer,
-        idempotency: Idempotency::new(platform.store.clone(), platform.clock.clone()),
-    });
+    let worker = Arc::new(mail_worker::MailWorker::new(platform.clone(), mailer));
     let handler: Worker = Arc::new(move |event| {
         let worker = worker.clone();
         async move { worker.handle(event).await.map_err(Into::into) }.boxed()

@@ -222,7 +222,7 @@ pub enum Auth<'a> {
 pub fn token_mailed_to(outbox: &std::path::Path, to: &str) -> Option<String> {
     outbox_files(outbox).into_iter().rev().filter(|mail| mail.contains(&format!("To: {to}"))).find_map(|mail| {
         let start = mail.find("token=")? + "token=".len();
-        Some(mail[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect())
+        Some(mail[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')).collect())
     })
 }
 pub mod backend;

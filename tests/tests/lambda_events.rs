@@ -4,7 +4,6 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use http_body_util::BodyExt;
 use infentre_tests::{clock, embedded_engine, outbox_files};
 use mail_worker::MailWorker;
-use shared::idempotency::Idempotency;
 use shared::queue::batch::SqsEvent;
 use shared::store::{Item, Key};
 use tower::ServiceExt;
@@ -45,10 +44,7 @@ async fn an_unknown_route_is_a_problem_document() {
 #[tokio::test]
 async fn the_mail_worker_sends_once_and_reports_the_bad_record() {
     let (engine, _dir) = embedded_engine(&clock());
-    let worker = MailWorker {
-        mailer: engine.mailer.clone(),
-        idempotency: Idempotency::new(engine.platform.store.clone(), engine.platform.clock.clone()),
-    };
+    let worker = MailWorker::new(engine.platform.clone(), engine.mailer.clone());
     let event: SqsEvent = serde_json::from_str(include_str!("../../events/sqs-mail.json")).unwrap();
 
     let first = worker.handle(event.clone()).await.unwrap();

@@ -56,6 +56,7 @@ contract!(
     a_message_received_too_often_moves_to_the_dead_letter_queue,
     the_poller_deletes_successes_and_redelivers_failures,
     queues_are_separate,
+    one_receive_never_returns_a_message_twice,
 );
 
 async fn receive_all(queue: &dyn Queue, name: QueueName) -> Vec<shared::queue::ReceivedMessage> {
@@ -184,4 +185,13 @@ async fn queues_are_separate(f: Fixture) {
     f.queue.send(QueueName::Mail, "for mail".into()).await.unwrap();
     assert!(f.queue.receive(QueueName::Tracking, 10, VISIBILITY).await.unwrap().is_empty());
     assert_eq!(f.queue.receive(QueueName::Mail, 10, VISIBILITY).await.unwrap().len(), 1);
+}
+
+async fn one_receive_never_returns_a_message_twice(f: Fixture) {
+    f.queue.send_batch(QueueName::Mail, vec!["a".into(), "b".into()]).await.unwrap();
+    // A zero visibility timeout leaves them visible at once, yet one call returns each once.
+    let got = f.queue.receive(QueueName::Mail, 10, Duration::ZERO).await.unwrap();
+    let mut bodies: Vec<_> = got.iter().map(|m| m.body.as_str()).collect();
+    bodies.sort();
+    assert_eq!(bodies, ["a", "b"]);
 }

@@ -1,6 +1,7 @@
 //! Consent: purposes, the ledger with receipts, cookie consent with GPC, one-click
 //! unsubscribe, and the published privacy information (notice, cookies, sub-processors).
 
+mod broadcast;
 mod ledger;
 mod published;
 pub mod visitors;
@@ -25,6 +26,7 @@ pub fn routes() -> Router<Platform> {
         .route("/v1/privacy-notice", get(published::privacy_notice))
         .route("/v1/subprocessors", get(published::subprocessors))
         .route("/.well-known/gpc.json", get(published::gpc))
+        .route("/v1/operator/product-updates", post(broadcast::send_product_update))
 }
 
 /// This function's part of the OpenAPI document.
@@ -43,6 +45,7 @@ pub fn routes() -> Router<Platform> {
         published::privacy_notice,
         published::subprocessors,
         published::gpc,
+        broadcast::send_product_update,
     ),
     tags((name = "consent", description = "Purposes, consent changes with proof, receipts, cookie consent, unsubscribe"),
          (name = "privacy", description = "The published privacy information"))

@@ -1,25 +1,45 @@
 //! The mail worker: sends each e-mail of the mail queue once.
 //!
-//! A redelivered message is not sent again (idempotency on the message id). A provider outage
-//! fails the record so SQS redelivers it later; after the maximum receives it waits in the
-//! dead-letter queue for an operator.
+//! A redelivered message is not sent again (idempotency on the message id). Mail that needs
+//! consent is checked right before sending, so a withdrawal between queueing and sending stops
+//! it; it then gets the address from the account (the message carries none) and the RFC 8058
+//! unsubscribe headers and link. A provider outage fails the record so SQS redelivers it
+//! later; after the maximum receives it waits in the dead-letter queue for an operator.
 
 use std::sync::Arc;
 
+use shared::Platform;
+use shared::consent;
 use shared::idempotency::{Idempotency, IdempotencyError};
-use shared::mail::{MailError, Mailer, OutgoingMail};
+use shared::mail::{Email, MailError, Mailer, OutgoingMail};
 use shared::queue::batch::{self, BatchError, Record, RecordError, SqsBatchResponse, SqsEvent};
+use shared::store::Key;
+use shared::{keys, unsubscribe};
 
 /// How many e-mails of one batch are sent at once.
 const CONCURRENCY: usize = 4;
 
 #[derive(Debug, Clone)]
 pub struct MailWorker {
+    pub platform: Platform,
     pub mailer: Arc<dyn Mailer>,
     pub idempotency: Idempotency,
 }
 
+/// What became of one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Outcome {
+    Sent,
+    /// The consent was withdrawn (or the account erased) before sending.
+    Withheld,
+}
+
 impl MailWorker {
+    pub fn new(platform: Platform, mailer: Arc<dyn Mailer>) -> Self {
+        let idempotency = Idempotency::new(platform.store.clone(), platform.clock.clone());
+        Self { platform, mailer, idempotency }
+    }
+
     pub async fn handle(&self, event: SqsEvent) -> Result<SqsBatchResponse, BatchError> {
         batch::process(event, CONCURRENCY, |record| self.send(record)).await
     }
@@ -27,15 +47,10 @@ impl MailWorker {
     #[tracing::instrument(skip_all, fields(message_id = %record.message_id, receive_count = record.receive_count))]
     async fn send(&self, record: Record) -> Result<(), RecordError> {
         let mail: OutgoingMail = record.json()?;
-        let outcome = self
-            .idempotency
-            .run("mail", &mail.id, record.body.as_bytes(), || async {
-                self.mailer.send(&mail.email).await.map(|()| true)
-            })
-            .await;
+        let outcome = self.idempotency.run("mail", &mail.id, record.body.as_bytes(), || self.deliver(&mail)).await;
         match outcome {
-            Ok(_) => {
-                tracing::info!(category = %mail.email.category, "e-mail sent");
+            Ok(outcome) => {
+                tracing::info!(category = %mail.email.category, ?outcome, "e-mail done");
                 Ok(())
             }
             Err(IdempotencyError::Handler(MailError::Rejected(reason))) => {
@@ -43,5 +58,41 @@ impl MailWorker {
             }
             Err(err) => Err(RecordError::Failed(err.to_string())),
         }
+    }
+
+    async fn deliver(&self, mail: &OutgoingMail) -> Result<Outcome, MailError> {
+        let email = match &mail.consent {
+            None => mail.email.clone(),
+            Some(recipient) => match self.consented(mail, recipient).await? {
+                Some(email) => email,
+                None => return Ok(Outcome::Withheld),
+            },
+        };
+        self.mailer.send(&email).await.map(|()| Outcome::Sent)
+    }
+
+    /// The e-mail to send if the consent holds now, addressed and with unsubscribe headers.
+    async fn consented(
+        &self,
+        mail: &OutgoingMail,
+        recipient: &shared::mail::ConsentedRecipient,
+    ) -> Result<Option<Email>, MailError> {
+        let backend = |err: shared::store::StoreError| MailError::Backend(Box::new(err));
+        if !consent::is_granted(&self.platform, &recipient.user_id, recipient.purpose).await.map_err(backend)? {
+            return Ok(None);
+        }
+        let (pk, sk) = keys::user(&recipient.user_id);
+        let Some(user) = self.platform.store.get(&Key::new(pk, sk)).await.map_err(backend)? else { return Ok(None) };
+        let Some(address) = user.attrs.get("email").and_then(|v| v.as_str()) else { return Ok(None) };
+        let now = self.platform.clock.epoch_seconds();
+        let (link, headers) = unsubscribe::headers(&self.platform.settings, &recipient.user_id, recipient.purpose, now);
+        let mut email = mail.email.clone();
+        email.to = address.to_owned();
+        email.headers.extend(headers);
+        email.text = format!(
+            "{}\n\n--\nYou get this because you asked for it. Unsubscribe with one click: {link}\n",
+            email.text.trim_end()
+        );
+        Ok(Some(email))
     }
 }

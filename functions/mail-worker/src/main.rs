@@ -5,7 +5,6 @@ use std::sync::Arc;
 use lambda_runtime::{LambdaEvent, service_fn};
 use mail_worker::MailWorker;
 use shared::config::{Environment, Source};
-use shared::idempotency::Idempotency;
 use shared::mail::sendgrid::{DEFAULT_BASE_URL, SendGridMailer};
 use shared::queue::batch::SqsEvent;
 
@@ -16,10 +15,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let api_key = Environment.required("SENDGRID_API_KEY")?;
     let base_url = Environment.get("SENDGRID_BASE_URL").unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
     let mailer = SendGridMailer::new(&base_url, &api_key, &platform.settings.mail_from)?;
-    let worker = MailWorker {
-        mailer: Arc::new(mailer),
-        idempotency: Idempotency::new(platform.store.clone(), platform.clock.clone()),
-    };
+    let worker = MailWorker::new(platform, Arc::new(mailer));
     let worker = &worker;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         worker.handle(event.payload).await.map_err(lambda_runtime::Error::from)

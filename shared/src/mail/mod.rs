@@ -36,6 +36,18 @@ pub struct OutgoingMail {
     /// The idempotency key: a redelivered message with the same id is not sent again.
     pub id: String,
     pub email: Email,
+    /// For mail that needs consent (product updates, reminders): whose and for what. The
+    /// mail worker checks the consent when it sends, looks the address up then (the message
+    /// carries none), and adds the RFC 8058 unsubscribe headers and link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent: Option<ConsentedRecipient>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentedRecipient {
+    pub user_id: String,
+    pub purpose: crate::consent::PurposeId,
 }
 
 /// Puts e-mails on the mail queue (every e-mail the system sends goes this way).
@@ -43,7 +55,38 @@ pub async fn enqueue(queue: &dyn Queue, emails: Vec<Email>) -> Result<(), QueueE
     let bodies = emails
         .into_iter()
         .map(|email| {
-            let message = OutgoingMail { id: ulid::Ulid::new().to_string(), email };
+            let message = OutgoingMail { id: ulid::Ulid::new().to_string(), email, consent: None };
+            serde_json::to_string(&message).map_err(|err| QueueError::Invalid(err.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    queue.send_batch(QueueName::Mail, bodies).await
+}
+
+/// Queues one e-mail per user for a purpose that needs consent (in batches of 10). Only the
+/// user id travels: the address is looked up, and the consent checked, at sending time.
+pub async fn enqueue_consented(
+    queue: &dyn Queue,
+    user_ids: &[String],
+    purpose: crate::consent::PurposeId,
+    subject: &str,
+    text: &str,
+) -> Result<(), QueueError> {
+    let bodies = user_ids
+        .iter()
+        .map(|user_id| {
+            let message = OutgoingMail {
+                id: ulid::Ulid::new().to_string(),
+                email: Email {
+                    to: String::new(),
+                    subject: subject.to_owned(),
+                    text: text.to_owned(),
+                    html: None,
+                    headers: Vec::new(),
+                    category: purpose.as_str().to_owned(),
+                    organisation_id: None,
+                },
+                consent: Some(ConsentedRecipient { user_id: user_id.clone(), purpose }),
+            };
             serde_json::to_string(&message).map_err(|err| QueueError::Invalid(err.to_string()))
         })
         .collect::<Result<Vec<_>, _>>()?;

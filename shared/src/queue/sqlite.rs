@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use rusqlite::{TransactionBehavior, params};
 
 use super::{Queue, QueueError, QueueName, ReceivedMessage, batches, validate_receive};
 use crate::clock::Clock;
@@ -87,19 +87,18 @@ impl Queue for SqliteQueue {
         self.db
             .call(move |conn| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let mut received = Vec::new();
-                loop {
-                    let next: Option<(String, String, u32)> = tx
-                        .query_row(
-                            "SELECT id, body, receive_count FROM queue_messages
-                             WHERE queue = ?1 AND visible_at_ms <= ?2 ORDER BY visible_at_ms, sent_at_ms LIMIT 1",
-                            params![queue.as_str(), now],
-                            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-                        )
-                        .optional()?;
-                    let Some((id, body, receive_count)) = next else { break };
+                let candidates: Vec<(String, String, u32)> = {
+                    let mut stmt = tx.prepare_cached(
+                        "SELECT id, body, receive_count FROM queue_messages
+                         WHERE queue = ?1 AND visible_at_ms <= ?2 ORDER BY visible_at_ms, sent_at_ms LIMIT ?3",
+                    )?;
+                    stmt.query_map(params![queue.as_str(), now, max as i64], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+                        .collect::<Result<_, _>>()?
+                };
+                let mut received = Vec::with_capacity(candidates.len());
+                for (id, body, receive_count) in candidates {
                     if receive_count >= max_receives {
-                        // SQS's redrive: the next receive after the last allowed one moves it.
+                        // SQS's redrive: the receive after the last allowed one moves it.
                         tx.execute(
                             "INSERT INTO queue_dead_letters (id, queue, body, sent_at_ms, receive_count, dead_at_ms)
                              SELECT id, queue, body, sent_at_ms, receive_count, ?2 FROM queue_messages WHERE id = ?1",
@@ -114,9 +113,6 @@ impl Queue for SqliteQueue {
                         params![id, hidden_until, receipt],
                     )?;
                     received.push(ReceivedMessage { message_id: id, receipt, body, receive_count: receive_count + 1 });
-                    if received.len() == max {
-                        break;
-                    }
                 }
                 tx.commit()?;
                 Ok(received)
