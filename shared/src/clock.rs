@@ -48,6 +48,11 @@ impl Clock for ManualClock {
     }
 }
 
+/// Unix seconds as the API's timestamp format.
+pub fn rfc3339_from_epoch(seconds: i64) -> String {
+    DateTime::from_timestamp(seconds, 0).map(rfc3339).unwrap_or_default()
+}
+
 /// RFC 3339 in UTC with second precision, the API's timestamp format.
 pub fn rfc3339(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)

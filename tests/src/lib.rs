@@ -249,3 +249,17 @@ pub fn sendgrid_signature(timestamp: &str, body: &[u8]) -> String {
     let signature: p256::ecdsa::Signature = sendgrid_signing_key().sign(&signed);
     base64::engine::general_purpose::STANDARD.encode(signature.to_der().as_bytes())
 }
+
+/// Runs one suite of cases against two fixtures, each in a module named for its adapter, so
+/// the output shows every case passing on both (`sqlite_store::...`, `dynamodb_store_on_moto::...`).
+#[macro_export]
+macro_rules! contract {
+    ($first:ident = $first_fixture:ident, $second:ident = $second_fixture:ident; $($case:ident),* $(,)?) => {
+        mod $first {
+            $( #[tokio::test] async fn $case() { super::$case(super::$first_fixture().await).await } )*
+        }
+        mod $second {
+            $( #[tokio::test] async fn $case() { super::$case(super::$second_fixture().await).await } )*
+        }
+    };
+}

@@ -76,18 +76,10 @@ async fn moto() -> Fixture {
     }
 }
 
-macro_rules! contract {
-    ($($case:ident),* $(,)?) => {
-        mod local_blobs {
-            $( #[tokio::test] async fn $case() { super::$case(super::local().await).await } )*
-        }
-        mod s3_blobs_on_moto {
-            $( #[tokio::test] async fn $case() { super::$case(super::moto().await).await } )*
-        }
-    };
-}
+infentre_tests::contract!(
+    local_blobs = local,
+    s3_blobs_on_moto = moto;
 
-contract!(
     a_put_blob_is_read_and_listed,
     deleting_a_prefix_removes_exactly_that_subjects_exports,
     a_signed_url_downloads_the_blob_until_it_expires,

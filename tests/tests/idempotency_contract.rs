@@ -34,18 +34,10 @@ async fn moto() -> Fixture {
     fixture(Arc::new(DynamoStore::new(clients.dynamodb.clone(), table, shared_clock(&clock))), clock)
 }
 
-macro_rules! contract {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite_idempotency {
-            $( #[tokio::test] async fn $case() { super::$case(super::sqlite().await).await } )*
-        }
-        mod dynamodb_idempotency_on_moto {
-            $( #[tokio::test] async fn $case() { super::$case(super::moto().await).await } )*
-        }
-    };
-}
+infentre_tests::contract!(
+    sqlite_idempotency = sqlite,
+    dynamodb_idempotency_on_moto = moto;
 
-contract!(
     a_repeated_call_replays_the_result_without_running_again,
     a_failure_frees_the_key_for_a_retry,
     a_call_in_progress_blocks_a_second_one,

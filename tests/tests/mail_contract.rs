@@ -127,18 +127,10 @@ async fn sendgrid() -> Fixture {
     Fixture { mailer: Arc::new(mailer), inbox: Inbox::SendGrid(recorder), _dir: None }
 }
 
-macro_rules! contract {
-    ($($case:ident),* $(,)?) => {
-        mod outbox_mailer {
-            $( #[tokio::test] async fn $case() { super::$case(super::outbox().await).await } )*
-        }
-        mod sendgrid_mailer {
-            $( #[tokio::test] async fn $case() { super::$case(super::sendgrid().await).await } )*
-        }
-    };
-}
-
-contract!(an_email_is_delivered_with_its_unsubscribe_headers, header_injection_is_refused_and_nothing_is_sent);
+infentre_tests::contract!(
+    outbox_mailer = outbox,
+    sendgrid_mailer = sendgrid;
+an_email_is_delivered_with_its_unsubscribe_headers, header_injection_is_refused_and_nothing_is_sent);
 
 fn email() -> Email {
     Email {

@@ -37,18 +37,10 @@ async fn moto() -> Fixture {
     Fixture { queue: Arc::new(SqsQueue::new(clients.sqs.clone(), urls)), requests: Some(clients.requests) }
 }
 
-macro_rules! contract {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite_queue {
-            $( #[tokio::test] async fn $case() { super::$case(super::sqlite().await).await } )*
-        }
-        mod sqs_queue_on_moto {
-            $( #[tokio::test] async fn $case() { super::$case(super::moto().await).await } )*
-        }
-    };
-}
+infentre_tests::contract!(
+    sqlite_queue = sqlite,
+    sqs_queue_on_moto = moto;
 
-contract!(
     a_sent_message_is_received_with_its_body_and_receive_count,
     a_received_message_is_hidden_then_redelivered_unless_deleted,
     a_batch_of_25_goes_out_in_3_requests_and_all_arrive,

@@ -37,18 +37,10 @@ async fn moto() -> Fixture {
     Fixture { store: Arc::new(store), clock, requests: Some(clients.requests) }
 }
 
-macro_rules! contract {
-    ($($case:ident),* $(,)?) => {
-        mod on_sqlite {
-            $( #[tokio::test] async fn $case() { super::$case(super::sqlite().await).await } )*
-        }
-        mod on_dynamodb_moto {
-            $( #[tokio::test] async fn $case() { super::$case(super::moto().await).await } )*
-        }
-    };
-}
+infentre_tests::contract!(
+    on_sqlite = sqlite,
+    on_dynamodb_moto = moto;
 
-contract!(
     a_sweep_erases_what_expired_and_keeps_the_rest,
     a_sweep_with_a_small_budget_resumes_where_it_stopped,
     a_sweep_costs_requests_in_proportion_to_what_expired,

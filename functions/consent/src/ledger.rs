@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 use shared::Platform;
-use shared::clock::rfc3339;
+use shared::clock::rfc3339_from_epoch as time;
 use shared::consent::{self, LedgerEntry, Method, PURPOSES, PurposeId};
 use shared::domain::{ListParams, Paginated};
 use shared::error::{ApiError, Problem};
@@ -15,10 +15,6 @@ use shared::http::{ApiJson, ApiQuery};
 use shared::session::AuthUser;
 use shared::unsubscribe;
 use utoipa::ToSchema;
-
-fn time(seconds: i64) -> String {
-    chrono::DateTime::from_timestamp(seconds, 0).map(rfc3339).unwrap_or_default()
-}
 
 fn unknown_purpose() -> ApiError {
     ApiError::not_found("There is no such purpose; see GET /v1/purposes.")

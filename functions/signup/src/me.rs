@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use shared::Platform;
-use shared::clock::rfc3339;
+use shared::clock::rfc3339_from_epoch as time;
 use shared::domain::{EmailAddress, NewPassword, Region, Role};
 use shared::erasure::{self, Retained, Subject};
 use shared::error::{ApiError, Problem};
@@ -18,10 +18,6 @@ use utoipa::ToSchema;
 use crate::emails;
 use crate::passwords;
 use crate::records::{OrganisationRecord, TokenKind, TokenRecord, UserRecord, VERIFICATION_TTL_SECONDS};
-
-fn time(seconds: i64) -> String {
-    chrono::DateTime::from_timestamp(seconds, 0).map(rfc3339).unwrap_or_default()
-}
 
 pub(crate) async fn load_user(platform: &Platform, user_id: &str) -> Result<UserRecord, ApiError> {
     match platform.store.get(&UserRecord::key(user_id)).await? {

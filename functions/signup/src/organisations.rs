@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use shared::Platform;
-use shared::clock::rfc3339;
+use shared::clock::rfc3339_from_epoch as time;
 use shared::domain::{EmailAddress, ListParams, NewPassword, Paginated, Region, Role};
 use shared::erasure;
 use shared::error::{ApiError, Problem};
@@ -22,10 +22,6 @@ use crate::emails;
 use crate::me::{Cancelled, PasswordConfirmation, confirm_password, load_organisation, load_user};
 use crate::passwords;
 use crate::records::{EmailClaim, INVITATION_TTL_SECONDS, TokenKind, TokenRecord, UserRecord};
-
-fn time(seconds: i64) -> String {
-    chrono::DateTime::from_timestamp(seconds, 0).map(rfc3339).unwrap_or_default()
-}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Organisation {
