@@ -5,7 +5,7 @@
 //! Lambda and the local server call the same [`app`], so both answer alike.
 
 use axum::Router;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, MatchedPath, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
@@ -75,9 +75,6 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(value)) => Ok(ApiQuery(value)),
-            Err(rejection @ QueryRejection::FailedToDeserializeQueryString(_)) => {
-                Err(ApiError::bad_request("invalid_query", rejection.body_text()))
-            }
             Err(rejection) => Err(ApiError::bad_request("invalid_query", rejection.body_text())),
         }
     }
@@ -143,21 +140,31 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
-/// Errors produced below our handlers (a body over the limit before any extractor ran, for
-/// one) come without a body: give them a problem document too.
+/// Errors produced below our handlers (a body over the limit before any extractor ran, an
+/// undecodable path) come as bare or plain-text responses: give them a problem document too.
 async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let status = response.status();
-    let has_type = response.headers().contains_key(header::CONTENT_TYPE);
-    if (status.is_client_error() || status.is_server_error()) && !has_type {
-        let code = match status.as_u16() {
-            413 => return ApiError::payload_too_large(DEFAULT_BODY_LIMIT).into_response(),
-            408 => "timeout",
-            _ => "error",
-        };
-        return ApiError::new(status, code, status.canonical_reason().unwrap_or("Error")).into_response();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
     }
-    response
+    let content_type = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if content_type.starts_with(crate::error::PROBLEM_JSON) {
+        return response;
+    }
+    if status.as_u16() == 413 {
+        return ApiError::payload_too_large(DEFAULT_BODY_LIMIT).into_response();
+    }
+    if !content_type.is_empty() && !content_type.starts_with("text/plain") {
+        return response;
+    }
+    // axum's own rejection texts say what was wrong with the request, nothing internal.
+    let text = axum::body::to_bytes(response.into_body(), 4096).await.unwrap_or_default();
+    let detail: String = String::from_utf8_lossy(&text).chars().take(300).collect();
+    let detail =
+        if detail.trim().is_empty() { status.canonical_reason().unwrap_or("Error").to_owned() } else { detail };
+    let code = if status.is_server_error() { "internal_error" } else { "invalid_request" };
+    ApiError::new(status, code, detail).into_response()
 }
 
 async fn security_headers(request: Request, next: Next) -> Response {

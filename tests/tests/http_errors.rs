@@ -109,3 +109,15 @@ async fn unknown_paths_and_methods_are_problems_too() {
     assert_eq!(response.status(), 405);
     assert_eq!(response.headers()["content-type"], "application/problem+json");
 }
+
+#[tokio::test]
+async fn an_undecodable_path_is_a_problem_too() {
+    let app = app(Router::new().route(
+        "/items/{id}",
+        axum::routing::get(|axum::extract::Path(id): axum::extract::Path<u32>| async move { id.to_string() }),
+    ));
+    let response =
+        app.oneshot(http::Request::get("/items/not-a-number").body(axum::body::Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(response.status(), 400);
+    assert_eq!(response.headers()["content-type"], "application/problem+json");
+}
