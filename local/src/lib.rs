@@ -131,7 +131,9 @@ pub async fn serve(
 
     let served = axum::serve(listener, router(&engine)).with_graceful_shutdown(shutdown).await;
     // Let the workers finish the batch in hand, then stop.
-    let _ = stop_tx.send(true);
+    if stop_tx.send(true).is_err() {
+        // Every background task has already ended: nothing left to stop.
+    }
     for task in background {
         if let Err(err) = task.await {
             tracing::error!(error = %err, "a background task ended abnormally");

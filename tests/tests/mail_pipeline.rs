@@ -19,12 +19,12 @@ const UPDATE: &str = "New: exports in CSV";
 async fn a_product_update_reaches_only_those_who_consented_and_can_unsubscribe(b: Backend) {
     let dpo = b.admin("dpo@infentre.com", "operators are staff", "Infentre").await;
     let ada = b.admin("ada@example.com", "ada wants updates", "Analytical Engines").await;
-    let bob = b.admin("bob@example.com", "bob wants nothing", "Bob AB").await;
+    // Bob never consents.
+    b.admin("bob@example.com", "bob wants nothing", "Bob AB").await;
     let cid = b.admin("cid@example.com", "cid changed her mind", "Cid AB").await;
     b.put("/v1/me/consents/product_updates", ada.bearer(), json!({"granted": true})).await;
     b.put("/v1/me/consents/product_updates", cid.bearer(), json!({"granted": true})).await;
     b.put("/v1/me/consents/product_updates", cid.bearer(), json!({"granted": false})).await;
-    let _ = bob;
 
     let (status, body) = b
         .post(
