@@ -263,3 +263,28 @@ macro_rules! contract {
         }
     };
 }
+
+/// A fresh store on each engine: SQLite in memory, or a new table on moto.
+pub struct StoreFixture {
+    pub store: Arc<dyn shared::store::Store>,
+    pub clock: ManualClock,
+    /// AWS requests made since the fixture was built (moto only).
+    pub requests: Option<shared::aws::RequestCounter>,
+}
+
+pub async fn sqlite_store() -> StoreFixture {
+    let clock = clock();
+    let db = shared::embedded::SqliteDb::in_memory().expect("in-memory SQLite");
+    let store = shared::store::sqlite::SqliteStore::new(db, shared_clock(&clock));
+    StoreFixture { store: Arc::new(store), clock, requests: None }
+}
+
+pub async fn moto_store() -> StoreFixture {
+    let clock = clock();
+    let clients = moto_clients().await;
+    let table = unique("store");
+    create_table(&clients, &table).await;
+    let store = shared::store::dynamodb::DynamoStore::new(clients.dynamodb.clone(), table, shared_clock(&clock));
+    clients.requests.reset();
+    StoreFixture { store: Arc::new(store), clock, requests: Some(clients.requests) }
+}

@@ -1,41 +1,12 @@
 //! The retention sweeper on both stores: it erases what expired, keeps what did not, resumes
 //! from its checkpoint and never needs a scan.
 
-use std::sync::Arc;
-
 use chrono::Duration;
-use infentre_tests::{clock, create_table, moto_clients, shared_clock, unique};
 use retention_sweeper::sweep;
-use shared::aws::RequestCounter;
-use shared::clock::{Clock, ManualClock};
-use shared::embedded::SqliteDb;
-use shared::store::dynamodb::DynamoStore;
-use shared::store::sqlite::SqliteStore;
-use shared::store::{BatchOp, Item, Key, Query, Store, query_all};
+use shared::clock::Clock;
+use shared::store::{BatchOp, Item, Key, Query, query_all};
 
-struct Fixture {
-    store: Arc<dyn Store>,
-    clock: ManualClock,
-    requests: Option<RequestCounter>,
-}
-
-async fn sqlite() -> Fixture {
-    let clock = clock();
-    Fixture {
-        store: Arc::new(SqliteStore::new(SqliteDb::in_memory().unwrap(), shared_clock(&clock))),
-        clock,
-        requests: None,
-    }
-}
-
-async fn moto() -> Fixture {
-    let clock = clock();
-    let clients = moto_clients().await;
-    let table = unique("sweep");
-    create_table(&clients, &table).await;
-    let store = DynamoStore::new(clients.dynamodb.clone(), table, shared_clock(&clock));
-    Fixture { store: Arc::new(store), clock, requests: Some(clients.requests) }
-}
+use infentre_tests::{StoreFixture as Fixture, moto_store as moto, sqlite_store as sqlite};
 
 infentre_tests::contract!(
     on_sqlite = sqlite,

@@ -1,41 +1,13 @@
 //! The store contract, written once and run against SQLite and DynamoDB (moto).
 
-use std::sync::Arc;
-
 use chrono::Duration;
-use infentre_tests::{clock, create_table, moto_clients, shared_clock, unique};
 use serde_json::{Value, json};
-use shared::aws::RequestCounter;
 use shared::clock::ManualClock;
-use shared::embedded::SqliteDb;
-use shared::store::dynamodb::DynamoStore;
-use shared::store::sqlite::SqliteStore;
 use shared::store::{
-    BatchOp, Condition, Index, IndexKey, Item, Key, Query, SortKey, Store, StoreError, TransactOp, Update, query_all,
+    BatchOp, Condition, Index, IndexKey, Item, Key, Query, SortKey, StoreError, TransactOp, Update, query_all,
 };
 
-struct Fixture {
-    store: Arc<dyn Store>,
-    clock: ManualClock,
-    /// AWS requests made, on the DynamoDB side.
-    requests: Option<RequestCounter>,
-}
-
-async fn sqlite() -> Fixture {
-    let clock = clock();
-    let store = SqliteStore::new(SqliteDb::in_memory().unwrap(), shared_clock(&clock));
-    Fixture { store: Arc::new(store), clock, requests: None }
-}
-
-async fn moto() -> Fixture {
-    let clock = clock();
-    let clients = moto_clients().await;
-    let table = unique("store");
-    create_table(&clients, &table).await;
-    let store = DynamoStore::new(clients.dynamodb.clone(), table, shared_clock(&clock));
-    clients.requests.reset();
-    Fixture { store: Arc::new(store), clock, requests: Some(clients.requests) }
-}
+use infentre_tests::{StoreFixture as Fixture, moto_store as moto, sqlite_store as sqlite};
 
 infentre_tests::contract!(
     sqlite_store = sqlite,

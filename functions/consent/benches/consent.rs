@@ -2,7 +2,6 @@
 //!
 //! `cargo bench -p infentre-consent --bench consent`
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -13,13 +12,7 @@ use shared::consent::{self, Method, PurposeId};
 fn benches(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let settings = shared::config::Settings::from_source(
-        &HashMap::<&str, &str>::new(),
-        "http://127.0.0.1:8080".into(),
-        shared::signing::SigningKey::generate(),
-    )
-    .unwrap();
-    let engine = shared::embedded::Engine::open(dir.path(), settings, Arc::new(SystemClock)).unwrap();
+    let engine = shared::embedded::Engine::open_with_defaults(dir.path(), Arc::new(SystemClock)).unwrap();
     let platform = engine.platform.clone();
     let mut group = c.benchmark_group("consent");
     let n = AtomicU64::new(0);

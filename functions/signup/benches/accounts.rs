@@ -3,7 +3,6 @@
 //!
 //! `cargo bench -p infentre-signup --bench accounts`
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -34,13 +33,7 @@ async fn call(app: &axum::Router, method: &str, path: &str, token: Option<&str>,
 fn benches(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let settings = shared::config::Settings::from_source(
-        &HashMap::<&str, &str>::new(),
-        "http://127.0.0.1:8080".into(),
-        shared::signing::SigningKey::generate(),
-    )
-    .unwrap();
-    let engine = shared::embedded::Engine::open(dir.path(), settings, Arc::new(SystemClock)).unwrap();
+    let engine = shared::embedded::Engine::open_with_defaults(dir.path(), Arc::new(SystemClock)).unwrap();
     let app = shared::http::app(signup::routes().with_state(engine.platform.clone()));
 
     // One verified account to log in with (verified directly in the store).

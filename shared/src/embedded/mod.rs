@@ -26,6 +26,8 @@ pub enum OpenError {
     Database(#[from] rusqlite::Error),
     #[error("cannot prepare the outbox: {0}")]
     Outbox(#[from] crate::mail::MailError),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
 }
 
 /// The embedded adapters, typed (tests look inside them) and as a [`Platform`].
@@ -64,6 +66,18 @@ impl Engine {
             settings: Arc::new(settings),
         };
         Ok(Self { platform, store, queue, blobs, mailer })
+    }
+}
+
+impl Engine {
+    /// An engine with every setting at its default and a fresh signing key: benchmarks and
+    /// experiments.
+    pub fn open_with_defaults(data_dir: &Path, clock: Arc<dyn Clock>) -> Result<Self, OpenError> {
+        let no_environment = std::collections::HashMap::<&str, &str>::new();
+        let settings =
+            Settings::from_source(&no_environment, "http://127.0.0.1:8080".into(), SigningKey::generate())
+                .map_err(|err| OpenError::DataDir { path: data_dir.to_owned(), source: std::io::Error::other(err) })?;
+        Self::open(data_dir, settings, clock)
     }
 }
 
