@@ -1,0 +1,54 @@
+//! Tracking worker throughput on the embedded engine: one SQS batch of 100 events of a
+//! consenting user (one consent read, four 25-item batch writes).
+//!
+//! `cargo bench -p infentre-tracking-worker --bench ingest`
+
+use std::sync::Arc;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use serde_json::json;
+use shared::clock::SystemClock;
+use shared::consent::{self, Method, PurposeId};
+use shared::queue::batch::SqsEvent;
+use shared::tracking::TrackedEvent;
+
+fn benches(c: &mut Criterion) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let engine = shared::embedded::Engine::open_with_defaults(dir.path(), Arc::new(SystemClock)).unwrap();
+    let platform = engine.platform.clone();
+    runtime.block_on(async {
+        consent::record(&platform, "01JBENCHUSER", PurposeId::AnalyticsCookies, true, Method::Api).await.unwrap();
+    });
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let records: Vec<_> = (0..100)
+        .map(|n| {
+            let event = TrackedEvent {
+                event_id: ulid::Ulid::new().to_string(),
+                user_id: "01JBENCHUSER".into(),
+                organisation_id: "01JBENCHORG".into(),
+                name: "page_view".into(),
+                occurred_at_ms: now_ms - n,
+                received_at: now_ms / 1000,
+                properties: serde_json::from_value(json!({"page": format!("/p/{n}")})).unwrap(),
+                ip: Some("203.0.113.7".into()),
+                user_agent: Some("bench".into()),
+            };
+            json!({"messageId": format!("m{n}"), "body": serde_json::to_string(&event).unwrap()})
+        })
+        .collect();
+    let event: SqsEvent = serde_json::from_value(json!({ "Records": records })).unwrap();
+
+    let mut group = c.benchmark_group("tracking_worker");
+    group.throughput(Throughput::Elements(100));
+    group.bench_function("batch_of_100_events", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let response = tracking_worker::handle(&platform, event.clone()).await.unwrap();
+            assert!(response.batch_item_failures.is_empty());
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(ingest, benches);
+criterion_main!(ingest);
