@@ -132,11 +132,7 @@ pub async fn correct_me(
             Ok(Json(CorrectionAccepted { status: "verification_sent" }))
         }
         CorrectionRequest { email: None, current_password: Some(current), new_password: Some(new) } => {
-            LOGIN_PER_ACCOUNT.check(&platform, &user.email_canonical).await?;
-            if !passwords::verify(&current, Some(&user.password_hash)).await? {
-                LOGIN_PER_ACCOUNT.record_failure(&platform, &user.email_canonical).await?;
-                return Err(crate::sessions::invalid_credentials());
-            }
+            confirm_password(&platform, &user, &current).await?;
             let email = EmailAddress::parse(&user.email)?;
             let new = NewPassword::parse(&new, Some(&email))?;
             let password_hash = passwords::hash(new.expose()).await?;
