@@ -345,6 +345,8 @@ async fn an_unverified_signup_expires_and_frees_the_address() {
         )
         .await;
     assert_eq!(status, 202);
+    // Its mail goes out now, so the verification link found later is the new signup's.
+    b.deliver_mail().await;
     b.clock.advance(chrono::Duration::days(8));
     let report = infentre_sweep(&b).await;
     assert!(report >= 4, "user, organisation, claim and token erased ({report})");
