@@ -26,7 +26,7 @@ async fn call(app: axum::Router, event: &str) -> (u16, String, String) {
 async fn an_http_api_event_reaches_the_function_router() {
     let (engine, _dir) = embedded_engine(&clock());
     let (status, content_type, body) =
-        call(app(&engine), include_str!("../../events/apigw-http-get-healthz.json")).await;
+        call(app(&engine), include_str!("../../../events/apigw-http-get-healthz.json")).await;
     assert_eq!((status, content_type.as_str(), body.as_str()), (200, "application/json", r#"{"status":"ok"}"#));
 }
 
@@ -34,7 +34,7 @@ async fn an_http_api_event_reaches_the_function_router() {
 async fn an_unknown_route_is_a_problem_document() {
     let (engine, _dir) = embedded_engine(&clock());
     let (status, content_type, body) =
-        call(app(&engine), include_str!("../../events/apigw-http-post-unknown.json")).await;
+        call(app(&engine), include_str!("../../../events/apigw-http-post-unknown.json")).await;
     assert_eq!((status, content_type.as_str()), (404, "application/problem+json"));
     let problem: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(problem["code"], "not_found");
@@ -45,7 +45,7 @@ async fn an_unknown_route_is_a_problem_document() {
 async fn the_mail_worker_sends_once_and_reports_the_bad_record() {
     let (engine, _dir) = embedded_engine(&clock());
     let worker = MailWorker::new(engine.platform.clone(), engine.mailer.clone());
-    let event: SqsEvent = serde_json::from_str(include_str!("../../events/sqs-mail.json")).unwrap();
+    let event: SqsEvent = serde_json::from_str(include_str!("../../../events/sqs-mail.json")).unwrap();
 
     let first = worker.handle(event.clone()).await.unwrap();
     let redelivered = worker.handle(event).await.unwrap();
@@ -65,7 +65,7 @@ async fn the_scheduled_event_runs_a_sweep() {
     let clock = clock();
     let (engine, _dir) = embedded_engine(&clock);
     let _event: EventBridgeEvent =
-        serde_json::from_str(include_str!("../../events/schedule-retention-sweep.json")).expect("a scheduled event");
+        serde_json::from_str(include_str!("../../../events/schedule-retention-sweep.json")).expect("a scheduled event");
     let expired = Item::new(Key::new("SESSION#h", "SESSION"), "session").expires_at(clock_now(&clock) - 60);
     engine.platform.store.put(expired, None).await.unwrap();
 

@@ -1,0 +1,19 @@
+//! Every integration suite in one test binary: one link instead of thirteen, each of which
+//! would carry the whole dependency tree (and did fill CI's disk).
+//!
+//! Contract suites run one port's contract against both adapters; the journeys drive the
+//! HTTP API and workers on both engines.
+
+mod accounts;
+mod blob_contract;
+mod consent;
+mod http_errors;
+mod idempotency_contract;
+mod lambda_events;
+mod mail_contract;
+mod mail_pipeline;
+mod queue_contract;
+mod retention_sweeper;
+mod sendgrid;
+mod store_contract;
+mod tracking;
