@@ -80,12 +80,19 @@ pub fn pollers(engine: &Engine) -> Vec<Poller> {
         let platform = platform.clone();
         async move { tracking_worker::handle(&platform, event).await.map_err(Into::into) }.boxed()
     });
+    let destinations = engine.marketing.iter().map(|d| d.clone() as Arc<dyn shared::marketing::Destination>).collect();
+    let marketing = Arc::new(marketing_worker::MarketingWorker::new(engine.platform.clone(), destinations));
+    let marketing_worker: Worker = Arc::new(move |event| {
+        let marketing = marketing.clone();
+        async move { marketing.handle(event).await.map_err(Into::into) }.boxed()
+    });
     let rights_worker: Worker =
         Arc::new(|event| async move { rights_worker::handle(event).await.map_err(Into::into) }.boxed());
     // Batch sizes as in the template: tracking writes fill BatchWriteItem's 25 several times.
     [
         (QueueName::Mail, mail_worker, 10),
         (QueueName::Tracking, tracking_worker, 100),
+        (QueueName::Marketing, marketing_worker, 10),
         (QueueName::Rights, rights_worker, 10),
     ]
     .into_iter()

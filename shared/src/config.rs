@@ -59,6 +59,9 @@ pub struct Settings {
     /// SendGrid's Event Webhook verification key (`INFENTRE_SENDGRID_WEBHOOK_PUBLIC_KEY`,
     /// base64 DER). Without it the webhook refuses every request.
     pub sendgrid_webhook_key: Option<p256::ecdsa::VerifyingKey>,
+    /// Whether consented usage is queued for Google Analytics and Facebook
+    /// (`INFENTRE_MARKETING_SYNC=on`); off, nothing is queued for them at all.
+    pub marketing_sync: bool,
 }
 
 /// A party named in the privacy notice.
@@ -127,6 +130,16 @@ impl Settings {
                 None => None,
                 Some(text) => Some(sendgrid_key(&text)?),
             };
+        let marketing_sync = match source.get("INFENTRE_MARKETING_SYNC").as_deref().map(str::trim) {
+            None | Some("") | Some("off") => false,
+            Some("on") => true,
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    name: "INFENTRE_MARKETING_SYNC",
+                    reason: "must be on or off".into(),
+                });
+            }
+        };
         Ok(Self {
             public_base_url,
             operators,
@@ -137,6 +150,7 @@ impl Settings {
             controller,
             dpo,
             sendgrid_webhook_key,
+            marketing_sync,
         })
     }
 }

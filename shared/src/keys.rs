@@ -124,6 +124,11 @@ pub fn throttle(scope: &str, subject_hash: &str, window: i64) -> (String, String
     (format!("THROTTLE#{scope}#{subject_hash}"), format!("WINDOW#{window}"))
 }
 
+/// Which destinations already received one shared event (a redelivery skips them).
+pub fn marketing_sent(event_id: &str) -> (String, String) {
+    (format!("MARKETING#{}", sha256_hex(event_id.as_bytes())), "SENT".to_owned())
+}
+
 /// An idempotency record: the scope names the operation (worker, endpoint), the key is a
 /// hash of what identifies one invocation.
 pub fn idempotency(scope: &str, key_hash: &str) -> (String, String) {

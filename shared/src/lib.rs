@@ -24,6 +24,7 @@ pub mod error;
 pub mod http;
 pub mod idempotency;
 pub mod mail;
+pub mod marketing;
 pub mod platform;
 pub mod queue;
 pub mod signing;

@@ -1,6 +1,7 @@
 //! Both engines behind one test fixture: the local binary's router on SQLite, and the
 //! functions' routers on moto (DynamoDB, SQS, S3), each with the mail worker delivering to an
-//! outbox folder.
+//! outbox folder and the marketing worker sharing with a local recorder that stands in for
+//! Google Analytics and Facebook.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -18,6 +19,7 @@ use shared::queue::QueueName;
 use shared::queue::poller::{Poller, Worker};
 use shared::store::sqlite::SqliteStore;
 
+use crate::recorder::MarketingRecorder;
 use crate::{
     Auth, call, clock, create_bucket, create_queues, create_table, embedded_engine, moto_clients, shared_clock,
     token_mailed_to, unique,
@@ -28,6 +30,8 @@ pub struct Backend {
     pub platform: Platform,
     pub mail: Poller,
     pub tracking: Poller,
+    pub marketing: Poller,
+    pub recorder: MarketingRecorder,
     pub outbox: PathBuf,
     pub clock: ManualClock,
     pub requests: Option<RequestCounter>,
@@ -44,6 +48,29 @@ impl Backend {
     /// Runs the tracking worker until its queue is empty.
     pub async fn store_events(&self) {
         self.tracking.drain().await.expect("tracking queue drains");
+    }
+
+    /// Runs the marketing worker until its queue is empty.
+    pub async fn share_events(&self) {
+        self.marketing.drain().await.expect("marketing queue drains");
+    }
+
+    /// Takes every visible message of a queue, as the SQS event Lambda would get: tests hand it
+    /// to a worker themselves, twice to play a redelivery.
+    pub async fn take_messages(&self, queue: QueueName) -> shared::queue::batch::SqsEvent {
+        let mut messages = Vec::new();
+        loop {
+            let got = self.platform.queue.receive(queue, 10, Duration::from_secs(60)).await.expect("receive");
+            if got.is_empty() {
+                break;
+            }
+            messages.extend(got);
+        }
+        let records: Vec<Value> = messages
+            .iter()
+            .map(|m| json!({"messageId": m.message_id, "body": m.body, "attributes": {"ApproximateReceiveCount": "1"}}))
+            .collect();
+        serde_json::from_value(json!({ "Records": records })).expect("an SQS event")
     }
 
     /// Every item of the table, as text, to look for traces of a person.
@@ -168,6 +195,21 @@ fn tracking_poller(platform: &Platform) -> Poller {
     }
 }
 
+fn marketing_poller(platform: &Platform, recorder: &MarketingRecorder) -> Poller {
+    let worker = Arc::new(marketing_worker::MarketingWorker::new(platform.clone(), recorder.destinations()));
+    let handler: Worker = Arc::new(move |event| {
+        let worker = worker.clone();
+        async move { worker.handle(event).await.map_err(Into::into) }.boxed()
+    });
+    Poller {
+        queue: platform.queue.clone(),
+        name: QueueName::Marketing,
+        worker: handler,
+        visibility: Duration::from_secs(30),
+        batch_size: 10,
+    }
+}
+
 fn mail_poller(platform: &Platform, mailer: Arc<OutboxMailer>) -> Poller {
     let worker = Arc::new(mail_worker::MailWorker::new(platform.clone(), mailer));
     let handler: Worker = Arc::new(move |event| {
@@ -186,7 +228,10 @@ fn mail_poller(platform: &Platform, mailer: Arc<OutboxMailer>) -> Poller {
 pub async fn sqlite() -> Backend {
     let clock = clock();
     let (engine, dir) = embedded_engine(&clock);
+    let recorder = MarketingRecorder::start().await;
     Backend {
+        marketing: marketing_poller(&engine.platform, &recorder),
+        recorder,
         app: infentre::router(&engine),
         platform: engine.platform.clone(),
         mail: mail_poller(&engine.platform, engine.mailer.clone()),
@@ -215,6 +260,7 @@ pub async fn moto() -> Backend {
     let source: HashMap<&str, &str> = HashMap::from([
         ("INFENTRE_OPERATORS", "dpo@infentre.com"),
         ("INFENTRE_SENDGRID_WEBHOOK_PUBLIC_KEY", public_key.as_str()),
+        ("INFENTRE_MARKETING_SYNC", "on"),
     ]);
     let settings = shared::config::Settings::from_source(
         &source,
@@ -226,8 +272,11 @@ pub async fn moto() -> Backend {
     let dir = tempfile::tempdir().unwrap();
     let mailer =
         Arc::new(OutboxMailer::new(dir.path().join("outbox"), "no-reply@infentre.com", shared_clock(&clock)).unwrap());
+    let recorder = MarketingRecorder::start().await;
     clients.requests.reset();
     Backend {
+        marketing: marketing_poller(&platform, &recorder),
+        recorder,
         app: shared::http::app(
             signup::routes().merge(consent::routes()).merge(tracking::routes()).with_state(platform.clone()),
         ),

@@ -152,6 +152,7 @@ pub fn embedded_engine(clock: &ManualClock) -> (shared::embedded::Engine, tempfi
     let source: HashMap<&str, &str> = HashMap::from([
         ("INFENTRE_OPERATORS", "dpo@infentre.com"),
         ("INFENTRE_SENDGRID_WEBHOOK_PUBLIC_KEY", public_key.as_str()),
+        ("INFENTRE_MARKETING_SYNC", "on"),
     ]);
     let settings = shared::config::Settings::from_source(
         &source,
@@ -226,6 +227,7 @@ pub fn token_mailed_to(outbox: &std::path::Path, to: &str) -> Option<String> {
     })
 }
 pub mod backend;
+pub mod recorder;
 
 /// The tests' stand-in for SendGrid's webhook signing key (fixed, so both engines share it).
 pub fn sendgrid_signing_key() -> p256::ecdsa::SigningKey {

@@ -4,11 +4,16 @@
 //! request and the write stops the event. Events are written with BatchWriteItem in chunks of
 //! 25 under keys made from their ids, so a redelivered batch overwrites rather than
 //! duplicates. A malformed message fails alone; a failed write fails the records it carried.
+//!
+//! When marketing sync is on, stored events of users who granted `marketing_sharing` are
+//! queued for the marketing worker (which checks the consent again when it sends).
 
 use std::collections::{BTreeMap, HashMap};
 
 use shared::Platform;
 use shared::consent::{self, PurposeId};
+use shared::marketing::{EventSource, SyncMessage};
+use shared::queue::QueueName;
 use shared::queue::batch::{BatchError, SqsBatchResponse, SqsEvent};
 use shared::store::BatchOp;
 use shared::tracking::TrackedEvent;
@@ -30,7 +35,7 @@ pub async fn handle(platform: &Platform, event: SqsEvent) -> Result<SqsBatchResp
 
     // One consent check per user for the whole batch.
     let mut consented: HashMap<String, bool> = HashMap::new();
-    let mut writes: Vec<(String, BatchOp)> = Vec::with_capacity(decoded.len());
+    let mut writes: Vec<(String, BatchOp, TrackedEvent)> = Vec::with_capacity(decoded.len());
     let mut dropped = 0usize;
     for (message_id, tracked) in decoded {
         let granted = match consented.get(&tracked.user_id) {
@@ -49,7 +54,7 @@ pub async fn handle(platform: &Platform, event: SqsEvent) -> Result<SqsBatchResp
             continue;
         }
         match tracked.item() {
-            Ok(item) => writes.push((message_id, BatchOp::Put(item))),
+            Ok(item) => writes.push((message_id, BatchOp::Put(item), tracked)),
             Err(err) => {
                 tracing::warn!(%message_id, error = %err, "event cannot be stored");
                 response.add_failure(message_id);
@@ -59,20 +64,29 @@ pub async fn handle(platform: &Platform, event: SqsEvent) -> Result<SqsBatchResp
 
     // Chunks of 25 (one BatchWriteItem each); a chunk that fails fails its records only.
     let mut by_kind: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut stored: Vec<(String, TrackedEvent)> = Vec::with_capacity(writes.len());
     for chunk in writes.chunks(shared::store::MAX_BATCH_WRITE_ITEMS) {
-        let ops = chunk.iter().map(|(_, op)| op.clone()).collect();
+        let ops = chunk.iter().map(|(_, op, _)| op.clone()).collect();
         match platform.store.batch_write(ops).await {
-            Ok(()) => *by_kind.entry("stored").or_default() += chunk.len(),
+            Ok(()) => {
+                *by_kind.entry("stored").or_default() += chunk.len();
+                stored.extend(chunk.iter().map(|(message_id, _, tracked)| (message_id.clone(), tracked.clone())));
+            }
             Err(err) => {
                 tracing::warn!(error = %err, records = chunk.len(), "event write failed; SQS will redeliver");
-                for (message_id, _) in chunk {
+                for (message_id, _, _) in chunk {
                     response.add_failure(message_id.clone());
                 }
             }
         }
     }
+    if platform.settings.marketing_sync {
+        let queued = queue_for_marketing(platform, stored, &mut response).await;
+        *by_kind.entry("queued_for_marketing").or_default() += queued;
+    }
     tracing::info!(
         stored = by_kind.get("stored").copied().unwrap_or(0),
+        queued_for_marketing = by_kind.get("queued_for_marketing").copied().unwrap_or(0),
         dropped,
         failed = response.batch_item_failures.len(),
         "tracking batch"
@@ -81,4 +95,60 @@ pub async fn handle(platform: &Platform, event: SqsEvent) -> Result<SqsBatchResp
         return Err(BatchError::AllFailed(total));
     }
     Ok(response)
+}
+
+/// Queues the stored events of users who share usage data with Google and Facebook. A failed
+/// consent check or send fails the records: SQS redelivers them, the event writes are
+/// idempotent and the marketing worker skips what it already sent.
+async fn queue_for_marketing(
+    platform: &Platform,
+    stored: Vec<(String, TrackedEvent)>,
+    response: &mut SqsBatchResponse,
+) -> usize {
+    let mut sharing: HashMap<String, Option<bool>> = HashMap::new();
+    let mut messages: Vec<(String, String)> = Vec::new();
+    for (message_id, tracked) in stored {
+        let granted = match sharing.get(&tracked.user_id) {
+            Some(known) => *known,
+            None => {
+                let checked = consent::is_granted(platform, &tracked.user_id, PurposeId::MarketingSharing).await.ok();
+                *sharing.entry(tracked.user_id.clone()).or_insert(checked)
+            }
+        };
+        match granted {
+            Some(true) => {}
+            Some(false) => continue,
+            None => {
+                response.add_failure(message_id);
+                continue;
+            }
+        }
+        let message = SyncMessage {
+            event_id: tracked.event_id,
+            user_id: tracked.user_id,
+            name: tracked.name,
+            occurred_at: tracked.occurred_at_ms.div_euclid(1000),
+            params: tracked.properties,
+            recipient: None,
+            source: EventSource::Website,
+        };
+        match serde_json::to_string(&message) {
+            Ok(body) => messages.push((message_id, body)),
+            Err(_) => response.add_failure(message_id),
+        }
+    }
+    let mut queued = 0;
+    for chunk in messages.chunks(shared::queue::MAX_BATCH_MESSAGES) {
+        let bodies = chunk.iter().map(|(_, body)| body.clone()).collect();
+        match platform.queue.send_batch(QueueName::Marketing, bodies).await {
+            Ok(()) => queued += chunk.len(),
+            Err(err) => {
+                tracing::warn!(error = %err, records = chunk.len(), "marketing queue refused; SQS will redeliver");
+                for (message_id, _) in chunk {
+                    response.add_failure(message_id.clone());
+                }
+            }
+        }
+    }
+    queued
 }

@@ -6,6 +6,11 @@
 //! the organisation (SendGrid returns our `organisation_id` custom argument) and the recipient,
 //! identified by a hash of the normalised address, and kept at most 3 years. A duplicate
 //! `sg_event_id` writes the same item again: SendGrid's retries store nothing twice.
+//!
+//! With marketing sync on, an interaction whose e-mail was sent for one of our users (custom
+//! argument `user_id`) is queued to be shared as that user's usage, under their
+//! `marketing_sharing` consent and never with the recipient's identity; the marketing worker
+//! drops it if the recipient is suppressed by then.
 
 use std::collections::HashMap;
 
@@ -22,6 +27,8 @@ use serde_json::Value;
 use shared::Platform;
 use shared::domain::EmailAddress;
 use shared::error::{ApiError, Problem};
+use shared::marketing::{EventSource, RecipientRef, SyncMessage};
+use shared::queue::QueueName;
 use shared::session::AuthUser;
 use shared::store::{BatchOp, Index, IndexKey, Item, Key, Query, query_all};
 use shared::tracking::RETENTION_SECONDS;
@@ -75,6 +82,24 @@ impl Interaction {
                 ),
             )
             .expires_at(self.timestamp + RETENTION_SECONDS))
+    }
+}
+
+impl Interaction {
+    /// The interaction as the sending user's usage: the event, never the recipient's identity.
+    fn sync_message(&self, user_id: String) -> SyncMessage {
+        SyncMessage {
+            event_id: format!("sg:{}", self.sg_event_id),
+            user_id,
+            name: format!("email_{}", self.event),
+            occurred_at: self.timestamp,
+            params: serde_json::Map::new(),
+            recipient: Some(RecipientRef {
+                organisation_id: self.organisation_id.clone(),
+                recipient: self.recipient.clone(),
+            }),
+            source: EventSource::Email,
+        }
     }
 }
 
@@ -133,6 +158,7 @@ pub async fn webhook(
     let mut ignored = 0;
     let mut suppressed: HashMap<(String, String), bool> = HashMap::new();
     let mut interactions = Vec::with_capacity(events.len());
+    let mut shared_as: Vec<Option<String>> = Vec::with_capacity(events.len());
     for mut event in events {
         // The opener's address and browser never go further than this line.
         if let Some(fields) = event.as_object_mut() {
@@ -168,11 +194,24 @@ pub async fn webhook(
             ignored += 1;
             continue;
         }
+        shared_as
+            .push(text(&event, "user_id", 64).and_then(|id| ulid::Ulid::from_string(&id).ok()).map(|u| u.to_string()));
         interactions.push(interaction);
     }
     let items = interactions.iter().map(Interaction::item).collect::<Result<Vec<_>, _>>()?;
     let stored = items.len();
     platform.store.batch_write(items.into_iter().map(BatchOp::Put).collect()).await?;
+    if platform.settings.marketing_sync {
+        let bodies = interactions
+            .iter()
+            .zip(shared_as)
+            .filter_map(|(interaction, user_id)| Some(interaction.sync_message(user_id?)))
+            .map(|message| serde_json::to_string(&message))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(ApiError::internal)?;
+        // A failure answers 5xx: SendGrid retries, the writes above are idempotent.
+        platform.queue.send_batch(QueueName::Marketing, bodies).await?;
+    }
     tracing::info!(stored, ignored, "sendgrid events");
     Ok(Json(WebhookResult { stored, ignored }))
 }

@@ -47,6 +47,7 @@ pub fn queue_setting_names(queue: QueueName) -> (&'static str, &'static str) {
         QueueName::Mail => ("INFENTRE_MAIL_QUEUE_URL", "INFENTRE_MAIL_DLQ_URL"),
         QueueName::Tracking => ("INFENTRE_TRACKING_QUEUE_URL", "INFENTRE_TRACKING_DLQ_URL"),
         QueueName::Rights => ("INFENTRE_RIGHTS_QUEUE_URL", "INFENTRE_RIGHTS_DLQ_URL"),
+        QueueName::Marketing => ("INFENTRE_MARKETING_QUEUE_URL", "INFENTRE_MARKETING_DLQ_URL"),
     }
 }
 

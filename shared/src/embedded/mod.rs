@@ -1,5 +1,6 @@
 //! The embedded engine: one SQLite file for the store and the queues, a folder for exports,
-//! a folder of `.eml` files for e-mail. Everything lives under the data directory.
+//! a folder of `.eml` files for e-mail, a folder of what marketing sync would send.
+//! Everything lives under the data directory.
 
 mod db;
 
@@ -12,6 +13,7 @@ use crate::blob::local::LocalBlobStore;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::mail::outbox::OutboxMailer;
+use crate::marketing::outbox::OutboxDestination;
 use crate::platform::Platform;
 use crate::queue::DEFAULT_MAX_RECEIVES;
 use crate::queue::sqlite::SqliteQueue;
@@ -38,10 +40,13 @@ pub struct Engine {
     pub queue: Arc<SqliteQueue>,
     pub blobs: Arc<LocalBlobStore>,
     pub mailer: Arc<OutboxMailer>,
+    /// Google Analytics and Facebook, as folders of the request bodies.
+    pub marketing: Vec<Arc<OutboxDestination>>,
 }
 
 impl Engine {
-    /// Opens `<data_dir>/infentre.sqlite3`, `<data_dir>/exports/` and `<data_dir>/outbox/`.
+    /// Opens `<data_dir>/infentre.sqlite3`, `<data_dir>/exports/`, `<data_dir>/outbox/` and
+    /// `<data_dir>/marketing-outbox/`.
     pub fn open(data_dir: &Path, settings: Settings, clock: Arc<dyn Clock>) -> Result<Self, OpenError> {
         let io = |source| OpenError::DataDir { path: data_dir.to_owned(), source };
         std::fs::create_dir_all(data_dir).map_err(io)?;
@@ -58,6 +63,8 @@ impl Engine {
             .map_err(io)?,
         );
         let mailer = Arc::new(OutboxMailer::new(data_dir.join("outbox"), &settings.mail_from, clock.clone())?);
+        let marketing =
+            OutboxDestination::all(&data_dir.join("marketing-outbox")).map_err(io)?.into_iter().map(Arc::new).collect();
         let platform = Platform {
             store: store.clone(),
             queue: queue.clone(),
@@ -65,7 +72,7 @@ impl Engine {
             clock,
             settings: Arc::new(settings),
         };
-        Ok(Self { platform, store, queue, blobs, mailer })
+        Ok(Self { platform, store, queue, blobs, mailer, marketing })
     }
 }
 

@@ -32,16 +32,19 @@ pub enum QueueName {
     Tracking,
     /// Accepted rights requests, consumed by the rights worker.
     Rights,
+    /// Events to share with Google Analytics and Facebook, consumed by the marketing worker.
+    Marketing,
 }
 
 impl QueueName {
-    pub const ALL: [QueueName; 3] = [QueueName::Mail, QueueName::Tracking, QueueName::Rights];
+    pub const ALL: [QueueName; 4] = [QueueName::Mail, QueueName::Tracking, QueueName::Rights, QueueName::Marketing];
 
     pub fn as_str(self) -> &'static str {
         match self {
             QueueName::Mail => "mail",
             QueueName::Tracking => "tracking",
             QueueName::Rights => "rights",
+            QueueName::Marketing => "marketing",
         }
     }
 }

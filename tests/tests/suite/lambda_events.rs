@@ -61,6 +61,20 @@ async fn the_mail_worker_sends_once_and_reports_the_bad_record() {
 }
 
 #[tokio::test]
+async fn the_marketing_worker_drops_what_has_no_consent_and_reports_the_bad_record() {
+    let (engine, _dir) = embedded_engine(&clock());
+    let recorder = infentre_tests::recorder::MarketingRecorder::start().await;
+    let worker = marketing_worker::MarketingWorker::new(engine.platform.clone(), recorder.destinations());
+    let event: SqsEvent = serde_json::from_str(include_str!("../../../events/sqs-marketing.json")).unwrap();
+
+    let response = worker.handle(event).await.unwrap();
+
+    let failed: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+    assert_eq!(failed, ["9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b"], "only the malformed record fails");
+    assert!(recorder.received().is_empty(), "no such user, no consent: nothing shared");
+}
+
+#[tokio::test]
 async fn the_scheduled_event_runs_a_sweep() {
     let clock = clock();
     let (engine, _dir) = embedded_engine(&clock);

@@ -12,6 +12,7 @@ mod idempotency_contract;
 mod lambda_events;
 mod mail_contract;
 mod mail_pipeline;
+mod marketing;
 mod queue_contract;
 mod retention_sweeper;
 mod sendgrid;

@@ -181,5 +181,7 @@ async fn ingestion_costs_full_batches_and_no_read_per_event() {
 
     assert_eq!(stored_events(&b).await.len(), 75);
     assert_eq!(requests.get("DynamoDB.BatchWriteItem"), 3, "⌈75/25⌉: one batch of 75 from the queue");
-    assert_eq!(requests.get("DynamoDB.GetItem"), 1, "one consent check for the user, none per event");
+    // With marketing sync on: analytics_cookies, then marketing_sharing (not granted here).
+    assert_eq!(requests.get("DynamoDB.GetItem"), 2, "one check per purpose for the user, none per event");
+    assert_eq!(requests.get("SQS.SendMessageBatch"), 0, "nothing queued for sharing without its consent");
 }

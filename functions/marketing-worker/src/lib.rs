@@ -1,0 +1,217 @@
+//! The marketing worker: shares queued events with Google Analytics and Facebook.
+//!
+//! Everything is decided when sending, not when queueing: the user's `marketing_sharing`
+//! consent (a withdrawal stops whatever is still queued), the user's existence (an erased
+//! account shares nothing), the recipient's suppression for e-mail interactions, and each
+//! API's age limit. Which destinations already took an event is recorded per event, so a
+//! redelivery sends each event to each destination once; Facebook also deduplicates on
+//! `event_id`. A destination that fails fails only the records it carried.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use shared::Platform;
+use shared::consent::{self, PurposeId};
+use shared::keys;
+use shared::marketing::{Destination, DestinationId, HashedUser, Outgoing, SyncMessage};
+use shared::queue::batch::{BatchError, SqsBatchResponse, SqsEvent};
+use shared::store::{BatchOp, Item, Key, StoreError};
+
+/// How long a "sent" record is kept: longer than a message can live in the queue and its
+/// dead-letter queue is not needed, as the APIs refuse events older than 7 days anyway.
+const SENT_RECORD_SECONDS: i64 = 8 * 24 * 3600;
+
+#[derive(Debug, Clone)]
+pub struct MarketingWorker {
+    pub platform: Platform,
+    pub destinations: Vec<Arc<dyn Destination>>,
+}
+
+/// What became of a batch, for the log line (counts only).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct BatchSummary {
+    pub sent: BTreeMap<&'static str, usize>,
+    pub without_consent: usize,
+    pub suppressed: usize,
+    pub too_old: usize,
+    pub failed: usize,
+}
+
+impl MarketingWorker {
+    pub fn new(platform: Platform, destinations: Vec<Arc<dyn Destination>>) -> Self {
+        Self { platform, destinations }
+    }
+
+    pub async fn handle(&self, event: SqsEvent) -> Result<SqsBatchResponse, BatchError> {
+        let total = event.records.len();
+        let (response, summary) = self.process(event).await?;
+        tracing::info!(
+            sent = ?summary.sent,
+            without_consent = summary.without_consent,
+            suppressed = summary.suppressed,
+            too_old = summary.too_old,
+            failed = summary.failed,
+            "marketing batch"
+        );
+        if total > 0 && response.batch_item_failures.len() == total {
+            return Err(BatchError::AllFailed(total));
+        }
+        Ok(response)
+    }
+
+    pub async fn process(&self, event: SqsEvent) -> Result<(SqsBatchResponse, BatchSummary), BatchError> {
+        let mut response = SqsBatchResponse::default();
+        let mut summary = BatchSummary::default();
+        let mut decoded: Vec<(String, SyncMessage)> = Vec::with_capacity(event.records.len());
+        for record in event.records {
+            let message_id = record.message_id.ok_or(BatchError::MissingMessageId)?;
+            match serde_json::from_str::<SyncMessage>(record.body.as_deref().unwrap_or_default()) {
+                Ok(message) => decoded.push((message_id, message)),
+                Err(err) => {
+                    tracing::warn!(%message_id, kind = ?err.classify(), "malformed marketing message");
+                    response.add_failure(message_id);
+                    summary.failed += 1;
+                }
+            }
+        }
+
+        // Who may be shared, checked now: consent and account once per user, suppression once
+        // per recipient.
+        let mut users: HashMap<String, Result<Option<HashedUser>, StoreError>> = HashMap::new();
+        let mut suppressions: HashMap<(String, String), Result<bool, StoreError>> = HashMap::new();
+        let mut ready: Vec<(String, SyncMessage, HashedUser, BTreeSet<DestinationId>)> = Vec::new();
+        for (message_id, message) in decoded {
+            if !users.contains_key(&message.user_id) {
+                let user = self.shareable_user(&message.user_id).await;
+                users.insert(message.user_id.clone(), user);
+            }
+            let user = match &users[&message.user_id] {
+                Ok(Some(user)) => user.clone(),
+                Ok(None) => {
+                    summary.without_consent += 1;
+                    continue;
+                }
+                Err(err) => {
+                    tracing::warn!(%message_id, error = %err, "consent check failed");
+                    response.add_failure(message_id);
+                    summary.failed += 1;
+                    continue;
+                }
+            };
+            if let Some(recipient) = &message.recipient {
+                let pair = (recipient.organisation_id.clone(), recipient.recipient.clone());
+                if !suppressions.contains_key(&pair) {
+                    let (pk, sk) = keys::suppression(&pair.0, &pair.1);
+                    let found = self.platform.store.get(&Key::new(pk, sk)).await.map(|item| item.is_some());
+                    suppressions.insert(pair.clone(), found);
+                }
+                match &suppressions[&pair] {
+                    Ok(false) => {}
+                    Ok(true) => {
+                        summary.suppressed += 1;
+                        continue;
+                    }
+                    Err(err) => {
+                        tracing::warn!(%message_id, error = %err, "suppression check failed");
+                        response.add_failure(message_id);
+                        summary.failed += 1;
+                        continue;
+                    }
+                }
+            }
+            let (pk, sk) = keys::marketing_sent(&message.event_id);
+            let already = match self.platform.store.get(&Key::new(pk, sk)).await {
+                Ok(item) => item.map(|item| sent_destinations(&item)).unwrap_or_default(),
+                Err(err) => {
+                    tracing::warn!(%message_id, error = %err, "sent record unreadable");
+                    response.add_failure(message_id);
+                    summary.failed += 1;
+                    continue;
+                }
+            };
+            ready.push((message_id, message, user, already));
+        }
+
+        // Each destination: the events it has not taken yet and still accepts.
+        let now = self.platform.clock.epoch_seconds();
+        let mut failed: BTreeSet<usize> = BTreeSet::new();
+        let mut newly_sent: BTreeSet<usize> = BTreeSet::new();
+        for destination in &self.destinations {
+            let id = destination.id();
+            let pending: Vec<usize> = (0..ready.len())
+                .filter(|&i| !ready[i].3.contains(&id))
+                .filter(|&i| {
+                    let fresh = now - ready[i].1.occurred_at <= id.max_age_seconds();
+                    if !fresh {
+                        summary.too_old += 1;
+                    }
+                    fresh
+                })
+                .collect();
+            let outgoing: Vec<Outgoing> =
+                pending.iter().map(|&i| Outgoing { message: &ready[i].1, user: &ready[i].2 }).collect();
+            for request in id.requests(&outgoing) {
+                let carried = request.events.iter().map(|&j| pending[j]);
+                match destination.send(&request.body).await {
+                    Ok(()) => {
+                        *summary.sent.entry(id.as_str()).or_default() += request.events.len();
+                        for i in carried {
+                            ready[i].3.insert(id);
+                            newly_sent.insert(i);
+                        }
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, events = request.events.len(), "marketing destination failed");
+                        failed.extend(carried);
+                    }
+                }
+            }
+        }
+
+        // Record what went out before reporting failures, so the redelivery skips it.
+        let records: Vec<BatchOp> = newly_sent
+            .iter()
+            .filter_map(|&i| sent_record(&ready[i].1.event_id, &ready[i].3, now).ok())
+            .map(BatchOp::Put)
+            .collect();
+        if let Err(err) = self.platform.store.batch_write(records).await {
+            // The events went out; a redelivery may send them again (Facebook deduplicates).
+            tracing::warn!(error = %err, "could not record sent events");
+        }
+        for i in failed {
+            response.add_failure(ready[i].0.clone());
+            summary.failed += 1;
+        }
+        Ok((response, summary))
+    }
+
+    /// The user's hashed identifiers if they exist and share usage data now; `None` if not.
+    async fn shareable_user(&self, user_id: &str) -> Result<Option<HashedUser>, StoreError> {
+        if !consent::is_granted(&self.platform, user_id, PurposeId::MarketingSharing).await? {
+            return Ok(None);
+        }
+        let (pk, sk) = keys::user(user_id);
+        let user = self.platform.store.get(&Key::new(pk, sk)).await?;
+        Ok(user
+            .as_ref()
+            .and_then(|user| user.attrs.get("email"))
+            .and_then(|email| email.as_str())
+            .map(|email| HashedUser::new(user_id, email)))
+    }
+}
+
+fn sent_destinations(item: &Item) -> BTreeSet<DestinationId> {
+    let sent = item.attrs.get("sent").and_then(|v| v.as_array()).cloned().unwrap_or_default();
+    [DestinationId::GoogleAnalytics, DestinationId::Facebook]
+        .into_iter()
+        .filter(|id| sent.iter().any(|v| v.as_str() == Some(id.as_str())))
+        .collect()
+}
+
+fn sent_record(event_id: &str, sent: &BTreeSet<DestinationId>, now: i64) -> Result<Item, StoreError> {
+    let (pk, sk) = keys::marketing_sent(event_id);
+    let sent: Vec<&str> = sent.iter().map(|id| id.as_str()).collect();
+    Ok(Item::new(Key::new(pk, sk), "marketing_sent")
+        .with_data(&serde_json::json!({ "sent": sent }))?
+        .expires_at(now + SENT_RECORD_SECONDS))
+}

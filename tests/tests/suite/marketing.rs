@@ -1,0 +1,235 @@
+//! Marketing sync on both engines: usage goes to Google Analytics and Facebook only while
+//! `marketing_sharing` is granted, checked when sending; identifiers hashed as each API asks,
+//! never an address; each event once per destination; e-mail interactions as the sender's
+//! usage, never the recipient's identity, and not at all once the recipient is suppressed.
+
+use infentre_tests::backend::{Backend, Session};
+use infentre_tests::recorder::{FACEBOOK_PATH, GA4_PATH, MarketingRecorder};
+use infentre_tests::{on_both_engines, sendgrid_signature};
+use marketing_worker::MarketingWorker;
+use serde_json::{Value, json};
+use shared::clock::Clock;
+use shared::keys::sha256_hex;
+use shared::marketing::{Destination, DestinationId, HashedUser};
+use shared::queue::QueueName;
+
+const PASSWORD: &str = "sharing is optional";
+const BROWSER: &str = "Mozilla/5.0 (Test) Firefox/999";
+
+async fn ada(b: &Backend, sharing: bool) -> Session {
+    let ada = b.admin("Ada.Lovelace@Example.com", PASSWORD, "Analytical Engines").await;
+    b.put("/v1/me/consents/analytics_cookies", ada.bearer(), json!({"granted": true})).await;
+    if sharing {
+        b.put("/v1/me/consents/marketing_sharing", ada.bearer(), json!({"granted": true})).await;
+    }
+    ada
+}
+
+async fn send_events(b: &Backend, session: &Session, n: usize) {
+    let events: Vec<_> =
+        (0..n).map(|i| json!({"name": "page_view", "properties": {"page": format!("/p/{i}")}})).collect();
+    let request = http::Request::post("/v1/events")
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {}", session.token))
+        .header("user-agent", BROWSER)
+        .body(axum::body::Body::from(json!({ "events": events }).to_string()))
+        .unwrap();
+    let response = tower::ServiceExt::oneshot(b.app.clone(), request).await.unwrap();
+    assert_eq!(response.status().as_u16(), 202);
+    b.store_events().await;
+}
+
+fn worker(b: &Backend) -> MarketingWorker {
+    MarketingWorker::new(b.platform.clone(), b.recorder.destinations())
+}
+
+/// Nothing that identifies a person in clear, and nothing of the browser or address, in
+/// anything the recorder received.
+fn assert_nothing_personal(recorder: &MarketingRecorder, needles: &[&str]) {
+    for received in recorder.received() {
+        let text = received.body.to_string().to_lowercase();
+        for needle in needles.iter().chain(&["firefox", "127.0.0.1", "client_ip_address", "client_user_agent"]) {
+            assert!(!text.contains(&needle.to_lowercase()), "{needle} was sent: {text}");
+        }
+    }
+}
+
+on_both_engines!(
+    consented_usage_is_shared_with_hashed_identifiers_only,
+    without_sharing_consent_nothing_is_queued_or_sent,
+    a_withdrawal_stops_what_is_already_queued,
+    an_erased_account_shares_nothing_still_queued,
+    a_redelivery_sends_each_event_once_per_destination,
+    a_failing_destination_is_retried_alone,
+    email_interactions_are_shared_as_the_senders_usage_unless_suppressed,
+);
+
+async fn consented_usage_is_shared_with_hashed_identifiers_only(b: Backend) {
+    let ada = ada(&b, true).await;
+    send_events(&b, &ada, 3).await;
+    b.share_events().await;
+
+    let hashed = HashedUser::new(&ada.user_id, "ada.lovelace@example.com");
+    let ga4 = b.recorder.at(GA4_PATH);
+    assert_eq!(ga4.len(), 1, "one Measurement Protocol request for one user's events");
+    assert_eq!(ga4[0].query["measurement_id"], "G-TEST123");
+    assert_eq!(ga4[0].query["api_secret"], "ga4-secret");
+    assert_eq!(ga4[0].body["client_id"], hashed.id);
+    assert_eq!(ga4[0].body["user_data"]["sha256_email_address"], json!([sha256_hex(b"ada.lovelace@example.com")]));
+    let names: Vec<&Value> = ga4[0].body["events"].as_array().unwrap().iter().map(|e| &e["name"]).collect();
+    assert_eq!(names, vec!["page_view"; 3]);
+
+    let facebook = b.recorder.at(FACEBOOK_PATH);
+    assert_eq!(facebook.len(), 1);
+    assert_eq!(facebook[0].query["access_token"], "fb-token");
+    let data = facebook[0].body["data"].as_array().unwrap();
+    assert_eq!(data.len(), 3);
+    for event in data {
+        assert_eq!(event["action_source"], "website");
+        assert_eq!(
+            event["user_data"],
+            json!({"em": [sha256_hex(b"ada.lovelace@example.com")], "external_id": [hashed.id]})
+        );
+    }
+    assert_nothing_personal(&b.recorder, &["ada.lovelace", &ada.user_id]);
+}
+
+async fn without_sharing_consent_nothing_is_queued_or_sent(b: Backend) {
+    let ada = ada(&b, false).await;
+    send_events(&b, &ada, 3).await;
+    assert!(b.take_messages(QueueName::Marketing).await.records.is_empty(), "nothing queued for sharing");
+    b.share_events().await;
+    assert!(b.recorder.received().is_empty());
+}
+
+async fn a_withdrawal_stops_what_is_already_queued(b: Backend) {
+    let ada = ada(&b, true).await;
+    send_events(&b, &ada, 4).await;
+    b.put("/v1/me/consents/marketing_sharing", ada.bearer(), json!({"granted": false})).await;
+
+    b.share_events().await;
+
+    assert!(b.recorder.received().is_empty(), "nothing sent after the withdrawal");
+    assert!(b.take_messages(QueueName::Marketing).await.records.is_empty(), "the messages were consumed, not retried");
+    send_events(&b, &ada, 2).await;
+    assert!(b.take_messages(QueueName::Marketing).await.records.is_empty(), "nor queued any more");
+}
+
+async fn an_erased_account_shares_nothing_still_queued(b: Backend) {
+    let ada = ada(&b, true).await;
+    send_events(&b, &ada, 2).await;
+    let (status, body) = b.delete("/v1/me", ada.bearer(), json!({"password": PASSWORD})).await;
+    assert_eq!(status, 200, "{body}");
+    b.share_events().await;
+    assert!(b.recorder.received().is_empty());
+}
+
+async fn a_redelivery_sends_each_event_once_per_destination(b: Backend) {
+    let ada = ada(&b, true).await;
+    send_events(&b, &ada, 5).await;
+    let event = b.take_messages(QueueName::Marketing).await;
+    assert_eq!(event.records.len(), 5);
+    let worker = worker(&b);
+
+    for _ in 0..2 {
+        let response = worker.handle(event.clone()).await.unwrap();
+        assert!(response.batch_item_failures.is_empty());
+    }
+
+    assert_eq!(b.recorder.at(GA4_PATH).len(), 1);
+    assert_eq!(b.recorder.at(FACEBOOK_PATH).len(), 1);
+}
+
+async fn a_failing_destination_is_retried_alone(b: Backend) {
+    let ada = ada(&b, true).await;
+    send_events(&b, &ada, 3).await;
+    let event = b.take_messages(QueueName::Marketing).await;
+    let worker = worker(&b);
+    b.recorder.answer(FACEBOOK_PATH, 500);
+
+    let (response, summary) = worker.process(event.clone()).await.unwrap();
+    assert_eq!(response.batch_item_failures.len(), 3, "every record Facebook did not take fails");
+    assert_eq!(summary.sent.get(DestinationId::GoogleAnalytics.as_str()), Some(&3));
+
+    b.recorder.answer(FACEBOOK_PATH, 200);
+    let (response, summary) = worker.process(event).await.unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(summary.sent.get(DestinationId::Facebook.as_str()), Some(&3));
+    assert_eq!(summary.sent.get(DestinationId::GoogleAnalytics.as_str()), None, "GA4 already had them");
+    assert_eq!(b.recorder.at(GA4_PATH).len(), 1);
+    assert_eq!(b.recorder.at(FACEBOOK_PATH).len(), 2, "the failed request and its retry");
+}
+
+async fn email_interactions_are_shared_as_the_senders_usage_unless_suppressed(b: Backend) {
+    let ada = ada(&b, true).await;
+    let now = b.clock.epoch_seconds();
+    let open = |email: &str, id: &str| {
+        json!({
+            "email": email, "timestamp": now - 60, "event": "open", "sg_event_id": id,
+            "ip": "198.51.100.23", "useragent": "SecretBrowser/42",
+            "organisation_id": ada.organisation_id, "user_id": ada.user_id,
+        })
+    };
+    let body = json!([open("bob@customer.example", "ev-bob"), open("carol@customer.example", "ev-carol")]).to_string();
+    let timestamp = now.to_string();
+    let request = http::Request::post("/v1/webhooks/sendgrid")
+        .header("content-type", "application/json")
+        .header("x-twilio-email-event-webhook-signature", sendgrid_signature(&timestamp, body.as_bytes()))
+        .header("x-twilio-email-event-webhook-timestamp", &timestamp)
+        .body(axum::body::Body::from(body))
+        .unwrap();
+    let response = tower::ServiceExt::oneshot(b.app.clone(), request).await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    // Carol's data is erased (and she is suppressed) while her open waits in the queue.
+    let (status, _) =
+        b.delete("/v1/organisations/current/recipients/carol%40customer.example", ada.bearer(), json!({})).await;
+    assert_eq!(status, 200);
+
+    b.share_events().await;
+
+    let facebook = b.recorder.at(FACEBOOK_PATH);
+    assert_eq!(facebook.len(), 1);
+    let data = facebook[0].body["data"].as_array().unwrap();
+    assert_eq!(data.len(), 1, "only Bob's open; Carol is suppressed");
+    assert_eq!(data[0]["event_name"], "email_open");
+    assert_eq!(data[0]["action_source"], "email");
+    assert_eq!(data[0]["event_id"], "sg:ev-bob");
+    assert_eq!(
+        data[0]["user_data"]["em"],
+        json!([sha256_hex(b"ada.lovelace@example.com")]),
+        "the sender, who consented"
+    );
+    let bob = sha256_hex(b"bob@customer.example");
+    assert_nothing_personal(&b.recorder, &["customer.example", &bob, "198.51.100.23", "SecretBrowser"]);
+}
+
+/// The destination port's contract: the outbox writes exactly the body the HTTP adapter posts.
+#[tokio::test]
+async fn the_outbox_holds_exactly_what_http_would_send() {
+    let recorder = MarketingRecorder::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let body = json!({"client_id": "abc", "events": [{"name": "page_view", "params": {"page": "/"}}]});
+    for id in [DestinationId::GoogleAnalytics, DestinationId::Facebook] {
+        let outbox = shared::marketing::outbox::OutboxDestination::new(dir.path(), id).unwrap();
+        outbox.send(&body).await.unwrap();
+        let files: Vec<_> = std::fs::read_dir(outbox.dir()).unwrap().map(|e| e.unwrap().path()).collect();
+        assert_eq!(files.len(), 1, "one file, no temporary left behind");
+        let written: Value = serde_json::from_slice(&std::fs::read(&files[0]).unwrap()).unwrap();
+        assert_eq!(written, body);
+    }
+    for destination in recorder.destinations() {
+        destination.send(&body).await.unwrap();
+    }
+    let received: Vec<Value> = recorder.received().into_iter().map(|r| r.body).collect();
+    assert_eq!(received, vec![body.clone(), body]);
+}
+
+#[tokio::test]
+async fn a_refusing_destination_is_reported_as_refused_without_its_secret() {
+    let recorder = MarketingRecorder::start().await;
+    recorder.answer(GA4_PATH, 400);
+    let ga4 = recorder.destinations().into_iter().find(|d| d.id() == DestinationId::GoogleAnalytics).unwrap();
+    let err = ga4.send(&json!({})).await.unwrap_err();
+    assert!(matches!(err, shared::marketing::SyncError::Refused { .. }), "{err}");
+    assert!(!err.to_string().contains("ga4-secret") && !format!("{ga4:?}").contains("ga4-secret"));
+}
