@@ -86,8 +86,11 @@ pub fn pollers(engine: &Engine) -> Vec<Poller> {
         let marketing = marketing.clone();
         async move { marketing.handle(event).await.map_err(Into::into) }.boxed()
     });
-    let rights_worker: Worker =
-        Arc::new(|event| async move { rights_worker::handle(event).await.map_err(Into::into) }.boxed());
+    let platform = engine.platform.clone();
+    let rights_worker: Worker = Arc::new(move |event| {
+        let platform = platform.clone();
+        async move { rights_worker::handle(&platform, event).await.map_err(Into::into) }.boxed()
+    });
     // Batch sizes as in the template: tracking writes fill BatchWriteItem's 25 several times.
     [
         (QueueName::Mail, mail_worker, 10),
@@ -168,6 +171,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(signup::ApiDoc::openapi());
     doc.merge(consent::ApiDoc::openapi());
     doc.merge(tracking::ApiDoc::openapi());
+    doc.merge(rights::ApiDoc::openapi());
     doc.merge(shared::blob::local::LocalExportsApi::openapi());
     let components = doc.components.get_or_insert_with(Default::default);
     components.add_security_scheme(

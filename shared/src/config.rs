@@ -56,12 +56,23 @@ pub struct Settings {
     pub policy_date: String,
     pub controller: Party,
     pub dpo: Party,
+    /// Where users may complain (GDPR Art. 77): Sweden's IMY unless configured.
+    pub supervisory_authority: SupervisoryAuthority,
     /// SendGrid's Event Webhook verification key (`INFENTRE_SENDGRID_WEBHOOK_PUBLIC_KEY`,
     /// base64 DER). Without it the webhook refuses every request.
     pub sendgrid_webhook_key: Option<p256::ecdsa::VerifyingKey>,
     /// Whether consented usage is queued for Google Analytics and Facebook
     /// (`INFENTRE_MARKETING_SYNC=on`); off, nothing is queued for them at all.
     pub marketing_sync: bool,
+}
+
+/// The supervisory authority a user may complain to.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct SupervisoryAuthority {
+    pub name: String,
+    pub address: String,
+    pub email: String,
+    pub url: String,
 }
 
 /// A party named in the privacy notice.
@@ -120,6 +131,15 @@ impl Settings {
             address: get("INFENTRE_DPO_ADDRESS", "Data Protection Officer, Infentre AB, Stockholm, Sweden"),
             email: get("INFENTRE_DPO_EMAIL", "dpo@infentre.com"),
         };
+        let supervisory_authority = SupervisoryAuthority {
+            name: get("INFENTRE_SUPERVISORY_AUTHORITY_NAME", "Integritetsskyddsmyndigheten (IMY)"),
+            address: get("INFENTRE_SUPERVISORY_AUTHORITY_ADDRESS", "Box 8114, 104 20 Stockholm, Sweden"),
+            email: get("INFENTRE_SUPERVISORY_AUTHORITY_EMAIL", "imy@imy.se"),
+            url: get(
+                "INFENTRE_SUPERVISORY_AUTHORITY_URL",
+                "https://www.imy.se/en/individuals/forms-and-e-services/file-a-gdpr-complaint/",
+            ),
+        };
         for (name, party) in [("INFENTRE_CONTROLLER_EMAIL", &controller), ("INFENTRE_DPO_EMAIL", &dpo)] {
             if !party.email.contains('@') {
                 return Err(ConfigError::Invalid { name, reason: "must be an e-mail address".into() });
@@ -149,6 +169,7 @@ impl Settings {
             policy_date,
             controller,
             dpo,
+            supervisory_authority,
             sendgrid_webhook_key,
             marketing_sync,
         })

@@ -54,6 +54,11 @@ pub const LOCATIONS: &[Location] = &[
         queries: |s| vec![Query::index(Index::Gsi1, keys::subject_index(&s.user_id)).limit(1_000)],
     },
     Location {
+        name: "rights_requests",
+        description: "Rights requests the person filed (an erasure request stays, anonymous, as proof).",
+        queries: |s| vec![Query::index(Index::Gsi3, crate::rights::user_listing(&s.user_id)).limit(1_000)],
+    },
+    Location {
         name: "login_throttle",
         description: "Counters of failed logins for the account's address (kept 15 minutes).",
         queries: |s| vec![Query::partition(throttle::LOGIN_PER_ACCOUNT.partition(&s.canonical_email)).limit(1_000)],

@@ -31,6 +31,7 @@ pub struct Backend {
     pub mail: Poller,
     pub tracking: Poller,
     pub marketing: Poller,
+    pub rights: Poller,
     pub recorder: MarketingRecorder,
     pub outbox: PathBuf,
     pub clock: ManualClock,
@@ -48,6 +49,11 @@ impl Backend {
     /// Runs the tracking worker until its queue is empty.
     pub async fn store_events(&self) {
         self.tracking.drain().await.expect("tracking queue drains");
+    }
+
+    /// Runs the rights worker until its queue is empty.
+    pub async fn process_rights(&self) {
+        self.rights.drain().await.expect("rights queue drains");
     }
 
     /// Runs the marketing worker until its queue is empty.
@@ -195,6 +201,21 @@ fn tracking_poller(platform: &Platform) -> Poller {
     }
 }
 
+fn rights_poller(platform: &Platform) -> Poller {
+    let worker_platform = platform.clone();
+    let handler: Worker = Arc::new(move |event| {
+        let platform = worker_platform.clone();
+        async move { rights_worker::handle(&platform, event).await.map_err(Into::into) }.boxed()
+    });
+    Poller {
+        queue: platform.queue.clone(),
+        name: QueueName::Rights,
+        worker: handler,
+        visibility: Duration::from_secs(30),
+        batch_size: 10,
+    }
+}
+
 fn marketing_poller(platform: &Platform, recorder: &MarketingRecorder) -> Poller {
     let worker = Arc::new(marketing_worker::MarketingWorker::new(platform.clone(), recorder.destinations()));
     let handler: Worker = Arc::new(move |event| {
@@ -231,6 +252,7 @@ pub async fn sqlite() -> Backend {
     let recorder = MarketingRecorder::start().await;
     Backend {
         marketing: marketing_poller(&engine.platform, &recorder),
+        rights: rights_poller(&engine.platform),
         recorder,
         app: infentre::router(&engine),
         platform: engine.platform.clone(),
@@ -276,9 +298,14 @@ pub async fn moto() -> Backend {
     clients.requests.reset();
     Backend {
         marketing: marketing_poller(&platform, &recorder),
+        rights: rights_poller(&platform),
         recorder,
         app: shared::http::app(
-            signup::routes().merge(consent::routes()).merge(tracking::routes()).with_state(platform.clone()),
+            signup::routes()
+                .merge(consent::routes())
+                .merge(tracking::routes())
+                .merge(rights::routes())
+                .with_state(platform.clone()),
         ),
         mail: mail_poller(&platform, mailer.clone()),
         tracking: tracking_poller(&platform),

@@ -3,7 +3,7 @@
 
 mod broadcast;
 mod ledger;
-mod published;
+pub mod published;
 pub mod visitors;
 
 use axum::Router;

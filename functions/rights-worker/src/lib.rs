@@ -1,14 +1,184 @@
-//! The rights worker: consumes the rights queue.
+//! The rights worker: carries out queued rights requests.
 //!
-//! No producer writes to this queue yet. Until one does, any message found on it is reported
-//! as failed (never acknowledged), so it ends in the dead-letter queue for an operator to see
-//! instead of vanishing.
+//! Idempotent: a request is moved `queued → processing → completed` under optimistic locking,
+//! and every step can run again (exports are written under the request's id, erasing what is
+//! already erased erases nothing). A failure is retried by SQS; on the last attempt the
+//! request is marked `failed` with a reason for the operators, and the requester is told.
+//!
+//! Erasure is verified: after erasing, the access collection runs again and must find nothing
+//! but records under a legal duty, or the request does not complete.
 
+pub mod exports;
+
+use shared::Platform;
+use shared::domain::EmailAddress;
+use shared::erasure::{self, Subject};
+use shared::keys;
+use shared::mail;
+use shared::queue::DEFAULT_MAX_RECEIVES;
 use shared::queue::batch::{self, BatchError, Record, RecordError, SqsBatchResponse, SqsEvent};
+use shared::rights::{self, RequestType, RightsMessage, RightsRequest, SaveError, Status};
+use shared::store::Key;
+use signup::account::UserRecord;
 
-pub async fn handle(event: SqsEvent) -> Result<SqsBatchResponse, BatchError> {
-    batch::process(event, 1, |record: Record| async move {
-        Err::<(), _>(RecordError::Failed(format!("no handler for message {} on the rights queue", record.message_id)))
+pub async fn handle(platform: &Platform, event: SqsEvent) -> Result<SqsBatchResponse, BatchError> {
+    batch::process(event, 2, |record: Record| async move { process(platform, record).await }).await
+}
+
+/// What a run of one request ended in, for the history.
+struct Done {
+    note: String,
+    exports: Option<rights::Exports>,
+    /// The requester's address, read before anything was erased.
+    tell: Option<String>,
+}
+
+#[tracing::instrument(skip_all, fields(message_id = %record.message_id, receive_count = record.receive_count))]
+async fn process(platform: &Platform, record: Record) -> Result<(), RecordError> {
+    let message: RightsMessage = record.json()?;
+    let failed = |err: &dyn std::fmt::Display| RecordError::Failed(err.to_string());
+    let Some(mut request) = rights::load(platform, &message.request_id).await.map_err(|e| failed(&e))? else {
+        tracing::warn!(request_id = %message.request_id, "no such rights request; dropped");
+        return Ok(());
+    };
+    match request.status {
+        Status::Completed | Status::Denied | Status::Failed => return Ok(()),
+        // Approved a moment ago and not yet saved: try again later.
+        Status::AwaitingOrganisationApproval => {
+            return Err(RecordError::Failed("the request is not approved yet".into()));
+        }
+        Status::Queued => {
+            let due_at = request.due_at;
+            request.transition(Status::Processing, "worker", None, platform.clock.epoch_seconds());
+            match rights::save(platform, &mut request, due_at).await {
+                Ok(()) => {}
+                Err(SaveError::Conflict) => return Err(RecordError::Failed("the request changed meanwhile".into())),
+                Err(SaveError::Store(err)) => return Err(failed(&err)),
+            }
+        }
+        Status::Processing => {} // A redelivery after a crash: carry on.
+    }
+
+    match carry_out(platform, &mut request).await {
+        Ok(done) => finish(platform, request, done).await.map_err(|e| failed(&e)),
+        Err(reason) if record.receive_count >= DEFAULT_MAX_RECEIVES => {
+            tracing::error!(request_id = %request.id, %reason, "rights request failed for good");
+            give_up(platform, request, reason).await.map_err(|e| failed(&e))
+        }
+        Err(reason) => {
+            tracing::warn!(request_id = %request.id, %reason, "rights request failed; SQS will retry");
+            Err(RecordError::Failed(reason))
+        }
+    }
+}
+
+async fn requester(platform: &Platform, user_id: &str) -> Result<Option<UserRecord>, String> {
+    let (pk, sk) = keys::user(user_id);
+    match platform.store.get(&Key::new(pk, sk)).await.map_err(|e| e.to_string())? {
+        Some(item) => item.data().map(Some).map_err(|e| e.to_string()),
+        None => Ok(None),
+    }
+}
+
+/// Does what the request asks. Errors are reasons for the operators: kinds and counts only.
+async fn carry_out(platform: &Platform, request: &mut RightsRequest) -> Result<Done, String> {
+    let Some(user_id) = request.user_id.clone() else {
+        return Ok(Done { note: "already anonymous".into(), exports: None, tell: None });
+    };
+    let user = requester(platform, &user_id).await?;
+    match request.kind {
+        RequestType::Access | RequestType::Portability => {
+            let Some(user) = user else { return Err("the requester's account no longer exists".into()) };
+            let exports = exports::write(platform, request, &user).await?;
+            Ok(Done { note: "export ready".into(), exports: Some(exports), tell: Some(user.email) })
+        }
+        RequestType::Correction => {
+            let Some(user) = user else { return Err("the requester's account no longer exists".into()) };
+            let email = request
+                .changes
+                .as_ref()
+                .and_then(|changes| changes.get("email"))
+                .and_then(|v| v.as_str())
+                .ok_or("the correction has no e-mail address")?;
+            let new = EmailAddress::parse(email).map_err(|err| err.detail.to_string())?;
+            if new.canonical() == user.email_canonical {
+                return Ok(Done { note: "nothing to correct".into(), exports: None, tell: Some(user.email) });
+            }
+            signup::account::start_email_change(platform, &user, &new).await.map_err(|err| err.detail.to_string())?;
+            Ok(Done {
+                note: "verification sent to the new address; it replaces the old one once confirmed".into(),
+                exports: None,
+                tell: Some(user.email),
+            })
+        }
+        RequestType::Erasure => erase(platform, request, &user_id, user).await,
+    }
+}
+
+async fn erase(
+    platform: &Platform,
+    request: &mut RightsRequest,
+    user_id: &str,
+    user: Option<UserRecord>,
+) -> Result<Done, String> {
+    // The request itself must survive, anonymous: take it out of the person's listing first.
+    let due_at = request.due_at;
+    request.anonymise();
+    rights::save(platform, request, due_at).await.map_err(|err| err.to_string())?;
+    let subject = Subject {
+        user_id: user_id.to_owned(),
+        canonical_email: user.as_ref().map(|u| u.email_canonical.clone()).unwrap_or_default(),
+    };
+    let mut erased = 0u64;
+    if let Some(user) = &user {
+        let report = signup::account::erase_account(platform, user).await.map_err(|err| err.detail.to_string())?;
+        erased = report.erased.values().sum();
+    }
+    // Verification: the access collection again, which must find nothing but legal holds.
+    let remaining = erasure::collect(platform, &subject).await.map_err(|err| err.to_string())?;
+    let held = remaining.iter().filter(|item| item.attrs.contains_key("legal_hold")).count();
+    let left = remaining.len() - held;
+    let exports = platform.blobs.list(&erasure::export_prefix(user_id)).await.map_err(|err| err.to_string())?;
+    if left > 0 || !exports.is_empty() {
+        return Err(format!("verification found {left} items and {} exports left", exports.len()));
+    }
+    Ok(Done {
+        note: format!("erased {erased} items; verified: 0 items left, {held} kept under a legal duty"),
+        exports: None,
+        tell: user.map(|u| u.email),
     })
-    .await
+}
+
+async fn finish(platform: &Platform, mut request: RightsRequest, done: Done) -> Result<(), String> {
+    let due_at = request.due_at;
+    request.exports = done.exports;
+    request.transition(Status::Completed, "worker", Some(done.note), platform.clock.epoch_seconds());
+    match rights::save(platform, &mut request, due_at).await {
+        Ok(()) => {}
+        // A concurrent run finished it first.
+        Err(SaveError::Conflict) => return Ok(()),
+        Err(SaveError::Store(err)) => return Err(err.to_string()),
+    }
+    if let Some(to) = done.tell {
+        let notice = ::rights::emails::completed(&platform.settings, &to, &request);
+        mail::enqueue(platform.queue.as_ref(), vec![notice]).await.map_err(|err| err.to_string())?;
+    }
+    tracing::info!(request_id = %request.id, kind = request.kind.as_str(), "rights request completed");
+    Ok(())
+}
+
+async fn give_up(platform: &Platform, mut request: RightsRequest, reason: String) -> Result<(), String> {
+    let due_at = request.due_at;
+    let tell = match &request.user_id {
+        Some(user_id) => requester(platform, user_id).await?.map(|u| u.email),
+        None => None,
+    };
+    request.failure_reason = Some(reason.clone());
+    request.transition(Status::Failed, "worker", Some(reason), platform.clock.epoch_seconds());
+    rights::save(platform, &mut request, due_at).await.map_err(|err| err.to_string())?;
+    if let Some(to) = tell {
+        let notice = ::rights::emails::failed(&platform.settings, &to, &request);
+        mail::enqueue(platform.queue.as_ref(), vec![notice]).await.map_err(|err| err.to_string())?;
+    }
+    Ok(())
 }

@@ -9,6 +9,12 @@ pub mod passwords;
 mod records;
 mod sessions;
 
+/// What the rights function reuses: the account record, the address change and the erasure.
+pub mod account {
+    pub use crate::me::{erase_account, refuse_last_admin, start_email_change};
+    pub use crate::records::UserRecord;
+}
+
 use axum::Router;
 use axum::routing::{delete, get, post};
 use shared::Platform;

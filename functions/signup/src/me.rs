@@ -110,25 +110,7 @@ pub async fn correct_me(
     match request {
         CorrectionRequest { email: Some(email), current_password: None, new_password: None } => {
             let new = EmailAddress::parse(&email)?;
-            if new.canonical() == user.email_canonical {
-                return Err(ApiError::unprocessable("invalid_email", "That is already the account's address."));
-            }
-            let token = tokens::generate();
-            let token_hash = keys::sha256_hex(token.as_bytes());
-            let record = TokenRecord {
-                kind: TokenKind::ChangeEmail,
-                organisation_id: user.organisation_id.clone(),
-                user_id: Some(user.user_id.clone()),
-                email: Some(new.as_str().to_owned()),
-                role: None,
-            };
-            let expires_at = platform.clock.epoch_seconds() + VERIFICATION_TTL_SECONDS;
-            platform.store.put(record.item(&token_hash, expires_at)?, Some(Condition::NotExists)).await?;
-            let notices = vec![
-                emails::confirm_new_address(&platform.settings, new.as_str(), &token),
-                emails::address_change_requested(&user.email),
-            ];
-            mail::enqueue(platform.queue.as_ref(), notices).await?;
+            start_email_change(&platform, &user, &new).await?;
             Ok(Json(CorrectionAccepted { status: "verification_sent" }))
         }
         CorrectionRequest { email: None, current_password: Some(current), new_password: Some(new) } => {
@@ -154,6 +136,31 @@ pub async fn correct_me(
             "Send either {\"email\"} or {\"current_password\", \"new_password\"}.",
         )),
     }
+}
+
+/// Starts replacing the account's address: the new one must be confirmed by the link mailed
+/// to it; the old one is told. Shared with correction requests (the rights function).
+pub async fn start_email_change(platform: &Platform, user: &UserRecord, new: &EmailAddress) -> Result<(), ApiError> {
+    if new.canonical() == user.email_canonical {
+        return Err(ApiError::unprocessable("invalid_email", "That is already the account's address."));
+    }
+    let token = tokens::generate();
+    let token_hash = keys::sha256_hex(token.as_bytes());
+    let record = TokenRecord {
+        kind: TokenKind::ChangeEmail,
+        organisation_id: user.organisation_id.clone(),
+        user_id: Some(user.user_id.clone()),
+        email: Some(new.as_str().to_owned()),
+        role: None,
+    };
+    let expires_at = platform.clock.epoch_seconds() + VERIFICATION_TTL_SECONDS;
+    platform.store.put(record.item(&token_hash, expires_at)?, Some(Condition::NotExists)).await?;
+    let notices = vec![
+        emails::confirm_new_address(&platform.settings, new.as_str(), &token),
+        emails::address_change_requested(&user.email),
+    ];
+    mail::enqueue(platform.queue.as_ref(), notices).await?;
+    Ok(())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -198,29 +205,49 @@ pub async fn cancel_me(
 ) -> Result<Json<Cancelled>, ApiError> {
     let user = load_user(&platform, &auth.user_id).await?;
     confirm_password(&platform, &user, &request.password).await?;
+    let report = erase_account(&platform, &user).await?;
+    Ok(Json(Cancelled { erased: true, retained: report.retained }))
+}
+
+/// Erases an account: the whole organisation with it when it is the last member; refused
+/// (409 `last_admin`) for the only admin of an organisation that has other members.
+pub async fn erase_account(platform: &Platform, user: &UserRecord) -> Result<erasure::ErasureReport, ApiError> {
+    refuse_last_admin(platform, user).await?;
+    if is_last_member(platform, user).await? {
+        return erasure::erase_organisation(platform, &user.organisation_id).await.map_err(ApiError::internal);
+    }
+    let subject = Subject { user_id: user.user_id.clone(), canonical_email: user.email_canonical.clone() };
+    erasure::erase(platform, &subject).await.map_err(ApiError::internal)
+}
+
+async fn other_members(platform: &Platform, user: &UserRecord) -> Result<Vec<UserRecord>, ApiError> {
     let members = query_all(
         platform.store.as_ref(),
         Query::index(Index::Gsi1, keys::organisation_members(&user.organisation_id)).limit(1_000),
     )
     .await?;
-    let others: Vec<UserRecord> = members
+    Ok(members
         .iter()
         .map(|m| m.data::<UserRecord>())
         .collect::<Result<Vec<_>, _>>()?
         .into_iter()
         .filter(|m| m.user_id != user.user_id)
-        .collect();
-    let report = if others.is_empty() {
-        erasure::erase_organisation(&platform, &user.organisation_id).await.map_err(ApiError::internal)?
-    } else {
-        if user.role == Role::Admin && !others.iter().any(|m| m.role == Role::Admin) {
-            return Err(ApiError::conflict(
-                "last_admin",
-                "You are the organisation's only admin: invite another admin first, or cancel the organisation.",
-            ));
-        }
-        let subject = Subject { user_id: user.user_id.clone(), canonical_email: user.email_canonical.clone() };
-        erasure::erase(&platform, &subject).await.map_err(ApiError::internal)?
-    };
-    Ok(Json(Cancelled { erased: true, retained: report.retained }))
+        .collect())
+}
+
+async fn is_last_member(platform: &Platform, user: &UserRecord) -> Result<bool, ApiError> {
+    Ok(other_members(platform, user).await?.is_empty())
+}
+
+/// The erasure of the only admin would leave the other members without anyone to act for
+/// the organisation.
+pub async fn refuse_last_admin(platform: &Platform, user: &UserRecord) -> Result<(), ApiError> {
+    let others = other_members(platform, user).await?;
+    if user.role == Role::Admin && !others.is_empty() && !others.iter().any(|m| m.role == Role::Admin) {
+        return Err(ApiError::conflict(
+            "last_admin",
+            "You are the organisation's only admin: invite another admin first, or cancel the organisation.",
+        ));
+    }
+    Ok(())
 }

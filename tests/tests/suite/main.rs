@@ -15,6 +15,7 @@ mod mail_pipeline;
 mod marketing;
 mod queue_contract;
 mod retention_sweeper;
+mod rights;
 mod sendgrid;
 mod store_contract;
 mod tracking;

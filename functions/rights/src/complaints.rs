@@ -1,0 +1,118 @@
+//! Complaints to the DPO: stored with the complainant (erased with them), the DPO told by
+//! e-mail, the user answered with the DPO's contact and the supervisory authority's.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use shared::Platform;
+use shared::clock::rfc3339_from_epoch as time;
+use shared::config::{Party, SupervisoryAuthority};
+use shared::domain::{ListParams, Paginated};
+use shared::error::{ApiError, Problem};
+use shared::http::{ApiJson, ApiQuery};
+use shared::keys;
+use shared::mail::{self, Email};
+use shared::session::AuthUser;
+use shared::store::{Condition, Index, IndexKey, Item, Key, Query, StoreError};
+use utoipa::ToSchema;
+
+const MAX_MESSAGE: usize = 10_000;
+const LISTING: &str = "COMPLAINTS";
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewComplaint {
+    /// 1 to 10,000 characters.
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Complaint {
+    pub id: String,
+    pub user_id: String,
+    pub organisation_id: String,
+    pub message: String,
+    pub status: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ComplaintReceipt {
+    pub id: String,
+    pub status: &'static str,
+    pub dpo: Party,
+    pub supervisory_authority: SupervisoryAuthority,
+}
+
+/// Files a complaint with the DPO.
+#[utoipa::path(post, path = "/v1/complaints", tag = "rights", request_body = NewComplaint,
+    responses(
+        (status = 201, body = ComplaintReceipt),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("session" = []), ("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(user_id = %auth.user_id))]
+pub async fn create(
+    State(platform): State<Platform>,
+    auth: AuthUser,
+    ApiJson(new): ApiJson<NewComplaint>,
+) -> Result<(StatusCode, Json<ComplaintReceipt>), ApiError> {
+    let message = new.message.trim();
+    if message.is_empty() || message.chars().count() > MAX_MESSAGE {
+        return Err(ApiError::unprocessable("invalid_message", "The message is 1 to 10,000 characters."));
+    }
+    let id = ulid::Ulid::new().to_string();
+    let complaint = Complaint {
+        id: id.clone(),
+        user_id: auth.user_id.clone(),
+        organisation_id: auth.organisation_id.clone(),
+        message: message.to_owned(),
+        status: "received".into(),
+        created_at: time(platform.clock.epoch_seconds()),
+    };
+    // Filed in the complainant's partition: erased with them, like everything about them.
+    let item = Item::new(Key::new(keys::user_partition(&auth.user_id), format!("COMPLAINT#{id}")), "complaint")
+        .with_data(&complaint)?
+        .with_index(Index::Gsi3, IndexKey::new(LISTING, &id));
+    platform.store.put(item, Some(Condition::NotExists)).await?;
+    let notice = Email {
+        to: platform.settings.dpo.email.clone(),
+        subject: format!("New complaint {id}"),
+        text: format!(
+            "A user filed a complaint.\n\nComplaint: {id}\nUser: {}\nOrganisation: {}\n\n{message}\n",
+            auth.user_id, auth.organisation_id
+        ),
+        html: None,
+        headers: Vec::new(),
+        category: "transactional".into(),
+        organisation_id: None,
+    };
+    mail::enqueue(platform.queue.as_ref(), vec![notice]).await?;
+    tracing::info!(complaint_id = %id, "complaint filed");
+    Ok((
+        StatusCode::CREATED,
+        Json(ComplaintReceipt {
+            id,
+            status: "received",
+            dpo: platform.settings.dpo.clone(),
+            supervisory_authority: platform.settings.supervisory_authority.clone(),
+        }),
+    ))
+}
+
+/// Complaints, newest first (operators).
+#[utoipa::path(get, path = "/v1/operator/complaints", tag = "rights", params(ListParams),
+    responses((status = 200, body = Paginated<Complaint>), (status = 403, body = Problem, content_type = "application/problem+json")),
+    security(("session" = []), ("bearer" = [])))]
+pub async fn list(
+    State(platform): State<Platform>,
+    auth: AuthUser,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> Result<Json<Paginated<Complaint>>, ApiError> {
+    auth.require_operator()?;
+    let query = Query::index(Index::Gsi3, LISTING).backward().limit(params.limit()?).cursor(params.cursor.clone());
+    let page = platform.store.query(query).await?;
+    let items = page.items.iter().map(|item| item.data::<Complaint>()).collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(Json(Paginated { items, cursor: page.cursor }))
+}

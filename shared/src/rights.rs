@@ -1,0 +1,313 @@
+//! Rights requests (GDPR Art. 15–20): the record, its state machine and where it is kept.
+//!
+//! A request is one item, changed only by [`save`] under optimistic locking (a `version`
+//! attribute), so two admins deciding at once cannot both win. Every change of status is kept
+//! as history (who, when, from, to), with ids only. Open requests also have two small items: a
+//! lock in the requester's partition (one open request per type and person) and an entry in
+//! the operators' list of open requests ordered by due date (overdue = a range query).
+//!
+//! After an erasure the request stays, anonymous: the requester's id, details and changes are
+//! removed, so it proves the erasure without being about the person any more.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use crate::keys;
+use crate::store::{Condition, Index, IndexKey, Item, Key, Query, SortKey, StoreError, TransactOp};
+use crate::{Platform, clock::rfc3339_from_epoch};
+
+/// GDPR Art. 12(3): one month; we count the shortest month.
+pub const DEADLINE_SECONDS: i64 = 30 * 24 * 3600;
+/// An extension adds at most two further months.
+pub const MAX_EXTENSION_DAYS: i64 = 61;
+/// How long a requester's export link stays valid.
+pub const EXPORT_LINK_SECONDS: i64 = 24 * 3600;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestType {
+    Access,
+    Portability,
+    Correction,
+    Erasure,
+}
+
+impl RequestType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestType::Access => "access",
+            RequestType::Portability => "portability",
+            RequestType::Correction => "correction",
+            RequestType::Erasure => "erasure",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    AwaitingOrganisationApproval,
+    Queued,
+    Processing,
+    Completed,
+    Denied,
+    Failed,
+}
+
+impl Status {
+    pub fn is_open(self) -> bool {
+        matches!(self, Status::AwaitingOrganisationApproval | Status::Queued | Status::Processing)
+    }
+}
+
+/// One change of status.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct HistoryEntry {
+    /// RFC 3339.
+    pub at: String,
+    pub from: Option<Status>,
+    pub to: Status,
+    /// `requester`, `admin:<user id>`, `operator:<user id>` or `worker`.
+    pub by: String,
+    /// Counts, reasons of the organisation or operator, never personal data of the requester.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Extension {
+    pub days: i64,
+    pub reason: String,
+    pub at: String,
+}
+
+/// Exports of a completed access or portability request, in the blob store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Exports {
+    pub json: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csv_zip: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RightsRequest {
+    pub id: String,
+    pub organisation_id: String,
+    /// `None` once an erasure has completed: the request is then anonymous.
+    pub user_id: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: RequestType,
+    pub status: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<Map<String, Value>>,
+    pub created_at: i64,
+    pub due_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension: Option<Extension>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exports: Option<Exports>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
+    pub history: Vec<HistoryEntry>,
+    pub version: u64,
+}
+
+pub fn request_key(id: &str) -> Key {
+    Key::new(format!("RIGHTS#{id}"), "REQUEST")
+}
+
+fn lock_key(user_id: &str, kind: RequestType) -> Key {
+    Key::new(keys::user_partition(user_id), format!("OPEN_RIGHTS#{}", kind.as_str()))
+}
+
+const OPEN_PARTITION: &str = "RIGHTS_OPEN";
+
+fn open_key(due_at: i64, id: &str) -> Key {
+    Key::new(OPEN_PARTITION, format!("{:012}#{id}", due_at.max(0)))
+}
+
+pub fn organisation_listing(organisation_id: &str) -> String {
+    format!("ORG#{organisation_id}#RIGHTS")
+}
+
+pub fn user_listing(user_id: &str) -> String {
+    format!("USER#{user_id}#RIGHTS")
+}
+
+/// Open requests, earliest deadline first; `overdue_at` limits them to those due before it.
+pub fn open_query(overdue_at: Option<i64>) -> Query {
+    let query = Query::partition(OPEN_PARTITION);
+    match overdue_at {
+        Some(now) => query.sort(SortKey::LessThan(format!("{:012}", now.max(0)))),
+        None => query,
+    }
+}
+
+/// Why a save did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum SaveError {
+    /// Someone else changed the request first (or, on create, the type is already open).
+    #[error("the request changed meanwhile")]
+    Conflict,
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl RightsRequest {
+    pub fn new(
+        id: String,
+        organisation_id: String,
+        user_id: String,
+        kind: RequestType,
+        details: Option<String>,
+        changes: Option<Map<String, Value>>,
+        now: i64,
+    ) -> Self {
+        Self {
+            id,
+            organisation_id,
+            user_id: Some(user_id),
+            kind,
+            status: Status::AwaitingOrganisationApproval,
+            details,
+            changes,
+            created_at: now,
+            due_at: now + DEADLINE_SECONDS,
+            extension: None,
+            exports: None,
+            failure_reason: None,
+            history: Vec::new(),
+            version: 0,
+        }
+    }
+
+    pub fn item(&self) -> Result<Item, StoreError> {
+        let mut item = Item::new(request_key(&self.id), "rights_request")
+            .with_data(self)?
+            .with_index(Index::Gsi1, IndexKey::new(organisation_listing(&self.organisation_id), &self.id));
+        if let Some(user_id) = &self.user_id {
+            item = item.with_index(Index::Gsi3, IndexKey::new(user_listing(user_id), &self.id));
+        }
+        Ok(item)
+    }
+
+    /// Moves to `to`, recording who and why.
+    pub fn transition(&mut self, to: Status, by: impl Into<String>, note: Option<String>, now: i64) {
+        let from = if self.history.is_empty() { None } else { Some(self.status) };
+        self.history.push(HistoryEntry { at: rfc3339_from_epoch(now), from, to, by: by.into(), note });
+        self.status = to;
+    }
+
+    /// Drops everything about the requester: what remains is an anonymous record that the
+    /// erasure happened (ids of the organisation and its admins, times, counts).
+    pub fn anonymise(&mut self) {
+        if let Some(user_id) = self.user_id.take() {
+            for entry in &mut self.history {
+                if entry.by == user_id {
+                    entry.by = "requester".into();
+                }
+            }
+        }
+        self.details = None;
+        self.changes = None;
+        self.exports = None;
+    }
+
+    pub fn is_requester(&self, user_id: &str) -> bool {
+        self.user_id.as_deref() == Some(user_id)
+    }
+}
+
+/// Writes a new request with its lock and its place in the open list, in one transaction.
+/// `Conflict`: the requester already has an open request of this type.
+pub async fn create(platform: &Platform, request: &mut RightsRequest) -> Result<(), SaveError> {
+    request.version = 1;
+    let user_id = request.user_id.clone().unwrap_or_default();
+    let lock = Item::new(lock_key(&user_id, request.kind), "rights_request_lock")
+        .with_data(&serde_json::json!({ "request_id": request.id }))
+        .map_err(SaveError::Store)?;
+    let open = Item::new(open_key(request.due_at, &request.id), "rights_request_open")
+        .with_data(&serde_json::json!({ "request_id": request.id }))
+        .map_err(SaveError::Store)?;
+    let ops = vec![
+        TransactOp::Put { item: request.item().map_err(SaveError::Store)?, condition: Some(Condition::NotExists) },
+        TransactOp::Put { item: lock, condition: Some(Condition::NotExists) },
+        TransactOp::Put { item: open, condition: None },
+    ];
+    match platform.store.transact(ops).await {
+        Ok(()) => Ok(()),
+        Err(err) if err.is_condition_failed() => Err(SaveError::Conflict),
+        Err(err) => Err(SaveError::Store(err)),
+    }
+}
+
+/// Undoes [`create`] (the request could not be queued).
+pub async fn withdraw_creation(platform: &Platform, request: &RightsRequest) -> Result<(), StoreError> {
+    let user_id = request.user_id.clone().unwrap_or_default();
+    platform
+        .store
+        .transact(vec![
+            TransactOp::Delete { key: request_key(&request.id), condition: None },
+            TransactOp::Delete { key: lock_key(&user_id, request.kind), condition: None },
+            TransactOp::Delete { key: open_key(request.due_at, &request.id), condition: None },
+        ])
+        .await
+}
+
+/// The open request of this type, if the user has one.
+pub async fn open_request_of(
+    platform: &Platform,
+    user_id: &str,
+    kind: RequestType,
+) -> Result<Option<String>, StoreError> {
+    let lock = platform.store.get(&lock_key(user_id, kind)).await?;
+    Ok(lock.and_then(|item| item.attrs.get("request_id").and_then(|v| v.as_str()).map(str::to_owned)))
+}
+
+pub async fn load(platform: &Platform, id: &str) -> Result<Option<RightsRequest>, StoreError> {
+    match platform.store.get(&request_key(id)).await? {
+        Some(item) => Ok(Some(item.data()?)),
+        None => Ok(None),
+    }
+}
+
+/// Saves a changed request if nobody else changed it since it was read (its `version`), and
+/// keeps the lock and the open list in step: a closed request leaves both; a moved deadline
+/// moves its place in the list.
+pub async fn save(platform: &Platform, request: &mut RightsRequest, previous_due_at: i64) -> Result<(), SaveError> {
+    let read_version = request.version;
+    request.version += 1;
+    let mut ops = vec![TransactOp::Put {
+        item: request.item().map_err(SaveError::Store)?,
+        condition: Some(Condition::equals("version", read_version)),
+    }];
+    if !request.status.is_open() {
+        ops.push(TransactOp::Delete { key: open_key(previous_due_at, &request.id), condition: None });
+        if let Some(user_id) = &request.user_id {
+            ops.push(TransactOp::Delete { key: lock_key(user_id, request.kind), condition: None });
+        }
+    } else if previous_due_at != request.due_at {
+        ops.push(TransactOp::Delete { key: open_key(previous_due_at, &request.id), condition: None });
+        let open = Item::new(open_key(request.due_at, &request.id), "rights_request_open")
+            .with_data(&serde_json::json!({ "request_id": request.id }))
+            .map_err(SaveError::Store)?;
+        ops.push(TransactOp::Put { item: open, condition: None });
+    }
+    match platform.store.transact(ops).await {
+        Ok(()) => Ok(()),
+        Err(err) => {
+            request.version = read_version;
+            if err.is_condition_failed() { Err(SaveError::Conflict) } else { Err(SaveError::Store(err)) }
+        }
+    }
+}
+
+/// A rights-request message on the rights queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RightsMessage {
+    pub request_id: String,
+}
