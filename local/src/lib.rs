@@ -118,9 +118,9 @@ pub async fn drain_queues(engine: &Engine) -> Result<usize, shared::queue::Queue
     Ok(total)
 }
 
-/// One retention sweep.
-pub async fn sweep_once(engine: &Engine) -> Result<retention_sweeper::SweepReport, shared::store::StoreError> {
-    retention_sweeper::sweep(engine.platform.store.as_ref(), engine.platform.clock.as_ref(), SWEEP_BUDGET).await
+/// One retention run: sweep, resumed erasures, deadline alerts, reminders, report.
+pub async fn sweep_once(engine: &Engine) -> Result<shared::retention::RetentionReport, retention_sweeper::RunError> {
+    retention_sweeper::run(&engine.platform, SWEEP_BUDGET).await
 }
 
 /// Serves until `shutdown` resolves, with the pollers and the sweeper running beside.
@@ -155,7 +155,8 @@ pub async fn serve(
 async fn sweep_periodically(engine: Engine, every: Duration, mut stop: watch::Receiver<bool>) {
     loop {
         match sweep_once(&engine).await {
-            Ok(report) => tracing::info!(erased = report.total(), "scheduled sweep"),
+            Ok(report) => tracing::info!(erased = report.erased.values().sum::<u64>(), "scheduled sweep"),
+            Err(retention_sweeper::RunError::Busy) => tracing::info!("a sweep is already running; skipped"),
             Err(err) => tracing::error!(error = %err, "scheduled sweep failed"),
         }
         tokio::select! {

@@ -61,9 +61,40 @@ pub struct Settings {
     /// SendGrid's Event Webhook verification key (`INFENTRE_SENDGRID_WEBHOOK_PUBLIC_KEY`,
     /// base64 DER). Without it the webhook refuses every request.
     pub sendgrid_webhook_key: Option<p256::ecdsa::VerifyingKey>,
+    /// Stripe's webhook endpoint secret (`whsec_...`); without it the webhook refuses events.
+    pub stripe_webhook_secret: Option<String>,
+    /// How long invoices are kept: years after the end of their fiscal year.
+    pub bookkeeping: Bookkeeping,
+    /// Users inactive this many days get one reminder, with consent (`INFENTRE_INACTIVITY_DAYS`).
+    pub inactivity_days: i64,
     /// Whether consented usage is queued for Google Analytics and Facebook
     /// (`INFENTRE_MARKETING_SYNC=on`); off, nothing is queued for them at all.
     pub marketing_sync: bool,
+}
+
+/// The bookkeeping law's retention: Sweden's Bokföringslagen (1999:1078) 7 kap. 2 § keeps
+/// accounting records until the end of the seventh year after the end of the fiscal year.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bookkeeping {
+    /// The last day of the fiscal year, (month, day).
+    pub fiscal_year_end: (u32, u32),
+    pub years: i32,
+    pub legal_basis: String,
+}
+
+impl Bookkeeping {
+    /// The day an invoice of `date` may be purged: `years` after the end of its fiscal year.
+    pub fn purge_after(&self, date: chrono::NaiveDate) -> chrono::NaiveDate {
+        use chrono::Datelike;
+        let (month, day) = self.fiscal_year_end;
+        let end_in = |year: i32| {
+            chrono::NaiveDate::from_ymd_opt(year, month, day)
+                .or_else(|| chrono::NaiveDate::from_ymd_opt(year, month, day - 1))
+                .unwrap_or(chrono::NaiveDate::MAX)
+        };
+        let fiscal_end = if date <= end_in(date.year()) { end_in(date.year()) } else { end_in(date.year() + 1) };
+        end_in(fiscal_end.year() + self.years)
+    }
 }
 
 /// The supervisory authority a user may complain to.
@@ -150,6 +181,33 @@ impl Settings {
                 None => None,
                 Some(text) => Some(sendgrid_key(&text)?),
             };
+        let stripe_webhook_secret = source.get("INFENTRE_STRIPE_WEBHOOK_SECRET").filter(|v| !v.trim().is_empty());
+        let fiscal_year_end = {
+            let text = get("INFENTRE_FISCAL_YEAR_END", "12-31");
+            let parsed = text
+                .split_once('-')
+                .and_then(|(m, d)| Some((m.parse::<u32>().ok()?, d.parse::<u32>().ok()?)))
+                .filter(|(m, d)| chrono::NaiveDate::from_ymd_opt(2024, *m, *d).is_some());
+            parsed.ok_or(ConfigError::Invalid { name: "INFENTRE_FISCAL_YEAR_END", reason: "must be MM-DD".into() })?
+        };
+        let years = get("INFENTRE_BOOKKEEPING_YEARS", "7")
+            .parse::<i32>()
+            .ok()
+            .filter(|y| (1..=30).contains(y))
+            .ok_or(ConfigError::Invalid { name: "INFENTRE_BOOKKEEPING_YEARS", reason: "must be 1 to 30".into() })?;
+        let bookkeeping = Bookkeeping {
+            fiscal_year_end,
+            years,
+            legal_basis: get(
+                "INFENTRE_BOOKKEEPING_LEGAL_BASIS",
+                "Bokföringslagen (1999:1078) 7 kap. 2 § (Swedish Bookkeeping Act): accounting records are kept for seven years after the end of the fiscal year",
+            ),
+        };
+        let inactivity_days = get("INFENTRE_INACTIVITY_DAYS", "30")
+            .parse::<i64>()
+            .ok()
+            .filter(|d| (1..=365).contains(d))
+            .ok_or(ConfigError::Invalid { name: "INFENTRE_INACTIVITY_DAYS", reason: "must be 1 to 365".into() })?;
         let marketing_sync = match source.get("INFENTRE_MARKETING_SYNC").as_deref().map(str::trim) {
             None | Some("") | Some("off") => false,
             Some("on") => true,
@@ -171,6 +229,9 @@ impl Settings {
             dpo,
             supervisory_authority,
             sendgrid_webhook_key,
+            stripe_webhook_secret,
+            bookkeeping,
+            inactivity_days,
             marketing_sync,
         })
     }
@@ -209,6 +270,20 @@ mod tests {
         assert_eq!(settings.public_base_url, "http://127.0.0.1:8080");
 
         let bad = HashMap::from([("INFENTRE_OPERATORS", "not-an-address")]);
+        assert!(Settings::from_source(&bad, "http://x".into(), SigningKey::generate()).is_err());
+    }
+
+    #[test]
+    fn invoices_are_kept_seven_years_after_their_fiscal_year() {
+        let date = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let calendar = Settings::from_source(&HashMap::new(), "http://x".into(), SigningKey::generate()).unwrap();
+        assert_eq!(calendar.bookkeeping.purge_after(date("2026-03-15")), date("2033-12-31"));
+        assert_eq!(calendar.bookkeeping.purge_after(date("2026-12-31")), date("2033-12-31"));
+        let broken = HashMap::from([("INFENTRE_FISCAL_YEAR_END", "06-30")]);
+        let broken = Settings::from_source(&broken, "http://x".into(), SigningKey::generate()).unwrap();
+        assert_eq!(broken.bookkeeping.purge_after(date("2026-07-01")), date("2034-06-30"));
+        assert_eq!(broken.bookkeeping.purge_after(date("2026-06-30")), date("2033-06-30"));
+        let bad = HashMap::from([("INFENTRE_FISCAL_YEAR_END", "13-01")]);
         assert!(Settings::from_source(&bad, "http://x".into(), SigningKey::generate()).is_err());
     }
 

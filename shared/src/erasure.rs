@@ -15,11 +15,11 @@ use serde::{Deserialize, Serialize};
 use crate::Platform;
 use crate::blob::BlobError;
 use crate::keys;
-use crate::store::{BatchOp, Index, Item, Key, Query, StoreError, query_all};
+use crate::store::{BatchOp, Index, Item, Key, Query, SortKey, StoreError, query_all};
 use crate::throttle;
 
 /// Whose data: the user and the address they signed up with (some counters are keyed by it).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Subject {
     pub user_id: String,
     pub canonical_email: String,
@@ -181,6 +181,18 @@ pub async fn erase_organisation(platform: &Platform, organisation_id: &str) -> R
     }
     let suppressions = Query::partition(keys::organisation_suppressions(organisation_id)).limit(1_000);
     org_items.extend(query_all(store, suppressions).await?);
+    // Invoices: the law requires keeping them; the sweeper purges each at its date.
+    let invoices = query_all(store, Query::partition(keys::organisation_invoices(organisation_id)).limit(1_000)).await?;
+    for invoice in invoices {
+        match legal_hold(&invoice) {
+            Some(hold) => report.retained.push(Retained {
+                kind: invoice.entity_type.clone(),
+                legal_basis: hold.basis,
+                purge_after: hold.until,
+            }),
+            None => org_items.push(invoice),
+        }
+    }
     for item in &org_items {
         *report.erased.entry(item.entity_type.clone()).or_default() += 1;
     }
@@ -195,4 +207,59 @@ pub async fn erase_organisation(platform: &Platform, organisation_id: &str) -> R
     *report.erased.entry("organisation".into()).or_default() += 1;
     store.batch_write(deletes).await?;
     Ok(report)
+}
+
+/// What an erasure in progress is about: written before it starts, deleted when it is done,
+/// so the retention sweeper can finish any erasure a crash interrupted.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Pending {
+    Subject { subject: Subject },
+    Organisation { organisation_id: String },
+}
+
+const JOURNAL: &str = "ERASURES_IN_PROGRESS";
+
+/// Records an erasure about to start; returns the entry to close when it is done.
+pub async fn journal(platform: &Platform, pending: &Pending) -> Result<Key, StoreError> {
+    let key = Key::new(JOURNAL, format!("{:012}#{}", platform.clock.epoch_seconds(), ulid::Ulid::new()));
+    platform.store.put(Item::new(key.clone(), "erasure_in_progress").with_data(pending)?, None).await?;
+    Ok(key)
+}
+
+pub async fn close(platform: &Platform, entry: &Key) -> Result<(), StoreError> {
+    platform.store.delete(entry, None).await.map(|_| ())
+}
+
+/// Runs an erasure under the journal: if the process dies half-way, the sweeper finishes it.
+pub async fn erase_journaled(platform: &Platform, pending: Pending) -> Result<ErasureReport, ErasureError> {
+    let entry = journal(platform, &pending).await?;
+    let report = run(platform, &pending).await?;
+    close(platform, &entry).await?;
+    Ok(report)
+}
+
+async fn run(platform: &Platform, pending: &Pending) -> Result<ErasureReport, ErasureError> {
+    match pending {
+        Pending::Subject { subject } => erase(platform, subject).await,
+        Pending::Organisation { organisation_id } => erase_organisation(platform, organisation_id).await,
+    }
+}
+
+/// Finishes erasures started before `started_before` (unix seconds) and never closed.
+/// Erasing again what is already gone erases nothing, so this is safe to repeat.
+pub async fn resume_interrupted(platform: &Platform, started_before: i64) -> Result<usize, ErasureError> {
+    let query = Query::partition(JOURNAL).sort(SortKey::LessThan(format!("{:012}", started_before.max(0)))).limit(100);
+    let entries = platform.store.query(query).await?.items;
+    let mut finished = 0;
+    for entry in entries {
+        let pending: Pending = entry.data()?;
+        run(platform, &pending).await?;
+        close(platform, &entry.key).await?;
+        finished += 1;
+    }
+    if finished > 0 {
+        tracing::warn!(finished, "finished erasures a crash had interrupted");
+    }
+    Ok(finished)
 }

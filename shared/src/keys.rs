@@ -103,6 +103,11 @@ pub fn organisation_interactions(organisation_id: &str, shard: u32) -> String {
     format!("ORG#{organisation_id}#INTERACTIONS#{shard}")
 }
 
+/// Invoices of an organisation (ids, amounts, dates), kept under the bookkeeping law.
+pub fn organisation_invoices(organisation_id: &str) -> String {
+    format!("ORG#{organisation_id}#INVOICES")
+}
+
 /// Recipients an organisation's admin had erased: their interactions are no longer stored or synced.
 pub fn suppression(organisation_id: &str, recipient_hash: &str) -> (String, String) {
     (format!("ORG#{organisation_id}#SUPPRESSIONS"), format!("RECIPIENT#{recipient_hash}"))
@@ -122,6 +127,19 @@ pub fn consented(purpose: &str, shard: u32) -> String {
 /// A throttling counter for one fixed window.
 pub fn throttle(scope: &str, subject_hash: &str, window: i64) -> (String, String) {
     (format!("THROTTLE#{scope}#{subject_hash}"), format!("WINDOW#{window}"))
+}
+
+/// Shards of the activity index (GSI3 on the user item): users by the day they were last
+/// active, so the reminder job reads one day's users, never the whole table.
+pub const ACTIVITY_SHARDS: u32 = 8;
+
+pub fn activity(day: chrono::NaiveDate, user_id: &str) -> (String, String) {
+    (format!("ACTIVE#{}#{}", day.format("%Y-%m-%d"), shard_of(user_id, ACTIVITY_SHARDS)), user_id.to_owned())
+}
+
+pub fn activity_partitions_of_day(day: chrono::NaiveDate) -> impl Iterator<Item = String> {
+    let day = day.format("%Y-%m-%d").to_string();
+    (0..ACTIVITY_SHARDS).map(move |shard| format!("ACTIVE#{day}#{shard}"))
 }
 
 /// Which destinations already received one shared event (a redelivery skips them).

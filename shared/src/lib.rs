@@ -37,6 +37,7 @@ pub use platform::Platform;
 pub mod consent;
 pub mod domain;
 pub mod erasure;
+pub mod retention;
 pub mod rights;
 pub mod session;
 pub mod throttle;

@@ -88,7 +88,13 @@ pub struct Exports {
     pub json: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub csv_zip: Option<String>,
+    /// When the files are deleted (unix seconds): 7 days after they were made.
+    #[serde(default)]
+    pub expires_at: i64,
 }
+
+/// Export files are kept this long (the S3 bucket's lifecycle rule says the same).
+pub const EXPORT_RETENTION_SECONDS: i64 = 7 * 24 * 3600;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RightsRequest {

@@ -217,7 +217,13 @@ async fn record_activity(store: &dyn Store, key: &Key, session: &SessionRecord, 
             Condition::less_than("last_active_at", now - ACTIVITY_EVERY_SECONDS + 1),
         ]),
     ]);
-    match store.update(&Key::new(pk, sk), "user", Update::new().set("last_active_at", now), Some(stale)).await {
+    // Filed by the day of activity too: the reminder job finds who went quiet on a day.
+    let day = chrono::DateTime::from_timestamp(now, 0).unwrap_or_default().date_naive();
+    let (index_pk, index_sk) = keys::activity(day, &session.user_id);
+    let update = Update::new()
+        .set("last_active_at", now)
+        .index(crate::store::Index::Gsi3, Some(crate::store::IndexKey::new(index_pk, index_sk)));
+    match store.update(&Key::new(pk, sk), "user", update, Some(stale)).await {
         Ok(_) => Ok(()),
         Err(err) if err.is_condition_failed() => Ok(()),
         Err(err) => Err(err.into()),

@@ -5,6 +5,16 @@
 //! expiry index day by day from its checkpoint, never scanning the table: its cost grows with
 //! what has expired, not with the table. Each delete is conditional on the item still being
 //! expired, so an item renewed meanwhile survives, and running twice at once is harmless.
+//!
+//! [`run`] is one scheduled run: under a lease (one run at a time), it finishes erasures a
+//! crash interrupted, sweeps, deletes expired export files, alerts the DPO about rights
+//! requests near or past their deadline, queues inactivity reminders, and keeps a report.
+
+mod alerts;
+mod reminders;
+mod run;
+
+pub use run::{RunError, run};
 
 use std::collections::BTreeMap;
 
@@ -28,6 +38,9 @@ pub struct SweepReport {
     pub resume_from: Option<NaiveDate>,
     /// False when the budget ran out before today was reached.
     pub complete: bool,
+    /// Blob keys of the expired exports erased: their files go next.
+    #[serde(skip)]
+    pub export_blobs: Vec<String>,
 }
 
 impl SweepReport {
@@ -106,7 +119,13 @@ async fn sweep_day(
                 .await;
             for (kind, result) in results {
                 match result {
-                    Ok(_) => *report.erased.entry(kind).or_default() += 1,
+                    Ok(old) => {
+                        if let Some(blob) = old.as_ref().and_then(|item| item.attrs.get("blob_key")).and_then(|v| v.as_str())
+                        {
+                            report.export_blobs.push(blob.to_owned());
+                        }
+                        *report.erased.entry(kind).or_default() += 1
+                    }
                     Err(err) if err.is_condition_failed() => {}
                     Err(err) => return Err(err),
                 }

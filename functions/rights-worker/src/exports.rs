@@ -14,11 +14,13 @@ use shared::Platform;
 use shared::clock::rfc3339_from_epoch;
 use shared::consent::PURPOSES;
 use shared::erasure::{self, Subject};
-use shared::rights::{Exports, RequestType, RightsRequest};
+use shared::keys;
+use shared::rights::{EXPORT_RETENTION_SECONDS, Exports, RequestType, RightsRequest};
+use shared::store::{Item, Key};
 use signup::account::UserRecord;
 
 /// Bookkeeping of ours that says nothing about the person.
-const INTERNAL_KINDS: &[&str] = &["rights_request_lock"];
+const INTERNAL_KINDS: &[&str] = &["rights_request_lock", "export"];
 /// What the person gave us or produced by using the platform (portability, Art. 20).
 const PROVIDED_KINDS: &[&str] =
     &["user", "consent_record", "consent_state", "usage_event", "complaint", "rights_request"];
@@ -123,8 +125,17 @@ pub async fn write(platform: &Platform, request: &RightsRequest, user: &UserReco
     let prefix = erasure::export_prefix(&user.user_id);
     let generated_at = rfc3339_from_epoch(platform.clock.epoch_seconds());
     let person = json!({"user_id": user.user_id, "email": user.email, "organisation_id": user.organisation_id});
+    let expires_at = platform.clock.epoch_seconds() + EXPORT_RETENTION_SECONDS;
+    // Each file is registered with the person (erased with them) and expires in 7 days: the
+    // sweeper deletes the file with its record.
     let put = |key: String, bytes: Vec<u8>, content_type: &'static str| async move {
-        platform.blobs.put(&key, Bytes::from(bytes), content_type).await.map_err(|err| err.to_string()).map(|()| key)
+        platform.blobs.put(&key, Bytes::from(bytes), content_type).await.map_err(|err| err.to_string())?;
+        let record = Item::new(Key::new(keys::user_partition(&user.user_id), format!("EXPORT#{key}")), "export")
+            .with_data(&json!({ "blob_key": key, "request_id": request.id }))
+            .map_err(|err| err.to_string())?
+            .expires_at(expires_at);
+        platform.store.put(record, None).await.map_err(|err| err.to_string())?;
+        Ok::<_, String>(key)
     };
     match request.kind {
         RequestType::Access => {
@@ -137,7 +148,7 @@ pub async fn write(platform: &Platform, request: &RightsRequest, user: &UserReco
             let zip = csv_zip(&by_kind, &document["information"])?;
             let json = put(format!("{prefix}{}-access.json", request.id), json, "application/json").await?;
             let zip = put(format!("{prefix}{}-access.zip", request.id), zip, "application/zip").await?;
-            Ok(Exports { json, csv_zip: Some(zip) })
+            Ok(Exports { json, csv_zip: Some(zip), expires_at })
         }
         _ => {
             let provided: BTreeMap<&String, &Vec<Value>> =
@@ -148,7 +159,7 @@ pub async fn write(platform: &Platform, request: &RightsRequest, user: &UserReco
             });
             let json = serde_json::to_vec_pretty(&document).map_err(|err| err.to_string())?;
             let json = put(format!("{prefix}{}-portability.json", request.id), json, "application/json").await?;
-            Ok(Exports { json, csv_zip: None })
+            Ok(Exports { json, csv_zip: None, expires_at })
         }
     }
 }

@@ -25,6 +25,7 @@ pub fn routes() -> Router<Platform> {
         .route("/v1/rights-requests/{id}/extend", post(requests::extend))
         .route("/v1/rights-requests/{id}/export", get(requests::export))
         .route("/v1/operator/rights-requests", get(requests::list_open))
+        .route("/v1/operator/retention-reports", get(requests::retention_reports))
         .route("/v1/complaints", post(complaints::create))
         .route("/v1/operator/complaints", get(complaints::list))
 }
@@ -41,6 +42,7 @@ pub fn routes() -> Router<Platform> {
         requests::extend,
         requests::export,
         requests::list_open,
+        requests::retention_reports,
         complaints::create,
         complaints::list,
     ),

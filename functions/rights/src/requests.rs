@@ -449,6 +449,7 @@ pub struct ExportLink {
         (status = 200, body = ExportLink),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "not_ready: the request is not completed", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "export_expired: exports are kept 7 days", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "format_unavailable", body = Problem, content_type = "application/problem+json"),
     ),
     security(("session" = []), ("bearer" = [])))]
@@ -469,6 +470,13 @@ pub async fn export(
     let Some(exports) = request.exports.filter(|_| request.status == Status::Completed) else {
         return Err(ApiError::conflict("not_ready", "The export is not ready yet."));
     };
+    if exports.expires_at <= platform.clock.epoch_seconds() {
+        return Err(ApiError::new(
+            StatusCode::GONE,
+            "export_expired",
+            "Exports are kept 7 days; this one is gone. File a new request for a fresh copy.",
+        ));
+    }
     let format = query.format.unwrap_or_else(|| "json".into());
     let key = match format.as_str() {
         "json" => exports.json,
@@ -515,5 +523,21 @@ pub async fn list_open(
             items.push(request.into());
         }
     }
+    Ok(Json(Paginated { items, cursor: page.cursor }))
+}
+
+/// What each retention sweep did, newest first (operators).
+#[utoipa::path(get, path = "/v1/operator/retention-reports", tag = "rights", params(ListParams),
+    responses((status = 200, body = Paginated<shared::retention::RetentionReport>), (status = 403, body = Problem, content_type = "application/problem+json")),
+    security(("session" = []), ("bearer" = [])))]
+pub async fn retention_reports(
+    State(platform): State<Platform>,
+    auth: AuthUser,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> Result<Json<Paginated<shared::retention::RetentionReport>>, ApiError> {
+    auth.require_operator()?;
+    let query = shared::retention::reports_query().limit(params.limit()?).cursor(params.cursor.clone());
+    let page = platform.store.query(query).await?;
+    let items = page.items.iter().map(|item| item.data()).collect::<Result<Vec<_>, StoreError>>()?;
     Ok(Json(Paginated { items, cursor: page.cursor }))
 }

@@ -213,11 +213,13 @@ pub async fn cancel_me(
 /// (409 `last_admin`) for the only admin of an organisation that has other members.
 pub async fn erase_account(platform: &Platform, user: &UserRecord) -> Result<erasure::ErasureReport, ApiError> {
     refuse_last_admin(platform, user).await?;
-    if is_last_member(platform, user).await? {
-        return erasure::erase_organisation(platform, &user.organisation_id).await.map_err(ApiError::internal);
-    }
-    let subject = Subject { user_id: user.user_id.clone(), canonical_email: user.email_canonical.clone() };
-    erasure::erase(platform, &subject).await.map_err(ApiError::internal)
+    let pending = if is_last_member(platform, user).await? {
+        erasure::Pending::Organisation { organisation_id: user.organisation_id.clone() }
+    } else {
+        let subject = Subject { user_id: user.user_id.clone(), canonical_email: user.email_canonical.clone() };
+        erasure::Pending::Subject { subject }
+    };
+    erasure::erase_journaled(platform, pending).await.map_err(ApiError::internal)
 }
 
 async fn other_members(platform: &Platform, user: &UserRecord) -> Result<Vec<UserRecord>, ApiError> {

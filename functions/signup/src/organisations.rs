@@ -206,6 +206,7 @@ pub async fn cancel_organisation(
     auth.require_admin()?;
     let user = load_user(&platform, &auth.user_id).await?;
     confirm_password(&platform, &user, &request.password).await?;
-    let report = erasure::erase_organisation(&platform, &auth.organisation_id).await.map_err(ApiError::internal)?;
+    let pending = erasure::Pending::Organisation { organisation_id: auth.organisation_id.clone() };
+    let report = erasure::erase_journaled(&platform, pending).await.map_err(ApiError::internal)?;
     Ok(Json(Cancelled { erased: true, retained: report.retained }))
 }

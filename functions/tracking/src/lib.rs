@@ -1,7 +1,8 @@
-//! Tracking: consented usage events.
+//! Tracking: consented usage events, SendGrid's e-mail events, Stripe's invoices.
 
 mod events;
 pub mod sendgrid;
+pub mod stripe;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -14,13 +15,14 @@ pub fn routes() -> Router<Platform> {
     Router::new()
         .route("/v1/events", post(events::record_events))
         .route("/v1/webhooks/sendgrid", post(sendgrid::webhook).layer(DefaultBodyLimit::max(sendgrid::BODY_LIMIT)))
+        .route("/v1/webhooks/stripe", post(stripe::webhook).layer(DefaultBodyLimit::max(stripe::BODY_LIMIT)))
         .route("/v1/organisations/current/recipients/{email}", delete(sendgrid::erase_recipient))
 }
 
 /// This function's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(events::record_events, sendgrid::webhook, sendgrid::erase_recipient),
+    paths(events::record_events, sendgrid::webhook, stripe::webhook, sendgrid::erase_recipient),
     tags((name = "tracking", description = "Usage events and e-mail interactions, stored without IP addresses"))
 )]
 pub struct ApiDoc;

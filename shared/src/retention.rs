@@ -1,0 +1,44 @@
+//! What each retention sweep did, kept for operators (counts only, no personal data).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::store::{Item, Key, Query, StoreError};
+
+/// Reports are kept this long, then swept like everything else.
+pub const REPORT_RETENTION_SECONDS: i64 = 400 * 24 * 3600;
+const REPORTS: &str = "RETENTION_REPORTS";
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RetentionReport {
+    pub id: String,
+    /// RFC 3339.
+    pub started_at: String,
+    pub duration_ms: u64,
+    /// Expired items erased, by kind.
+    pub erased: BTreeMap<String, u64>,
+    /// Expired export files deleted.
+    pub exports_deleted: usize,
+    /// Erasures a crash had interrupted, finished by this run.
+    pub erasures_resumed: usize,
+    /// Inactivity reminders queued (the mail worker checks consent again).
+    pub reminders_queued: usize,
+    /// E-mails to the DPO about rights requests near or past their deadline.
+    pub deadline_alerts: usize,
+    /// False when the budget ran out: the next run continues where this one stopped.
+    pub complete: bool,
+}
+
+impl RetentionReport {
+    pub fn item(&self, started_at: i64) -> Result<Item, StoreError> {
+        let key = Key::new(REPORTS, format!("{:012}#{}", started_at.max(0), self.id));
+        Ok(Item::new(key, "retention_report").with_data(self)?.expires_at(started_at + REPORT_RETENTION_SECONDS))
+    }
+}
+
+/// Reports, newest first.
+pub fn reports_query() -> Query {
+    Query::partition(REPORTS).backward()
+}
