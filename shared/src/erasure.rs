@@ -182,7 +182,8 @@ pub async fn erase_organisation(platform: &Platform, organisation_id: &str) -> R
     let suppressions = Query::partition(keys::organisation_suppressions(organisation_id)).limit(1_000);
     org_items.extend(query_all(store, suppressions).await?);
     // Invoices: the law requires keeping them; the sweeper purges each at its date.
-    let invoices = query_all(store, Query::partition(keys::organisation_invoices(organisation_id)).limit(1_000)).await?;
+    let invoices =
+        query_all(store, Query::partition(keys::organisation_invoices(organisation_id)).limit(1_000)).await?;
     for invoice in invoices {
         match legal_hold(&invoice) {
             Some(hold) => report.retained.push(Retained {

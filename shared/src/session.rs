@@ -209,7 +209,12 @@ async fn record_activity(store: &dyn Store, key: &Key, session: &SessionRecord, 
         Err(err) if err.is_condition_failed() => return Err(unauthenticated()),
         Err(err) => return Err(err.into()),
     }
-    let (pk, sk) = keys::user(&session.user_id);
+    note_activity(store, &session.user_id, now).await.map_err(Into::into)
+}
+
+/// Notes that the user was active (a login, or requests): written at most once an hour.
+pub async fn note_activity(store: &dyn Store, user_id: &str, now: i64) -> Result<(), StoreError> {
+    let (pk, sk) = keys::user(user_id);
     let stale = Condition::And(vec![
         Condition::Exists,
         Condition::Or(vec![
@@ -219,13 +224,13 @@ async fn record_activity(store: &dyn Store, key: &Key, session: &SessionRecord, 
     ]);
     // Filed by the day of activity too: the reminder job finds who went quiet on a day.
     let day = chrono::DateTime::from_timestamp(now, 0).unwrap_or_default().date_naive();
-    let (index_pk, index_sk) = keys::activity(day, &session.user_id);
+    let (index_pk, index_sk) = keys::activity(day, user_id);
     let update = Update::new()
         .set("last_active_at", now)
         .index(crate::store::Index::Gsi3, Some(crate::store::IndexKey::new(index_pk, index_sk)));
     match store.update(&Key::new(pk, sk), "user", update, Some(stale)).await {
         Ok(_) => Ok(()),
         Err(err) if err.is_condition_failed() => Ok(()),
-        Err(err) => Err(err.into()),
+        Err(err) => Err(err),
     }
 }

@@ -283,6 +283,7 @@ pub async fn moto() -> Backend {
         ("INFENTRE_OPERATORS", "dpo@infentre.com"),
         ("INFENTRE_SENDGRID_WEBHOOK_PUBLIC_KEY", public_key.as_str()),
         ("INFENTRE_MARKETING_SYNC", "on"),
+        ("INFENTRE_STRIPE_WEBHOOK_SECRET", crate::STRIPE_SECRET),
     ]);
     let settings = shared::config::Settings::from_source(
         &source,

@@ -153,6 +153,7 @@ pub fn embedded_engine(clock: &ManualClock) -> (shared::embedded::Engine, tempfi
         ("INFENTRE_OPERATORS", "dpo@infentre.com"),
         ("INFENTRE_SENDGRID_WEBHOOK_PUBLIC_KEY", public_key.as_str()),
         ("INFENTRE_MARKETING_SYNC", "on"),
+        ("INFENTRE_STRIPE_WEBHOOK_SECRET", STRIPE_SECRET),
     ]);
     let settings = shared::config::Settings::from_source(
         &source,
@@ -289,4 +290,16 @@ pub async fn moto_store() -> StoreFixture {
     let store = shared::store::dynamodb::DynamoStore::new(clients.dynamodb.clone(), table, shared_clock(&clock));
     clients.requests.reset();
     StoreFixture { store: Arc::new(store), clock, requests: Some(clients.requests) }
+}
+
+/// The tests' Stripe endpoint secret.
+pub const STRIPE_SECRET: &str = "whsec_test_secret";
+
+/// A `Stripe-Signature` header for `body` at `timestamp`, as Stripe signs.
+pub fn stripe_signature(timestamp: i64, body: &[u8]) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(STRIPE_SECRET.as_bytes()).expect("any key length");
+    mac.update(format!("{timestamp}.").as_bytes());
+    mac.update(body);
+    format!("t={timestamp},v1={}", shared::keys::hex(&mac.finalize().into_bytes()))
 }

@@ -18,12 +18,17 @@ pub async fn send(platform: &Platform, now: i64) -> Result<usize, RunError> {
     for entry in entries {
         let Some(id) = entry.attrs.get("request_id").and_then(|v| v.as_str()).map(str::to_owned) else { continue };
         let Some(request) = rights::load(platform, &id).await? else { continue };
-        let (flag, what) = if request.due_at <= now { ("alerted_overdue", "is OVERDUE") } else { ("alerted_due_soon", "is due within 7 days") };
+        let (flag, what) = if request.due_at <= now {
+            ("alerted_overdue", "is OVERDUE")
+        } else {
+            ("alerted_due_soon", "is due within 7 days")
+        };
         if entry.attrs.contains_key(flag) {
             continue;
         }
         let once = Condition::And(vec![Condition::Exists, Condition::AttributeNotExists(flag.into())]);
-        match platform.store.update(&entry.key, "rights_request_open", Update::new().set(flag, true), Some(once)).await {
+        match platform.store.update(&entry.key, "rights_request_open", Update::new().set(flag, true), Some(once)).await
+        {
             Ok(_) => {}
             Err(err) if err.is_condition_failed() => continue,
             Err(err) => return Err(err.into()),

@@ -108,23 +108,25 @@ async fn sweep_day(
             query.limit = u32::try_from(left.min(100)).unwrap_or(100);
             let page = store.query(query.clone()).await?;
             let expired: Vec<Item> = page.items.into_iter().filter(|item| item.is_expired_at(now)).collect();
-            let results: Vec<(String, Result<Option<Item>, StoreError>)> = futures::stream::iter(expired)
+            let results: Vec<(Item, Result<Option<Item>, StoreError>)> = futures::stream::iter(expired)
                 .map(|item| async move {
                     // "Still absent for every reader" = still expired: a renewed item is kept.
                     let deleted = store.delete(&item.key, Some(Condition::NotExists)).await;
-                    (item.entity_type, deleted)
+                    (item, deleted)
                 })
                 .buffer_unordered(CONCURRENCY)
                 .collect()
                 .await;
-            for (kind, result) in results {
+            for (item, result) in results {
                 match result {
-                    Ok(old) => {
-                        if let Some(blob) = old.as_ref().and_then(|item| item.attrs.get("blob_key")).and_then(|v| v.as_str())
+                    Ok(_) => {
+                        // An export's record is keyed by its file (the expiry index holds keys only).
+                        if item.entity_type == "export"
+                            && let Some(blob) = item.key.sk.strip_prefix("EXPORT#")
                         {
                             report.export_blobs.push(blob.to_owned());
                         }
-                        *report.erased.entry(kind).or_default() += 1
+                        *report.erased.entry(item.entity_type).or_default() += 1
                     }
                     Err(err) if err.is_condition_failed() => {}
                     Err(err) => return Err(err),

@@ -72,7 +72,9 @@ async fn steps(platform: &Platform, budget: u64, run_id: &str, now: i64) -> Resu
     for blob in &swept.export_blobs {
         match platform.blobs.delete_prefix(blob).await {
             Ok(deleted) => exports_deleted += deleted,
-            Err(err) => tracing::warn!(error = %err, "an expired export could not be deleted; S3's lifecycle rule backs this up"),
+            Err(err) => {
+                tracing::warn!(error = %err, "an expired export could not be deleted; S3's lifecycle rule backs this up")
+            }
         }
     }
     let deadline_alerts = alerts::send(platform, now).await?;

@@ -96,6 +96,7 @@ pub async fn login(
 
     let operator = platform.settings.operators.iter().any(|o| o == &user.email_canonical);
     let created = session::create(&platform, &user.user_id, &user.organisation_id, user.role, operator).await?;
+    session::note_activity(platform.store.as_ref(), &user.user_id, platform.clock.epoch_seconds()).await?;
     let expires_at =
         chrono::DateTime::from_timestamp(created.expires_at, 0).map(shared::clock::rfc3339).unwrap_or_default();
     let mut headers = HeaderMap::new();

@@ -14,6 +14,7 @@ mod mail_contract;
 mod mail_pipeline;
 mod marketing;
 mod queue_contract;
+mod retention;
 mod retention_sweeper;
 mod rights;
 mod sendgrid;

@@ -78,12 +78,16 @@ async fn unsigned_or_tampered_deliveries_store_nothing(b: Backend) {
     let body = json!([open_event(&ada.organisation_id, "c@example.net", "evt-1")]).to_string();
     let signature = sendgrid_signature("1795900100", body.as_bytes());
     let tampered = body.replace("open", "click");
+    // One character of the signature changed (a fixed position: `replace` could find nothing).
+    let mut altered = signature.clone();
+    let swap = if &altered[20..21] == "A" { "B" } else { "A" };
+    altered.replace_range(20..21, swap);
     let cases = [
         (body.as_bytes().to_vec(), None, "1795900100"),
         (tampered.as_bytes().to_vec(), Some(signature.clone()), "1795900100"),
         (body.as_bytes().to_vec(), Some(signature.clone()), "1795900101"),
         (format!("{body}\r\n").into_bytes(), Some(signature.clone()), "1795900100"),
-        (body.as_bytes().to_vec(), Some(signature.replace('A', "B")), "1795900100"),
+        (body.as_bytes().to_vec(), Some(altered), "1795900100"),
         (body.as_bytes().to_vec(), Some("garbage".into()), "1795900100"),
     ];
     for (payload, signature, timestamp) in cases {
