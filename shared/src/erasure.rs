@@ -253,11 +253,19 @@ pub async fn resume_interrupted(platform: &Platform, started_before: i64) -> Res
     let query = Query::partition(JOURNAL).sort(SortKey::LessThan(format!("{:012}", started_before.max(0)))).limit(100);
     let entries = platform.store.query(query).await?.items;
     let mut finished = 0;
+    // One entry that keeps failing must not stop the others (nor the rest of the sweep).
     for entry in entries {
-        let pending: Pending = entry.data()?;
-        run(platform, &pending).await?;
-        close(platform, &entry.key).await?;
-        finished += 1;
+        let result = match entry.data::<Pending>() {
+            Ok(pending) => run(platform, &pending).await,
+            Err(err) => Err(err.into()),
+        };
+        match result {
+            Ok(_) => {
+                close(platform, &entry.key).await?;
+                finished += 1;
+            }
+            Err(err) => tracing::error!(error = %err, "an interrupted erasure failed again; the next sweep retries it"),
+        }
     }
     if finished > 0 {
         tracing::warn!(finished, "finished erasures a crash had interrupted");

@@ -194,7 +194,10 @@ impl RightsRequest {
         let mut item = Item::new(request_key(&self.id), "rights_request")
             .with_data(self)?
             .with_index(Index::Gsi1, IndexKey::new(organisation_listing(&self.organisation_id), &self.id));
-        if let Some(user_id) = &self.user_id {
+        // An erasure being carried out leaves the person's listing, which the erasure itself
+        // empties: the request must outlive what it erases (it is anonymised when it completes).
+        let erasing = self.kind == RequestType::Erasure && self.status == Status::Processing;
+        if let Some(user_id) = self.user_id.as_ref().filter(|_| !erasing) {
             item = item.with_index(Index::Gsi3, IndexKey::new(user_listing(user_id), &self.id));
         }
         Ok(item)
@@ -248,6 +251,11 @@ pub async fn create(platform: &Platform, request: &mut RightsRequest) -> Result<
         Err(err) if err.is_condition_failed() => Err(SaveError::Conflict),
         Err(err) => Err(SaveError::Store(err)),
     }
+}
+
+/// Removes the open-list entry of a request that no longer exists (erased with its requester).
+pub async fn drop_open_entry(platform: &Platform, entry: &Key) -> Result<(), StoreError> {
+    platform.store.delete(entry, None).await.map(|_| ())
 }
 
 /// Undoes [`create`] (the request could not be queued).

@@ -63,10 +63,20 @@ impl MarketingWorker {
         let mut response = SqsBatchResponse::default();
         let mut summary = BatchSummary::default();
         let mut decoded: Vec<(String, SyncMessage)> = Vec::with_capacity(event.records.len());
+        // The same event twice in one batch (a redelivered producer): sent once, and the copy
+        // shares the fate of the first.
+        let mut first_of: HashMap<String, String> = HashMap::new();
+        let mut copies: Vec<(String, String)> = Vec::new();
         for record in event.records {
             let message_id = record.message_id.ok_or(BatchError::MissingMessageId)?;
             match serde_json::from_str::<SyncMessage>(record.body.as_deref().unwrap_or_default()) {
-                Ok(message) => decoded.push((message_id, message)),
+                Ok(message) => match first_of.get(&message.event_id) {
+                    Some(first) => copies.push((message_id, first.clone())),
+                    None => {
+                        first_of.insert(message.event_id.clone(), message_id.clone());
+                        decoded.push((message_id, message));
+                    }
+                },
                 Err(err) => {
                     tracing::warn!(%message_id, kind = ?err.classify(), "malformed marketing message");
                     response.add_failure(message_id);
@@ -132,10 +142,10 @@ impl MarketingWorker {
             ready.push((message_id, message, user, already));
         }
 
-        // Each destination: the events it has not taken yet and still accepts.
+        // Each destination: the events it has not taken yet and still accepts. What it took is
+        // recorded at once, so a later failure (or a timeout) never makes us send it again.
         let now = self.platform.clock.epoch_seconds();
         let mut failed: BTreeSet<usize> = BTreeSet::new();
-        let mut newly_sent: BTreeSet<usize> = BTreeSet::new();
         for destination in &self.destinations {
             let id = destination.id();
             let pending: Vec<usize> = (0..ready.len())
@@ -150,15 +160,13 @@ impl MarketingWorker {
                 .collect();
             let outgoing: Vec<Outgoing> =
                 pending.iter().map(|&i| Outgoing { message: &ready[i].1, user: &ready[i].2 }).collect();
+            let mut taken: Vec<usize> = Vec::new();
             for request in id.requests(&outgoing) {
                 let carried = request.events.iter().map(|&j| pending[j]);
                 match destination.send(&request.body).await {
                     Ok(()) => {
                         *summary.sent.entry(id.as_str()).or_default() += request.events.len();
-                        for i in carried {
-                            ready[i].3.insert(id);
-                            newly_sent.insert(i);
-                        }
+                        taken.extend(carried);
                     }
                     Err(err) => {
                         tracing::warn!(error = %err, events = request.events.len(), "marketing destination failed");
@@ -166,20 +174,33 @@ impl MarketingWorker {
                     }
                 }
             }
+            for &i in &taken {
+                ready[i].3.insert(id);
+            }
+            let records: Vec<BatchOp> = taken
+                .iter()
+                .filter_map(|&i| sent_record(&ready[i].1.event_id, &ready[i].3, now).ok())
+                .map(BatchOp::Put)
+                .collect();
+            if let Err(err) = self.platform.store.batch_write(records).await {
+                // The events went out; a redelivery may send them again (Facebook deduplicates).
+                tracing::warn!(error = %err, "could not record sent events");
+            }
         }
 
-        // Record what went out before reporting failures, so the redelivery skips it.
-        let records: Vec<BatchOp> = newly_sent
-            .iter()
-            .filter_map(|&i| sent_record(&ready[i].1.event_id, &ready[i].3, now).ok())
-            .map(BatchOp::Put)
-            .collect();
-        if let Err(err) = self.platform.store.batch_write(records).await {
-            // The events went out; a redelivery may send them again (Facebook deduplicates).
-            tracing::warn!(error = %err, "could not record sent events");
-        }
+        let mut failed_messages: BTreeSet<String> = BTreeSet::new();
         for i in failed {
-            response.add_failure(ready[i].0.clone());
+            failed_messages.insert(ready[i].0.clone());
+        }
+        let already_failed: BTreeSet<String> =
+            response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
+        for (copy, first) in copies {
+            if failed_messages.contains(&first) || already_failed.contains(&first) {
+                failed_messages.insert(copy);
+            }
+        }
+        for message_id in failed_messages {
+            response.add_failure(message_id);
             summary.failed += 1;
         }
         Ok((response, summary))

@@ -17,7 +17,11 @@ pub async fn send(platform: &Platform, now: i64) -> Result<usize, RunError> {
     let mut sent = 0;
     for entry in entries {
         let Some(id) = entry.attrs.get("request_id").and_then(|v| v.as_str()).map(str::to_owned) else { continue };
-        let Some(request) = rights::load(platform, &id).await? else { continue };
+        let Some(request) = rights::load(platform, &id).await? else {
+            // Erased with its requester: its entry goes too.
+            rights::drop_open_entry(platform, &entry.key).await?;
+            continue;
+        };
         let (flag, what) = if request.due_at <= now {
             ("alerted_overdue", "is OVERDUE")
         } else {

@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 use chrono::{Duration, NaiveDate};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
+use shared::blob::BlobStore;
 use shared::clock::Clock;
 use shared::keys;
 use shared::store::{Condition, Index, Item, Key, Query, SortKey, Store, StoreError};
@@ -38,9 +39,9 @@ pub struct SweepReport {
     pub resume_from: Option<NaiveDate>,
     /// False when the budget ran out before today was reached.
     pub complete: bool,
-    /// Blob keys of the expired exports erased: their files go next.
-    #[serde(skip)]
-    pub export_blobs: Vec<String>,
+    /// Export files deleted (each before its record, so no file is ever left unrecorded).
+    #[serde(default)]
+    pub exports_deleted: usize,
 }
 
 impl SweepReport {
@@ -61,6 +62,17 @@ fn checkpoint_key() -> Key {
 
 /// Sweeps at most `budget` expired items.
 pub async fn sweep(store: &dyn Store, clock: &dyn Clock, budget: u64) -> Result<SweepReport, StoreError> {
+    sweep_with_exports(store, None, clock, budget).await
+}
+
+/// [`sweep`], deleting each expired export's file from `blobs` before its record: a file
+/// that cannot be deleted keeps its record, and the next run tries again.
+pub async fn sweep_with_exports(
+    store: &dyn Store,
+    blobs: Option<&dyn BlobStore>,
+    clock: &dyn Clock,
+    budget: u64,
+) -> Result<SweepReport, StoreError> {
     let now = clock.now();
     let today = now.date_naive();
     let start = match store.get(&checkpoint_key()).await? {
@@ -70,7 +82,7 @@ pub async fn sweep(store: &dyn Store, clock: &dyn Clock, budget: u64) -> Result<
     let mut report = SweepReport { complete: true, ..SweepReport::default() };
     let mut day = start;
     while day <= today {
-        let finished = sweep_day(store, now.timestamp(), day, budget, &mut report).await?;
+        let finished = sweep_day(store, blobs, now.timestamp(), day, budget, &mut report).await?;
         if !finished {
             report.complete = false;
             break;
@@ -87,9 +99,14 @@ pub async fn sweep(store: &dyn Store, clock: &dyn Clock, budget: u64) -> Result<
     Ok(report)
 }
 
+/// What became of one expired item: its export files deleted, and its deletion (`Err(None)`:
+/// left for the next run because its file could not be deleted).
+type Outcome = (Item, usize, Result<Option<Item>, Option<StoreError>>);
+
 /// Erases the expired items of one day; false if the budget ran out first.
 async fn sweep_day(
     store: &dyn Store,
+    blobs: Option<&dyn BlobStore>,
     now: i64,
     day: NaiveDate,
     budget: u64,
@@ -108,28 +125,34 @@ async fn sweep_day(
             query.limit = u32::try_from(left.min(100)).unwrap_or(100);
             let page = store.query(query.clone()).await?;
             let expired: Vec<Item> = page.items.into_iter().filter(|item| item.is_expired_at(now)).collect();
-            let results: Vec<(Item, Result<Option<Item>, StoreError>)> = futures::stream::iter(expired)
+            let results: Vec<Outcome> = futures::stream::iter(expired)
                 .map(|item| async move {
+                    // An export's record is keyed by its file (the expiry index holds keys only).
+                    let file = (item.entity_type == "export").then(|| item.key.sk.strip_prefix("EXPORT#")).flatten();
+                    let mut file_deleted = 0;
+                    if let (Some(blobs), Some(file)) = (blobs, file) {
+                        match blobs.delete_prefix(file).await {
+                            Ok(count) => file_deleted = count,
+                            Err(err) => {
+                                tracing::warn!(error = %err, "an expired export could not be deleted; kept for the next run");
+                                return (item, file_deleted, Err(None));
+                            }
+                        }
+                    }
                     // "Still absent for every reader" = still expired: a renewed item is kept.
-                    let deleted = store.delete(&item.key, Some(Condition::NotExists)).await;
-                    (item, deleted)
+                    let deleted = store.delete(&item.key, Some(Condition::NotExists)).await.map_err(Some);
+                    (item, file_deleted, deleted)
                 })
                 .buffer_unordered(CONCURRENCY)
                 .collect()
                 .await;
-            for (item, result) in results {
+            for (item, file_deleted, result) in results {
+                report.exports_deleted += file_deleted;
                 match result {
-                    Ok(_) => {
-                        // An export's record is keyed by its file (the expiry index holds keys only).
-                        if item.entity_type == "export"
-                            && let Some(blob) = item.key.sk.strip_prefix("EXPORT#")
-                        {
-                            report.export_blobs.push(blob.to_owned());
-                        }
-                        *report.erased.entry(item.entity_type).or_default() += 1
-                    }
-                    Err(err) if err.is_condition_failed() => {}
-                    Err(err) => return Err(err),
+                    Ok(_) => *report.erased.entry(item.entity_type).or_default() += 1,
+                    Err(None) => {}
+                    Err(Some(err)) if err.is_condition_failed() => {}
+                    Err(Some(err)) => return Err(err),
                 }
             }
             match page.cursor {

@@ -7,7 +7,7 @@ use shared::erasure;
 use shared::retention::RetentionReport;
 use shared::store::{Condition, Item, Key, StoreError};
 
-use crate::{alerts, reminders, sweep};
+use crate::{alerts, reminders, sweep_with_exports};
 
 /// A run holds the lease at most this long; a crashed run's lease lapses by itself.
 const LEASE_SECONDS: i64 = 15 * 60;
@@ -67,16 +67,9 @@ pub async fn run(platform: &Platform, budget: u64) -> Result<RetentionReport, Ru
 
 async fn steps(platform: &Platform, budget: u64, run_id: &str, now: i64) -> Result<RetentionReport, RunError> {
     let erasures_resumed = erasure::resume_interrupted(platform, now - INTERRUPTED_AFTER_SECONDS).await?;
-    let swept = sweep(platform.store.as_ref(), platform.clock.as_ref(), budget).await?;
-    let mut exports_deleted = 0;
-    for blob in &swept.export_blobs {
-        match platform.blobs.delete_prefix(blob).await {
-            Ok(deleted) => exports_deleted += deleted,
-            Err(err) => {
-                tracing::warn!(error = %err, "an expired export could not be deleted; S3's lifecycle rule backs this up")
-            }
-        }
-    }
+    let swept =
+        sweep_with_exports(platform.store.as_ref(), Some(platform.blobs.as_ref()), platform.clock.as_ref(), budget)
+            .await?;
     let deadline_alerts = alerts::send(platform, now).await?;
     let reminders_queued = reminders::send(platform, now).await?;
     Ok(RetentionReport {
@@ -84,7 +77,7 @@ async fn steps(platform: &Platform, budget: u64, run_id: &str, now: i64) -> Resu
         started_at: shared::clock::rfc3339_from_epoch(now),
         duration_ms: 0,
         erased: swept.erased,
-        exports_deleted,
+        exports_deleted: swept.exports_deleted,
         erasures_resumed,
         reminders_queued,
         deadline_alerts,

@@ -117,14 +117,12 @@ async fn carry_out(platform: &Platform, request: &mut RightsRequest) -> Result<D
 
 async fn erase(
     platform: &Platform,
-    request: &mut RightsRequest,
+    _request: &RightsRequest,
     user_id: &str,
     user: Option<UserRecord>,
 ) -> Result<Done, String> {
-    // The request itself must survive, anonymous: take it out of the person's listing first.
-    let due_at = request.due_at;
-    request.anonymise();
-    rights::save(platform, request, due_at).await.map_err(|err| err.to_string())?;
+    // The request is out of the person's listing while it is processed (see `RightsRequest::item`),
+    // so the erasure leaves it; it is anonymised when it completes.
     let subject = Subject {
         user_id: user_id.to_owned(),
         canonical_email: user.as_ref().map(|u| u.email_canonical.clone()).unwrap_or_default(),
@@ -150,17 +148,30 @@ async fn erase(
 }
 
 async fn finish(platform: &Platform, mut request: RightsRequest, done: Done) -> Result<(), String> {
-    let due_at = request.due_at;
-    request.exports = done.exports;
-    request.transition(Status::Completed, "worker", Some(done.note), platform.clock.epoch_seconds());
-    match rights::save(platform, &mut request, due_at).await {
-        Ok(()) => {}
-        // A concurrent run finished it first.
-        Err(SaveError::Conflict) => return Ok(()),
-        Err(SaveError::Store(err)) => return Err(err.to_string()),
+    // A conflict means someone changed the request meanwhile (an operator's extension, or a
+    // duplicate run): read it again and complete that version, unless it is closed already.
+    for _attempt in 0..3 {
+        let due_at = request.due_at;
+        request.exports = done.exports.clone();
+        if request.kind == RequestType::Erasure {
+            request.anonymise();
+        }
+        request.transition(Status::Completed, "worker", Some(done.note.clone()), platform.clock.epoch_seconds());
+        match rights::save(platform, &mut request, due_at).await {
+            Ok(()) => return tell(platform, &request, done.tell).await,
+            Err(SaveError::Conflict) => match rights::load(platform, &request.id).await.map_err(|e| e.to_string())? {
+                Some(fresh) if fresh.status == Status::Processing => request = fresh,
+                _ => return Ok(()),
+            },
+            Err(SaveError::Store(err)) => return Err(err.to_string()),
+        }
     }
-    if let Some(to) = done.tell {
-        let notice = ::rights::emails::completed(&platform.settings, &to, &request);
+    Err("the request kept changing while it was being completed".into())
+}
+
+async fn tell(platform: &Platform, request: &RightsRequest, to: Option<String>) -> Result<(), String> {
+    if let Some(to) = to {
+        let notice = ::rights::emails::completed(&platform.settings, &to, request);
         mail::enqueue(platform.queue.as_ref(), vec![notice]).await.map_err(|err| err.to_string())?;
     }
     tracing::info!(request_id = %request.id, kind = request.kind.as_str(), "rights request completed");

@@ -519,8 +519,10 @@ pub async fn list_open(
     let mut items = Vec::with_capacity(page.items.len());
     for entry in &page.items {
         let Some(id) = entry.attrs.get("request_id").and_then(|v| v.as_str()) else { continue };
-        if let Some(request) = rights::load(&platform, id).await? {
-            items.push(request.into());
+        match rights::load(&platform, id).await? {
+            Some(request) => items.push(request.into()),
+            // Erased with its requester: its entry goes too.
+            None => rights::drop_open_entry(&platform, &entry.key).await?,
         }
     }
     Ok(Json(Paginated { items, cursor: page.cursor }))

@@ -50,7 +50,7 @@ pub fn verify(header: &str, body: &[u8], secret: &str, now: i64) -> Result<(), S
     if candidates.is_empty() {
         return Err(SignatureError::Malformed);
     }
-    if (now - timestamp).abs() > TOLERANCE_SECONDS {
+    if now.abs_diff(timestamp) > TOLERANCE_SECONDS as u64 {
         return Err(SignatureError::Stale);
     }
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).map_err(|_| SignatureError::Malformed)?;
@@ -78,6 +78,31 @@ pub struct Invoice {
     pub paid_at: Option<i64>,
     /// The Stripe event this version came from (newer events win).
     pub stripe_event_created: i64,
+    /// How far along the invoice is (draft 0, open 1, uncollectible 2, paid or void 3): among
+    /// events of the same second, which Stripe sends in any order, the furthest wins.
+    pub status_rank: i64,
+}
+
+fn status_rank(status: Option<&str>) -> i64 {
+    match status {
+        Some("paid" | "void") => 3,
+        Some("uncollectible") => 2,
+        Some("open") => 1,
+        _ => 0,
+    }
+}
+
+/// Our organisation id, from the invoice's metadata or its subscription's.
+fn organisation_of(object: &Value) -> Option<String> {
+    let paths: [&[&str]; 3] = [
+        &["metadata", "organisation_id"],
+        &["subscription_details", "metadata", "organisation_id"],
+        &["parent", "subscription_details", "metadata", "organisation_id"],
+    ];
+    paths.iter().find_map(|path| {
+        let value = path.iter().try_fold(object, |v, key| v.get(*key))?;
+        ulid::Ulid::from_string(value.as_str()?).ok().map(|id| id.to_string())
+    })
 }
 
 fn id_field(object: &Value, field: &str, prefix: &str) -> Option<String> {
@@ -86,18 +111,15 @@ fn id_field(object: &Value, field: &str, prefix: &str) -> Option<String> {
 
 impl Invoice {
     fn from_event(object: &Value, event_created: i64) -> Option<Self> {
-        let organisation_id = object
-            .get("metadata")
-            .and_then(|m| m.get("organisation_id"))
-            .and_then(|v| v.as_str())
-            .and_then(|id| ulid::Ulid::from_string(id).ok())
-            .map(|id| id.to_string());
+        let organisation_id = organisation_of(object);
+        let status = object.get("status").and_then(|v| v.as_str()).filter(|s| s.len() <= 32).map(str::to_owned);
         let currency = object.get("currency")?.as_str().filter(|c| c.len() == 3 && c.is_ascii())?.to_lowercase();
         Some(Self {
             invoice_id: id_field(object, "id", "in_")?,
             organisation_id,
             customer_id: id_field(object, "customer", "cus_"),
-            status: object.get("status").and_then(|v| v.as_str()).filter(|s| s.len() <= 32).map(str::to_owned),
+            status_rank: status_rank(status.as_deref()),
+            status,
             currency,
             amount_due: object.get("amount_due").and_then(Value::as_i64).unwrap_or(0),
             amount_paid: object.get("amount_paid").and_then(Value::as_i64).unwrap_or(0),
@@ -179,6 +201,10 @@ pub async fn webhook(
         let newer = Condition::Or(vec![
             Condition::NotExists,
             Condition::less_than("stripe_event_created", invoice.stripe_event_created),
+            Condition::And(vec![
+                Condition::equals("stripe_event_created", invoice.stripe_event_created),
+                Condition::less_than("status_rank", invoice.status_rank + 1),
+            ]),
         ]);
         match platform.store.put(invoice.item(&platform)?, Some(newer)).await {
             Ok(()) => status = "stored",

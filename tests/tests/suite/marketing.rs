@@ -61,6 +61,7 @@ on_both_engines!(
     an_erased_account_shares_nothing_still_queued,
     a_redelivery_sends_each_event_once_per_destination,
     a_failing_destination_is_retried_alone,
+    the_same_event_twice_in_a_batch_is_sent_once,
     email_interactions_are_shared_as_the_senders_usage_unless_suppressed,
 );
 
@@ -158,6 +159,22 @@ async fn a_failing_destination_is_retried_alone(b: Backend) {
     assert_eq!(summary.sent.get(DestinationId::GoogleAnalytics.as_str()), None, "GA4 already had them");
     assert_eq!(b.recorder.at(GA4_PATH).len(), 1);
     assert_eq!(b.recorder.at(FACEBOOK_PATH).len(), 2, "the failed request and its retry");
+}
+
+async fn the_same_event_twice_in_a_batch_is_sent_once(b: Backend) {
+    let ada = ada(&b, true).await;
+    send_events(&b, &ada, 1).await;
+    let mut event = b.take_messages(QueueName::Marketing).await;
+    let mut copy = event.records[0].clone();
+    copy.message_id = Some("a-redelivered-copy".into());
+    event.records.push(copy);
+
+    let response = worker(&b).handle(event).await.unwrap();
+
+    assert!(response.batch_item_failures.is_empty());
+    let ga4 = b.recorder.at(GA4_PATH);
+    assert_eq!(ga4.len(), 1);
+    assert_eq!(ga4[0].body["events"].as_array().unwrap().len(), 1, "GA4 does not deduplicate: we do");
 }
 
 async fn email_interactions_are_shared_as_the_senders_usage_unless_suppressed(b: Backend) {

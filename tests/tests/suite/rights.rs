@@ -76,7 +76,29 @@ on_both_engines!(
     operators_extend_once_and_see_what_is_overdue,
     a_complaint_reaches_the_dpo_and_answers_with_the_authority,
     a_request_that_keeps_failing_is_marked_failed_with_a_reason,
+    a_redelivered_erasure_message_changes_nothing_more,
 );
+
+async fn a_redelivered_erasure_message_changes_nothing_more(b: Backend) {
+    let Org { admin, member } = org(&b).await;
+    let operator = b.admin("dpo@infentre.com", PASSWORD, "Infentre").await;
+    let (_, filed) = file(&b, &member, json!({"type": "erasure"})).await;
+    let id = filed["id"].as_str().unwrap();
+    b.post(&format!("/v1/rights-requests/{id}/approve"), admin.bearer(), json!({})).await;
+    let event = b.take_messages(QueueName::Rights).await;
+
+    for _ in 0..2 {
+        let response = rights_worker::handle(&b.platform, event.clone()).await.unwrap();
+        assert!(response.batch_item_failures.is_empty());
+    }
+
+    let done = request(&b, &admin, id).await;
+    assert_eq!(done["status"], "completed");
+    assert_eq!(done["history"].as_array().unwrap().len(), 4, "completed once: {done}");
+    assert_eq!(b.count_of(&member.user_id).await, 0);
+    let (_, open) = b.get("/v1/operator/rights-requests", operator.bearer()).await;
+    assert!(open["items"].as_array().unwrap().is_empty(), "closed requests leave the open list");
+}
 
 async fn a_members_erasure_waits_for_the_admin_then_leaves_nothing_but_an_anonymous_record(b: Backend) {
     let Org { admin, member } = org(&b).await;
