@@ -81,6 +81,11 @@ impl ApiError {
         )
     }
 
+    /// A webhook whose verification secret is not configured refuses everything.
+    pub fn webhook_not_configured(detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "webhook_not_configured", detail)
+    }
+
     pub fn unavailable(detail: impl Into<Cow<'static, str>>) -> Self {
         Self { retry_after_seconds: Some(1), ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail) }
     }

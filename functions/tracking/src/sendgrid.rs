@@ -140,11 +140,7 @@ pub async fn webhook(
 ) -> Result<Json<WebhookResult>, ApiError> {
     let body = body.map_err(|_| ApiError::payload_too_large(BODY_LIMIT))?;
     let Some(key) = platform.settings.sendgrid_webhook_key.as_ref() else {
-        return Err(ApiError::new(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            "webhook_not_configured",
-            "The SendGrid webhook key is not configured.",
-        ));
+        return Err(ApiError::webhook_not_configured("The SendGrid webhook key is not configured."));
     };
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let (signature, timestamp) = (header(SIGNATURE_HEADER), header(TIMESTAMP_HEADER));

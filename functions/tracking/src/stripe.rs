@@ -9,7 +9,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use bytes::Bytes;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
@@ -173,11 +173,7 @@ pub async fn webhook(
 ) -> Result<Json<StripeResult>, ApiError> {
     let body = body.map_err(|_| ApiError::payload_too_large(BODY_LIMIT))?;
     let Some(secret) = platform.settings.stripe_webhook_secret.as_deref() else {
-        return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "webhook_not_configured",
-            "The Stripe webhook secret is not configured.",
-        ));
+        return Err(ApiError::webhook_not_configured("The Stripe webhook secret is not configured."));
     };
     let header = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
     if let Err(err) = verify(header, &body, secret, platform.clock.epoch_seconds()) {
