@@ -46,6 +46,21 @@ pub fn received(settings: &Settings, to: &str, request: &RightsRequest, awaiting
     )
 }
 
+pub fn awaiting_approval(settings: &Settings, to: &str, request: &RightsRequest) -> Email {
+    email(
+        to,
+        format!("A member's {} awaits your approval", what(request.kind)),
+        format!(
+            "A member of your organisation filed a {} ({}). As an admin, approve or deny it:\n{}/v1/rights-requests/{}\n\nIt must be answered by {}.\n",
+            what(request.kind),
+            request.id,
+            settings.public_base_url,
+            request.id,
+            rfc3339_from_epoch(request.due_at)
+        ),
+    )
+}
+
 pub fn denied(to: &str, request: &RightsRequest, reason: &str, settings: &Settings) -> Email {
     email(
         to,

@@ -197,11 +197,22 @@ pub async fn create(
         rights::withdraw_creation(&platform, &request).await?;
         return Err(err);
     }
-    mail::enqueue(
-        platform.queue.as_ref(),
-        vec![emails::received(&platform.settings, &user.email, &request, !by_admin)],
-    )
-    .await?;
+    let mut notices = vec![emails::received(&platform.settings, &user.email, &request, !by_admin)];
+    if !by_admin {
+        // The organisation's admins decide: tell them there is something to decide.
+        let members = shared::store::query_all(
+            platform.store.as_ref(),
+            Query::index(Index::Gsi1, keys::organisation_members(&auth.organisation_id)).limit(1_000),
+        )
+        .await?;
+        for member in members {
+            let member: UserRecord = member.data()?;
+            if member.role == Role::Admin {
+                notices.push(emails::awaiting_approval(&platform.settings, &member.email, &request));
+            }
+        }
+    }
+    mail::enqueue(platform.queue.as_ref(), notices).await?;
     tracing::info!(request_id = %request.id, kind = request.kind.as_str(), "rights request filed");
     Ok((StatusCode::CREATED, Json(request.into())))
 }

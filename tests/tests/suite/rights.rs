@@ -108,6 +108,11 @@ async fn a_members_erasure_waits_for_the_admin_then_leaves_nothing_but_an_anonym
     assert_eq!(status, 201, "{filed}");
     assert_eq!(filed["status"], "awaiting_organisation_approval");
     let id = filed["id"].as_str().unwrap();
+    b.deliver_mail().await;
+    assert!(
+        outbox_files(&b.outbox).iter().any(|m| m.contains(&format!("To: {ADMIN}")) && m.contains("approve or deny it")),
+        "the admin is asked to decide"
+    );
     b.process_rights().await;
     assert_eq!(request(&b, &member, id).await["status"], "awaiting_organisation_approval", "nothing before approval");
 
