@@ -13,24 +13,13 @@ use infentre_tests::backend::Backend;
 use shared::erasure::{self, Subject};
 use shared::rights::{RequestType, RightsRequest};
 use shared::store::BatchOp;
-use shared::tracking::TrackedEvent;
 use signup::account::UserRecord;
 
 async fn seed(b: &Backend, user_id: &str, organisation_id: &str, n: usize) {
     let now_ms = b.platform.clock.epoch_seconds() * 1000;
     let mut ops = Vec::with_capacity(n);
     for i in 0..n {
-        let event = TrackedEvent {
-            event_id: ulid::Ulid::new().to_string(),
-            user_id: user_id.to_owned(),
-            organisation_id: organisation_id.to_owned(),
-            name: "page_view".into(),
-            occurred_at_ms: now_ms - i as i64,
-            received_at: now_ms / 1000,
-            properties: serde_json::from_value(serde_json::json!({"page": format!("/p/{i}")})).unwrap(),
-            ip: Some("203.0.113.7".into()),
-            user_agent: Some("bench".into()),
-        };
+        let event = infentre_tests::page_view(user_id, organisation_id, i as i64, now_ms);
         ops.push(BatchOp::Put(event.item().unwrap()));
     }
     for chunk in ops.chunks(2_500) {

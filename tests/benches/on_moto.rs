@@ -11,7 +11,6 @@ use serde_json::json;
 use shared::Platform;
 use shared::consent::{self, Method, PurposeId};
 use shared::queue::batch::SqsEvent;
-use shared::tracking::TrackedEvent;
 
 const USER: &str = "01JBENCHUSER0000000000000A";
 
@@ -19,17 +18,7 @@ fn batch_of_100(platform: &Platform) -> SqsEvent {
     let now_ms = platform.clock.epoch_seconds() * 1000;
     let records: Vec<_> = (0..100)
         .map(|n| {
-            let event = TrackedEvent {
-                event_id: ulid::Ulid::new().to_string(),
-                user_id: USER.into(),
-                organisation_id: "01JBENCHORG000000000000000".into(),
-                name: "page_view".into(),
-                occurred_at_ms: now_ms - n,
-                received_at: now_ms / 1000,
-                properties: serde_json::from_value(json!({"page": format!("/p/{n}")})).unwrap(),
-                ip: Some("203.0.113.7".into()),
-                user_agent: Some("bench".into()),
-            };
+            let event = infentre_tests::page_view(USER, "01JBENCHORG000000000000000", n, now_ms);
             json!({"messageId": format!("m{n}"), "body": serde_json::to_string(&event).unwrap()})
         })
         .collect();

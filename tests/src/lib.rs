@@ -303,3 +303,19 @@ pub fn stripe_signature(timestamp: i64, body: &[u8]) -> String {
     mac.update(body);
     format!("t={timestamp},v1={}", shared::keys::hex(&mac.finalize().into_bytes()))
 }
+
+/// The `n`-th of a series of page views of one user, `n` milliseconds before `now_ms`, with
+/// browser information (as stored with consent): benchmark data.
+pub fn page_view(user_id: &str, organisation_id: &str, n: i64, now_ms: i64) -> shared::tracking::TrackedEvent {
+    shared::tracking::TrackedEvent {
+        event_id: ulid::Ulid::new().to_string(),
+        user_id: user_id.to_owned(),
+        organisation_id: organisation_id.to_owned(),
+        name: "page_view".into(),
+        occurred_at_ms: now_ms - n,
+        received_at: now_ms / 1000,
+        properties: serde_json::from_value(serde_json::json!({"page": format!("/p/{n}")})).expect("an object"),
+        ip: Some("203.0.113.7".into()),
+        user_agent: Some("bench".into()),
+    }
+}

@@ -59,7 +59,7 @@ async fn process(platform: &Platform, record: Record) -> Result<(), RecordError>
         Status::Processing => {} // A redelivery after a crash: carry on.
     }
 
-    match carry_out(platform, &mut request).await {
+    match carry_out(platform, &request).await {
         Ok(done) => finish(platform, request, done).await.map_err(|e| failed(&e)),
         Err(reason) if record.receive_count >= DEFAULT_MAX_RECEIVES => {
             tracing::error!(request_id = %request.id, %reason, "rights request failed for good");
@@ -81,7 +81,7 @@ async fn requester(platform: &Platform, user_id: &str) -> Result<Option<UserReco
 }
 
 /// Does what the request asks. Errors are reasons for the operators: kinds and counts only.
-async fn carry_out(platform: &Platform, request: &mut RightsRequest) -> Result<Done, String> {
+async fn carry_out(platform: &Platform, request: &RightsRequest) -> Result<Done, String> {
     let Some(user_id) = request.user_id.clone() else {
         return Ok(Done { note: "already anonymous".into(), exports: None, tell: None });
     };
@@ -111,16 +111,11 @@ async fn carry_out(platform: &Platform, request: &mut RightsRequest) -> Result<D
                 tell: Some(user.email),
             })
         }
-        RequestType::Erasure => erase(platform, request, &user_id, user).await,
+        RequestType::Erasure => erase(platform, &user_id, user).await,
     }
 }
 
-async fn erase(
-    platform: &Platform,
-    _request: &RightsRequest,
-    user_id: &str,
-    user: Option<UserRecord>,
-) -> Result<Done, String> {
+async fn erase(platform: &Platform, user_id: &str, user: Option<UserRecord>) -> Result<Done, String> {
     // The request is out of the person's listing while it is processed (see `RightsRequest::item`),
     // so the erasure leaves it; it is anonymised when it completes.
     let subject = Subject {
