@@ -13,12 +13,10 @@ pub mod exports;
 use shared::Platform;
 use shared::domain::EmailAddress;
 use shared::erasure::{self, Subject};
-use shared::keys;
 use shared::mail;
 use shared::queue::DEFAULT_MAX_RECEIVES;
 use shared::queue::batch::{self, BatchError, Record, RecordError, SqsBatchResponse, SqsEvent};
 use shared::rights::{self, RequestType, RightsMessage, RightsRequest, SaveError, Status};
-use shared::store::Key;
 use signup::account::UserRecord;
 
 pub async fn handle(platform: &Platform, event: SqsEvent) -> Result<SqsBatchResponse, BatchError> {
@@ -73,11 +71,7 @@ async fn process(platform: &Platform, record: Record) -> Result<(), RecordError>
 }
 
 async fn requester(platform: &Platform, user_id: &str) -> Result<Option<UserRecord>, String> {
-    let (pk, sk) = keys::user(user_id);
-    match platform.store.get(&Key::new(pk, sk)).await.map_err(|e| e.to_string())? {
-        Some(item) => item.data().map(Some).map_err(|e| e.to_string()),
-        None => Ok(None),
-    }
+    signup::account::find_user(platform, user_id).await.map_err(|e| e.to_string())
 }
 
 /// Does what the request asks. Errors are reasons for the operators: kinds and counts only.

@@ -123,14 +123,6 @@ fn check_changes(kind: RequestType, changes: &Option<Map<String, Value>>) -> Res
     }
 }
 
-async fn requester_record(platform: &Platform, user_id: &str) -> Result<UserRecord, ApiError> {
-    let (pk, sk) = keys::user(user_id);
-    match platform.store.get(&shared::store::Key::new(pk, sk)).await? {
-        Some(item) => Ok(item.data()?),
-        None => Err(ApiError::unauthorized("unauthenticated", "Sign in: the account no longer exists.")),
-    }
-}
-
 async fn enqueue(platform: &Platform, request_id: &str) -> Result<(), ApiError> {
     let body =
         serde_json::to_string(&RightsMessage { request_id: request_id.to_owned() }).map_err(ApiError::internal)?;
@@ -157,7 +149,7 @@ pub async fn create(
         return Err(ApiError::unprocessable("details_too_long", "`details` is at most 2,000 characters."));
     }
     check_changes(new.kind, &new.changes)?;
-    let user = requester_record(&platform, &auth.user_id).await?;
+    let user = signup::account::load_user(&platform, &auth.user_id).await?;
     if new.kind == RequestType::Erasure {
         signup::account::refuse_last_admin(&platform, &user).await?;
     }
@@ -368,7 +360,7 @@ pub async fn deny(
     );
     rights::save(&platform, &mut request, due_at).await.map_err(store_error)?;
     if let Some(user_id) = &request.user_id
-        && let Ok(user) = requester_record(&platform, user_id).await
+        && let Ok(user) = signup::account::load_user(&platform, user_id).await
     {
         mail::enqueue(
             platform.queue.as_ref(),
@@ -431,7 +423,7 @@ pub async fn extend(
     });
     rights::save(&platform, &mut request, previous_due).await.map_err(store_error)?;
     if let Some(user_id) = &request.user_id
-        && let Ok(user) = requester_record(&platform, user_id).await
+        && let Ok(user) = signup::account::load_user(&platform, user_id).await
     {
         mail::enqueue(platform.queue.as_ref(), vec![emails::extended(&user.email, &request, &reason)]).await?;
     }

@@ -11,7 +11,7 @@ mod sessions;
 
 /// What the rights function reuses: the account record, the address change and the erasure.
 pub mod account {
-    pub use crate::me::{erase_account, refuse_last_admin, start_email_change};
+    pub use crate::me::{erase_account, find_user, load_user, refuse_last_admin, start_email_change};
     pub use crate::records::UserRecord;
 }
 

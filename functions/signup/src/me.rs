@@ -10,7 +10,7 @@ use shared::erasure::{self, Retained, Subject};
 use shared::error::{ApiError, Problem};
 use shared::http::ApiJson;
 use shared::session::{self, AuthUser};
-use shared::store::{Condition, Index, Query, Update, query_all};
+use shared::store::{Condition, Index, Query, StoreError, Update, query_all};
 use shared::throttle::LOGIN_PER_ACCOUNT;
 use shared::{keys, mail, tokens};
 use utoipa::ToSchema;
@@ -19,12 +19,19 @@ use crate::emails;
 use crate::passwords;
 use crate::records::{OrganisationRecord, TokenKind, TokenRecord, UserRecord, VERIFICATION_TTL_SECONDS};
 
-pub(crate) async fn load_user(platform: &Platform, user_id: &str) -> Result<UserRecord, ApiError> {
+/// The account, if it still exists.
+pub async fn find_user(platform: &Platform, user_id: &str) -> Result<Option<UserRecord>, StoreError> {
     match platform.store.get(&UserRecord::key(user_id)).await? {
-        Some(item) => Ok(item.data()?),
-        // The session outlived its account (erased meanwhile).
-        None => Err(ApiError::unauthorized("unauthenticated", "Sign in: the account no longer exists.")),
+        Some(item) => Ok(Some(item.data()?)),
+        None => Ok(None),
     }
+}
+
+/// The caller's account; 401 if it was erased while the session lived on.
+pub async fn load_user(platform: &Platform, user_id: &str) -> Result<UserRecord, ApiError> {
+    find_user(platform, user_id)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("unauthenticated", "Sign in: the account no longer exists."))
 }
 
 pub(crate) async fn load_organisation(
