@@ -21,8 +21,6 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, Secur
 
 /// How long a received message stays hidden: the template's visibility timeout.
 pub const VISIBILITY: Duration = Duration::from_secs(180);
-/// Items the sweeper erases per run at most; the next run continues.
-pub const SWEEP_BUDGET: u64 = 50_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -120,7 +118,7 @@ pub async fn drain_queues(engine: &Engine) -> Result<usize, shared::queue::Queue
 
 /// One retention run: sweep, resumed erasures, deadline alerts, reminders, report.
 pub async fn sweep_once(engine: &Engine) -> Result<shared::retention::RetentionReport, retention_sweeper::RunError> {
-    retention_sweeper::run(&engine.platform, SWEEP_BUDGET).await
+    retention_sweeper::run(&engine.platform, retention_sweeper::BUDGET).await
 }
 
 /// Serves until `shutdown` resolves, with the pollers and the sweeper running beside.

@@ -98,7 +98,8 @@ impl Bookkeeping {
 }
 
 /// The supervisory authority a user may complain to.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 pub struct SupervisoryAuthority {
     pub name: String,
     pub address: String,
@@ -107,7 +108,8 @@ pub struct SupervisoryAuthority {
 }
 
 /// A party named in the privacy notice.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 pub struct Party {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,

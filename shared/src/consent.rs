@@ -12,7 +12,6 @@ use std::sync::LazyLock;
 use serde::{Deserialize, Serialize};
 
 use crate::Platform;
-use crate::error::ApiError;
 use crate::keys;
 use crate::store::{Condition, Index, IndexKey, Item, Key, Query, SortKey, Store, StoreError, TransactOp, query_all};
 
@@ -22,7 +21,8 @@ pub const NOTICE_TEXT: &str = include_str!("../../privacy-notice.md");
 
 pub static NOTICE_SHA256: LazyLock<String> = LazyLock::new(|| keys::sha256_hex(NOTICE_TEXT.as_bytes()));
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PurposeId {
     AnalyticsCookies,
@@ -53,7 +53,8 @@ impl PurposeId {
 }
 
 /// A purpose of processing that needs consent.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 pub struct Purpose {
     pub id: &'static str,
     pub title: &'static str,
@@ -122,7 +123,8 @@ pub static PURPOSES: [Purpose; 4] = [
 ];
 
 /// How a change was made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
     Api,
@@ -228,7 +230,7 @@ pub async fn record(
     purpose: PurposeId,
     granted: bool,
     method: Method,
-) -> Result<(ConsentState, bool), ApiError> {
+) -> Result<(ConsentState, bool), RecordError> {
     let key = state_key(user_id, purpose);
     // Optimistic locking: a concurrent change makes the condition fail; read again and retry.
     for attempt in 0..25u32 {
@@ -285,5 +287,14 @@ pub async fn record(
             Err(err) => return Err(err.into()),
         }
     }
-    Err(ApiError::unavailable("Too many simultaneous changes of this consent; try again."))
+    Err(RecordError::Contended)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// Others kept changing the same consent: the caller may try again (503).
+    #[error("too many simultaneous changes of this consent")]
+    Contended,
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }

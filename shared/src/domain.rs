@@ -1,9 +1,24 @@
 //! Domain newtypes that can only hold valid values (parse, don't validate). Each `parse`
-//! fails with the API error the client should see.
+//! fails with an [`Invalid`]: a stable code and a sentence for the person who typed it.
+
+use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::ApiError;
+/// A value that breaks a domain rule: `code` is stable (`invalid_email`, `weak_password`, ...),
+/// `detail` says what to change. The HTTP edge answers it with 422.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {detail}")]
+pub struct Invalid {
+    pub code: &'static str,
+    pub detail: Cow<'static, str>,
+}
+
+impl Invalid {
+    pub fn new(code: &'static str, detail: impl Into<Cow<'static, str>>) -> Self {
+        Self { code, detail: detail.into() }
+    }
+}
 
 /// An e-mail address: trimmed, domain in lower case, ASCII only (internationalised domains
 /// in punycode), so look-alike characters cannot create a second account for "the same"
@@ -17,8 +32,8 @@ pub struct EmailAddress {
 impl EmailAddress {
     pub const MAX_LEN: usize = 254;
 
-    pub fn parse(raw: &str) -> Result<Self, ApiError> {
-        let invalid = |why: &'static str| ApiError::unprocessable("invalid_email", why);
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        let invalid = |why: &'static str| Invalid::new("invalid_email", why);
         let trimmed = raw.trim();
         if trimmed.is_empty() {
             return Err(invalid("The e-mail address is empty."));
@@ -89,8 +104,8 @@ impl NewPassword {
     pub const MIN_CHARS: usize = 12;
     pub const MAX_CHARS: usize = 128;
 
-    pub fn parse(raw: &str, email: Option<&EmailAddress>) -> Result<Self, ApiError> {
-        let weak = |why: &'static str| ApiError::unprocessable("weak_password", why);
+    pub fn parse(raw: &str, email: Option<&EmailAddress>) -> Result<Self, Invalid> {
+        let weak = |why: &'static str| Invalid::new("weak_password", why);
         let chars = raw.chars().count();
         if chars < Self::MIN_CHARS {
             return Err(weak("The password must have at least 12 characters."));
@@ -119,8 +134,8 @@ impl NewPassword {
 pub struct OrganisationName(String);
 
 impl OrganisationName {
-    pub fn parse(raw: &str) -> Result<Self, ApiError> {
-        let invalid = |why: &'static str| ApiError::unprocessable("invalid_organisation_name", why);
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        let invalid = |why: &'static str| Invalid::new("invalid_organisation_name", why);
         let name = raw.trim();
         if name.is_empty() {
             return Err(invalid("The organisation name is empty."));
@@ -141,7 +156,8 @@ impl OrganisationName {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Admin,
@@ -149,41 +165,13 @@ pub enum Role {
 }
 
 /// Where an organisation's data is processed, as chosen at signup.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Region {
     #[default]
     Eu,
     NonEu,
-}
-
-/// `limit` and `cursor` of every list endpoint: default 50, at most 200.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ListParams {
-    /// The `cursor` of the previous page.
-    pub cursor: Option<String>,
-    /// Items per page, 1 to 200 (default 50).
-    pub limit: Option<u32>,
-}
-
-impl ListParams {
-    pub fn limit(&self) -> Result<u32, ApiError> {
-        match self.limit {
-            None => Ok(50),
-            Some(limit @ 1..=200) => Ok(limit),
-            Some(_) => Err(ApiError::bad_request("invalid_limit", "limit must be between 1 and 200.")),
-        }
-    }
-}
-
-/// A page of a list.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Paginated<T> {
-    pub items: Vec<T>,
-    /// Pass as `cursor` to get the next page; absent on the last page.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cursor: Option<String>,
 }
 
 #[cfg(test)]
@@ -236,12 +224,5 @@ mod tests {
         for bad in ["", "   ", &"x".repeat(101), "Acme\u{202E}BA"] {
             assert!(OrganisationName::parse(bad).is_err(), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn list_limits_default_to_50_and_stop_at_200() {
-        assert_eq!(ListParams::default().limit().unwrap(), 50);
-        assert!(ListParams { limit: Some(201), cursor: None }.limit().is_err());
-        assert!(ListParams { limit: Some(0), cursor: None }.limit().is_err());
     }
 }

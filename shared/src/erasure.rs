@@ -71,7 +71,8 @@ pub fn export_prefix(user_id: &str) -> String {
 }
 
 /// A record erasure keeps because the law requires it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 pub struct Retained {
     /// What kind of record.
     pub kind: String,

@@ -171,3 +171,64 @@ impl From<BlobError> for ApiError {
         ApiError::internal(err)
     }
 }
+
+impl From<crate::domain::Invalid> for ApiError {
+    fn from(err: crate::domain::Invalid) -> Self {
+        ApiError::unprocessable(err.code, err.detail)
+    }
+}
+
+impl From<crate::throttle::ThrottleError> for ApiError {
+    fn from(err: crate::throttle::ThrottleError) -> Self {
+        match err {
+            crate::throttle::ThrottleError::Limited { retry_after_seconds } => {
+                ApiError::rate_limited(retry_after_seconds)
+            }
+            crate::throttle::ThrottleError::Store(err) => err.into(),
+        }
+    }
+}
+
+impl From<crate::consent::RecordError> for ApiError {
+    fn from(err: crate::consent::RecordError) -> Self {
+        match err {
+            crate::consent::RecordError::Contended => {
+                ApiError::unavailable("Too many simultaneous changes of this consent; try again.")
+            }
+            crate::consent::RecordError::Store(err) => err.into(),
+        }
+    }
+}
+
+impl From<crate::erasure::ErasureError> for ApiError {
+    fn from(err: crate::erasure::ErasureError) -> Self {
+        ApiError::internal(err)
+    }
+}
+
+impl From<crate::accounts::AccountError> for ApiError {
+    fn from(err: crate::accounts::AccountError) -> Self {
+        use crate::accounts::AccountError as E;
+        match err {
+            E::Invalid(invalid) => invalid.into(),
+            E::InvalidToken => ApiError::bad_request("invalid_token", "The link is invalid, already used or expired."),
+            E::InvalidCredentials => ApiError::unauthorized(
+                "invalid_credentials",
+                "The e-mail address or password is wrong, or the address is not verified yet.",
+            ),
+            E::EmailTaken(detail) => ApiError::conflict("email_taken", detail),
+            E::SameAddress => ApiError::unprocessable("invalid_email", "That is already the account's address."),
+            E::LastAdmin => ApiError::conflict(
+                "last_admin",
+                "You are the organisation's only admin: invite another admin first, or cancel the organisation.",
+            ),
+            E::AccountGone => ApiError::unauthorized("unauthenticated", "Sign in: the account no longer exists."),
+            E::OrganisationGone => ApiError::not_found("The organisation no longer exists."),
+            E::RateLimited(seconds) => ApiError::rate_limited(seconds),
+            E::Store(err) => err.into(),
+            E::Queue(err) => err.into(),
+            E::Erasure(err) => err.into(),
+            err @ E::Hashing(_) => ApiError::internal(err),
+        }
+    }
+}

@@ -13,6 +13,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
@@ -189,4 +190,33 @@ pub async fn client_address_from_peer(mut request: Request, next: Next) -> Respo
         request.extensions_mut().insert(ClientAddress(peer.ip()));
     }
     next.run(request).await
+}
+
+/// `limit` and `cursor` of every list endpoint: default 50, at most 200.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// The `cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Items per page, 1 to 200 (default 50).
+    pub limit: Option<u32>,
+}
+
+impl ListParams {
+    pub fn limit(&self) -> Result<u32, ApiError> {
+        match self.limit {
+            None => Ok(50),
+            Some(limit @ 1..=200) => Ok(limit),
+            Some(_) => Err(ApiError::bad_request("invalid_limit", "limit must be between 1 and 200.")),
+        }
+    }
+}
+
+/// A page of a list.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Paginated<T> {
+    pub items: Vec<T>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
 }

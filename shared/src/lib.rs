@@ -1,11 +1,15 @@
 //! Infentre's common crate: what every function and worker shares.
 //!
-//! - Ports with two adapters each: [`store`], [`queue`], [`blob`], [`mail`]. The AWS adapters
-//!   sit behind the `aws` feature (Lambda binaries), the embedded ones behind `embedded` (the
-//!   local server), so neither binary carries the other's dependencies.
+//! - The domain and its use cases: [`accounts`], [`consent`], [`rights`], [`erasure`],
+//!   [`retention`], [`tracking`], sessions ([`session`]) and login throttling ([`throttle`]).
+//!   They return their own error enums; the HTTP edge maps them to problem documents.
+//! - Ports with two adapters each: [`store`], [`queue`], [`blob`], [`mail`], [`marketing`].
+//!   The AWS adapters sit behind the `aws` feature (Lambda binaries), the embedded ones behind
+//!   `embedded` (the local server), so neither binary carries the other's dependencies.
 //! - Built on the ports: [`idempotency`] and the SQS batch helper in [`queue::batch`].
-//! - The HTTP plumbing: problem+json errors ([`error`]), body limits and JSON parsing
-//!   ([`http`]), configuration ([`config`]) and logging without personal data ([`telemetry`]).
+//! - The HTTP plumbing, behind the `http` feature (workers go without): problem+json
+//!   (`error`), body limits and JSON parsing (`http`), the session extractor.
+//! - Configuration ([`config`]) and logging without personal data ([`telemetry`]).
 
 #![cfg_attr(
     not(any(feature = "aws", feature = "embedded")),
@@ -20,7 +24,9 @@ pub mod blob;
 pub mod config;
 #[cfg(feature = "embedded")]
 pub mod embedded;
+#[cfg(feature = "http")]
 pub mod error;
+#[cfg(feature = "http")]
 pub mod http;
 pub mod idempotency;
 pub mod mail;
@@ -34,9 +40,11 @@ pub mod telemetry;
 pub mod aws;
 
 pub use platform::Platform;
+pub mod accounts;
 pub mod consent;
 pub mod domain;
 pub mod erasure;
+pub mod published;
 pub mod retention;
 pub mod rights;
 pub mod session;

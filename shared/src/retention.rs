@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use crate::store::{Item, Key, Query, StoreError};
 
@@ -11,7 +10,8 @@ use crate::store::{Item, Key, Query, StoreError};
 pub const REPORT_RETENTION_SECONDS: i64 = 400 * 24 * 3600;
 const REPORTS: &str = "RETENTION_REPORTS";
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 pub struct RetentionReport {
     pub id: String,
     /// RFC 3339.

@@ -2,9 +2,17 @@
 //! account and per client address. Counters are keyed by a hash of what they count.
 
 use crate::Platform;
-use crate::error::ApiError;
 use crate::keys;
-use crate::store::{Key, Update};
+use crate::store::{Key, StoreError, Update};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ThrottleError {
+    /// The window's failures reached the limit: try again after this long.
+    #[error("rate limited for {retry_after_seconds} s")]
+    Limited { retry_after_seconds: u64 },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
 #[derive(Debug, Clone, Copy)]
 pub struct Limit {
@@ -30,8 +38,8 @@ impl Limit {
         keys::throttle(self.scope, &keys::sha256_hex(subject.as_bytes()), 0).0
     }
 
-    /// 429 with `Retry-After` when the window's failures reached the limit.
-    pub async fn check(&self, platform: &Platform, subject: &str) -> Result<(), ApiError> {
+    /// [`ThrottleError::Limited`] (429 with `Retry-After`) when the window's failures reached the limit.
+    pub async fn check(&self, platform: &Platform, subject: &str) -> Result<(), ThrottleError> {
         let now = platform.clock.epoch_seconds();
         let (key, window_end) = self.key(subject, now);
         let failures = match platform.store.get(&key).await? {
@@ -39,12 +47,12 @@ impl Limit {
             None => 0,
         };
         if failures >= self.max_failures {
-            return Err(ApiError::rate_limited((window_end - now).max(1) as u64));
+            return Err(ThrottleError::Limited { retry_after_seconds: (window_end - now).max(1) as u64 });
         }
         Ok(())
     }
 
-    pub async fn record_failure(&self, platform: &Platform, subject: &str) -> Result<(), ApiError> {
+    pub async fn record_failure(&self, platform: &Platform, subject: &str) -> Result<(), StoreError> {
         let now = platform.clock.epoch_seconds();
         let (key, window_end) = self.key(subject, now);
         let update = Update::new().add("failures", 1).expires_at(Some(window_end));
@@ -52,7 +60,7 @@ impl Limit {
         Ok(())
     }
 
-    pub async fn clear(&self, platform: &Platform, subject: &str) -> Result<(), ApiError> {
+    pub async fn clear(&self, platform: &Platform, subject: &str) -> Result<(), StoreError> {
         let now = platform.clock.epoch_seconds();
         let (key, _) = self.key(subject, now);
         platform.store.delete(&key, None).await?;

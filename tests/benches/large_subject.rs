@@ -10,10 +10,10 @@
 use std::time::Instant;
 
 use infentre_tests::backend::Backend;
+use shared::accounts::UserRecord;
 use shared::erasure::{self, Subject};
 use shared::rights::{RequestType, RightsRequest};
 use shared::store::BatchOp;
-use signup::account::UserRecord;
 
 async fn seed(b: &Backend, user_id: &str, organisation_id: &str, n: usize) {
     let now_ms = b.platform.clock.epoch_seconds() * 1000;

@@ -8,7 +8,7 @@ use shared::mail::{self, Email};
 use shared::rights;
 use shared::store::{Condition, Update, query_all};
 
-use crate::run::RunError;
+use crate::RunError;
 
 const SOON_SECONDS: i64 = 7 * 24 * 3600;
 

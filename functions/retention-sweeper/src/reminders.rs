@@ -13,7 +13,7 @@ use shared::keys;
 use shared::mail;
 use shared::store::{Condition, Index, Item, Key, Query, Update, query_all};
 
-use crate::run::RunError;
+use crate::RunError;
 
 /// Users reminded per run at most; the checkpoint stays on an unfinished day.
 const PER_RUN: usize = 5_000;

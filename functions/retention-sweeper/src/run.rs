@@ -5,26 +5,14 @@ use std::time::Instant;
 use shared::Platform;
 use shared::erasure;
 use shared::retention::RetentionReport;
-use shared::store::{Condition, Item, Key, StoreError};
+use shared::store::{Condition, Item, Key};
 
-use crate::{alerts, reminders, sweep_with_exports};
+use crate::{RunError, alerts, reminders, sweep_with_exports};
 
 /// A run holds the lease at most this long; a crashed run's lease lapses by itself.
 const LEASE_SECONDS: i64 = 15 * 60;
 /// Erasures younger than this may still be running in a request: leave them alone.
 const INTERRUPTED_AFTER_SECONDS: i64 = 10 * 60;
-
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error("another sweep holds the lease")]
-    Busy,
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Erasure(#[from] erasure::ErasureError),
-    #[error(transparent)]
-    Mail(#[from] shared::queue::QueueError),
-}
 
 fn lease_key() -> Key {
     Key::new("SWEEPER", "LEASE")

@@ -11,13 +11,16 @@ use std::io::Write;
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 use shared::Platform;
+use shared::accounts::UserRecord;
 use shared::clock::rfc3339_from_epoch;
 use shared::consent::PURPOSES;
 use shared::erasure::{self, Subject};
 use shared::keys;
+use shared::published::SUBPROCESSORS;
 use shared::rights::{EXPORT_RETENTION_SECONDS, Exports, RequestType, RightsRequest};
 use shared::store::{Item, Key};
-use signup::account::UserRecord;
+
+use crate::WorkError;
 
 /// Bookkeeping of ours that says nothing about the person.
 const INTERNAL_KINDS: &[&str] = &["rights_request_lock", "export"];
@@ -36,8 +39,8 @@ fn redact(mut attrs: Map<String, Value>) -> Map<String, Value> {
 }
 
 /// The subject's records, by kind, each kind sorted as stored.
-async fn records(platform: &Platform, subject: &Subject) -> Result<BTreeMap<String, Vec<Value>>, String> {
-    let items = erasure::collect(platform, subject).await.map_err(|err| err.to_string())?;
+async fn records(platform: &Platform, subject: &Subject) -> Result<BTreeMap<String, Vec<Value>>, WorkError> {
+    let items = erasure::collect(platform, subject).await?;
     let mut by_kind: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     for item in items {
         if INTERNAL_KINDS.contains(&item.entity_type.as_str()) {
@@ -73,7 +76,7 @@ pub fn article_15(platform: &Platform) -> Value {
         },
         "categories": ["identity and contact (e-mail address)", "credentials (password hash)", "organisation and role",
                        "consent records", "platform usage (only with consent)", "rights requests and complaints"],
-        "recipients": consent::published::SUBPROCESSORS,
+        "recipients": SUBPROCESSORS,
         "transfers": "SendGrid (United States) under the EU Standard Contractual Clauses; everything else stays in the EU",
         "retention": "Usage data at most 3 years; everything else until you or your organisation cancel the account, except records the law requires us to keep",
         "rights": ["access (Art. 15)", "rectification (Art. 16)", "erasure (Art. 17)", "restriction (Art. 18)",
@@ -96,16 +99,16 @@ fn csv_field(value: &Value) -> String {
 }
 
 /// One CSV per kind, columns the union of the records' fields; the Art. 15 information as JSON.
-fn csv_zip(by_kind: &BTreeMap<String, Vec<Value>>, information: &Value) -> Result<Vec<u8>, String> {
+fn csv_zip(by_kind: &BTreeMap<String, Vec<Value>>, information: &Value) -> Result<Vec<u8>, WorkError> {
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
-    let io = |err: std::io::Error| err.to_string();
+    let io = |err: std::io::Error| export_error(err);
     for (kind, rows) in by_kind {
         let mut columns: Vec<String> =
             rows.iter().filter_map(|r| r.as_object()).flat_map(|r| r.keys().cloned()).collect();
         columns.sort();
         columns.dedup();
-        zip.start_file(format!("{kind}.csv"), options).map_err(|err| err.to_string())?;
+        zip.start_file(format!("{kind}.csv"), options).map_err(export_error)?;
         let header: Vec<String> = columns.iter().map(|c| csv_field(&Value::String(c.clone()))).collect();
         zip.write_all(format!("{}\r\n", header.join(",")).as_bytes()).map_err(io)?;
         for row in rows {
@@ -113,13 +116,17 @@ fn csv_zip(by_kind: &BTreeMap<String, Vec<Value>>, information: &Value) -> Resul
             zip.write_all(format!("{}\r\n", fields.join(",")).as_bytes()).map_err(io)?;
         }
     }
-    zip.start_file("about-this-data.json", options).map_err(|err| err.to_string())?;
-    zip.write_all(&serde_json::to_vec_pretty(information).map_err(|err| err.to_string())?).map_err(io)?;
-    Ok(zip.finish().map_err(|err| err.to_string())?.into_inner())
+    zip.start_file("about-this-data.json", options).map_err(export_error)?;
+    zip.write_all(&serde_json::to_vec_pretty(information).map_err(export_error)?).map_err(io)?;
+    Ok(zip.finish().map_err(export_error)?.into_inner())
+}
+
+fn export_error(err: impl std::fmt::Display) -> WorkError {
+    WorkError::Export(err.to_string())
 }
 
 /// Writes the request's exports and returns their keys.
-pub async fn write(platform: &Platform, request: &RightsRequest, user: &UserRecord) -> Result<Exports, String> {
+pub async fn write(platform: &Platform, request: &RightsRequest, user: &UserRecord) -> Result<Exports, WorkError> {
     let subject = Subject { user_id: user.user_id.clone(), canonical_email: user.email_canonical.clone() };
     let by_kind = records(platform, &subject).await?;
     let prefix = erasure::export_prefix(&user.user_id);
@@ -129,13 +136,13 @@ pub async fn write(platform: &Platform, request: &RightsRequest, user: &UserReco
     // Each file is registered with the person (erased with them) and expires in 7 days: the
     // sweeper deletes the file with its record.
     let put = |key: String, bytes: Vec<u8>, content_type: &'static str| async move {
-        platform.blobs.put(&key, Bytes::from(bytes), content_type).await.map_err(|err| err.to_string())?;
+        platform.blobs.put(&key, Bytes::from(bytes), content_type).await?;
         let record = Item::new(Key::new(keys::user_partition(&user.user_id), format!("EXPORT#{key}")), "export")
             .with_data(&json!({ "blob_key": key, "request_id": request.id }))
-            .map_err(|err| err.to_string())?
+            .map_err(export_error)?
             .expires_at(expires_at);
-        platform.store.put(record, None).await.map_err(|err| err.to_string())?;
-        Ok::<_, String>(key)
+        platform.store.put(record, None).await?;
+        Ok::<_, WorkError>(key)
     };
     match request.kind {
         RequestType::Access => {
@@ -144,7 +151,7 @@ pub async fn write(platform: &Platform, request: &RightsRequest, user: &UserReco
                 "format": "infentre-access-export/1", "request_id": request.id, "generated_at": generated_at,
                 "subject": person, "information": information, "data": by_kind,
             });
-            let json = serde_json::to_vec_pretty(&document).map_err(|err| err.to_string())?;
+            let json = serde_json::to_vec_pretty(&document).map_err(export_error)?;
             let zip = csv_zip(&by_kind, &document["information"])?;
             let json = put(format!("{prefix}{}-access.json", request.id), json, "application/json").await?;
             let zip = put(format!("{prefix}{}-access.zip", request.id), zip, "application/zip").await?;
@@ -157,7 +164,7 @@ pub async fn write(platform: &Platform, request: &RightsRequest, user: &UserReco
                 "format": "infentre-portability-export/1", "request_id": request.id, "generated_at": generated_at,
                 "subject": person, "data": provided,
             });
-            let json = serde_json::to_vec_pretty(&document).map_err(|err| err.to_string())?;
+            let json = serde_json::to_vec_pretty(&document).map_err(export_error)?;
             let json = put(format!("{prefix}{}-portability.json", request.id), json, "application/json").await?;
             Ok(Exports { json, csv_zip: None, expires_at })
         }

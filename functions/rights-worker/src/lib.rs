@@ -8,16 +8,18 @@
 //! Erasure is verified: after erasing, the access collection runs again and must find nothing
 //! but records under a legal duty, or the request does not complete.
 
+mod error;
 pub mod exports;
 
+pub use error::WorkError;
 use shared::Platform;
+use shared::accounts::{self, UserRecord};
 use shared::domain::EmailAddress;
 use shared::erasure::{self, Subject};
 use shared::mail;
 use shared::queue::DEFAULT_MAX_RECEIVES;
 use shared::queue::batch::{self, BatchError, Record, RecordError, SqsBatchResponse, SqsEvent};
-use shared::rights::{self, RequestType, RightsMessage, RightsRequest, SaveError, Status};
-use signup::account::UserRecord;
+use shared::rights::{self, RequestType, RightsMessage, RightsRequest, SaveError, Status, emails};
 
 pub async fn handle(platform: &Platform, event: SqsEvent) -> Result<SqsBatchResponse, BatchError> {
     batch::process(event, 2, |record: Record| async move { process(platform, record).await }).await
@@ -34,8 +36,8 @@ struct Done {
 #[tracing::instrument(skip_all, fields(message_id = %record.message_id, receive_count = record.receive_count))]
 async fn process(platform: &Platform, record: Record) -> Result<(), RecordError> {
     let message: RightsMessage = record.json()?;
-    let failed = |err: &dyn std::fmt::Display| RecordError::Failed(err.to_string());
-    let Some(mut request) = rights::load(platform, &message.request_id).await.map_err(|e| failed(&e))? else {
+    let failed = |err: WorkError| RecordError::Failed(err.to_string());
+    let Some(mut request) = rights::load(platform, &message.request_id).await.map_err(|e| failed(e.into()))? else {
         tracing::warn!(request_id = %message.request_id, "no such rights request; dropped");
         return Ok(());
     };
@@ -47,58 +49,56 @@ async fn process(platform: &Platform, record: Record) -> Result<(), RecordError>
         }
         Status::Queued => {
             let due_at = request.due_at;
-            request.transition(Status::Processing, "worker", None, platform.clock.epoch_seconds());
+            request
+                .transition(Status::Processing, "worker", None, platform.clock.epoch_seconds())
+                .map_err(|e| failed(e.into()))?;
             match rights::save(platform, &mut request, due_at).await {
                 Ok(()) => {}
                 Err(SaveError::Conflict) => return Err(RecordError::Failed("the request changed meanwhile".into())),
-                Err(SaveError::Store(err)) => return Err(failed(&err)),
+                Err(SaveError::Store(err)) => return Err(failed(err.into())),
             }
         }
         Status::Processing => {} // A redelivery after a crash: carry on.
     }
 
     match carry_out(platform, &request).await {
-        Ok(done) => finish(platform, request, done).await.map_err(|e| failed(&e)),
+        Ok(done) => finish(platform, request, done).await.map_err(failed),
         Err(reason) if record.receive_count >= DEFAULT_MAX_RECEIVES => {
             tracing::error!(request_id = %request.id, %reason, "rights request failed for good");
-            give_up(platform, request, reason).await.map_err(|e| failed(&e))
+            give_up(platform, request, reason.to_string()).await.map_err(failed)
         }
         Err(reason) => {
             tracing::warn!(request_id = %request.id, %reason, "rights request failed; SQS will retry");
-            Err(RecordError::Failed(reason))
+            Err(failed(reason))
         }
     }
 }
 
-async fn requester(platform: &Platform, user_id: &str) -> Result<Option<UserRecord>, String> {
-    signup::account::find_user(platform, user_id).await.map_err(|e| e.to_string())
-}
-
 /// Does what the request asks. Errors are reasons for the operators: kinds and counts only.
-async fn carry_out(platform: &Platform, request: &RightsRequest) -> Result<Done, String> {
+async fn carry_out(platform: &Platform, request: &RightsRequest) -> Result<Done, WorkError> {
     let Some(user_id) = request.user_id.clone() else {
         return Ok(Done { note: "already anonymous".into(), exports: None, tell: None });
     };
-    let user = requester(platform, &user_id).await?;
+    let user = accounts::find_user(platform, &user_id).await?;
     match request.kind {
         RequestType::Access | RequestType::Portability => {
-            let Some(user) = user else { return Err("the requester's account no longer exists".into()) };
+            let Some(user) = user else { return Err(WorkError::RequesterGone) };
             let exports = exports::write(platform, request, &user).await?;
             Ok(Done { note: "export ready".into(), exports: Some(exports), tell: Some(user.email) })
         }
         RequestType::Correction => {
-            let Some(user) = user else { return Err("the requester's account no longer exists".into()) };
+            let Some(user) = user else { return Err(WorkError::RequesterGone) };
             let email = request
                 .changes
                 .as_ref()
                 .and_then(|changes| changes.get("email"))
                 .and_then(|v| v.as_str())
-                .ok_or("the correction has no e-mail address")?;
-            let new = EmailAddress::parse(email).map_err(|err| err.detail.to_string())?;
+                .ok_or(WorkError::NoCorrection)?;
+            let new = EmailAddress::parse(email)?;
             if new.canonical() == user.email_canonical {
                 return Ok(Done { note: "nothing to correct".into(), exports: None, tell: Some(user.email) });
             }
-            signup::account::start_email_change(platform, &user, &new).await.map_err(|err| err.detail.to_string())?;
+            accounts::start_email_change(platform, &user, &new).await?;
             Ok(Done {
                 note: "verification sent to the new address; it replaces the old one once confirmed".into(),
                 exports: None,
@@ -109,7 +109,7 @@ async fn carry_out(platform: &Platform, request: &RightsRequest) -> Result<Done,
     }
 }
 
-async fn erase(platform: &Platform, user_id: &str, user: Option<UserRecord>) -> Result<Done, String> {
+async fn erase(platform: &Platform, user_id: &str, user: Option<UserRecord>) -> Result<Done, WorkError> {
     // The request is out of the person's listing while it is processed (see `RightsRequest::item`),
     // so the erasure leaves it; it is anonymised when it completes.
     let subject = Subject {
@@ -118,16 +118,16 @@ async fn erase(platform: &Platform, user_id: &str, user: Option<UserRecord>) -> 
     };
     let mut erased = 0u64;
     if let Some(user) = &user {
-        let report = signup::account::erase_account(platform, user).await.map_err(|err| err.detail.to_string())?;
+        let report = accounts::erase_account(platform, user).await?;
         erased = report.erased.values().sum();
     }
     // Verification: the access collection again, which must find nothing but legal holds.
-    let remaining = erasure::collect(platform, &subject).await.map_err(|err| err.to_string())?;
+    let remaining = erasure::collect(platform, &subject).await?;
     let held = remaining.iter().filter(|item| item.attrs.contains_key("legal_hold")).count();
     let left = remaining.len() - held;
-    let exports = platform.blobs.list(&erasure::export_prefix(user_id)).await.map_err(|err| err.to_string())?;
+    let exports = platform.blobs.list(&erasure::export_prefix(user_id)).await?;
     if left > 0 || !exports.is_empty() {
-        return Err(format!("verification found {left} items and {} exports left", exports.len()));
+        return Err(WorkError::NotErased { items: left, exports: exports.len() });
     }
     Ok(Done {
         note: format!("erased {erased} items; verified: 0 items left, {held} kept under a legal duty"),
@@ -136,7 +136,7 @@ async fn erase(platform: &Platform, user_id: &str, user: Option<UserRecord>) -> 
     })
 }
 
-async fn finish(platform: &Platform, mut request: RightsRequest, done: Done) -> Result<(), String> {
+async fn finish(platform: &Platform, mut request: RightsRequest, done: Done) -> Result<(), WorkError> {
     // A conflict means someone changed the request meanwhile (an operator's extension, or a
     // duplicate run): read it again and complete that version, unless it is closed already.
     for _attempt in 0..3 {
@@ -145,40 +145,43 @@ async fn finish(platform: &Platform, mut request: RightsRequest, done: Done) -> 
         if request.kind == RequestType::Erasure {
             request.anonymise();
         }
-        request.transition(Status::Completed, "worker", Some(done.note.clone()), platform.clock.epoch_seconds());
+        request.transition(Status::Completed, "worker", Some(done.note.clone()), platform.clock.epoch_seconds())?;
         match rights::save(platform, &mut request, due_at).await {
             Ok(()) => return tell(platform, &request, done.tell).await,
-            Err(SaveError::Conflict) => match rights::load(platform, &request.id).await.map_err(|e| e.to_string())? {
+            Err(SaveError::Conflict) => match rights::load(platform, &request.id).await? {
                 Some(fresh) if fresh.status == Status::Processing => request = fresh,
                 _ => return Ok(()),
             },
-            Err(SaveError::Store(err)) => return Err(err.to_string()),
+            Err(SaveError::Store(err)) => return Err(err.into()),
         }
     }
-    Err("the request kept changing while it was being completed".into())
+    Err(WorkError::KeptChanging)
 }
 
-async fn tell(platform: &Platform, request: &RightsRequest, to: Option<String>) -> Result<(), String> {
+async fn tell(platform: &Platform, request: &RightsRequest, to: Option<String>) -> Result<(), WorkError> {
     if let Some(to) = to {
-        let notice = ::rights::emails::completed(&platform.settings, &to, request);
-        mail::enqueue(platform.queue.as_ref(), vec![notice]).await.map_err(|err| err.to_string())?;
+        let notice = emails::completed(&platform.settings, &to, request);
+        mail::enqueue(platform.queue.as_ref(), vec![notice]).await?;
     }
     tracing::info!(request_id = %request.id, kind = request.kind.as_str(), "rights request completed");
     Ok(())
 }
 
-async fn give_up(platform: &Platform, mut request: RightsRequest, reason: String) -> Result<(), String> {
+async fn give_up(platform: &Platform, mut request: RightsRequest, reason: String) -> Result<(), WorkError> {
     let due_at = request.due_at;
     let tell = match &request.user_id {
-        Some(user_id) => requester(platform, user_id).await?.map(|u| u.email),
+        Some(user_id) => accounts::find_user(platform, user_id).await?.map(|u| u.email),
         None => None,
     };
     request.failure_reason = Some(reason.clone());
-    request.transition(Status::Failed, "worker", Some(reason), platform.clock.epoch_seconds());
-    rights::save(platform, &mut request, due_at).await.map_err(|err| err.to_string())?;
+    request.transition(Status::Failed, "worker", Some(reason), platform.clock.epoch_seconds())?;
+    rights::save(platform, &mut request, due_at).await.map_err(|err| match err {
+        SaveError::Conflict => WorkError::KeptChanging,
+        SaveError::Store(err) => err.into(),
+    })?;
     if let Some(to) = tell {
-        let notice = ::rights::emails::failed(&platform.settings, &to, &request);
-        mail::enqueue(platform.queue.as_ref(), vec![notice]).await.map_err(|err| err.to_string())?;
+        let notice = emails::failed(&platform.settings, &to, &request);
+        mail::enqueue(platform.queue.as_ref(), vec![notice]).await?;
     }
     Ok(())
 }

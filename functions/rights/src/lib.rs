@@ -5,8 +5,8 @@
 //! out. See `shared::rights` for the record and its state machine.
 
 mod complaints;
-pub mod emails;
 mod requests;
+mod retention_reports;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -18,14 +18,14 @@ pub use requests::RequestView;
 /// local server alike.
 pub fn routes() -> Router<Platform> {
     Router::new()
-        .route("/v1/rights-requests", post(requests::create).get(requests::list))
-        .route("/v1/rights-requests/{id}", get(requests::get_one))
-        .route("/v1/rights-requests/{id}/approve", post(requests::approve))
-        .route("/v1/rights-requests/{id}/deny", post(requests::deny))
-        .route("/v1/rights-requests/{id}/extend", post(requests::extend))
-        .route("/v1/rights-requests/{id}/export", get(requests::export))
-        .route("/v1/operator/rights-requests", get(requests::list_open))
-        .route("/v1/operator/retention-reports", get(requests::retention_reports))
+        .route("/v1/rights-requests", post(requests::intake::create).get(requests::views::list))
+        .route("/v1/rights-requests/{id}", get(requests::views::get_one))
+        .route("/v1/rights-requests/{id}/approve", post(requests::decisions::approve))
+        .route("/v1/rights-requests/{id}/deny", post(requests::decisions::deny))
+        .route("/v1/rights-requests/{id}/extend", post(requests::decisions::extend))
+        .route("/v1/rights-requests/{id}/export", get(requests::views::export))
+        .route("/v1/operator/rights-requests", get(requests::views::list_open))
+        .route("/v1/operator/retention-reports", get(retention_reports::retention_reports))
         .route("/v1/complaints", post(complaints::create))
         .route("/v1/operator/complaints", get(complaints::list))
 }
@@ -34,15 +34,15 @@ pub fn routes() -> Router<Platform> {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(
-        requests::create,
-        requests::list,
-        requests::get_one,
-        requests::approve,
-        requests::deny,
-        requests::extend,
-        requests::export,
-        requests::list_open,
-        requests::retention_reports,
+        requests::intake::create,
+        requests::views::list,
+        requests::views::get_one,
+        requests::decisions::approve,
+        requests::decisions::deny,
+        requests::decisions::extend,
+        requests::views::export,
+        requests::views::list_open,
+        retention_reports::retention_reports,
         complaints::create,
         complaints::list,
     ),

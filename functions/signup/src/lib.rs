@@ -1,19 +1,14 @@
 //! Accounts and organisations: signup, e-mail verification, sessions, members, invitations,
 //! self-service correction and cancellation with immediate erasure.
 
+//!
+//! The handlers parse, call the use cases of `shared::accounts` and answer; the use cases
+//! live there because the rights worker and the web pages need them too.
+
 mod accounts;
-mod emails;
 mod me;
 mod organisations;
-pub mod passwords;
-mod records;
 mod sessions;
-
-/// What the rights function reuses: the account record, the address change and the erasure.
-pub mod account {
-    pub use crate::me::{erase_account, find_user, load_user, refuse_last_admin, start_email_change};
-    pub use crate::records::UserRecord;
-}
 
 use axum::Router;
 use axum::routing::{delete, get, post};
@@ -22,7 +17,7 @@ use shared::Platform;
 /// The routes of this function; [`shared::http::app`] completes them for Lambda and the
 /// local server alike.
 pub fn routes() -> Router<Platform> {
-    passwords::warm_up();
+    shared::accounts::passwords::warm_up();
     Router::new()
         .route("/v1/signup", post(accounts::signup))
         .route("/v1/email-verifications", post(accounts::verify_email))

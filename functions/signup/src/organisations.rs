@@ -7,21 +7,17 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use shared::Platform;
+use shared::accounts::{self, UserRecord};
 use shared::clock::rfc3339_from_epoch as time;
-use shared::domain::{EmailAddress, ListParams, NewPassword, Paginated, Region, Role};
-use shared::erasure;
+use shared::domain::{Region, Role};
 use shared::error::{ApiError, Problem};
-use shared::http::{ApiJson, ApiQuery};
+use shared::http::{ApiJson, ApiQuery, ListParams, Paginated};
+use shared::keys;
 use shared::session::AuthUser;
-use shared::store::{Condition, Index, Query, StoreError, TransactOp};
-use shared::{keys, mail, tokens};
+use shared::store::{Index, Query, StoreError};
 use utoipa::ToSchema;
 
-use crate::accounts::{invalid_token, load_token};
-use crate::emails;
-use crate::me::{Cancelled, PasswordConfirmation, confirm_password, load_organisation, load_user};
-use crate::passwords;
-use crate::records::{EmailClaim, INVITATION_TTL_SECONDS, TokenKind, TokenRecord, UserRecord};
+use crate::me::{Cancelled, PasswordConfirmation};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Organisation {
@@ -38,7 +34,7 @@ pub async fn get_organisation(
     State(platform): State<Platform>,
     auth: AuthUser,
 ) -> Result<Json<Organisation>, ApiError> {
-    let organisation = load_organisation(&platform, &auth.organisation_id).await?;
+    let organisation = accounts::load_organisation(&platform, &auth.organisation_id).await?;
     Ok(Json(Organisation {
         id: organisation.organisation_id,
         name: organisation.name,
@@ -105,21 +101,7 @@ pub async fn invite(
     ApiJson(request): ApiJson<InvitationRequest>,
 ) -> Result<(StatusCode, Json<Invitation>), ApiError> {
     auth.require_admin()?;
-    let email = EmailAddress::parse(&request.email)?;
-    let organisation = load_organisation(&platform, &auth.organisation_id).await?;
-    let token = tokens::generate();
-    let token_hash = keys::sha256_hex(token.as_bytes());
-    let expires_at = platform.clock.epoch_seconds() + INVITATION_TTL_SECONDS;
-    let record = TokenRecord {
-        kind: TokenKind::Invitation,
-        organisation_id: auth.organisation_id.clone(),
-        user_id: None,
-        email: Some(email.as_str().to_owned()),
-        role: Some(request.role),
-    };
-    platform.store.put(record.item(&token_hash, expires_at)?, Some(Condition::NotExists)).await?;
-    let message = emails::invitation(&platform.settings, email.as_str(), &organisation.name, &token);
-    mail::enqueue(platform.queue.as_ref(), vec![message]).await?;
+    let (email, expires_at) = accounts::invite(&platform, &auth.organisation_id, &request.email, request.role).await?;
     Ok((
         StatusCode::CREATED,
         Json(Invitation { email: email.as_str().to_owned(), role: request.role, expires_at: time(expires_at) }),
@@ -154,42 +136,8 @@ pub async fn accept_invitation(
     State(platform): State<Platform>,
     ApiJson(request): ApiJson<AcceptRequest>,
 ) -> Result<(StatusCode, Json<Joined>), ApiError> {
-    let (token_hash, invitation) = load_token(&platform, &request.token, &[TokenKind::Invitation]).await?;
-    let email = EmailAddress::parse(invitation.email.as_deref().unwrap_or_default()).map_err(|_| invalid_token())?;
-    let role = invitation.role.ok_or_else(invalid_token)?;
-    let password = NewPassword::parse(&request.password, Some(&email))?;
-    let password_hash = passwords::hash(password.expose()).await?;
-    let user = UserRecord {
-        user_id: ulid::Ulid::new().to_string(),
-        organisation_id: invitation.organisation_id.clone(),
-        email: email.as_str().to_owned(),
-        email_canonical: email.canonical().to_owned(),
-        role,
-        email_verified: true,
-        password_hash,
-        created_at: platform.clock.epoch_seconds(),
-        last_active_at: None,
-    };
-    let claim = EmailClaim { user_id: user.user_id.clone() };
-    let ops = vec![
-        TransactOp::Delete { key: TokenRecord::key(&token_hash), condition: Some(Condition::Exists) },
-        TransactOp::Put { item: claim.item(email.canonical())?, condition: Some(Condition::NotExists) },
-        TransactOp::Put { item: user.item()?, condition: Some(Condition::NotExists) },
-        TransactOp::Check {
-            key: crate::records::OrganisationRecord::key(&invitation.organisation_id),
-            condition: Condition::Exists,
-        },
-    ];
-    match platform.store.transact(ops).await {
-        Ok(()) => {
-            Ok((StatusCode::CREATED, Json(Joined { user_id: user.user_id, organisation_id: user.organisation_id })))
-        }
-        Err(StoreError::ConditionFailed { operation: Some(1) }) => {
-            Err(ApiError::conflict("email_taken", "This address already has an Infentre account."))
-        }
-        Err(StoreError::ConditionFailed { .. }) => Err(invalid_token()),
-        Err(err) => Err(err.into()),
-    }
+    let joined = accounts::accept_invitation(&platform, &request.token, &request.password).await?;
+    Ok((StatusCode::CREATED, Json(Joined { user_id: joined.user_id, organisation_id: joined.organisation_id })))
 }
 
 /// Cancels the whole organisation (admins only): every member is erased as by their own
@@ -204,9 +152,8 @@ pub async fn cancel_organisation(
     ApiJson(request): ApiJson<PasswordConfirmation>,
 ) -> Result<Json<Cancelled>, ApiError> {
     auth.require_admin()?;
-    let user = load_user(&platform, &auth.user_id).await?;
-    confirm_password(&platform, &user, &request.password).await?;
-    let pending = erasure::Pending::Organisation { organisation_id: auth.organisation_id.clone() };
-    let report = erasure::erase_journaled(&platform, pending).await.map_err(ApiError::internal)?;
+    let user = accounts::load_user(&platform, &auth.user_id).await?;
+    accounts::confirm_password(&platform, &user, &request.password).await?;
+    let report = accounts::erase_organisation(&platform, &auth.organisation_id).await?;
     Ok(Json(Cancelled { erased: true, retained: report.retained }))
 }

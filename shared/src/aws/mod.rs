@@ -13,6 +13,7 @@ use crate::clock::Clock;
 use crate::config::{ConfigError, Settings, Source, signing_key_from_base64};
 use crate::platform::Platform;
 use crate::queue::QueueName;
+use crate::queue::batch::{BatchError, SqsBatchResponse, SqsEvent};
 use crate::queue::sqs::{QueueUrls, SqsQueue};
 use crate::store::dynamodb::DynamoStore;
 
@@ -102,23 +103,40 @@ impl AwsClients {
     }
 }
 
-/// Everything a Lambda needs at cold start: settings checked, clients built, platform wired.
-pub async fn platform_from_env() -> Result<(Platform, AwsClients), ConfigError> {
+/// Everything a Lambda needs at cold start: JSON logs, settings checked, clients built,
+/// platform wired. A missing or bad setting fails the start, never a request.
+pub async fn start() -> Result<Platform, ConfigError> {
+    crate::telemetry::init(crate::telemetry::Format::Json);
     let source = crate::config::Environment;
     let aws = AwsSettings::from_source(&source)?;
     let settings = settings_from_source(&source)?;
     let clients = AwsClients::from_env().await;
-    let platform = clients.platform(&aws, settings, Arc::new(crate::clock::SystemClock));
-    Ok((platform, clients))
+    Ok(clients.platform(&aws, settings, Arc::new(crate::clock::SystemClock)))
+}
+
+/// Runs an SQS worker on Lambda: each batch goes to `handler`, whose answer reports the
+/// records that failed (`ReportBatchItemFailures`); an error fails the whole batch.
+pub async fn run_sqs<H, F>(handler: H) -> Result<(), lambda_runtime::Error>
+where
+    H: Fn(SqsEvent) -> F,
+    F: Future<Output = Result<SqsBatchResponse, BatchError>>,
+{
+    let handler = &handler;
+    lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<SqsEvent>| async move {
+        handler(event.payload).await.map_err(lambda_runtime::Error::from)
+    }))
+    .await
 }
 
 /// Runs an HTTP function on Lambda: the router gets the client's address from API Gateway's
-/// request context, as the local server gets it from the TCP peer.
+/// request context.
+#[cfg(feature = "aws-http")]
 pub async fn run_http(router: axum::Router) -> Result<(), lambda_http::Error> {
     let router = router.layer(axum::middleware::from_fn(client_address_from_api_gateway));
     lambda_http::run(router).await
 }
 
+#[cfg(feature = "aws-http")]
 async fn client_address_from_api_gateway(
     mut request: axum::extract::Request,
     next: axum::middleware::Next,

@@ -38,6 +38,15 @@ impl SendGridMailer {
         })
     }
 
+    /// The mailer a Lambda builds at cold start: `SENDGRID_API_KEY` (required),
+    /// `SENDGRID_BASE_URL` (default SendGrid's API), the sender from the settings.
+    pub fn from_env(settings: &crate::config::Settings) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        use crate::config::{Environment, Source};
+        let api_key = Environment.required("SENDGRID_API_KEY")?;
+        let base_url = Environment.get("SENDGRID_BASE_URL").unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
+        Ok(Self::new(&base_url, &api_key, &settings.mail_from)?)
+    }
+
     /// The request body SendGrid expects.
     pub fn body(&self, email: &Email) -> Value {
         let mut content = vec![json!({"type": "text/plain", "value": email.text})];

@@ -250,7 +250,7 @@ async fn a_stale_decision_loses_with_409(b: Backend) {
     let mut stale = shared::rights::load(&b.platform, id).await.unwrap().unwrap();
     assert_eq!(b.post(&format!("/v1/rights-requests/{id}/approve"), admin.bearer(), json!({})).await.0, 200);
     let due_at = stale.due_at;
-    stale.transition(shared::rights::Status::Denied, "admin:other", Some("too late".into()), 0);
+    stale.transition(shared::rights::Status::Denied, "admin:other", Some("too late".into()), 0).unwrap();
     let lost = shared::rights::save(&b.platform, &mut stale, due_at).await;
     assert!(matches!(lost, Err(shared::rights::SaveError::Conflict)), "{lost:?}");
     assert_eq!(b.post(&format!("/v1/rights-requests/{id}/deny"), admin.bearer(), json!({"reason": "no"})).await.0, 409);

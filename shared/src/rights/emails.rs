@@ -1,9 +1,9 @@
 //! What the rights function and worker tell people. Transactional: no consent needed.
 
-use shared::clock::rfc3339_from_epoch;
-use shared::config::Settings;
-use shared::mail::Email;
-use shared::rights::{RequestType, RightsRequest};
+use super::{RequestType, RightsRequest};
+use crate::clock::rfc3339_from_epoch;
+use crate::config::Settings;
+use crate::mail::Email;
 
 fn email(to: &str, subject: String, text: String) -> Email {
     Email {

@@ -1,9 +1,9 @@
-//! What the signup function keeps in the table, and how it is keyed (see `shared::keys`).
+//! The account records as kept in the table, and how they are keyed (see `crate::keys`).
 
+use crate::domain::{Region, Role};
+use crate::keys;
+use crate::store::{Index, IndexKey, Item, Key, StoreError};
 use serde::{Deserialize, Serialize};
-use shared::domain::{Region, Role};
-use shared::keys;
-use shared::store::{Index, IndexKey, Item, Key, StoreError};
 
 /// An unverified signup (user, organisation, e-mail claim) disappears after this long, so
 /// nobody can hold someone else's address hostage.

@@ -9,9 +9,10 @@
 //! After an erasure the request stays, anonymous: the requester's id, details and changes are
 //! removed, so it proves the erasure without being about the person any more.
 
+pub mod emails;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use utoipa::ToSchema;
 
 use crate::keys;
 use crate::store::{Condition, Index, IndexKey, Item, Key, Query, SortKey, StoreError, TransactOp};
@@ -24,7 +25,8 @@ pub const MAX_EXTENSION_DAYS: i64 = 61;
 /// How long a requester's export link stays valid.
 pub const EXPORT_LINK_SECONDS: i64 = 24 * 3600;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RequestType {
     Access,
@@ -44,7 +46,8 @@ impl RequestType {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     AwaitingOrganisationApproval,
@@ -59,10 +62,32 @@ impl Status {
     pub fn is_open(self) -> bool {
         matches!(self, Status::AwaitingOrganisationApproval | Status::Queued | Status::Processing)
     }
+
+    /// The workflow, as one table: which status may follow which (`None`: a new request).
+    /// Everything else is refused by [`RightsRequest::transition`].
+    pub fn may_follow(from: Option<Status>, to: Status) -> bool {
+        use Status::*;
+        matches!(
+            (from, to),
+            (None, AwaitingOrganisationApproval)
+                | (Some(AwaitingOrganisationApproval), Queued | Denied)
+                | (Some(Queued), Processing)
+                | (Some(Processing), Completed | Failed)
+        )
+    }
+}
+
+/// A move the workflow does not allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a request cannot move from {from:?} to {to:?}")]
+pub struct IllegalTransition {
+    pub from: Option<Status>,
+    pub to: Status,
 }
 
 /// One change of status.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 pub struct HistoryEntry {
     /// RFC 3339.
     pub at: String,
@@ -75,7 +100,8 @@ pub struct HistoryEntry {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 pub struct Extension {
     pub days: i64,
     pub reason: String,
@@ -83,7 +109,8 @@ pub struct Extension {
 }
 
 /// Exports of a completed access or portability request, in the blob store.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 pub struct Exports {
     pub json: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -203,11 +230,33 @@ impl RightsRequest {
         Ok(item)
     }
 
-    /// Moves to `to`, recording who and why.
-    pub fn transition(&mut self, to: Status, by: impl Into<String>, note: Option<String>, now: i64) {
+    /// Moves to `to`, recording who and why; refused unless [`Status::may_follow`] allows it.
+    pub fn transition(
+        &mut self,
+        to: Status,
+        by: impl Into<String>,
+        note: Option<String>,
+        now: i64,
+    ) -> Result<(), IllegalTransition> {
         let from = if self.history.is_empty() { None } else { Some(self.status) };
+        if !Status::may_follow(from, to) {
+            return Err(IllegalTransition { from, to });
+        }
         self.history.push(HistoryEntry { at: rfc3339_from_epoch(now), from, to, by: by.into(), note });
         self.status = to;
+        Ok(())
+    }
+
+    /// Records an event that does not change the status (an extended deadline, say).
+    pub fn note(&mut self, by: impl Into<String>, note: impl Into<String>, now: i64) {
+        let status = self.status;
+        self.history.push(HistoryEntry {
+            at: rfc3339_from_epoch(now),
+            from: Some(status),
+            to: status,
+            by: by.into(),
+            note: Some(note.into()),
+        });
     }
 
     /// Drops everything about the requester: what remains is an anonymous record that the
@@ -324,4 +373,47 @@ pub async fn save(platform: &Platform, request: &mut RightsRequest, previous_due
 #[serde(deny_unknown_fields)]
 pub struct RightsMessage {
     pub request_id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request() -> RightsRequest {
+        RightsRequest::new("01J".into(), "org".into(), "user".into(), RequestType::Access, None, None, 0)
+    }
+
+    #[test]
+    fn the_workflow_allows_only_its_own_moves() {
+        use Status::*;
+        let all = [AwaitingOrganisationApproval, Queued, Processing, Completed, Denied, Failed];
+        let allowed: Vec<(Option<Status>, Status)> = std::iter::once(None)
+            .chain(all.map(Some))
+            .flat_map(|from| all.map(move |to| (from, to)))
+            .filter(|(from, to)| Status::may_follow(*from, *to))
+            .collect();
+        assert_eq!(
+            allowed,
+            vec![
+                (None, AwaitingOrganisationApproval),
+                (Some(AwaitingOrganisationApproval), Queued),
+                (Some(AwaitingOrganisationApproval), Denied),
+                (Some(Queued), Processing),
+                (Some(Processing), Completed),
+                (Some(Processing), Failed),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_illegal_move_changes_nothing() {
+        let mut request = request();
+        request.transition(Status::AwaitingOrganisationApproval, "user", None, 1).unwrap();
+        let err = request.transition(Status::Completed, "worker", None, 2).unwrap_err();
+        assert_eq!(err, IllegalTransition { from: Some(Status::AwaitingOrganisationApproval), to: Status::Completed });
+        assert_eq!(request.status, Status::AwaitingOrganisationApproval);
+        assert_eq!(request.history.len(), 1);
+        request.transition(Status::Denied, "admin:a", Some("no".into()), 3).unwrap();
+        assert!(request.transition(Status::Queued, "admin:b", None, 4).is_err(), "a denial is final");
+    }
 }

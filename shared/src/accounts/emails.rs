@@ -1,8 +1,8 @@
-//! The e-mails the account flows send. All transactional: they need no consent. Links carry
+//! The e-mails the account use cases send. All transactional: they need no consent. Links carry
 //! their token in the query string (`token=...`); the privacy centre's pages post it back.
 
-use shared::config::Settings;
-use shared::mail::Email;
+use crate::config::Settings;
+use crate::mail::Email;
 
 const TRANSACTIONAL: &str = "transactional";
 

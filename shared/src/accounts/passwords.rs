@@ -5,7 +5,8 @@ use std::sync::LazyLock;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use shared::error::ApiError;
+
+use super::AccountError;
 
 /// OWASP Password Storage Cheat Sheet: m = 19 MiB, t = 2, p = 1.
 pub const MEMORY_KIB: u32 = 19 * 1024;
@@ -20,7 +21,7 @@ fn argon2() -> Argon2<'static> {
 
 /// A hash of a random password, verified against when the e-mail is unknown, so a login
 /// takes as long whether or not the account exists.
-static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| hash_blocking(&shared::tokens::generate()).unwrap_or_default());
+static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| hash_blocking(&crate::tokens::generate()).unwrap_or_default());
 
 /// Computes the dummy hash now (at cold start) rather than at the first unknown login.
 pub fn warm_up() {
@@ -32,16 +33,16 @@ fn hash_blocking(password: &str) -> Result<String, argon2::password_hash::Error>
     Ok(argon2().hash_password(password.as_bytes(), &salt)?.to_string())
 }
 
-pub async fn hash(password: &str) -> Result<String, ApiError> {
+pub async fn hash(password: &str) -> Result<String, AccountError> {
     let password = password.to_owned();
     tokio::task::spawn_blocking(move || hash_blocking(&password))
         .await
-        .map_err(ApiError::internal)?
-        .map_err(|err| ApiError::internal(err.to_string()))
+        .map_err(|err| AccountError::Hashing(err.to_string()))?
+        .map_err(|err| AccountError::Hashing(err.to_string()))
 }
 
 /// Checks `password` against `stored` (or, if `None`, against the dummy hash, and fails).
-pub async fn verify(password: &str, stored: Option<&str>) -> Result<bool, ApiError> {
+pub async fn verify(password: &str, stored: Option<&str>) -> Result<bool, AccountError> {
     let password = password.to_owned();
     let known = stored.is_some();
     let stored = stored.map_or_else(|| DUMMY_HASH.clone(), str::to_owned);
@@ -49,7 +50,7 @@ pub async fn verify(password: &str, stored: Option<&str>) -> Result<bool, ApiErr
         PasswordHash::new(&stored).is_ok_and(|parsed| argon2().verify_password(password.as_bytes(), &parsed).is_ok())
     })
     .await
-    .map_err(ApiError::internal)?;
+    .map_err(|err| AccountError::Hashing(err.to_string()))?;
     Ok(known && matches)
 }
 

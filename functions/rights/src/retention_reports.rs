@@ -1,0 +1,25 @@
+//! The retention sweeper's reports, for operators.
+
+use axum::Json;
+use axum::extract::State;
+use shared::Platform;
+use shared::error::{ApiError, Problem};
+use shared::http::{ApiQuery, ListParams, Paginated};
+use shared::session::AuthUser;
+use shared::store::StoreError;
+
+/// What each retention sweep did, newest first (operators).
+#[utoipa::path(get, path = "/v1/operator/retention-reports", tag = "rights", params(ListParams),
+    responses((status = 200, body = Paginated<shared::retention::RetentionReport>), (status = 403, body = Problem, content_type = "application/problem+json")),
+    security(("session" = []), ("bearer" = [])))]
+pub async fn retention_reports(
+    State(platform): State<Platform>,
+    auth: AuthUser,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> Result<Json<Paginated<shared::retention::RetentionReport>>, ApiError> {
+    auth.require_operator()?;
+    let query = shared::retention::reports_query().limit(params.limit()?).cursor(params.cursor.clone());
+    let page = platform.store.query(query).await?;
+    let items = page.items.iter().map(|item| item.data()).collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(Json(Paginated { items, cursor: page.cursor }))
+}

@@ -1,0 +1,52 @@
+//! What the account use cases can fail with; `shared::error` maps each to its HTTP answer.
+
+use crate::domain::Invalid;
+use crate::erasure::ErasureError;
+use crate::queue::QueueError;
+use crate::store::StoreError;
+use crate::throttle::ThrottleError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// Input that fails its domain rule (address, password, name).
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    /// Unknown, used or expired link.
+    #[error("the link is invalid, already used or expired")]
+    InvalidToken,
+    /// Unknown address, wrong password or unverified account: deliberately one answer.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("{0}")]
+    EmailTaken(&'static str),
+    #[error("that is already the account's address")]
+    SameAddress,
+    /// The only admin of an organisation with other members cannot leave it.
+    #[error("the organisation's only admin")]
+    LastAdmin,
+    /// The account was erased while a session lived on.
+    #[error("the account no longer exists")]
+    AccountGone,
+    #[error("the organisation no longer exists")]
+    OrganisationGone,
+    #[error("too many attempts; retry after {0} s")]
+    RateLimited(u64),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    #[error(transparent)]
+    Erasure(#[from] ErasureError),
+    /// Hashing failed or its task died: ours, not the caller's.
+    #[error("password hashing: {0}")]
+    Hashing(String),
+}
+
+impl From<ThrottleError> for AccountError {
+    fn from(err: ThrottleError) -> Self {
+        match err {
+            ThrottleError::Limited { retry_after_seconds } => AccountError::RateLimited(retry_after_seconds),
+            ThrottleError::Store(err) => AccountError::Store(err),
+        }
+    }
+}

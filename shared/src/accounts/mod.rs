@@ -1,0 +1,226 @@
+//! Accounts and organisations: the records, their loaders, and the use cases that several
+//! functions share (signup, verification, login, invitations, address change, cancellation).
+//!
+//! Every function reads accounts through this module; none reads the user item by attribute
+//! name. Use cases return [`AccountError`]; the HTTP edge turns it into a problem document.
+//! Password hashing (argon2) sits behind the `passwords` feature, so workers that only load
+//! or erase accounts do not link it.
+
+pub mod emails;
+mod error;
+#[cfg(feature = "passwords")]
+pub mod passwords;
+pub mod records;
+
+pub use error::AccountError;
+pub use records::{
+    EmailClaim, INVITATION_TTL_SECONDS, OrganisationRecord, TokenKind, TokenRecord, UNVERIFIED_TTL_SECONDS, UserRecord,
+    VERIFICATION_TTL_SECONDS,
+};
+
+use crate::Platform;
+use crate::domain::{EmailAddress, Role};
+use crate::erasure::{self, ErasureReport, Subject};
+use crate::store::{Condition, Index, Query, StoreError, TransactOp, Update, query_all};
+use crate::{keys, mail, tokens};
+
+/// The account, if it still exists.
+pub async fn find_user(platform: &Platform, user_id: &str) -> Result<Option<UserRecord>, StoreError> {
+    match platform.store.get(&UserRecord::key(user_id)).await? {
+        Some(item) => Ok(Some(item.data()?)),
+        None => Ok(None),
+    }
+}
+
+/// The caller's account; [`AccountError::AccountGone`] if it was erased while a session lived on.
+pub async fn load_user(platform: &Platform, user_id: &str) -> Result<UserRecord, AccountError> {
+    find_user(platform, user_id).await?.ok_or(AccountError::AccountGone)
+}
+
+pub async fn load_organisation(platform: &Platform, organisation_id: &str) -> Result<OrganisationRecord, AccountError> {
+    match platform.store.get(&OrganisationRecord::key(organisation_id)).await? {
+        Some(item) => Ok(item.data()?),
+        None => Err(AccountError::OrganisationGone),
+    }
+}
+
+/// Every member of an organisation, in order of joining (one index query per 1,000).
+pub async fn members(platform: &Platform, organisation_id: &str) -> Result<Vec<UserRecord>, StoreError> {
+    let query = Query::index(Index::Gsi1, keys::organisation_members(organisation_id)).limit(1_000);
+    query_all(platform.store.as_ref(), query).await?.iter().map(|m| m.data::<UserRecord>()).collect()
+}
+
+/// A live single-use token of one of the given kinds, and its hash.
+pub async fn load_token(
+    platform: &Platform,
+    token: &str,
+    kinds: &[TokenKind],
+) -> Result<(String, TokenRecord), AccountError> {
+    let token_hash = tokens::hash(token).ok_or(AccountError::InvalidToken)?;
+    let item = platform.store.get(&TokenRecord::key(&token_hash)).await?.ok_or(AccountError::InvalidToken)?;
+    let record: TokenRecord = item.data()?;
+    if !kinds.contains(&record.kind) {
+        return Err(AccountError::InvalidToken);
+    }
+    Ok((token_hash, record))
+}
+
+/// Who verified, joined or signed in.
+#[derive(Debug, Clone)]
+pub struct AccountRef {
+    pub user_id: String,
+    pub organisation_id: String,
+}
+
+/// Confirms an address: a new account's (which then stops expiring) or a changed one.
+#[tracing::instrument(skip_all)]
+pub async fn verify_email(platform: &Platform, token: &str) -> Result<AccountRef, AccountError> {
+    let (token_hash, token) = load_token(platform, token, &[TokenKind::VerifyEmail, TokenKind::ChangeEmail]).await?;
+    let user_id = token.user_id.clone().ok_or(AccountError::InvalidToken)?;
+    let user_key = UserRecord::key(&user_id);
+    let user: UserRecord = platform.store.get(&user_key).await?.ok_or(AccountError::InvalidToken)?.data()?;
+    let consume = TransactOp::Delete { key: TokenRecord::key(&token_hash), condition: Some(Condition::Exists) };
+    let update = |key, entity_type: &str, update| TransactOp::Update {
+        key,
+        entity_type: entity_type.to_owned(),
+        update,
+        condition: Some(Condition::Exists),
+    };
+    /// In an address change, the operation that claims the new address.
+    const NEW_CLAIM_OP: usize = 1;
+    let ops = match token.kind {
+        TokenKind::VerifyEmail => vec![
+            consume,
+            update(user_key, "user", Update::new().set("email_verified", true).expires_at(None)),
+            update(OrganisationRecord::key(&user.organisation_id), "organisation", Update::new().expires_at(None)),
+            update(EmailClaim::key(&user.email_canonical), "email_claim", Update::new().expires_at(None)),
+        ],
+        TokenKind::ChangeEmail => {
+            let new = EmailAddress::parse(token.email.as_deref().unwrap_or_default())
+                .map_err(|_| AccountError::InvalidToken)?;
+            let claim = EmailClaim { user_id: user_id.clone() };
+            vec![
+                consume,
+                TransactOp::Put { item: claim.item(new.canonical())?, condition: Some(Condition::NotExists) },
+                TransactOp::Delete { key: EmailClaim::key(&user.email_canonical), condition: None },
+                TransactOp::Update {
+                    key: user_key,
+                    entity_type: "user".into(),
+                    update: Update::new().set("email", new.as_str()).set("email_canonical", new.canonical()),
+                    condition: Some(Condition::equals("email_canonical", user.email_canonical.clone())),
+                },
+            ]
+        }
+        TokenKind::Invitation => return Err(AccountError::InvalidToken),
+    };
+    match platform.store.transact(ops).await {
+        Ok(()) => Ok(AccountRef { user_id, organisation_id: user.organisation_id }),
+        Err(StoreError::ConditionFailed { operation: Some(NEW_CLAIM_OP) }) if token.kind == TokenKind::ChangeEmail => {
+            Err(AccountError::EmailTaken("The new address already belongs to an account."))
+        }
+        // Used by a concurrent request, or the account is gone.
+        Err(StoreError::ConditionFailed { .. }) => Err(AccountError::InvalidToken),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Starts replacing the account's address: the new one must be confirmed by the link mailed
+/// to it; the old one is told. Shared by self-service and by correction requests.
+pub async fn start_email_change(
+    platform: &Platform,
+    user: &UserRecord,
+    new: &EmailAddress,
+) -> Result<(), AccountError> {
+    if new.canonical() == user.email_canonical {
+        return Err(AccountError::SameAddress);
+    }
+    let token = tokens::generate();
+    let token_hash = keys::sha256_hex(token.as_bytes());
+    let record = TokenRecord {
+        kind: TokenKind::ChangeEmail,
+        organisation_id: user.organisation_id.clone(),
+        user_id: Some(user.user_id.clone()),
+        email: Some(new.as_str().to_owned()),
+        role: None,
+    };
+    let expires_at = platform.clock.epoch_seconds() + VERIFICATION_TTL_SECONDS;
+    platform.store.put(record.item(&token_hash, expires_at)?, Some(Condition::NotExists)).await?;
+    let notices = vec![
+        emails::confirm_new_address(&platform.settings, new.as_str(), &token),
+        emails::address_change_requested(&user.email),
+    ];
+    mail::enqueue(platform.queue.as_ref(), notices).await?;
+    Ok(())
+}
+
+/// Erases an account: the whole organisation with it when it is the last member; refused
+/// ([`AccountError::LastAdmin`]) for the only admin of an organisation that has other members.
+pub async fn erase_account(platform: &Platform, user: &UserRecord) -> Result<ErasureReport, AccountError> {
+    let others = other_members(platform, user).await?;
+    refuse_last_admin_among(user, &others)?;
+    let pending = if others.is_empty() {
+        erasure::Pending::Organisation { organisation_id: user.organisation_id.clone() }
+    } else {
+        let subject = Subject { user_id: user.user_id.clone(), canonical_email: user.email_canonical.clone() };
+        erasure::Pending::Subject { subject }
+    };
+    Ok(erasure::erase_journaled(platform, pending).await?)
+}
+
+/// Erases a whole organisation: every member as by their own cancellation, then its
+/// invitations and the organisation itself.
+pub async fn erase_organisation(platform: &Platform, organisation_id: &str) -> Result<ErasureReport, AccountError> {
+    let pending = erasure::Pending::Organisation { organisation_id: organisation_id.to_owned() };
+    Ok(erasure::erase_journaled(platform, pending).await?)
+}
+
+async fn other_members(platform: &Platform, user: &UserRecord) -> Result<Vec<UserRecord>, StoreError> {
+    let mut members = members(platform, &user.organisation_id).await?;
+    members.retain(|m| m.user_id != user.user_id);
+    Ok(members)
+}
+
+/// The erasure of the only admin would leave the other members without anyone to act for
+/// the organisation.
+pub async fn refuse_last_admin(platform: &Platform, user: &UserRecord) -> Result<(), AccountError> {
+    refuse_last_admin_among(user, &other_members(platform, user).await?)
+}
+
+fn refuse_last_admin_among(user: &UserRecord, others: &[UserRecord]) -> Result<(), AccountError> {
+    if user.role == Role::Admin && !others.is_empty() && !others.iter().any(|m| m.role == Role::Admin) {
+        return Err(AccountError::LastAdmin);
+    }
+    Ok(())
+}
+
+/// Invites someone to an organisation: a single-use link, valid 7 days, mailed to them.
+/// Returns the normalised address and when the link expires.
+#[tracing::instrument(skip_all)]
+pub async fn invite(
+    platform: &Platform,
+    organisation_id: &str,
+    email: &str,
+    role: Role,
+) -> Result<(EmailAddress, i64), AccountError> {
+    let email = EmailAddress::parse(email)?;
+    let organisation = load_organisation(platform, organisation_id).await?;
+    let token = tokens::generate();
+    let token_hash = keys::sha256_hex(token.as_bytes());
+    let expires_at = platform.clock.epoch_seconds() + INVITATION_TTL_SECONDS;
+    let record = TokenRecord {
+        kind: TokenKind::Invitation,
+        organisation_id: organisation_id.to_owned(),
+        user_id: None,
+        email: Some(email.as_str().to_owned()),
+        role: Some(role),
+    };
+    platform.store.put(record.item(&token_hash, expires_at)?, Some(Condition::NotExists)).await?;
+    let message = emails::invitation(&platform.settings, email.as_str(), &organisation.name, &token);
+    mail::enqueue(platform.queue.as_ref(), vec![message]).await?;
+    Ok((email, expires_at))
+}
+
+#[cfg(feature = "passwords")]
+mod credentials;
+#[cfg(feature = "passwords")]
+pub use credentials::*;

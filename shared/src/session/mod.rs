@@ -1,0 +1,121 @@
+//! Sessions: opaque 256-bit tokens, stored only as SHA-256 hashes with a time to live, sent
+//! back as the `__Host-infentre_session` cookie or as a Bearer token.
+//!
+//! Authenticating a request costs one store read. The session's idle expiry slides at most
+//! every five minutes, and the user's `last_active_at` is written at most once an hour (a
+//! conditional update), so busy users do not turn reads into writes.
+
+#[cfg(feature = "http")]
+mod auth;
+
+#[cfg(feature = "http")]
+pub use auth::{AuthUser, clear_cookie, cookie};
+use serde::{Deserialize, Serialize};
+
+use crate::Platform;
+use crate::domain::Role;
+use crate::keys;
+use crate::store::{
+    BatchOp, Condition, Index, IndexKey, Item, Key, Query, SortKey, Store, StoreError, Update, query_all,
+};
+use crate::tokens;
+
+pub const COOKIE_NAME: &str = "__Host-infentre_session";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// A session ends after this long without use...
+pub const IDLE_TIMEOUT_SECONDS: i64 = 2 * 3600;
+/// ...and after this long in any case.
+pub const ABSOLUTE_TIMEOUT_SECONDS: i64 = 12 * 3600;
+const ACTIVITY_EVERY_SECONDS: i64 = 3600;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub user_id: String,
+    pub organisation_id: String,
+    pub role: Role,
+    pub operator: bool,
+    pub csrf_hash: String,
+    pub created_at: i64,
+    pub absolute_expires_at: i64,
+    pub refreshed_at: i64,
+}
+
+/// What the client gets once, at login.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub token: String,
+    pub csrf_token: String,
+    pub expires_at: i64,
+}
+
+pub async fn create(
+    platform: &Platform,
+    user_id: &str,
+    organisation_id: &str,
+    role: Role,
+    operator: bool,
+) -> Result<NewSession, StoreError> {
+    let now = platform.clock.epoch_seconds();
+    let token = tokens::generate();
+    let csrf_token = tokens::generate();
+    let token_hash = keys::sha256_hex(token.as_bytes());
+    let record = SessionRecord {
+        user_id: user_id.to_owned(),
+        organisation_id: organisation_id.to_owned(),
+        role,
+        operator,
+        csrf_hash: keys::sha256_hex(csrf_token.as_bytes()),
+        created_at: now,
+        absolute_expires_at: now + ABSOLUTE_TIMEOUT_SECONDS,
+        refreshed_at: now,
+    };
+    let expires_at = now + IDLE_TIMEOUT_SECONDS;
+    let (pk, sk) = keys::session(&token_hash);
+    let item = Item::new(Key::new(pk, sk), "session")
+        .with_data(&record)?
+        .with_index(Index::Gsi1, IndexKey::new(keys::subject_index(user_id), format!("SESSION#{token_hash}")))
+        .expires_at(expires_at);
+    platform.store.put(item, Some(Condition::NotExists)).await?;
+    Ok(NewSession { token, csrf_token, expires_at })
+}
+
+/// Ends one session.
+pub async fn revoke(store: &dyn Store, session_hash: &str) -> Result<(), StoreError> {
+    let (pk, sk) = keys::session(session_hash);
+    store.delete(&Key::new(pk, sk), None).await.map(|_| ())
+}
+
+/// Ends every session of a user but `keep` (the one changing the password, say).
+pub async fn revoke_all(store: &dyn Store, user_id: &str, keep: Option<&str>) -> Result<usize, StoreError> {
+    let query = Query::index(Index::Gsi1, keys::subject_index(user_id)).sort(SortKey::BeginsWith("SESSION#".into()));
+    let sessions = query_all(store, query).await?;
+    let keep = keep.map(|hash| keys::session(hash).0);
+    let deletes: Vec<BatchOp> =
+        sessions.into_iter().filter(|s| Some(&s.key.pk) != keep.as_ref()).map(|s| BatchOp::Delete(s.key)).collect();
+    let count = deletes.len();
+    store.batch_write(deletes).await?;
+    Ok(count)
+}
+
+/// Notes that the user was active (a login, or requests): written at most once an hour.
+pub async fn note_activity(store: &dyn Store, user_id: &str, now: i64) -> Result<(), StoreError> {
+    let (pk, sk) = keys::user(user_id);
+    let stale = Condition::And(vec![
+        Condition::Exists,
+        Condition::Or(vec![
+            Condition::AttributeNotExists("last_active_at".into()),
+            Condition::less_than("last_active_at", now - ACTIVITY_EVERY_SECONDS + 1),
+        ]),
+    ]);
+    // Filed by the day of activity too: the reminder job finds who went quiet on a day.
+    let day = chrono::DateTime::from_timestamp(now, 0).unwrap_or_default().date_naive();
+    let (index_pk, index_sk) = keys::activity(day, user_id);
+    let update = Update::new()
+        .set("last_active_at", now)
+        .index(crate::store::Index::Gsi3, Some(crate::store::IndexKey::new(index_pk, index_sk)));
+    match store.update(&Key::new(pk, sk), "user", update, Some(stale)).await {
+        Ok(_) => Ok(()),
+        Err(err) if err.is_condition_failed() => Ok(()),
+        Err(err) => Err(err),
+    }
+}
