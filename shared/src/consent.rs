@@ -19,7 +19,7 @@ use crate::store::{Condition, Index, IndexKey, Item, Key, Query, SortKey, Store,
 /// every ledger entry, so what the person saw can be proved.
 pub const NOTICE_TEXT: &str = include_str!("../../privacy-notice.md");
 
-pub static NOTICE_SHA256: LazyLock<String> = LazyLock::new(|| keys::sha256_hex(NOTICE_TEXT.as_bytes()));
+pub static NOTICE_SHA256: LazyLock<String> = LazyLock::new(|| crate::hash::sha256_hex(NOTICE_TEXT.as_bytes()));
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
@@ -172,16 +172,18 @@ pub struct LedgerEntry {
 }
 
 fn state_key(user_id: &str, purpose: PurposeId) -> Key {
-    Key::new(keys::user_partition(user_id), format!("CONSENT#STATE#{}", purpose.as_str()))
+    keys::consent_state(user_id, purpose.as_str())
 }
 
 pub fn ledger_key(user_id: &str, receipt_id: &str) -> Key {
-    Key::new(keys::user_partition(user_id), format!("CONSENT#LOG#{receipt_id}"))
+    keys::consent_ledger(user_id, receipt_id)
 }
 
 /// The ledger of a user, newest first.
 pub fn ledger_query(user_id: &str) -> Query {
-    Query::partition(keys::user_partition(user_id)).sort(SortKey::BeginsWith("CONSENT#LOG#".into())).backward()
+    Query::partition(keys::user_partition(user_id))
+        .sort(SortKey::BeginsWith(keys::CONSENT_LEDGER_PREFIX.into()))
+        .backward()
 }
 
 /// The current-state item; a granted one is also listed in its purpose's GSI3 partitions, so
@@ -191,7 +193,7 @@ fn state_item(key: &Key, state: &ConsentState, user_id: &str) -> Result<Item, St
     if !state.granted {
         return Ok(item);
     }
-    let shard = keys::shard_of(user_id, keys::CONSENTED_SHARDS);
+    let shard = crate::hash::shard_of(user_id, keys::CONSENTED_SHARDS);
     Ok(item.with_index(Index::Gsi3, IndexKey::new(keys::consented(state.purpose.as_str(), shard), user_id)))
 }
 
@@ -213,7 +215,8 @@ pub async fn is_granted(platform: &Platform, user_id: &str, purpose: PurposeId) 
 
 /// Every purpose's current state for a user: one query.
 pub async fn states(store: &dyn Store, user_id: &str) -> Result<BTreeMap<PurposeId, ConsentState>, StoreError> {
-    let query = Query::partition(keys::user_partition(user_id)).sort(SortKey::BeginsWith("CONSENT#STATE#".into()));
+    let query =
+        Query::partition(keys::user_partition(user_id)).sort(SortKey::BeginsWith(keys::CONSENT_STATE_PREFIX.into()));
     let mut states = BTreeMap::new();
     for item in query_all(store, query).await? {
         let state: ConsentState = item.data()?;

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::Platform;
+use crate::accounts::records::members;
 use crate::blob::BlobError;
 use crate::keys;
 use crate::store::{BatchOp, Index, Item, Key, Query, SortKey, StoreError, query_all};
@@ -56,7 +57,7 @@ pub const LOCATIONS: &[Location] = &[
     Location {
         name: "rights_requests",
         description: "Rights requests the person filed (an erasure request stays, anonymous, as proof).",
-        queries: |s| vec![Query::index(Index::Gsi3, crate::rights::user_listing(&s.user_id)).limit(1_000)],
+        queries: |s| vec![Query::index(Index::Gsi3, crate::keys::user_rights(&s.user_id)).limit(1_000)],
     },
     Location {
         name: "login_throttle",
@@ -152,21 +153,8 @@ pub async fn erase(platform: &Platform, subject: &Subject) -> Result<ErasureRepo
 pub async fn erase_organisation(platform: &Platform, organisation_id: &str) -> Result<ErasureReport, ErasureError> {
     let store = platform.store.as_ref();
     let mut report = ErasureReport::default();
-    let members =
-        query_all(store, Query::index(Index::Gsi1, keys::organisation_members(organisation_id)).limit(1_000)).await?;
-    for member in members {
-        let subject = Subject {
-            user_id: member.attrs.get("user_id").and_then(|v| v.as_str()).unwrap_or_default().to_owned(),
-            canonical_email: member
-                .attrs
-                .get("email_canonical")
-                .and_then(|v| v.as_str())
-                .unwrap_or_default()
-                .to_owned(),
-        };
-        if subject.user_id.is_empty() {
-            return Err(StoreError::Corrupt("a member item without user_id".into()).into());
-        }
+    for member in members(store, organisation_id).await? {
+        let subject = Subject { user_id: member.user_id, canonical_email: member.email_canonical };
         let member_report = erase(platform, &subject).await?;
         for (kind, count) in member_report.erased {
             *report.erased.entry(kind).or_default() += count;
@@ -204,8 +192,8 @@ pub async fn erase_organisation(platform: &Platform, organisation_id: &str) -> R
             .await?;
     *report.erased.entry("invitation".into()).or_default() += invitations.len() as u64;
     let mut deletes: Vec<BatchOp> = invitations.into_iter().map(|i| BatchOp::Delete(i.key)).collect();
-    let (pk, sk) = keys::organisation(organisation_id);
-    deletes.push(BatchOp::Delete(Key::new(pk, sk)));
+    let key = keys::organisation(organisation_id);
+    deletes.push(BatchOp::Delete(key));
     *report.erased.entry("organisation".into()).or_default() += 1;
     store.batch_write(deletes).await?;
     Ok(report)
@@ -220,11 +208,9 @@ pub enum Pending {
     Organisation { organisation_id: String },
 }
 
-const JOURNAL: &str = "ERASURES_IN_PROGRESS";
-
 /// Records an erasure about to start; returns the entry to close when it is done.
 pub async fn journal(platform: &Platform, pending: &Pending) -> Result<Key, StoreError> {
-    let key = Key::new(JOURNAL, format!("{:012}#{}", platform.clock.epoch_seconds(), ulid::Ulid::new()));
+    let key = keys::erasure_journal_entry(platform.clock.epoch_seconds(), &ulid::Ulid::new().to_string());
     platform.store.put(Item::new(key.clone(), "erasure_in_progress").with_data(pending)?, None).await?;
     Ok(key)
 }
@@ -251,7 +237,9 @@ async fn run(platform: &Platform, pending: &Pending) -> Result<ErasureReport, Er
 /// Finishes erasures started before `started_before` (unix seconds) and never closed.
 /// Erasing again what is already gone erases nothing, so this is safe to repeat.
 pub async fn resume_interrupted(platform: &Platform, started_before: i64) -> Result<usize, ErasureError> {
-    let query = Query::partition(JOURNAL).sort(SortKey::LessThan(format!("{:012}", started_before.max(0)))).limit(100);
+    let query = Query::partition(keys::ERASURE_JOURNAL_PARTITION)
+        .sort(SortKey::LessThan(keys::erasure_journal_started_before(started_before)))
+        .limit(100);
     let entries = platform.store.query(query).await?.items;
     let mut finished = 0;
     // One entry that keeps failing must not stop the others (nor the rest of the sweep).

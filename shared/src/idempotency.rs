@@ -77,9 +77,9 @@ impl Idempotency {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        let (pk, sk) = keys::idempotency(scope, &keys::sha256_hex(key.as_bytes()));
-        let record_key = Key::new(pk, sk);
-        let payload_hash = keys::sha256_hex(payload);
+        let key = keys::idempotency(scope, &crate::hash::sha256_hex(key.as_bytes()));
+        let record_key = key;
+        let payload_hash = crate::hash::sha256_hex(payload);
         let now = self.clock.epoch_seconds();
         let expiry = now + self.expires_after.as_secs() as i64;
         let claim = Record {

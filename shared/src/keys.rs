@@ -1,22 +1,21 @@
-//! Every key of the single table is formatted here and nowhere else.
+//! Every key of the single table is formatted here and nowhere else: partition and sort
+//! keys, index keys, and the prefixes that queries match.
 //!
 //! Layout (the DynamoDB Book's single-table design):
 //! - `PK`/`SK`: the item's home partition and its place in it.
 //! - `GSI1PK`/`GSI1SK`: an alternate access path (by subject, by token, ...).
-//! - `GSI2PK`/`GSI2SK`: the expiry index. Every item with a TTL is filed under the day it
-//!   expires, spread over [`EXPIRY_SHARDS`] partitions, so the retention sweeper finds what
-//!   has expired by querying a few partitions per day instead of scanning the table.
+//! - `GSI2PK`/`GSI2SK`: the expiry index, kept by the store port itself (`store::expiry`).
 //! - `GSI3PK`/`GSI3SK`: time-ordered listings (activity, deadlines).
+//!
+//! Segments are separated by `#`; ids (ULIDs, hex hashes, Stripe ids) never contain it.
 
-use chrono::{DateTime, Utc};
-use sha2::{Digest, Sha256};
+use crate::hash::{sha256_hex, shard_of};
+use crate::store::{IndexKey, Key};
 
-/// Shards per expiry day: keeps the index under DynamoDB's per-partition write rate
-/// (1,000 writes/s) when a busy day writes many expiring items.
-pub const EXPIRY_SHARDS: u32 = 16;
-
-/// The characters that separate key segments; ids and other parts must not contain it.
-pub const SEPARATOR: char = '#';
+/// Time-ordered sort keys: zero-padded seconds sort as numbers do.
+fn padded(seconds: i64) -> String {
+    format!("{:012}", seconds.max(0))
+}
 
 // ---- Accounts and organisations -------------------------------------------------------------
 
@@ -26,12 +25,12 @@ pub fn user_partition(user_id: &str) -> String {
     format!("USER#{user_id}")
 }
 
-pub fn user(user_id: &str) -> (String, String) {
-    (user_partition(user_id), "PROFILE".to_owned())
+pub fn user(user_id: &str) -> Key {
+    Key::new(user_partition(user_id), "PROFILE")
 }
 
-pub fn organisation(organisation_id: &str) -> (String, String) {
-    (format!("ORG#{organisation_id}"), "ORG".to_owned())
+pub fn organisation(organisation_id: &str) -> Key {
+    Key::new(format!("ORG#{organisation_id}"), "ORG")
 }
 
 /// GSI1 partition listing an organisation's members, in order of joining (ULIDs sort by time).
@@ -55,19 +54,75 @@ pub fn subject_index(user_id: &str) -> String {
 }
 
 /// The claim on an e-mail address; keyed by a hash so keys never show the address.
-pub fn email_claim(canonical_email: &str) -> (String, String) {
-    (format!("EMAIL#{}", sha256_hex(canonical_email.as_bytes())), "EMAIL".to_owned())
+pub fn email_claim(canonical_email: &str) -> Key {
+    Key::new(format!("EMAIL#{}", sha256_hex(canonical_email.as_bytes())), "EMAIL")
 }
 
+/// The claim's entry in its owner's subject index.
+pub const EMAIL_CLAIM_INDEX_SORT: &str = "EMAIL";
+
 /// A single-use token (verification, invitation, e-mail change), keyed by its hash.
-pub fn token(token_hash: &str) -> (String, String) {
-    (format!("TOKEN#{token_hash}"), "TOKEN".to_owned())
+pub fn token(token_hash: &str) -> Key {
+    Key::new(format!("TOKEN#{token_hash}"), "TOKEN")
+}
+
+/// A token's entry in its user's subject index, or its organisation's invitations.
+pub fn token_index(partition: String, token_hash: &str) -> IndexKey {
+    IndexKey::new(partition, format!("TOKEN#{token_hash}"))
 }
 
 /// A session, keyed by the hash of its token: a stolen table reveals no usable token.
-pub fn session(token_hash: &str) -> (String, String) {
-    (format!("SESSION#{token_hash}"), "SESSION".to_owned())
+pub fn session(token_hash: &str) -> Key {
+    Key::new(format!("SESSION#{token_hash}"), "SESSION")
 }
+
+/// A session's entry in its user's subject index ([`SESSION_INDEX_PREFIX`] finds them all).
+pub fn session_index(user_id: &str, token_hash: &str) -> IndexKey {
+    IndexKey::new(subject_index(user_id), format!("{SESSION_INDEX_PREFIX}{token_hash}"))
+}
+
+pub const SESSION_INDEX_PREFIX: &str = "SESSION#";
+
+// ---- Consent --------------------------------------------------------------------------------
+
+/// The current state of one purpose for a user.
+pub fn consent_state(user_id: &str, purpose: &str) -> Key {
+    Key::new(user_partition(user_id), format!("{CONSENT_STATE_PREFIX}{purpose}"))
+}
+
+pub const CONSENT_STATE_PREFIX: &str = "CONSENT#STATE#";
+
+/// One ledger entry (receipt) of a user's consent.
+pub fn consent_ledger(user_id: &str, receipt_id: &str) -> Key {
+    Key::new(user_partition(user_id), format!("{CONSENT_LEDGER_PREFIX}{receipt_id}"))
+}
+
+pub const CONSENT_LEDGER_PREFIX: &str = "CONSENT#LOG#";
+
+/// Shards of the "who consented to this purpose" index (GSI3).
+pub const CONSENTED_SHARDS: u32 = 8;
+
+pub fn consented(purpose: &str, shard: u32) -> String {
+    format!("CONSENTED#{purpose}#{shard}")
+}
+
+/// A visitor's (not signed in) cookie choices: state and ledger, in one partition.
+pub fn visitor_partition(visitor_id: &str) -> String {
+    format!("VISITOR#{visitor_id}")
+}
+
+pub fn visitor_cookie_state(visitor_id: &str) -> Key {
+    Key::new(visitor_partition(visitor_id), "COOKIE#STATE")
+}
+
+pub fn visitor_cookie_ledger(visitor_id: &str, receipt_id: &str) -> Key {
+    Key::new(visitor_partition(visitor_id), format!("COOKIE#LOG#{receipt_id}"))
+}
+
+/// Both of a visitor's cookie items.
+pub const VISITOR_COOKIE_PREFIX: &str = "COOKIE#";
+
+// ---- Usage events ---------------------------------------------------------------------------
 
 /// Usage events are spread over this many partitions per user, so one busy account stays under
 /// DynamoDB's 1,000 writes/s per partition and its erasure reads several partitions at once.
@@ -98,6 +153,16 @@ pub fn interaction_sort(timestamp: i64, sg_event_id: &str) -> String {
     format!("EVENT#{:012}#{sg_event_id}", timestamp.max(0))
 }
 
+/// An interaction's entry in its organisation's index.
+pub fn organisation_interaction(
+    organisation_id: &str,
+    shard: u32,
+    recipient_hash: &str,
+    sg_event_id: &str,
+) -> IndexKey {
+    IndexKey::new(organisation_interactions(organisation_id, shard), format!("{recipient_hash}#{sg_event_id}"))
+}
+
 /// GSI1 partition listing every interaction of an organisation (to erase them with it).
 pub fn organisation_interactions(organisation_id: &str, shard: u32) -> String {
     format!("ORG#{organisation_id}#INTERACTIONS#{shard}")
@@ -109,32 +174,45 @@ pub fn organisation_invoices(organisation_id: &str) -> String {
 }
 
 /// Recipients an organisation's admin had erased: their interactions are no longer stored or synced.
-pub fn suppression(organisation_id: &str, recipient_hash: &str) -> (String, String) {
-    (format!("ORG#{organisation_id}#SUPPRESSIONS"), format!("RECIPIENT#{recipient_hash}"))
+pub fn suppression(organisation_id: &str, recipient_hash: &str) -> Key {
+    Key::new(organisation_suppressions(organisation_id), format!("RECIPIENT#{recipient_hash}"))
 }
 
 pub fn organisation_suppressions(organisation_id: &str) -> String {
     format!("ORG#{organisation_id}#SUPPRESSIONS")
 }
 
-/// Shards of the "who consented to this purpose" index (GSI3).
-pub const CONSENTED_SHARDS: u32 = 8;
+/// An invoice kept under the bookkeeping law, in its organisation's partition (or, when
+/// Stripe named no organisation, an unassigned one).
+pub fn invoice(organisation_id: Option<&str>, invoice_id: &str) -> Key {
+    let partition = match organisation_id {
+        Some(organisation_id) => organisation_invoices(organisation_id),
+        None => "INVOICES#UNASSIGNED".to_owned(),
+    };
+    Key::new(partition, format!("INVOICE#{invoice_id}"))
+}
 
-pub fn consented(purpose: &str, shard: u32) -> String {
-    format!("CONSENTED#{purpose}#{shard}")
+/// A Stripe event already handled (deduplication).
+pub fn stripe_event(event_id: &str) -> Key {
+    Key::new(format!("STRIPE_EVENT#{event_id}"), "SEEN")
 }
 
 /// A throttling counter for one fixed window.
-pub fn throttle(scope: &str, subject_hash: &str, window: i64) -> (String, String) {
-    (format!("THROTTLE#{scope}#{subject_hash}"), format!("WINDOW#{window}"))
+pub fn throttle(scope: &str, subject_hash: &str, window: i64) -> Key {
+    Key::new(throttle_partition(scope, subject_hash), format!("WINDOW#{window}"))
+}
+
+/// Every window of one throttled subject (erasure deletes the partition).
+pub fn throttle_partition(scope: &str, subject_hash: &str) -> String {
+    format!("THROTTLE#{scope}#{subject_hash}")
 }
 
 /// Shards of the activity index (GSI3 on the user item): users by the day they were last
 /// active, so the reminder job reads one day's users, never the whole table.
 pub const ACTIVITY_SHARDS: u32 = 8;
 
-pub fn activity(day: chrono::NaiveDate, user_id: &str) -> (String, String) {
-    (format!("ACTIVE#{}#{}", day.format("%Y-%m-%d"), shard_of(user_id, ACTIVITY_SHARDS)), user_id.to_owned())
+pub fn activity(day: chrono::NaiveDate, user_id: &str) -> IndexKey {
+    IndexKey::new(format!("ACTIVE#{}#{}", day.format("%Y-%m-%d"), shard_of(user_id, ACTIVITY_SHARDS)), user_id)
 }
 
 pub fn activity_partitions_of_day(day: chrono::NaiveDate) -> impl Iterator<Item = String> {
@@ -143,53 +221,100 @@ pub fn activity_partitions_of_day(day: chrono::NaiveDate) -> impl Iterator<Item 
 }
 
 /// Which destinations already received one shared event (a redelivery skips them).
-pub fn marketing_sent(event_id: &str) -> (String, String) {
-    (format!("MARKETING#{}", sha256_hex(event_id.as_bytes())), "SENT".to_owned())
+pub fn marketing_sent(event_id: &str) -> Key {
+    Key::new(format!("MARKETING#{}", sha256_hex(event_id.as_bytes())), "SENT")
 }
 
 /// An idempotency record: the scope names the operation (worker, endpoint), the key is a
 /// hash of what identifies one invocation.
-pub fn idempotency(scope: &str, key_hash: &str) -> (String, String) {
-    (format!("IDEMPOTENCY#{scope}#{key_hash}"), "IDEMPOTENCY".to_owned())
+pub fn idempotency(scope: &str, key_hash: &str) -> Key {
+    Key::new(format!("IDEMPOTENCY#{scope}#{key_hash}"), "IDEMPOTENCY")
 }
 
-/// The expiry index partition of an item that expires at `expires_at` (unix seconds).
-pub fn expiry_partition(expires_at: i64, pk: &str) -> String {
-    let day = DateTime::<Utc>::from_timestamp(expires_at, 0).unwrap_or(DateTime::<Utc>::MAX_UTC).format("%Y-%m-%d");
-    format!("EXPIRES#{day}#{}", shard_of(pk, EXPIRY_SHARDS))
+// ---- Rights requests, complaints, exports ----------------------------------------------------
+
+pub fn rights_request(id: &str) -> Key {
+    Key::new(format!("RIGHTS#{id}"), "REQUEST")
 }
 
-/// Every expiry partition of one day, for the sweeper.
-pub fn expiry_partitions_of_day(day: chrono::NaiveDate) -> impl Iterator<Item = String> {
-    let day = day.format("%Y-%m-%d").to_string();
-    (0..EXPIRY_SHARDS).map(move |shard| format!("EXPIRES#{day}#{shard}"))
+/// The lock that allows one open request per type and person.
+pub fn open_rights_lock(user_id: &str, kind: &str) -> Key {
+    Key::new(user_partition(user_id), format!("OPEN_RIGHTS#{kind}"))
 }
 
-/// The expiry index sort key: zero-padded seconds sort as numbers do.
-pub fn expiry_sort_key(expires_at: i64) -> String {
-    format!("{:012}", expires_at.max(0))
+/// The operators' list of open requests, ordered by deadline (overdue = a range query).
+pub const OPEN_RIGHTS_PARTITION: &str = "RIGHTS_OPEN";
+
+pub fn open_rights_entry(due_at: i64, id: &str) -> Key {
+    Key::new(OPEN_RIGHTS_PARTITION, open_rights_sort(due_at, id))
 }
 
-/// A stable shard number for a partition key, the same on every machine and version.
-pub fn shard_of(value: &str, shards: u32) -> u32 {
-    let digest = Sha256::digest(value.as_bytes());
-    u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]) % shards
+fn open_rights_sort(due_at: i64, id: &str) -> String {
+    format!("{}#{id}", padded(due_at))
 }
 
-/// Lower-case hex SHA-256: how secrets (tokens) and personal identifiers that only need
-/// matching (a recipient's e-mail) are written into keys.
-pub fn sha256_hex(value: &[u8]) -> String {
-    hex(&Sha256::digest(value))
+/// Below this sort key are the entries due before `at` (the overdue ones).
+pub fn open_rights_due_before(at: i64) -> String {
+    padded(at)
 }
 
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        out.push(DIGITS[usize::from(byte >> 4)] as char);
-        out.push(DIGITS[usize::from(byte & 0x0f)] as char);
-    }
-    out
+pub fn organisation_rights(organisation_id: &str) -> String {
+    format!("ORG#{organisation_id}#RIGHTS")
+}
+
+pub fn user_rights(user_id: &str) -> String {
+    format!("USER#{user_id}#RIGHTS")
+}
+
+pub fn complaint(user_id: &str, id: &str) -> Key {
+    Key::new(user_partition(user_id), format!("COMPLAINT#{id}"))
+}
+
+/// Every complaint, newest last (GSI3), for operators.
+pub const COMPLAINTS_LISTING: &str = "COMPLAINTS";
+
+/// An export file's record, in its owner's partition, keyed by the file (the sweeper reads
+/// the file back with [`export_file`]).
+pub fn export_record(user_id: &str, blob_key: &str) -> Key {
+    Key::new(user_partition(user_id), format!("EXPORT#{blob_key}"))
+}
+
+pub fn export_file(record: &Key) -> Option<&str> {
+    record.sk.strip_prefix("EXPORT#")
+}
+
+// ---- The platform's own bookkeeping ----------------------------------------------------------
+
+/// Erasures that have started and not finished, oldest first (the sweeper resumes them).
+pub const ERASURE_JOURNAL_PARTITION: &str = "ERASURES_IN_PROGRESS";
+
+pub fn erasure_journal_entry(started_at: i64, id: &str) -> Key {
+    Key::new(ERASURE_JOURNAL_PARTITION, format!("{}#{id}", padded(started_at)))
+}
+
+/// Below this sort key are the journal entries started before `at`.
+pub fn erasure_journal_started_before(at: i64) -> String {
+    padded(at)
+}
+
+/// The retention runs' reports, oldest first.
+pub const RETENTION_REPORTS_PARTITION: &str = "RETENTION_REPORTS";
+
+pub fn retention_report(started_at: i64, id: &str) -> Key {
+    Key::new(RETENTION_REPORTS_PARTITION, format!("{}#{id}", padded(started_at)))
+}
+
+pub fn sweeper_checkpoint() -> Key {
+    Key::new("SWEEPER", "CHECKPOINT")
+}
+
+/// The lease that lets one retention run at a time.
+pub fn sweeper_lease() -> Key {
+    Key::new("SWEEPER", "LEASE")
+}
+
+pub fn reminders_checkpoint() -> Key {
+    Key::new("REMINDERS", "CHECKPOINT")
 }
 
 #[cfg(test)]
@@ -197,23 +322,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn expiry_partition_is_the_day_and_a_stable_shard() {
-        let at = DateTime::parse_from_rfc3339("2026-11-29T10:00:00Z").unwrap().timestamp();
-        let partition = expiry_partition(at, "USER#01J");
-        assert!(partition.starts_with("EXPIRES#2026-11-29#"), "{partition}");
-        assert_eq!(partition, expiry_partition(at + 60, "USER#01J"));
-        let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 29).unwrap();
-        assert!(expiry_partitions_of_day(day).any(|p| p == partition));
+    fn export_records_give_back_their_file() {
+        let record = export_record("01J", "exports/01J/a.json");
+        assert_eq!(export_file(&record), Some("exports/01J/a.json"));
+        assert_eq!(export_file(&user("01J")), None);
     }
 
     #[test]
-    fn expiry_sort_keys_sort_as_numbers() {
-        assert!(expiry_sort_key(999) < expiry_sort_key(1_000));
-        assert_eq!(expiry_sort_key(-5), expiry_sort_key(0));
-    }
-
-    #[test]
-    fn hex_is_lower_case_and_padded() {
-        assert_eq!(hex(&[0, 10, 255]), "000aff");
+    fn deadlines_sort_as_numbers() {
+        assert!(open_rights_sort(999, "b") < open_rights_sort(1_000, "a"));
+        assert_eq!(open_rights_sort(-5, "x"), open_rights_sort(0, "x"));
+        assert!(open_rights_sort(999, "z") < open_rights_due_before(1_000));
+        assert!(open_rights_sort(1_000, "a") > open_rights_due_before(1_000), "due now is not overdue yet");
     }
 }

@@ -17,6 +17,7 @@
 )]
 
 pub mod clock;
+pub mod hash;
 pub mod keys;
 pub mod store;
 
@@ -34,6 +35,8 @@ pub mod marketing;
 pub mod platform;
 pub mod queue;
 pub mod signing;
+#[cfg(feature = "embedded")]
+pub mod sqlite;
 pub mod telemetry;
 
 #[cfg(feature = "aws")]

@@ -4,11 +4,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::{Item, Key, Query, StoreError};
+use crate::store::{Item, Query, StoreError};
 
 /// Reports are kept this long, then swept like everything else.
 pub const REPORT_RETENTION_SECONDS: i64 = 400 * 24 * 3600;
-const REPORTS: &str = "RETENTION_REPORTS";
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
@@ -33,12 +32,12 @@ pub struct RetentionReport {
 
 impl RetentionReport {
     pub fn item(&self, started_at: i64) -> Result<Item, StoreError> {
-        let key = Key::new(REPORTS, format!("{:012}#{}", started_at.max(0), self.id));
+        let key = crate::keys::retention_report(started_at, &self.id);
         Ok(Item::new(key, "retention_report").with_data(self)?.expires_at(started_at + REPORT_RETENTION_SECONDS))
     }
 }
 
 /// Reports, newest first.
 pub fn reports_query() -> Query {
-    Query::partition(REPORTS).backward()
+    Query::partition(crate::keys::RETENTION_REPORTS_PARTITION).backward()
 }

@@ -69,7 +69,7 @@ impl Signer {
     }
 
     pub fn sign(&self, parts: &[&str]) -> String {
-        crate::keys::hex(&self.mac(parts))
+        crate::hash::hex(&self.mac(parts))
     }
 
     pub fn verify(&self, parts: &[&str], signature: &str) -> bool {

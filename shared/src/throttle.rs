@@ -29,13 +29,13 @@ pub const LOGIN_PER_ADDRESS: Limit = Limit { scope: "login_address", max_failure
 impl Limit {
     fn key(&self, subject: &str, now: i64) -> (Key, i64) {
         let window = now.div_euclid(self.window_seconds);
-        let (pk, sk) = keys::throttle(self.scope, &keys::sha256_hex(subject.as_bytes()), window);
-        (Key::new(pk, sk), (window + 1) * self.window_seconds)
+        let key = keys::throttle(self.scope, &crate::hash::sha256_hex(subject.as_bytes()), window);
+        (key, (window + 1) * self.window_seconds)
     }
 
     /// The partition of a subject's counters (erasure deletes it).
     pub fn partition(&self, subject: &str) -> String {
-        keys::throttle(self.scope, &keys::sha256_hex(subject.as_bytes()), 0).0
+        keys::throttle_partition(self.scope, &crate::hash::sha256_hex(subject.as_bytes()))
     }
 
     /// [`ThrottleError::Limited`] (429 with `Retry-After`) when the window's failures reached the limit.

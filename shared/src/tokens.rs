@@ -12,7 +12,7 @@ pub fn generate() -> String {
 /// What is stored in place of a token. Refuses what cannot be one of ours before hashing.
 pub fn hash(token: &str) -> Option<String> {
     let plausible = token.len() == 43 && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    plausible.then(|| crate::keys::sha256_hex(token.as_bytes()))
+    plausible.then(|| crate::hash::sha256_hex(token.as_bytes()))
 }
 
 #[cfg(test)]

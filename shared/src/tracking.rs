@@ -34,7 +34,7 @@ pub struct TrackedEvent {
 
 impl TrackedEvent {
     pub fn key(&self) -> Key {
-        let shard = keys::shard_of(&self.event_id, keys::USAGE_EVENT_SHARDS);
+        let shard = crate::hash::shard_of(&self.event_id, keys::USAGE_EVENT_SHARDS);
         Key::new(keys::usage_events(&self.user_id, shard), keys::usage_event_sort(self.occurred_at_ms, &self.event_id))
     }
 

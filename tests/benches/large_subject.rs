@@ -29,9 +29,8 @@ async fn seed(b: &Backend, user_id: &str, organisation_id: &str, n: usize) {
 
 async fn run(name: &str, b: Backend, n: usize) {
     let session = b.admin("ada@example.com", "large subjects are slow", "Large").await;
-    let (pk, sk) = shared::keys::user(&session.user_id);
-    let user: UserRecord =
-        b.platform.store.get(&shared::store::Key::new(pk, sk)).await.unwrap().unwrap().data().unwrap();
+    let key = shared::keys::user(&session.user_id);
+    let user: UserRecord = b.platform.store.get(&key).await.unwrap().unwrap().data().unwrap();
     let started = Instant::now();
     seed(&b, &user.user_id, &user.organisation_id, n).await;
     println!("{name}: seeded {n} events in {:.1} s", started.elapsed().as_secs_f64());

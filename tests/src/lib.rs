@@ -301,7 +301,7 @@ pub fn stripe_signature(timestamp: i64, body: &[u8]) -> String {
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(STRIPE_SECRET.as_bytes()).expect("any key length");
     mac.update(format!("{timestamp}.").as_bytes());
     mac.update(body);
-    format!("t={timestamp},v1={}", shared::keys::hex(&mac.finalize().into_bytes()))
+    format!("t={timestamp},v1={}", shared::hash::hex(&mac.finalize().into_bytes()))
 }
 
 /// The `n`-th of a series of page views of one user, `n` milliseconds before `now_ms`, with

@@ -285,8 +285,8 @@ pub async fn unsubscribe(
     let (user_id, purpose) =
         unsubscribe::verify(&platform.settings.signing_key, &params.token, now).ok_or_else(invalid)?;
     // An erased account has nothing to withdraw: write nothing that would bring it back.
-    let (pk, sk) = shared::keys::user(&user_id);
-    if platform.store.get(&shared::store::Key::new(pk, sk)).await?.is_some() {
+    let key = shared::keys::user(&user_id);
+    if platform.store.get(&key).await?.is_some() {
         consent::record(&platform, &user_id, purpose, false, Method::UnsubscribeLink).await?;
     }
     Ok(Json(Unsubscribed { purpose, granted: false }))

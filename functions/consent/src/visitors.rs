@@ -12,6 +12,7 @@ use shared::Platform;
 use shared::consent::{self, Method, NOTICE_SHA256, PurposeId};
 use shared::error::{ApiError, Problem};
 use shared::http::{ApiJson, ClientAddress};
+use shared::keys;
 use shared::session::AuthUser;
 use shared::store::{BatchOp, Item, Key, Query, SortKey, query_all};
 use utoipa::ToSchema;
@@ -20,12 +21,8 @@ pub const CONSENT_COOKIE: &str = "infentre_consent";
 /// A banner choice is asked again after 13 months (and its proof then goes).
 pub const CHOICE_LIFETIME_SECONDS: i64 = 395 * 24 * 3600;
 
-fn visitor_partition(visitor_id: &str) -> String {
-    format!("VISITOR#{visitor_id}")
-}
-
 fn state_key(visitor_id: &str) -> Key {
-    Key::new(visitor_partition(visitor_id), "COOKIE#STATE")
+    keys::visitor_cookie_state(visitor_id)
 }
 
 /// The address with its host part removed: IPv4 to /24, IPv6 to /48.
@@ -119,12 +116,9 @@ pub async fn record_cookie_choice(
         masked_address: client.map(|c| mask(c.0.0)),
     };
     let expires_at = now + CHOICE_LIFETIME_SECONDS;
-    let proof = Item::new(
-        Key::new(visitor_partition(&visitor_id), format!("COOKIE#LOG#{}", record.receipt_id)),
-        "visitor_consent",
-    )
-    .with_data(&record)?
-    .expires_at(expires_at);
+    let proof = Item::new(keys::visitor_cookie_ledger(&visitor_id, &record.receipt_id), "visitor_consent")
+        .with_data(&record)?
+        .expires_at(expires_at);
     let state = Item::new(state_key(&visitor_id), "visitor_consent_state").with_data(&record)?.expires_at(expires_at);
     platform.store.batch_write(vec![BatchOp::Put(proof), BatchOp::Put(state)]).await?;
 
@@ -184,7 +178,8 @@ pub async fn claim(
     }
     let records = query_all(
         platform.store.as_ref(),
-        Query::partition(visitor_partition(&visitor_id)).sort(SortKey::BeginsWith("COOKIE#".into())),
+        Query::partition(keys::visitor_partition(&visitor_id))
+            .sort(SortKey::BeginsWith(keys::VISITOR_COOKIE_PREFIX.into())),
     )
     .await?;
     platform.store.batch_write(records.into_iter().map(|item| BatchOp::Delete(item.key)).collect()).await?;

@@ -13,8 +13,7 @@ use shared::consent;
 use shared::idempotency::{Idempotency, IdempotencyError};
 use shared::mail::{Email, MailError, Mailer, OutgoingMail};
 use shared::queue::batch::{self, BatchError, Record, RecordError, SqsBatchResponse, SqsEvent};
-use shared::store::Key;
-use shared::{keys, unsubscribe};
+use shared::{accounts, unsubscribe};
 
 /// How many e-mails of one batch are sent at once.
 const CONCURRENCY: usize = 4;
@@ -81,13 +80,13 @@ impl MailWorker {
         if !consent::is_granted(&self.platform, &recipient.user_id, recipient.purpose).await.map_err(backend)? {
             return Ok(None);
         }
-        let (pk, sk) = keys::user(&recipient.user_id);
-        let Some(user) = self.platform.store.get(&Key::new(pk, sk)).await.map_err(backend)? else { return Ok(None) };
-        let Some(address) = user.attrs.get("email").and_then(|v| v.as_str()) else { return Ok(None) };
+        let Some(user) = accounts::find_user(&self.platform, &recipient.user_id).await.map_err(backend)? else {
+            return Ok(None);
+        };
         let now = self.platform.clock.epoch_seconds();
         let (link, headers) = unsubscribe::headers(&self.platform.settings, &recipient.user_id, recipient.purpose, now);
         let mut email = mail.email.clone();
-        email.to = address.to_owned();
+        email.to = user.email;
         email.headers.extend(headers);
         email.text = format!(
             "{}\n\n--\nYou get this because you asked for it. Unsubscribe with one click: {link}\n",

@@ -11,11 +11,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use shared::Platform;
+use shared::accounts;
 use shared::consent::{self, PurposeId};
 use shared::keys;
 use shared::marketing::{Destination, DestinationId, HashedUser, Outgoing, SyncMessage};
 use shared::queue::batch::{BatchError, SqsBatchResponse, SqsEvent};
-use shared::store::{BatchOp, Item, Key, StoreError};
+use shared::store::{BatchOp, Item, StoreError};
 
 /// How long a "sent" record is kept: longer than a message can live in the queue and its
 /// dead-letter queue is not needed, as the APIs refuse events older than 7 days anyway.
@@ -111,8 +112,8 @@ impl MarketingWorker {
             if let Some(recipient) = &message.recipient {
                 let pair = (recipient.organisation_id.clone(), recipient.recipient.clone());
                 if !suppressions.contains_key(&pair) {
-                    let (pk, sk) = keys::suppression(&pair.0, &pair.1);
-                    let found = self.platform.store.get(&Key::new(pk, sk)).await.map(|item| item.is_some());
+                    let key = keys::suppression(&pair.0, &pair.1);
+                    let found = self.platform.store.get(&key).await.map(|item| item.is_some());
                     suppressions.insert(pair.clone(), found);
                 }
                 match &suppressions[&pair] {
@@ -129,8 +130,8 @@ impl MarketingWorker {
                     }
                 }
             }
-            let (pk, sk) = keys::marketing_sent(&message.event_id);
-            let already = match self.platform.store.get(&Key::new(pk, sk)).await {
+            let key = keys::marketing_sent(&message.event_id);
+            let already = match self.platform.store.get(&key).await {
                 Ok(item) => item.map(|item| sent_destinations(&item)).unwrap_or_default(),
                 Err(err) => {
                     tracing::warn!(%message_id, error = %err, "sent record unreadable");
@@ -211,13 +212,7 @@ impl MarketingWorker {
         if !consent::is_granted(&self.platform, user_id, PurposeId::MarketingSharing).await? {
             return Ok(None);
         }
-        let (pk, sk) = keys::user(user_id);
-        let user = self.platform.store.get(&Key::new(pk, sk)).await?;
-        Ok(user
-            .as_ref()
-            .and_then(|user| user.attrs.get("email"))
-            .and_then(|email| email.as_str())
-            .map(|email| HashedUser::new(user_id, email)))
+        Ok(accounts::find_user(&self.platform, user_id).await?.map(|user| HashedUser::new(user_id, &user.email)))
     }
 }
 
@@ -230,9 +225,9 @@ fn sent_destinations(item: &Item) -> BTreeSet<DestinationId> {
 }
 
 fn sent_record(event_id: &str, sent: &BTreeSet<DestinationId>, now: i64) -> Result<Item, StoreError> {
-    let (pk, sk) = keys::marketing_sent(event_id);
+    let key = keys::marketing_sent(event_id);
     let sent: Vec<&str> = sent.iter().map(|id| id.as_str()).collect();
-    Ok(Item::new(Key::new(pk, sk), "marketing_sent")
+    Ok(Item::new(key, "marketing_sent")
         .with_data(&serde_json::json!({ "sent": sent }))?
         .expires_at(now + SENT_RECORD_SECONDS))
 }

@@ -8,10 +8,11 @@
 use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
 use shared::Platform;
+use shared::accounts::{self, UserRecord};
 use shared::consent::{self, PurposeId};
 use shared::keys;
 use shared::mail;
-use shared::store::{Condition, Index, Item, Key, Query, Update, query_all};
+use shared::store::{Index, Item, Query, query_all};
 
 use crate::RunError;
 
@@ -29,16 +30,12 @@ struct Checkpoint {
     next_day: NaiveDate,
 }
 
-fn checkpoint_key() -> Key {
-    Key::new("REMINDERS", "CHECKPOINT")
-}
-
 pub async fn send(platform: &Platform, now: i64) -> Result<usize, RunError> {
     let period = platform.settings.inactivity_days;
     let today = chrono::DateTime::from_timestamp(now, 0).unwrap_or_default().date_naive();
     // A day is due once all of it lies `period` days back.
     let last_due = today - Duration::days(period + 1);
-    let mut day = match platform.store.get(&checkpoint_key()).await? {
+    let mut day = match platform.store.get(&keys::reminders_checkpoint()).await? {
         Some(item) => item.data::<Checkpoint>()?.next_day,
         None => last_due - Duration::days(FIRST_LOOKBACK_DAYS),
     };
@@ -53,7 +50,7 @@ pub async fn send(platform: &Platform, now: i64) -> Result<usize, RunError> {
             if queued >= PER_RUN {
                 return Ok(queued);
             }
-            if remind(platform, &user, now, period).await? {
+            if remind(platform, &user.data::<UserRecord>()?, now, period).await? {
                 queued += 1;
             }
             handled += 1;
@@ -61,41 +58,34 @@ pub async fn send(platform: &Platform, now: i64) -> Result<usize, RunError> {
         tracing::debug!(%day, handled, "inactivity day handled");
         day += Duration::days(1);
         let next = Checkpoint { next_day: day };
-        platform.store.put(Item::new(checkpoint_key(), "reminder_checkpoint").with_data(&next)?, None).await?;
+        platform
+            .store
+            .put(Item::new(keys::reminders_checkpoint(), "reminder_checkpoint").with_data(&next)?, None)
+            .await?;
     }
     Ok(queued)
 }
 
 /// Queues one reminder if the user is still inactive, was not reminded within the period,
 /// and consents now. The mark is written first: a crash can lose a reminder, never repeat one.
-async fn remind(platform: &Platform, user: &Item, now: i64, period: i64) -> Result<bool, RunError> {
-    let Some(user_id) = user.attrs.get("user_id").and_then(|v| v.as_str()) else { return Ok(false) };
-    let last_active = user.attrs.get("last_active_at").and_then(|v| v.as_i64()).unwrap_or(now);
+async fn remind(platform: &Platform, user: &UserRecord, now: i64, period: i64) -> Result<bool, RunError> {
+    let last_active = user.last_active_at.unwrap_or(now);
     let cutoff = now - period * 24 * 3600;
     if last_active > cutoff {
         return Ok(false);
     }
-    if user.attrs.get("reminded_at").and_then(|v| v.as_i64()).is_some_and(|at| at > cutoff) {
+    if user.reminded_at.is_some_and(|at| at > cutoff) {
         return Ok(false);
     }
-    if !consent::is_granted(platform, user_id, PurposeId::InactivityReminders).await? {
+    if !consent::is_granted(platform, &user.user_id, PurposeId::InactivityReminders).await? {
         return Ok(false);
     }
-    let not_reminded = Condition::And(vec![
-        Condition::Exists,
-        Condition::Or(vec![
-            Condition::AttributeNotExists("reminded_at".into()),
-            Condition::less_than("reminded_at", cutoff + 1),
-        ]),
-    ]);
-    match platform.store.update(&user.key, "user", Update::new().set("reminded_at", now), Some(not_reminded)).await {
-        Ok(_) => {}
-        Err(err) if err.is_condition_failed() => return Ok(false),
-        Err(err) => return Err(err.into()),
+    if !accounts::mark_reminded(platform, &user.user_id, now, cutoff).await? {
+        return Ok(false);
     }
     mail::enqueue_consented(
         platform.queue.as_ref(),
-        &[user_id.to_owned()],
+        std::slice::from_ref(&user.user_id),
         PurposeId::InactivityReminders,
         SUBJECT,
         TEXT,

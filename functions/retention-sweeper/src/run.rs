@@ -4,8 +4,9 @@ use std::time::Instant;
 
 use shared::Platform;
 use shared::erasure;
+use shared::keys;
 use shared::retention::RetentionReport;
-use shared::store::{Condition, Item, Key};
+use shared::store::{Condition, Item};
 
 use crate::{RunError, alerts, reminders, sweep_with_exports};
 
@@ -14,17 +15,13 @@ const LEASE_SECONDS: i64 = 15 * 60;
 /// Erasures younger than this may still be running in a request: leave them alone.
 const INTERRUPTED_AFTER_SECONDS: i64 = 10 * 60;
 
-fn lease_key() -> Key {
-    Key::new("SWEEPER", "LEASE")
-}
-
 /// One run: at most `budget` expired items erased; the next run continues from there.
 pub async fn run(platform: &Platform, budget: u64) -> Result<RetentionReport, RunError> {
     let started = Instant::now();
     let now = platform.clock.epoch_seconds();
     let holder = ulid::Ulid::new().to_string();
     // "No live lease": an expired lease counts as absent, so a crashed run blocks nobody long.
-    let lease = Item::new(lease_key(), "sweeper_lease")
+    let lease = Item::new(keys::sweeper_lease(), "sweeper_lease")
         .with_data(&serde_json::json!({ "holder": holder }))?
         .expires_at(now + LEASE_SECONDS);
     match platform.store.put(lease, Some(Condition::NotExists)).await {
@@ -34,7 +31,8 @@ pub async fn run(platform: &Platform, budget: u64) -> Result<RetentionReport, Ru
     }
     let result = steps(platform, budget, &holder, now).await;
     // Released only if still ours.
-    let release = platform.store.delete(&lease_key(), Some(Condition::equals("holder", holder.as_str()))).await;
+    let release =
+        platform.store.delete(&keys::sweeper_lease(), Some(Condition::equals("holder", holder.as_str()))).await;
     if let Some(err) = release.as_ref().err().filter(|err| !err.is_condition_failed()) {
         tracing::warn!(error = %err, "could not release the sweeper lease; it lapses by itself");
     }

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use shared::blob::BlobStore;
 use shared::clock::Clock;
 use shared::keys;
-use shared::store::{Condition, Index, Item, Key, Query, SortKey, Store, StoreError};
+use shared::store::expiry;
+use shared::store::{Condition, Index, Item, Query, SortKey, Store, StoreError};
 
 /// How far back the first sweep looks when there is no checkpoint yet.
 const FIRST_LOOKBACK_DAYS: i64 = 7;
@@ -41,10 +42,6 @@ struct Checkpoint {
     next_day: NaiveDate,
 }
 
-fn checkpoint_key() -> Key {
-    Key::new("SWEEPER", "CHECKPOINT")
-}
-
 /// Sweeps at most `budget` expired items.
 pub async fn sweep(store: &dyn Store, clock: &dyn Clock, budget: u64) -> Result<SweepReport, StoreError> {
     sweep_with_exports(store, None, clock, budget).await
@@ -60,7 +57,7 @@ pub async fn sweep_with_exports(
 ) -> Result<SweepReport, StoreError> {
     let now = clock.now();
     let today = now.date_naive();
-    let start = match store.get(&checkpoint_key()).await? {
+    let start = match store.get(&keys::sweeper_checkpoint()).await? {
         Some(item) => item.data::<Checkpoint>()?.next_day,
         None => today - Duration::days(FIRST_LOOKBACK_DAYS),
     };
@@ -75,7 +72,7 @@ pub async fn sweep_with_exports(
         if day < today {
             // Only a day wholly in the past is done for good.
             let next = Checkpoint { next_day: day + Duration::days(1) };
-            store.put(Item::new(checkpoint_key(), "sweeper_checkpoint").with_data(&next)?, None).await?;
+            store.put(Item::new(keys::sweeper_checkpoint(), "sweeper_checkpoint").with_data(&next)?, None).await?;
         }
         day += Duration::days(1);
     }
@@ -97,10 +94,9 @@ async fn sweep_day(
     budget: u64,
     report: &mut SweepReport,
 ) -> Result<bool, StoreError> {
-    for partition in keys::expiry_partitions_of_day(day) {
-        let mut query = Query::index(Index::Gsi2, partition)
-            .sort(SortKey::LessThan(keys::expiry_sort_key(now + 1)))
-            .including_expired();
+    for partition in expiry::partitions_of_day(day) {
+        let mut query =
+            Query::index(Index::Gsi2, partition).sort(SortKey::LessThan(expiry::sort_key(now + 1))).including_expired();
         loop {
             let left = budget.saturating_sub(report.total());
             if left == 0 {
@@ -113,7 +109,7 @@ async fn sweep_day(
             let results: Vec<Outcome> = futures::stream::iter(expired)
                 .map(|item| async move {
                     // An export's record is keyed by its file (the expiry index holds keys only).
-                    let file = (item.entity_type == "export").then(|| item.key.sk.strip_prefix("EXPORT#")).flatten();
+                    let file = (item.entity_type == "export").then(|| keys::export_file(&item.key)).flatten();
                     let mut file_deleted = 0;
                     if let (Some(blobs), Some(file)) = (blobs, file) {
                         match blobs.delete_prefix(file).await {

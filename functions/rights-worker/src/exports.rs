@@ -18,7 +18,7 @@ use shared::erasure::{self, Subject};
 use shared::keys;
 use shared::published::SUBPROCESSORS;
 use shared::rights::{EXPORT_RETENTION_SECONDS, Exports, RequestType, RightsRequest};
-use shared::store::{Item, Key};
+use shared::store::Item;
 
 use crate::WorkError;
 
@@ -137,7 +137,7 @@ pub async fn write(platform: &Platform, request: &RightsRequest, user: &UserReco
     // sweeper deletes the file with its record.
     let put = |key: String, bytes: Vec<u8>, content_type: &'static str| async move {
         platform.blobs.put(&key, Bytes::from(bytes), content_type).await?;
-        let record = Item::new(Key::new(keys::user_partition(&user.user_id), format!("EXPORT#{key}")), "export")
+        let record = Item::new(keys::export_record(&user.user_id, &key), "export")
             .with_data(&json!({ "blob_key": key, "request_id": request.id }))
             .map_err(export_error)?
             .expires_at(expires_at);

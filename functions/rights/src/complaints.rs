@@ -14,11 +14,10 @@ use shared::http::{ListParams, Paginated};
 use shared::keys;
 use shared::mail::{self, Email};
 use shared::session::AuthUser;
-use shared::store::{Condition, Index, IndexKey, Item, Key, Query, StoreError};
+use shared::store::{Condition, Index, IndexKey, Item, Query, StoreError};
 use utoipa::ToSchema;
 
 const MAX_MESSAGE: usize = 10_000;
-const LISTING: &str = "COMPLAINTS";
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -72,9 +71,9 @@ pub async fn create(
         created_at: time(platform.clock.epoch_seconds()),
     };
     // Filed in the complainant's partition: erased with them, like everything about them.
-    let item = Item::new(Key::new(keys::user_partition(&auth.user_id), format!("COMPLAINT#{id}")), "complaint")
+    let item = Item::new(keys::complaint(&auth.user_id, &id), "complaint")
         .with_data(&complaint)?
-        .with_index(Index::Gsi3, IndexKey::new(LISTING, &id));
+        .with_index(Index::Gsi3, IndexKey::new(keys::COMPLAINTS_LISTING, &id));
     platform.store.put(item, Some(Condition::NotExists)).await?;
     let notice = Email {
         to: platform.settings.dpo.email.clone(),
@@ -111,7 +110,10 @@ pub async fn list(
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<Paginated<Complaint>>, ApiError> {
     auth.require_operator()?;
-    let query = Query::index(Index::Gsi3, LISTING).backward().limit(params.limit()?).cursor(params.cursor.clone());
+    let query = Query::index(Index::Gsi3, keys::COMPLAINTS_LISTING)
+        .backward()
+        .limit(params.limit()?)
+        .cursor(params.cursor.clone());
     let page = platform.store.query(query).await?;
     let items = page.items.iter().map(|item| item.data::<Complaint>()).collect::<Result<Vec<_>, StoreError>>()?;
     Ok(Json(Paginated { items, cursor: page.cursor }))

@@ -30,7 +30,7 @@ use shared::error::{ApiError, Problem};
 use shared::marketing::{EventSource, RecipientRef, SyncMessage};
 use shared::queue::QueueName;
 use shared::session::AuthUser;
-use shared::store::{BatchOp, Index, IndexKey, Item, Key, Query, query_all};
+use shared::store::{BatchOp, Index, Item, Key, Query, query_all};
 use shared::tracking::RETENTION_SECONDS;
 use shared::{keys, store};
 use utoipa::ToSchema;
@@ -67,7 +67,7 @@ pub struct Interaction {
 
 impl Interaction {
     fn item(&self) -> Result<Item, store::StoreError> {
-        let shard = keys::shard_of(&self.sg_event_id, keys::INTERACTION_SHARDS);
+        let shard = shared::hash::shard_of(&self.sg_event_id, keys::INTERACTION_SHARDS);
         let key = Key::new(
             keys::recipient_interactions(&self.organisation_id, &self.recipient),
             keys::interaction_sort(self.timestamp, &self.sg_event_id),
@@ -76,10 +76,7 @@ impl Interaction {
             .with_data(self)?
             .with_index(
                 Index::Gsi1,
-                IndexKey::new(
-                    keys::organisation_interactions(&self.organisation_id, shard),
-                    format!("{}#{}", self.recipient, self.sg_event_id),
-                ),
+                keys::organisation_interaction(&self.organisation_id, shard, &self.recipient, &self.sg_event_id),
             )
             .expires_at(self.timestamp + RETENTION_SECONDS))
     }
@@ -109,7 +106,7 @@ fn text(event: &Value, field: &str, max: usize) -> Option<String> {
 
 /// The hash that identifies a recipient.
 pub fn recipient_hash(email: &EmailAddress) -> String {
-    keys::sha256_hex(email.canonical().as_bytes())
+    shared::hash::sha256_hex(email.canonical().as_bytes())
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -181,8 +178,8 @@ pub async fn webhook(
         let is_suppressed = match suppressed.get(&pair) {
             Some(known) => *known,
             None => {
-                let (pk, sk) = keys::suppression(&pair.0, &pair.1);
-                let found = platform.store.get(&Key::new(pk, sk)).await?.is_some();
+                let key = keys::suppression(&pair.0, &pair.1);
+                let found = platform.store.get(&key).await?.is_some();
                 *suppressed.entry(pair).or_insert(found)
             }
         };
@@ -239,9 +236,9 @@ pub async fn erase_recipient(
     auth.require_admin()?;
     let email = EmailAddress::parse(&email)?;
     let recipient = recipient_hash(&email);
-    let (pk, sk) = keys::suppression(&auth.organisation_id, &recipient);
+    let key = keys::suppression(&auth.organisation_id, &recipient);
     // Suppress first: an event arriving during the erasure is not stored after it.
-    let suppression = Item::new(Key::new(pk, sk), "recipient_suppression")
+    let suppression = Item::new(key, "recipient_suppression")
         .with_data(&serde_json::json!({ "recipient": recipient, "since": platform.clock.epoch_seconds() }))?;
     platform.store.put(suppression, None).await?;
     let interactions = query_all(

@@ -18,7 +18,7 @@ use sha2::Sha256;
 use shared::Platform;
 use shared::error::{ApiError, Problem};
 use shared::keys;
-use shared::store::{Condition, Item, Key};
+use shared::store::{Condition, Item};
 use subtle::ConstantTimeEq;
 use utoipa::ToSchema;
 
@@ -57,7 +57,7 @@ pub fn verify(header: &str, body: &[u8], secret: &str, now: i64) -> Result<(), S
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
-    let expected = keys::hex(&mac.finalize().into_bytes());
+    let expected = shared::hash::hex(&mac.finalize().into_bytes());
     let matches = candidates.iter().any(|candidate| bool::from(candidate.as_bytes().ct_eq(expected.as_bytes())));
     if matches { Ok(()) } else { Err(SignatureError::Mismatch) }
 }
@@ -131,15 +131,11 @@ impl Invoice {
     }
 
     fn item(&self, platform: &Platform) -> Result<Item, shared::store::StoreError> {
-        let partition = match &self.organisation_id {
-            Some(organisation_id) => keys::organisation_invoices(organisation_id),
-            None => "INVOICES#UNASSIGNED".to_owned(),
-        };
         let date = chrono::DateTime::from_timestamp(self.created, 0).unwrap_or_default().date_naive();
         let bookkeeping = &platform.settings.bookkeeping;
         let until = bookkeeping.purge_after(date);
         let purge_at = until.and_hms_opt(23, 59, 59).map(|t| t.and_utc().timestamp()).unwrap_or(i64::MAX);
-        let mut item = Item::new(Key::new(partition, format!("INVOICE#{}", self.invoice_id)), "invoice")
+        let mut item = Item::new(keys::invoice(self.organisation_id.as_deref(), &self.invoice_id), "invoice")
             .with_data(self)?
             .expires_at(purge_at);
         item.attrs.insert(
@@ -185,7 +181,7 @@ pub async fn webhook(
     let event_id = id_field(&event, "id", "evt_").ok_or_else(malformed)?;
     let kind = event.get("type").and_then(|v| v.as_str()).ok_or_else(malformed)?;
     let created = event.get("created").and_then(Value::as_i64).ok_or_else(malformed)?;
-    let seen_key = Key::new(format!("STRIPE_EVENT#{event_id}"), "SEEN");
+    let seen_key = keys::stripe_event(&event_id);
     if platform.store.get(&seen_key).await?.is_some() {
         return Ok(Json(StripeResult { status: "duplicate" }));
     }

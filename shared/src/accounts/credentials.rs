@@ -9,7 +9,7 @@ use crate::domain::{EmailAddress, NewPassword, OrganisationName, Region, Role};
 use crate::session::{self, NewSession};
 use crate::store::{Condition, StoreError, TransactOp, Update};
 use crate::throttle::{LOGIN_PER_ACCOUNT, LOGIN_PER_ADDRESS};
-use crate::{keys, mail, tokens};
+use crate::{mail, tokens};
 
 /// What a signup asks for, unchecked.
 #[derive(Debug)]
@@ -35,7 +35,7 @@ pub async fn signup(platform: &Platform, form: SignupForm<'_>) -> Result<(), Acc
     let user_id = ulid::Ulid::new().to_string();
     let organisation_id = ulid::Ulid::new().to_string();
     let token = tokens::generate();
-    let token_hash = keys::sha256_hex(token.as_bytes());
+    let token_hash = crate::hash::sha256_hex(token.as_bytes());
     let user = UserRecord {
         user_id: user_id.clone(),
         organisation_id: organisation_id.clone(),
@@ -46,6 +46,7 @@ pub async fn signup(platform: &Platform, form: SignupForm<'_>) -> Result<(), Acc
         password_hash,
         created_at: now,
         last_active_at: None,
+        reminded_at: None,
     };
     let organisation = OrganisationRecord {
         organisation_id: organisation_id.clone(),
@@ -198,6 +199,7 @@ pub async fn accept_invitation(platform: &Platform, token: &str, password: &str)
         password_hash,
         created_at: platform.clock.epoch_seconds(),
         last_active_at: None,
+        reminded_at: None,
     };
     let claim = EmailClaim { user_id: user.user_id.clone() };
     /// The operation that claims the address: its failure means the address is taken.

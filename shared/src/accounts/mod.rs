@@ -21,8 +21,8 @@ pub use records::{
 use crate::Platform;
 use crate::domain::{EmailAddress, Role};
 use crate::erasure::{self, ErasureReport, Subject};
-use crate::store::{Condition, Index, Query, StoreError, TransactOp, Update, query_all};
-use crate::{keys, mail, tokens};
+use crate::store::{Condition, StoreError, TransactOp, Update};
+use crate::{mail, tokens};
 
 /// The account, if it still exists.
 pub async fn find_user(platform: &Platform, user_id: &str) -> Result<Option<UserRecord>, StoreError> {
@@ -44,10 +44,28 @@ pub async fn load_organisation(platform: &Platform, organisation_id: &str) -> Re
     }
 }
 
-/// Every member of an organisation, in order of joining (one index query per 1,000).
+/// Every member of an organisation, in order of joining.
 pub async fn members(platform: &Platform, organisation_id: &str) -> Result<Vec<UserRecord>, StoreError> {
-    let query = Query::index(Index::Gsi1, keys::organisation_members(organisation_id)).limit(1_000);
-    query_all(platform.store.as_ref(), query).await?.iter().map(|m| m.data::<UserRecord>()).collect()
+    records::members(platform.store.as_ref(), organisation_id).await
+}
+
+/// Marks an inactive user as reminded now, unless a reminder went out since `cutoff`; false
+/// when another run did it first or the account is gone (the mark comes before the mail, so
+/// a crash can lose a reminder, never repeat one).
+pub async fn mark_reminded(platform: &Platform, user_id: &str, now: i64, cutoff: i64) -> Result<bool, StoreError> {
+    let not_reminded = Condition::And(vec![
+        Condition::Exists,
+        Condition::Or(vec![
+            Condition::AttributeNotExists("reminded_at".into()),
+            Condition::less_than("reminded_at", cutoff + 1),
+        ]),
+    ]);
+    let update = Update::new().set("reminded_at", now);
+    match platform.store.update(&UserRecord::key(user_id), "user", update, Some(not_reminded)).await {
+        Ok(_) => Ok(true),
+        Err(err) if err.is_condition_failed() => Ok(false),
+        Err(err) => Err(err),
+    }
 }
 
 /// A live single-use token of one of the given kinds, and its hash.
@@ -135,7 +153,7 @@ pub async fn start_email_change(
         return Err(AccountError::SameAddress);
     }
     let token = tokens::generate();
-    let token_hash = keys::sha256_hex(token.as_bytes());
+    let token_hash = crate::hash::sha256_hex(token.as_bytes());
     let record = TokenRecord {
         kind: TokenKind::ChangeEmail,
         organisation_id: user.organisation_id.clone(),
@@ -205,7 +223,7 @@ pub async fn invite(
     let email = EmailAddress::parse(email)?;
     let organisation = load_organisation(platform, organisation_id).await?;
     let token = tokens::generate();
-    let token_hash = keys::sha256_hex(token.as_bytes());
+    let token_hash = crate::hash::sha256_hex(token.as_bytes());
     let expires_at = platform.clock.epoch_seconds() + INVITATION_TTL_SECONDS;
     let record = TokenRecord {
         kind: TokenKind::Invitation,

@@ -2,7 +2,7 @@
 
 use crate::domain::{Region, Role};
 use crate::keys;
-use crate::store::{Index, IndexKey, Item, Key, StoreError};
+use crate::store::{Index, IndexKey, Item, Key, Query, Store, StoreError, query_all};
 use serde::{Deserialize, Serialize};
 
 /// An unverified signup (user, organisation, e-mail claim) disappears after this long, so
@@ -26,12 +26,14 @@ pub struct UserRecord {
     /// Absent until the first activity (the hourly write's condition tests for absence).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_active_at: Option<i64>,
+    /// When the last inactivity reminder was queued (absent: never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reminded_at: Option<i64>,
 }
 
 impl UserRecord {
     pub fn key(user_id: &str) -> Key {
-        let (pk, sk) = keys::user(user_id);
-        Key::new(pk, sk)
+        keys::user(user_id)
     }
 
     pub fn item(&self) -> Result<Item, StoreError> {
@@ -40,6 +42,12 @@ impl UserRecord {
             IndexKey::new(keys::organisation_members(&self.organisation_id), keys::member_sort(&self.user_id)),
         ))
     }
+}
+
+/// Every member of an organisation, in order of joining (one index query per 1,000).
+pub async fn members(store: &dyn Store, organisation_id: &str) -> Result<Vec<UserRecord>, StoreError> {
+    let query = Query::index(Index::Gsi1, keys::organisation_members(organisation_id)).limit(1_000);
+    query_all(store, query).await?.iter().map(|m| m.data::<UserRecord>()).collect()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -52,8 +60,7 @@ pub struct OrganisationRecord {
 
 impl OrganisationRecord {
     pub fn key(organisation_id: &str) -> Key {
-        let (pk, sk) = keys::organisation(organisation_id);
-        Key::new(pk, sk)
+        keys::organisation(organisation_id)
     }
 
     pub fn item(&self) -> Result<Item, StoreError> {
@@ -69,14 +76,13 @@ pub struct EmailClaim {
 
 impl EmailClaim {
     pub fn key(canonical_email: &str) -> Key {
-        let (pk, sk) = keys::email_claim(canonical_email);
-        Key::new(pk, sk)
+        keys::email_claim(canonical_email)
     }
 
     pub fn item(&self, canonical_email: &str) -> Result<Item, StoreError> {
         Ok(Item::new(Self::key(canonical_email), "email_claim")
             .with_data(self)?
-            .with_index(Index::Gsi1, IndexKey::new(keys::subject_index(&self.user_id), "EMAIL")))
+            .with_index(Index::Gsi1, IndexKey::new(keys::subject_index(&self.user_id), keys::EMAIL_CLAIM_INDEX_SORT)))
     }
 }
 
@@ -105,15 +111,14 @@ pub struct TokenRecord {
 
 impl TokenRecord {
     pub fn key(token_hash: &str) -> Key {
-        let (pk, sk) = keys::token(token_hash);
-        Key::new(pk, sk)
+        keys::token(token_hash)
     }
 
     /// Files the token under its user (erased with them) or its organisation (invitations).
     pub fn item(&self, token_hash: &str, expires_at: i64) -> Result<Item, StoreError> {
         let index = match &self.user_id {
-            Some(user_id) => IndexKey::new(keys::subject_index(user_id), format!("TOKEN#{token_hash}")),
-            None => IndexKey::new(keys::organisation_invitations(&self.organisation_id), format!("TOKEN#{token_hash}")),
+            Some(user_id) => keys::token_index(keys::subject_index(user_id), token_hash),
+            None => keys::token_index(keys::organisation_invitations(&self.organisation_id), token_hash),
         };
         let kind = match self.kind {
             TokenKind::Invitation => "invitation",

@@ -2,12 +2,10 @@
 //! a folder of `.eml` files for e-mail, a folder of what marketing sync would send.
 //! Everything lives under the data directory.
 
-mod db;
-
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use db::SqliteDb;
+pub use crate::sqlite::SqliteDb;
 
 use crate::blob::local::LocalBlobStore;
 use crate::clock::Clock;

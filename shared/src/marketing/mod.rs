@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::config::{ConfigError, Source};
-use crate::keys::sha256_hex;
+use crate::hash::sha256_hex;
 
 /// GA4 takes at most 25 events per request, all of one client.
 pub const GA4_MAX_EVENTS: usize = 25;

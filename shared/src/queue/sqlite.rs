@@ -10,7 +10,7 @@ use rusqlite::{TransactionBehavior, params};
 
 use super::{Queue, QueueError, QueueName, ReceivedMessage, batches, validate_receive};
 use crate::clock::Clock;
-use crate::embedded::SqliteDb;
+use crate::sqlite::SqliteDb;
 
 #[derive(Debug, Clone)]
 pub struct SqliteQueue {

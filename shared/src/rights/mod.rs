@@ -148,33 +148,15 @@ pub struct RightsRequest {
     pub version: u64,
 }
 
-pub fn request_key(id: &str) -> Key {
-    Key::new(format!("RIGHTS#{id}"), "REQUEST")
-}
-
 fn lock_key(user_id: &str, kind: RequestType) -> Key {
-    Key::new(keys::user_partition(user_id), format!("OPEN_RIGHTS#{}", kind.as_str()))
-}
-
-const OPEN_PARTITION: &str = "RIGHTS_OPEN";
-
-fn open_key(due_at: i64, id: &str) -> Key {
-    Key::new(OPEN_PARTITION, format!("{:012}#{id}", due_at.max(0)))
-}
-
-pub fn organisation_listing(organisation_id: &str) -> String {
-    format!("ORG#{organisation_id}#RIGHTS")
-}
-
-pub fn user_listing(user_id: &str) -> String {
-    format!("USER#{user_id}#RIGHTS")
+    keys::open_rights_lock(user_id, kind.as_str())
 }
 
 /// Open requests, earliest deadline first; `overdue_at` limits them to those due before it.
 pub fn open_query(overdue_at: Option<i64>) -> Query {
-    let query = Query::partition(OPEN_PARTITION);
+    let query = Query::partition(keys::OPEN_RIGHTS_PARTITION);
     match overdue_at {
-        Some(now) => query.sort(SortKey::LessThan(format!("{:012}", now.max(0)))),
+        Some(now) => query.sort(SortKey::LessThan(keys::open_rights_due_before(now))),
         None => query,
     }
 }
@@ -218,14 +200,14 @@ impl RightsRequest {
     }
 
     pub fn item(&self) -> Result<Item, StoreError> {
-        let mut item = Item::new(request_key(&self.id), "rights_request")
+        let mut item = Item::new(keys::rights_request(&self.id), "rights_request")
             .with_data(self)?
-            .with_index(Index::Gsi1, IndexKey::new(organisation_listing(&self.organisation_id), &self.id));
+            .with_index(Index::Gsi1, IndexKey::new(keys::organisation_rights(&self.organisation_id), &self.id));
         // An erasure being carried out leaves the person's listing, which the erasure itself
         // empties: the request must outlive what it erases (it is anonymised when it completes).
         let erasing = self.kind == RequestType::Erasure && self.status == Status::Processing;
         if let Some(user_id) = self.user_id.as_ref().filter(|_| !erasing) {
-            item = item.with_index(Index::Gsi3, IndexKey::new(user_listing(user_id), &self.id));
+            item = item.with_index(Index::Gsi3, IndexKey::new(keys::user_rights(user_id), &self.id));
         }
         Ok(item)
     }
@@ -287,7 +269,7 @@ pub async fn create(platform: &Platform, request: &mut RightsRequest) -> Result<
     let lock = Item::new(lock_key(&user_id, request.kind), "rights_request_lock")
         .with_data(&serde_json::json!({ "request_id": request.id }))
         .map_err(SaveError::Store)?;
-    let open = Item::new(open_key(request.due_at, &request.id), "rights_request_open")
+    let open = Item::new(keys::open_rights_entry(request.due_at, &request.id), "rights_request_open")
         .with_data(&serde_json::json!({ "request_id": request.id }))
         .map_err(SaveError::Store)?;
     let ops = vec![
@@ -313,9 +295,9 @@ pub async fn withdraw_creation(platform: &Platform, request: &RightsRequest) -> 
     platform
         .store
         .transact(vec![
-            TransactOp::Delete { key: request_key(&request.id), condition: None },
+            TransactOp::Delete { key: keys::rights_request(&request.id), condition: None },
             TransactOp::Delete { key: lock_key(&user_id, request.kind), condition: None },
-            TransactOp::Delete { key: open_key(request.due_at, &request.id), condition: None },
+            TransactOp::Delete { key: keys::open_rights_entry(request.due_at, &request.id), condition: None },
         ])
         .await
 }
@@ -331,7 +313,7 @@ pub async fn open_request_of(
 }
 
 pub async fn load(platform: &Platform, id: &str) -> Result<Option<RightsRequest>, StoreError> {
-    match platform.store.get(&request_key(id)).await? {
+    match platform.store.get(&keys::rights_request(id)).await? {
         Some(item) => Ok(Some(item.data()?)),
         None => Ok(None),
     }
@@ -348,13 +330,13 @@ pub async fn save(platform: &Platform, request: &mut RightsRequest, previous_due
         condition: Some(Condition::equals("version", read_version)),
     }];
     if !request.status.is_open() {
-        ops.push(TransactOp::Delete { key: open_key(previous_due_at, &request.id), condition: None });
+        ops.push(TransactOp::Delete { key: keys::open_rights_entry(previous_due_at, &request.id), condition: None });
         if let Some(user_id) = &request.user_id {
             ops.push(TransactOp::Delete { key: lock_key(user_id, request.kind), condition: None });
         }
     } else if previous_due_at != request.due_at {
-        ops.push(TransactOp::Delete { key: open_key(previous_due_at, &request.id), condition: None });
-        let open = Item::new(open_key(request.due_at, &request.id), "rights_request_open")
+        ops.push(TransactOp::Delete { key: keys::open_rights_entry(previous_due_at, &request.id), condition: None });
+        let open = Item::new(keys::open_rights_entry(request.due_at, &request.id), "rights_request_open")
             .with_data(&serde_json::json!({ "request_id": request.id }))
             .map_err(SaveError::Store)?;
         ops.push(TransactOp::Put { item: open, condition: None });

@@ -86,8 +86,7 @@ where
         let platform = Platform::from_ref(state);
         let (token, via_cookie) = presented_token(parts).ok_or_else(unauthenticated)?;
         let session_hash = tokens::hash(&token).ok_or_else(unauthenticated)?;
-        let (pk, sk) = keys::session(&session_hash);
-        let key = Key::new(pk, sk);
+        let key = keys::session(&session_hash);
         let item = platform.store.get(&key).await?.ok_or_else(unauthenticated)?;
         let session: SessionRecord = item.data()?;
         let now = platform.clock.epoch_seconds();
@@ -97,7 +96,7 @@ where
         let safe_method = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
         if via_cookie && !safe_method {
             let presented = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
-            let matches = keys::sha256_hex(presented.as_bytes()) == session.csrf_hash;
+            let matches = crate::hash::sha256_hex(presented.as_bytes()) == session.csrf_hash;
             if presented.is_empty() || !matches {
                 return Err(ApiError::new(
                     axum::http::StatusCode::FORBIDDEN,

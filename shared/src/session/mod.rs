@@ -15,9 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::Platform;
 use crate::domain::Role;
 use crate::keys;
-use crate::store::{
-    BatchOp, Condition, Index, IndexKey, Item, Key, Query, SortKey, Store, StoreError, Update, query_all,
-};
+use crate::store::{BatchOp, Condition, Index, Item, Query, SortKey, Store, StoreError, Update, query_all};
 use crate::tokens;
 
 pub const COOKIE_NAME: &str = "__Host-infentre_session";
@@ -58,22 +56,22 @@ pub async fn create(
     let now = platform.clock.epoch_seconds();
     let token = tokens::generate();
     let csrf_token = tokens::generate();
-    let token_hash = keys::sha256_hex(token.as_bytes());
+    let token_hash = crate::hash::sha256_hex(token.as_bytes());
     let record = SessionRecord {
         user_id: user_id.to_owned(),
         organisation_id: organisation_id.to_owned(),
         role,
         operator,
-        csrf_hash: keys::sha256_hex(csrf_token.as_bytes()),
+        csrf_hash: crate::hash::sha256_hex(csrf_token.as_bytes()),
         created_at: now,
         absolute_expires_at: now + ABSOLUTE_TIMEOUT_SECONDS,
         refreshed_at: now,
     };
     let expires_at = now + IDLE_TIMEOUT_SECONDS;
-    let (pk, sk) = keys::session(&token_hash);
-    let item = Item::new(Key::new(pk, sk), "session")
+    let key = keys::session(&token_hash);
+    let item = Item::new(key, "session")
         .with_data(&record)?
-        .with_index(Index::Gsi1, IndexKey::new(keys::subject_index(user_id), format!("SESSION#{token_hash}")))
+        .with_index(Index::Gsi1, keys::session_index(user_id, &token_hash))
         .expires_at(expires_at);
     platform.store.put(item, Some(Condition::NotExists)).await?;
     Ok(NewSession { token, csrf_token, expires_at })
@@ -81,15 +79,16 @@ pub async fn create(
 
 /// Ends one session.
 pub async fn revoke(store: &dyn Store, session_hash: &str) -> Result<(), StoreError> {
-    let (pk, sk) = keys::session(session_hash);
-    store.delete(&Key::new(pk, sk), None).await.map(|_| ())
+    let key = keys::session(session_hash);
+    store.delete(&key, None).await.map(|_| ())
 }
 
 /// Ends every session of a user but `keep` (the one changing the password, say).
 pub async fn revoke_all(store: &dyn Store, user_id: &str, keep: Option<&str>) -> Result<usize, StoreError> {
-    let query = Query::index(Index::Gsi1, keys::subject_index(user_id)).sort(SortKey::BeginsWith("SESSION#".into()));
+    let query = Query::index(Index::Gsi1, keys::subject_index(user_id))
+        .sort(SortKey::BeginsWith(keys::SESSION_INDEX_PREFIX.into()));
     let sessions = query_all(store, query).await?;
-    let keep = keep.map(|hash| keys::session(hash).0);
+    let keep = keep.map(|hash| keys::session(hash).pk);
     let deletes: Vec<BatchOp> =
         sessions.into_iter().filter(|s| Some(&s.key.pk) != keep.as_ref()).map(|s| BatchOp::Delete(s.key)).collect();
     let count = deletes.len();
@@ -99,7 +98,7 @@ pub async fn revoke_all(store: &dyn Store, user_id: &str, keep: Option<&str>) ->
 
 /// Notes that the user was active (a login, or requests): written at most once an hour.
 pub async fn note_activity(store: &dyn Store, user_id: &str, now: i64) -> Result<(), StoreError> {
-    let (pk, sk) = keys::user(user_id);
+    let key = keys::user(user_id);
     let stale = Condition::And(vec![
         Condition::Exists,
         Condition::Or(vec![
@@ -109,11 +108,9 @@ pub async fn note_activity(store: &dyn Store, user_id: &str, now: i64) -> Result
     ]);
     // Filed by the day of activity too: the reminder job finds who went quiet on a day.
     let day = chrono::DateTime::from_timestamp(now, 0).unwrap_or_default().date_naive();
-    let (index_pk, index_sk) = keys::activity(day, user_id);
-    let update = Update::new()
-        .set("last_active_at", now)
-        .index(crate::store::Index::Gsi3, Some(crate::store::IndexKey::new(index_pk, index_sk)));
-    match store.update(&Key::new(pk, sk), "user", update, Some(stale)).await {
+    let index = keys::activity(day, user_id);
+    let update = Update::new().set("last_active_at", now).index(crate::store::Index::Gsi3, Some(index));
+    match store.update(&key, "user", update, Some(stale)).await {
         Ok(_) => Ok(()),
         Err(err) if err.is_condition_failed() => Ok(()),
         Err(err) => Err(err),

@@ -240,7 +240,7 @@ impl Expression {
                 None => remove.push("expires_at".to_owned()),
             }
             let expiry_key = expires_at
-                .map(|at| IndexKey::new(crate::keys::expiry_partition(at, pk), crate::keys::expiry_sort_key(at)));
+                .map(|at| IndexKey::new(crate::store::expiry::partition(at, pk), crate::store::expiry::sort_key(at)));
             index_keys.push((Index::Gsi2, expiry_key));
         }
         for (index, key) in index_keys {

@@ -11,6 +11,7 @@ mod condition;
 mod cursor;
 #[cfg(feature = "aws")]
 pub mod dynamodb;
+pub mod expiry;
 #[cfg(feature = "embedded")]
 pub mod sqlite;
 
@@ -20,8 +21,6 @@ use serde_json::{Map, Value};
 
 pub use condition::Condition;
 pub(crate) use cursor::CursorKey;
-
-use crate::keys;
 
 /// The attribute names the table itself uses; item data may not use them.
 pub const RESERVED_ATTRIBUTES: [&str; 10] =
@@ -149,8 +148,7 @@ impl Item {
 
     pub(crate) fn set_expiry(&mut self, expires_at: Option<i64>) {
         self.expires_at = expires_at;
-        self.gsi2 =
-            expires_at.map(|at| IndexKey::new(keys::expiry_partition(at, &self.key.pk), keys::expiry_sort_key(at)));
+        self.gsi2 = expires_at.map(|at| IndexKey::new(expiry::partition(at, &self.key.pk), expiry::sort_key(at)));
     }
 
     /// The item's data as a typed value.

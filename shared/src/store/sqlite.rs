@@ -13,7 +13,7 @@ use super::{
     Update, batch_chunks, validate_key, validate_transaction,
 };
 use crate::clock::Clock;
-use crate::embedded::SqliteDb;
+use crate::sqlite::SqliteDb;
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {

@@ -61,7 +61,7 @@ async fn the_whole_journey_ends_with_nothing_left_about_the_cancelled_member(b: 
     // Cancel → nothing about the member remains, the session is dead, login fails.
     let (status, cancelled) = b.delete("/v1/me", grace.bearer(), json!({"password": GRACE_PASSWORD})).await;
     assert_eq!((status, cancelled), (200, json!({"erased": true, "retained": []})));
-    let grace_email_hash = shared::keys::sha256_hex(GRACE.as_bytes());
+    let grace_email_hash = shared::hash::sha256_hex(GRACE.as_bytes());
     for trace in [grace.user_id.as_str(), GRACE, grace_email_hash.as_str()] {
         assert_eq!(b.count_of(trace).await, 0, "an item still holds {trace}");
     }

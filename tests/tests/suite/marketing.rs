@@ -9,7 +9,7 @@ use infentre_tests::{on_both_engines, sendgrid_signature};
 use marketing_worker::MarketingWorker;
 use serde_json::{Value, json};
 use shared::clock::Clock;
-use shared::keys::sha256_hex;
+use shared::hash::sha256_hex;
 use shared::marketing::{Destination, DestinationId, HashedUser};
 use shared::queue::QueueName;
 

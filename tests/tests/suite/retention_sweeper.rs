@@ -82,5 +82,5 @@ async fn a_sweep_costs_requests_in_proportion_to_what_expired(f: Fixture) {
     assert_eq!(requests.get("DynamoDB.Scan"), 0);
     assert_eq!(requests.get("DynamoDB.DeleteItem"), 10, "one conditional delete per expired item");
     // Today's expiry partitions, each read once (plus the checkpoint), whatever the table holds.
-    assert!(requests.get("DynamoDB.Query") <= shared::keys::EXPIRY_SHARDS as u64, "{:?}", requests.snapshot());
+    assert!(requests.get("DynamoDB.Query") <= shared::store::expiry::EXPIRY_SHARDS as u64, "{:?}", requests.snapshot());
 }

@@ -398,8 +398,8 @@ async fn a_request_that_keeps_failing_is_marked_failed_with_a_reason(b: Backend)
     let id = filed["id"].as_str().unwrap();
     b.post(&format!("/v1/rights-requests/{id}/approve"), admin.bearer(), json!({})).await;
     // The account disappears behind the request's back: the export cannot be made.
-    let (pk, sk) = shared::keys::user(&member.user_id);
-    b.platform.store.delete(&shared::store::Key::new(pk, sk), None).await.unwrap();
+    let key = shared::keys::user(&member.user_id);
+    b.platform.store.delete(&key, None).await.unwrap();
     let event = b.take_messages(QueueName::Rights).await;
     let first = rights_worker::handle(&b.platform, event.clone()).await;
     assert!(first.is_err(), "retried while attempts remain");

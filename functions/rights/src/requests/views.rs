@@ -35,10 +35,10 @@ pub async fn list(
 ) -> Result<Json<Paginated<RequestView>>, ApiError> {
     let limit = ListParams { cursor: None, limit: params.limit }.limit()?;
     let query = match params.scope.as_deref() {
-        None | Some("own") => Query::index(Index::Gsi3, rights::user_listing(&auth.user_id)),
+        None | Some("own") => Query::index(Index::Gsi3, shared::keys::user_rights(&auth.user_id)),
         Some("organisation") => {
             auth.require_admin()?;
-            Query::index(Index::Gsi1, rights::organisation_listing(&auth.organisation_id))
+            Query::index(Index::Gsi1, shared::keys::organisation_rights(&auth.organisation_id))
         }
         Some(_) => return Err(ApiError::bad_request("invalid_scope", "scope is `own` or `organisation`.")),
     };
