@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Platform;
 use crate::keys;
+use crate::retry::Backoff;
 use crate::store::{Condition, Index, IndexKey, Item, Key, Query, SortKey, Store, StoreError, TransactOp, query_all};
 
 /// The privacy notice whose version consents are given against; its SHA-256 is recorded in
@@ -236,7 +237,8 @@ pub async fn record(
 ) -> Result<(ConsentState, bool), RecordError> {
     let key = state_key(user_id, purpose);
     // Optimistic locking: a concurrent change makes the condition fail; read again and retry.
-    for attempt in 0..25u32 {
+    let backoff = Backoff::CONTENTION;
+    for attempt in 1..=backoff.attempts {
         let current: Option<ConsentState> = match platform.store.get(&key).await? {
             Some(item) => Some(item.data()?),
             None => None,
@@ -284,8 +286,7 @@ pub async fn record(
         match platform.store.transact(ops).await {
             Ok(()) => return Ok((state, true)),
             Err(StoreError::ConditionFailed { .. } | StoreError::TransactionConflict) => {
-                let jitter = rand::random::<u64>() % (5 * u64::from(attempt + 1));
-                tokio::time::sleep(std::time::Duration::from_millis(jitter)).await;
+                backoff.wait(attempt).await;
             }
             Err(err) => return Err(err.into()),
         }

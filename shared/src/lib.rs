@@ -34,6 +34,7 @@ pub mod mail;
 pub mod marketing;
 pub mod platform;
 pub mod queue;
+pub mod retry;
 pub mod signing;
 #[cfg(feature = "embedded")]
 pub mod sqlite;

@@ -9,6 +9,7 @@ use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, SendMessageBatchRequestEntry};
 
 use super::{Queue, QueueError, QueueName, ReceivedMessage, batches, validate_receive};
+use crate::retry::Backoff;
 
 /// The URLs of one queue and its dead-letter queue.
 #[derive(Debug, Clone)]
@@ -84,9 +85,10 @@ impl Queue for SqsQueue {
             let mut pending: Vec<(String, String)> =
                 batch.into_iter().enumerate().map(|(n, body)| (n.to_string(), body)).collect();
             // SQS may accept part of a batch; what failed through no fault of ours is sent again.
-            for attempt in 0..3u32 {
+            let backoff = Backoff::QUEUE;
+            for attempt in 0..backoff.attempts {
                 if attempt > 0 {
-                    tokio::time::sleep(Duration::from_millis(100 * 2u64.pow(attempt))).await;
+                    backoff.wait(attempt).await;
                 }
                 let entries = pending
                     .iter()

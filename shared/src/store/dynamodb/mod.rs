@@ -1,27 +1,31 @@
-//! The store on DynamoDB. Items are mapped with serde_dynamo; conditions are compiled to
-//! condition expressions with the same meaning as [`Condition::holds_for`].
+//! The store on DynamoDB. Items are mapped with serde_dynamo ([`mapping`]); conditions are
+//! compiled to condition expressions with the same meaning as [`Condition::holds_for`]
+//! ([`expression`]); unprocessed batch items are retried with [`crate::retry::Backoff`].
+
+mod expression;
+mod mapping;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, DeleteRequest, Put, PutRequest, ReturnValue, TransactWriteItem,
     Update as DynamoUpdate, WriteRequest,
 };
-use serde_dynamo::aws_sdk_dynamodb_1 as dynamo_serde;
-use serde_json::{Map, Value};
 
 use super::{
-    BatchOp, Condition, CursorKey, Index, IndexKey, Item, Key, Page, Query, SortKey, Store, StoreError, TransactOp,
-    Update, batch_chunks, validate_key, validate_transaction,
+    BatchOp, Condition, CursorKey, Item, Key, Page, Query, SortKey, Store, StoreError, TransactOp, Update,
+    batch_chunks, validate_key, validate_transaction,
 };
 use crate::clock::Clock;
+use crate::retry::Backoff;
 
 type AttributeMap = HashMap<String, AttributeValue>;
+
+use expression::Expression;
+use mapping::{backend, cursor_attributes, from_attributes, key_attributes, sdk_error, to_attributes};
 
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
@@ -31,32 +35,9 @@ pub struct DynamoStore {
     backoff: Backoff,
 }
 
-/// Retries of unprocessed batch items: exponential, capped, then give up as throttled.
-#[derive(Debug, Clone, Copy)]
-pub struct Backoff {
-    pub first: Duration,
-    pub max: Duration,
-    pub attempts: u32,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Self { first: Duration::from_millis(50), max: Duration::from_secs(2), attempts: 8 }
-    }
-}
-
-impl Backoff {
-    fn delay(&self, attempt: u32) -> Duration {
-        let exponential = self.first.saturating_mul(2u32.saturating_pow(attempt));
-        let capped = exponential.min(self.max);
-        // Full jitter: spreads the retries of many concurrent writers.
-        capped.mul_f64(rand::random::<f64>().max(0.1))
-    }
-}
-
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>, clock: Arc<dyn Clock>) -> Self {
-        Self { client, table: table.into(), clock, backoff: Backoff::default() }
+        Self { client, table: table.into(), clock, backoff: Backoff::STORE }
     }
 
     pub fn with_backoff(mut self, backoff: Backoff) -> Self {
@@ -64,215 +45,6 @@ impl DynamoStore {
         self
     }
 }
-
-fn backend<E: std::error::Error + Send + Sync + 'static>(err: E) -> StoreError {
-    StoreError::Backend(Box::new(err))
-}
-
-/// Maps an SDK error to the port's error; `transaction` decodes cancellation reasons.
-fn sdk_error<E, R>(err: SdkError<E, R>) -> StoreError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    match err.code() {
-        Some("ConditionalCheckFailedException") => StoreError::ConditionFailed { operation: None },
-        Some("TransactionConflictException") => StoreError::TransactionConflict,
-        Some("ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded") => {
-            StoreError::Throttled
-        }
-        Some("ValidationException") => StoreError::Invalid(err.message().unwrap_or("validation").to_owned()),
-        _ => backend(err),
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Item mapping
-
-fn to_attributes(item: &Item) -> Result<AttributeMap, StoreError> {
-    let mut map: AttributeMap =
-        dynamo_serde::to_item(&item.attrs).map_err(|err| StoreError::Invalid(format!("item data: {err}")))?;
-    map.insert("PK".into(), AttributeValue::S(item.key.pk.clone()));
-    map.insert("SK".into(), AttributeValue::S(item.key.sk.clone()));
-    map.insert("entity_type".into(), AttributeValue::S(item.entity_type.clone()));
-    for index in Index::ALL {
-        if let Some(key) = item.index(index) {
-            map.insert(index.pk_attribute().into(), AttributeValue::S(key.pk.clone()));
-            map.insert(index.sk_attribute().into(), AttributeValue::S(key.sk.clone()));
-        }
-    }
-    if let Some(at) = item.expires_at {
-        map.insert("expires_at".into(), AttributeValue::N(at.to_string()));
-    }
-    Ok(map)
-}
-
-fn from_attributes(mut map: AttributeMap) -> Result<Item, StoreError> {
-    let mut string = |name: &str| match map.remove(name) {
-        Some(AttributeValue::S(value)) => Some(value),
-        _ => None,
-    };
-    let pk = string("PK").ok_or_else(|| StoreError::Corrupt("item without PK".into()))?;
-    let sk = string("SK").ok_or_else(|| StoreError::Corrupt("item without SK".into()))?;
-    let entity_type = string("entity_type").unwrap_or_default();
-    let mut index = |index: Index| match (string(index.pk_attribute()), string(index.sk_attribute())) {
-        (Some(pk), Some(sk)) => Some(IndexKey { pk, sk }),
-        _ => None,
-    };
-    let (gsi1, gsi2, gsi3) = (index(Index::Gsi1), index(Index::Gsi2), index(Index::Gsi3));
-    let expires_at = match map.remove("expires_at") {
-        Some(AttributeValue::N(n)) => n.parse::<i64>().ok(),
-        _ => None,
-    };
-    let attrs: Map<String, Value> =
-        dynamo_serde::from_item(map).map_err(|err| StoreError::Corrupt(format!("item {sk}: {err}")))?;
-    Ok(Item { key: Key { pk, sk }, entity_type, gsi1, gsi2, gsi3, expires_at, attrs })
-}
-
-fn key_attributes(key: &Key) -> AttributeMap {
-    HashMap::from([
-        ("PK".to_owned(), AttributeValue::S(key.pk.clone())),
-        ("SK".to_owned(), AttributeValue::S(key.sk.clone())),
-    ])
-}
-
-fn cursor_attributes(cursor: &CursorKey, index: Option<Index>) -> Result<AttributeMap, StoreError> {
-    let mut map = key_attributes(&cursor.key);
-    if let Some(index) = index {
-        let index_key = cursor.index.as_ref().ok_or(StoreError::InvalidCursor)?;
-        map.insert(index.pk_attribute().into(), AttributeValue::S(index_key.pk.clone()));
-        map.insert(index.sk_attribute().into(), AttributeValue::S(index_key.sk.clone()));
-    }
-    Ok(map)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Expressions
-
-/// Collects the placeholders (`#n0`, `:v0`) of one request's expressions.
-#[derive(Default)]
-struct Expression {
-    names: HashMap<String, String>,
-    values: AttributeMap,
-}
-
-impl Expression {
-    fn name(&mut self, name: &str) -> String {
-        if let Some((placeholder, _)) = self.names.iter().find(|(_, n)| n.as_str() == name) {
-            return placeholder.clone();
-        }
-        let placeholder = format!("#n{}", self.names.len());
-        self.names.insert(placeholder.clone(), name.to_owned());
-        placeholder
-    }
-
-    fn value(&mut self, value: AttributeValue) -> String {
-        let placeholder = format!(":v{}", self.values.len());
-        self.values.insert(placeholder.clone(), value);
-        placeholder
-    }
-
-    fn json(&mut self, value: &Value) -> Result<String, StoreError> {
-        let value = dynamo_serde::to_attribute_value(value).map_err(|err| StoreError::Invalid(err.to_string()))?;
-        Ok(self.value(value))
-    }
-
-    /// The condition with expiry folded in: an expired item is absent.
-    fn condition(&mut self, condition: &Condition, now: i64) -> Result<String, StoreError> {
-        let body = self.condition_body(condition)?;
-        let now = self.value(AttributeValue::N(now.to_string()));
-        let live = format!("(attribute_exists(PK) AND (attribute_not_exists(expires_at) OR expires_at > {now}))");
-        Ok(if condition.holds_for(None) {
-            format!("(attribute_not_exists(PK) OR expires_at <= {now} OR ({live} AND {body}))")
-        } else {
-            format!("({live} AND {body})")
-        })
-    }
-
-    fn condition_body(&mut self, condition: &Condition) -> Result<String, StoreError> {
-        Ok(match condition {
-            Condition::Exists => "attribute_exists(PK)".to_owned(),
-            Condition::NotExists => "attribute_not_exists(PK)".to_owned(),
-            Condition::Equals(name, value) => {
-                format!("{} = {}", self.name(name), self.json(value)?)
-            }
-            Condition::LessThan(name, value) => {
-                format!("{} < {}", self.name(name), self.json(value)?)
-            }
-            Condition::GreaterThan(name, value) => {
-                format!("{} > {}", self.name(name), self.json(value)?)
-            }
-            Condition::AttributeExists(name) => format!("attribute_exists({})", self.name(name)),
-            Condition::AttributeNotExists(name) => {
-                format!("attribute_not_exists({})", self.name(name))
-            }
-            Condition::And(all) | Condition::Or(all) if all.is_empty() => {
-                return Err(StoreError::Invalid("empty condition list".into()));
-            }
-            Condition::And(all) => self.join(all, " AND ")?,
-            Condition::Or(any) => self.join(any, " OR ")?,
-        })
-    }
-
-    fn join(&mut self, conditions: &[Condition], separator: &str) -> Result<String, StoreError> {
-        let parts = conditions.iter().map(|c| self.condition_body(c)).collect::<Result<Vec<_>, _>>()?;
-        Ok(format!("({})", parts.join(separator)))
-    }
-
-    /// The update expression equivalent to [`Update::apply`].
-    fn update(&mut self, update: &Update, entity_type: &str, pk: &str) -> Result<String, StoreError> {
-        let mut set = Vec::new();
-        let mut remove = Vec::new();
-        let mut add = Vec::new();
-        let kind = self.value(AttributeValue::S(entity_type.to_owned()));
-        set.push(format!("entity_type = if_not_exists(entity_type, {kind})"));
-        for (name, value) in &update.set {
-            set.push(format!("{} = {}", self.name(name), self.json(value)?));
-        }
-        for (name, by) in &update.add {
-            add.push(format!("{} {}", self.name(name), self.value(AttributeValue::N(by.to_string()))));
-        }
-        remove.extend(update.remove.iter().map(|name| self.name(name)));
-        let mut index_keys: Vec<(Index, Option<IndexKey>)> = update.set_indexes.clone();
-        if let Some(expires_at) = update.expires_at {
-            match expires_at {
-                Some(at) => set.push(format!("expires_at = {}", self.value(AttributeValue::N(at.to_string())))),
-                None => remove.push("expires_at".to_owned()),
-            }
-            let expiry_key = expires_at
-                .map(|at| IndexKey::new(crate::store::expiry::partition(at, pk), crate::store::expiry::sort_key(at)));
-            index_keys.push((Index::Gsi2, expiry_key));
-        }
-        for (index, key) in index_keys {
-            match key {
-                Some(key) => {
-                    set.push(format!("{} = {}", index.pk_attribute(), self.value(AttributeValue::S(key.pk))));
-                    set.push(format!("{} = {}", index.sk_attribute(), self.value(AttributeValue::S(key.sk))));
-                }
-                None => remove.extend([index.pk_attribute().to_owned(), index.sk_attribute().to_owned()]),
-            }
-        }
-        let mut expression = format!("SET {}", set.join(", "));
-        if !add.is_empty() {
-            expression += &format!(" ADD {}", add.join(", "));
-        }
-        if !remove.is_empty() {
-            expression += &format!(" REMOVE {}", remove.join(", "));
-        }
-        Ok(expression)
-    }
-
-    fn names(&self) -> Option<HashMap<String, String>> {
-        (!self.names.is_empty()).then(|| self.names.clone())
-    }
-
-    fn values(&self) -> Option<AttributeMap> {
-        (!self.values.is_empty()).then(|| self.values.clone())
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The port
 
 #[async_trait]
 impl Store for DynamoStore {
@@ -573,11 +345,8 @@ where
 {
     let mut attempt = 0;
     while !pending.is_empty() {
-        if attempt > 0 {
-            if attempt >= backoff.attempts {
-                return Err(StoreError::Throttled);
-            }
-            tokio::time::sleep(backoff.delay(attempt - 1)).await;
+        if attempt > 0 && !backoff.wait(attempt).await {
+            return Err(StoreError::Throttled);
         }
         pending = match send(pending).await {
             Ok(unprocessed) => unprocessed,
@@ -610,6 +379,8 @@ fn cancellation(reasons: &[aws_sdk_dynamodb::types::CancellationReason]) -> Stor
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
+
+    use std::time::Duration;
 
     use super::*;
 
