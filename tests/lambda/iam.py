@@ -202,7 +202,9 @@ def _queue_arn(url: str) -> str:
 def calls_of(entry: dict) -> list[Call]:
     """The IAM actions one recorded request needs (a transaction needs one per item)."""
     headers = {k.lower(): v for k, v in entry["headers"].items()}
-    scope = _SCOPE.search(headers.get("authorization", ""))
+    # Signed in the header (the SDK), or in the query (a presigned URL, signed by the role).
+    credential = urllib.parse.parse_qs(urllib.parse.urlsplit(entry["url"]).query).get("X-Amz-Credential", [""])[0]
+    scope = _SCOPE.search(headers.get("authorization", "")) or _SCOPE.search(f"Credential={credential}")
     if not scope:
         raise ValueError(f"an unsigned request reached moto: {entry['method']} {entry['url']}")
     service = scope.group(2)

@@ -432,6 +432,13 @@ def scenario(h: Harness):
         h.worker("RightsWorkerFunction", "sqs-rights.json", "RightsQueue", "access request")
         export = h.http("RightsFunction", http_event("apigw-http-get-rights-export.json", session, path_id=request_id), 200, "GET /v1/rights-requests/{id}/export")
         check_export_link(export)
+        # The download runs on the role that signed the link: count it as the function's call.
+        if export.get("url"):
+            h.moto.record()
+            with urllib.request.urlopen(export["url"], timeout=30) as response:
+                document = json.loads(response.read())
+            h.calls["RightsFunction"] += h.moto.recorded()
+            check(isinstance(document, dict) and len(document) > 0, "the presigned link downloads the export")
 
     sent_before = sum(1 for p, _, _ in h.providers.requests if p.startswith("/sendgrid/"))
     delivered = h.worker("MailWorkerFunction", "sqs-mail.json", "MailQueue", "mail batch")
@@ -459,9 +466,9 @@ def check_export_link(export: dict):
     check(0 < expires <= 3600, f"the export link is presigned for at most an hour: X-Amz-Expires={expires}")
 
 
-def report_iam(h: Harness, demonstrate: bool) -> None:
+def report_iam(h: Harness) -> None:
     print("== IAM: every recorded call is allowed by the function's role", flush=True)
-    for logical in h.stack.functions():
+    for logical, resource in h.stack.functions().items():
         statements = iam.role_statements(h.stack, logical)
         calls = h.calls[logical]
         denied = iam.denied(calls, statements)
@@ -470,12 +477,20 @@ def report_iam(h: Harness, demonstrate: bool) -> None:
         distinct = sorted({f"{c.action} {c.resource.split(':')[-1]}" for c in calls})
         if not denied:
             print(f"  ok {logical}: {len(calls)} calls allowed ({', '.join(distinct)})", flush=True)
+        # Each policy on its own: without it, would a recorded call be denied? A policy no call
+        # needs is reported; and this check is shown to fail when a needed one is removed.
+        policies = resource["Properties"].get("Policies", [])
+        for i, policy in enumerate(policies):
+            pruned = copy.deepcopy(h.stack.template)
+            del pruned["Resources"][logical]["Properties"]["Policies"][i]
+            without = iam.denied(calls, iam.role_statements(Stack(pruned, h.stack.parameters, h.stack.physical), logical))
+            name = next(iter(policy)) if isinstance(policy, dict) else policy
+            if not without:
+                print(f"     policy {i + 1} ({name}) was needed by no recorded call", flush=True)
         # The Lambda service polls the queue with the role: not the function's own calls.
         unused = iam.unused(calls, [s for s in statements if s.source != "AWSLambdaSQSQueueExecutionRole"])
         for line in unused:
             print(f"     granted, never used: {line}", flush=True)
-    if demonstrate:
-        print("  (the template under test had a permission removed on purpose)", flush=True)
 
 
 def main() -> int:
@@ -521,7 +536,7 @@ def main() -> int:
         providers.close()
     for logical, count in harness.answered.items():
         check(count > 0, f"{logical} answered no event")
-    report_iam(harness, demonstrate=False)
+    report_iam(harness)
     return finish()
 
 
