@@ -136,6 +136,79 @@ def check_structure(stack: Stack) -> dict[str, dict]:
     return found
 
 
+# AWS regions in the EEA (the notice promises it): London and Zurich are not.
+EEA_REGIONS = {"eu-north-1", "eu-west-1", "eu-west-3", "eu-central-1", "eu-south-1", "eu-south-2"}
+
+
+def refs_in(value) -> set[str]:
+    """Every name a template value refers to (Ref, GetAtt, ${...} in Sub)."""
+    found = set()
+    if isinstance(value, dict):
+        for key, arg in value.items():
+            if key == "Ref":
+                found.add(arg)
+            elif key == "Fn::GetAtt":
+                found.add(arg[0] if isinstance(arg, list) else arg.split(".")[0])
+            elif key == "Fn::Sub":
+                text = arg if isinstance(arg, str) else arg[0]
+                found |= {m.split(".")[0] for m in re.findall(r"\$\{([^}!]+)\}", text)}
+                if not isinstance(arg, str):
+                    found |= refs_in(arg[1])
+            else:
+                found |= refs_in(arg)
+    elif isinstance(value, list):
+        for v in value:
+            found |= refs_in(v)
+    return found
+
+
+def check_template_rules(template: dict):
+    print("== template rules", flush=True)
+    resources, parameters = template["Resources"], template["Parameters"]
+    regions = set()
+    for rule in template.get("Rules", {}).values():
+        for assertion in rule["Assertions"]:
+            contains = assertion["Assert"].get("Fn::Contains")
+            if contains and contains[1] == {"Ref": "AWS::Region"}:
+                regions |= set(contains[0])
+    check(bool(regions) and regions <= EEA_REGIONS, f"the region rule admits only EEA regions: {sorted(regions - EEA_REGIONS)}")
+
+    for logical, resource in resources.items():
+        if resource["Type"] == "AWS::CloudWatch::Alarm":
+            actions = resource["Properties"].get("AlarmActions", [])
+            topics = [a.get("Ref") for a in actions if isinstance(a, dict)]
+            ok = bool(topics) and all(
+                resources.get(topic, {}).get("Type") == "AWS::SNS::Topic"
+                and any(s.get("Protocol") == "email" for s in resources[topic]["Properties"].get("Subscription", []))
+                for topic in topics
+            )
+            check(ok, f"{logical} notifies an SNS topic with an e-mail subscription")
+
+    glob = template.get("Globals", {}).get("Function", {})
+    for logical, resource in resources.items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        group = resource["Properties"].get("LoggingConfig", glob.get("LoggingConfig", {})).get("LogGroup")
+        days = resources.get((group or {}).get("Ref", ""), {}).get("Properties", {}).get("RetentionInDays")
+        check(isinstance(days, int) and 0 < days <= 30, f"{logical} logs to its own group kept at most 30 days (got {days})")
+
+    # Secrets never travel as plain environment variables.
+    environments = [glob.get("Environment", {})] + [
+        r["Properties"].get("Environment", {}) for r in resources.values() if r["Type"] == "AWS::Serverless::Function"
+    ]
+    used_in_environment = set().union(*(refs_in(e) for e in environments))
+    for name, spec in parameters.items():
+        if spec.get("NoEcho"):
+            check(name not in used_in_environment, f"secret parameter {name} is not put in a function's environment")
+        if "Default" not in spec:
+            check(
+                "MinLength" in spec or "AllowedPattern" in spec or "AllowedValues" in spec,
+                f"required parameter {name} refuses an empty value (MinLength or AllowedPattern)",
+            )
+    if not failures:
+        print("  ok EEA regions only; every alarm e-mails; logs kept 30 days; no secret in an environment", flush=True)
+
+
 # ---------------------------------------------------------------------------------------------
 # moto: the stack's resources, created from the template's own properties
 
@@ -504,6 +577,7 @@ def main() -> int:
     template = load(args.template)
     structure_stack = Stack(template, PARAMETERS_FOR(template), {})
     found = check_structure(structure_stack)
+    check_template_rules(template)
     if args.structure_only or failures:
         return finish()
     if not args.moto:
