@@ -145,7 +145,7 @@ def role_statements(stack: Stack, logical: str) -> list[Statement]:
     """Everything the function's role allows, as SAM builds the role."""
     props = stack.functions()[logical]["Properties"]
     statements: list[Statement] = []
-    for policy in props.get("Policies", []):
+    for policy in stack.resolve(props.get("Policies", [])):
         if isinstance(policy, str):
             raise ValueError(f"managed policy {policy} on {logical}: list its actions here")
         (name, args), = policy.items()

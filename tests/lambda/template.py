@@ -16,6 +16,9 @@ REGION = "eu-north-1"
 ACCOUNT = "123456789012"
 PARTITION = "aws"
 
+# What `!Ref AWS::NoValue` resolves to: dropped from lists and maps.
+NO_VALUE = object()
+
 
 def load(path: str | Path) -> dict:
     template, matches = decode_str(Path(path).read_text())
@@ -60,6 +63,8 @@ class Stack:
         }[name]
 
     def ref(self, name: str) -> str:
+        if name == "AWS::NoValue":
+            return NO_VALUE
         if name.startswith("AWS::"):
             return self.pseudo(name)
         if name in self.parameters:
@@ -74,11 +79,12 @@ class Stack:
 
     def resolve(self, value):
         if isinstance(value, list):
-            return [self.resolve(v) for v in value]
+            return [r for r in (self.resolve(v) for v in value) if r is not NO_VALUE]
         if not isinstance(value, dict):
             return value
         if len(value) != 1:
-            return {k: self.resolve(v) for k, v in value.items()}
+            resolved = {k: self.resolve(v) for k, v in value.items()}
+            return {k: v for k, v in resolved.items() if v is not NO_VALUE}
         (key, arg), = value.items()
         if key == "Ref":
             return self.ref(arg)
@@ -127,7 +133,7 @@ class Stack:
         environment = {}
         for name, value in variables.items():
             resolved = self.resolve(value)
-            if isinstance(resolved, dict) and "Ref" in resolved and resolved["Ref"] == "AWS::NoValue":
+            if resolved is NO_VALUE:
                 continue
             environment[name] = "" if resolved is None else str(resolved)
         return environment

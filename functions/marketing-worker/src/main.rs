@@ -1,26 +1,54 @@
 //! The marketing worker Lambda: SQS-triggered, shares events with GA4 and the Conversions API.
+//! Their secrets come from SSM with the first batch.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use lambda_runtime::{LambdaEvent, service_fn};
 use marketing_worker::MarketingWorker;
+use shared::aws::{Secret, WithValues};
 use shared::config::Environment;
 use shared::marketing::http::HttpDestination;
 use shared::marketing::{Destination, DestinationSettings};
 use shared::queue::batch::SqsEvent;
+use tokio::sync::OnceCell;
+
+/// (the SSM parameter's setting, the setting DestinationSettings reads the secret from)
+const SECRETS: [(&str, &str); 2] = [
+    ("INFENTRE_GA4_API_SECRET_PARAMETER", "INFENTRE_GA4_API_SECRET"),
+    ("INFENTRE_FACEBOOK_ACCESS_TOKEN_PARAMETER", "INFENTRE_FACEBOOK_ACCESS_TOKEN"),
+];
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     shared::telemetry::init(shared::telemetry::Format::Json);
-    let (platform, _clients) = shared::aws::platform_from_env().await?;
-    let settings = DestinationSettings::from_source(&Environment)?;
-    let destinations = HttpDestination::all(&settings)?
-        .into_iter()
-        .map(|destination| Arc::new(destination) as Arc<dyn Destination>)
-        .collect();
-    let worker = MarketingWorker::new(platform, destinations);
-    let worker = &worker;
+    let (platform, clients) = shared::aws::platform_from_env().await?;
+    let mut secrets = Vec::new();
+    for (parameter, setting) in SECRETS {
+        if let Some(secret) = Secret::optional(&Environment, parameter, &clients.ssm)? {
+            secrets.push((setting, secret));
+        }
+    }
+    // Checked now, with stand-ins for the secrets: an id without its secret fails the init.
+    let stand_ins = secrets.iter().map(|(setting, _)| (*setting, "set".to_owned())).collect();
+    DestinationSettings::from_source(&WithValues { base: &Environment, values: stand_ins })?;
+
+    let worker = OnceCell::new();
+    let build = || async {
+        let mut values = HashMap::new();
+        for (setting, secret) in &secrets {
+            values.insert(*setting, secret.get().await?.to_owned());
+        }
+        let settings = DestinationSettings::from_source(&WithValues { base: &Environment, values })?;
+        let destinations = HttpDestination::all(&settings)?
+            .into_iter()
+            .map(|destination| Arc::new(destination) as Arc<dyn Destination>)
+            .collect();
+        Ok::<_, lambda_runtime::Error>(MarketingWorker::new(platform.clone(), destinations))
+    };
+    let (worker, build) = (&worker, &build);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        let worker = worker.get_or_try_init(build).await?;
         worker.handle(event.payload).await.map_err(lambda_runtime::Error::from)
     }))
     .await
