@@ -185,7 +185,9 @@ where
     lambda_http::run(lambda_http::service_fn(move |request: lambda_http::Request| async move {
         let app = router
             .get_or_try_init(|| async {
-                Ok::<_, lambda_http::Error>(build().await?.layer(axum::middleware::from_fn(client_address_from_api_gateway)))
+                Ok::<_, lambda_http::Error>(
+                    build().await?.layer(axum::middleware::from_fn(client_address_from_api_gateway)),
+                )
             })
             .await?;
         let response = app.clone().oneshot(request).await?;

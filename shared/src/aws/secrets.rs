@@ -30,7 +30,11 @@ impl std::fmt::Debug for Secret {
 
 impl Secret {
     /// The secret the deployment must have: an unset or malformed name fails the init.
-    pub fn required(source: &dyn Source, setting: &'static str, ssm: &aws_sdk_ssm::Client) -> Result<Self, ConfigError> {
+    pub fn required(
+        source: &dyn Source,
+        setting: &'static str,
+        ssm: &aws_sdk_ssm::Client,
+    ) -> Result<Self, ConfigError> {
         let parameter = source.required(setting)?;
         Self::new(setting, parameter, ssm)
     }
@@ -71,18 +75,14 @@ impl Secret {
         let value = self
             .value
             .get_or_try_init(|| async {
-                let output = self
-                    .ssm
-                    .get_parameter()
-                    .name(&self.parameter)
-                    .with_decryption(true)
-                    .send()
-                    .await
-                    .map_err(|err| SecretError::Fetch {
-                        setting: self.setting,
-                        parameter: self.parameter.clone(),
-                        reason: aws_sdk_ssm::error::DisplayErrorContext(&err).to_string(),
-                    })?;
+                let output =
+                    self.ssm.get_parameter().name(&self.parameter).with_decryption(true).send().await.map_err(
+                        |err| SecretError::Fetch {
+                            setting: self.setting,
+                            parameter: self.parameter.clone(),
+                            reason: aws_sdk_ssm::error::DisplayErrorContext(&err).to_string(),
+                        },
+                    )?;
                 let value = output.parameter.and_then(|p| p.value).unwrap_or_default();
                 if value.trim().is_empty() {
                     return Err(SecretError::Empty { setting: self.setting, parameter: self.parameter.clone() });
