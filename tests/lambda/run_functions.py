@@ -466,6 +466,24 @@ class Harness:
         delete_done(self.moto, queue, messages, answer)
         return len(messages)
 
+    def bad_setting(self, logical: str, overrides: dict[str, str], expected: str):
+        """With a setting the code needs left empty or wrong, init fails naming it."""
+        binary = self.stack.functions()[logical]["Metadata"]["BuildProperties"]["Binary"]
+        log = self.logs / f"{logical}-bad.log"
+        environment = self.environment(logical)
+        environment.update(overrides)
+        process = FunctionProcess(str(self.binaries / binary), environment, RuntimeApi(), name=logical, log_path=str(log))
+        try:
+            process.wait_until_ready(timeout=30)
+            check(False, f"{logical} with {overrides}: init succeeded")
+        except Exception:  # noqa: BLE001 - the failure is what this checks; its message is below
+            pass
+        finally:
+            process.stop()
+        text = log.read_text()
+        if check(expected in text, f"{logical} with {overrides}: the init failure names it ({expected!r}): {text[-500:]}"):
+            print(f"  ok {logical} with {overrides}: init fails with {expected!r}", flush=True)
+
     def stop_all(self):
         for process in self.processes.values():
             process.stop()
@@ -614,6 +632,10 @@ def main() -> int:
         harness.start_all()
         if not failures:
             scenario(harness)
+        print("== bad settings stop the init, naming the setting", flush=True)
+        harness.bad_setting("MailWorkerFunction", {"SENDGRID_API_KEY_PARAMETER": ""}, "Missing(\"SENDGRID_API_KEY_PARAMETER\")")
+        harness.bad_setting("ConsentFunction", {"INFENTRE_DPO_EMAIL": "nobody"}, "name: \"INFENTRE_DPO_EMAIL\"")
+        harness.bad_setting("SignupFunction", {"INFENTRE_TABLE": ""}, "Missing(\"INFENTRE_TABLE\")")
     finally:
         harness.stop_all()
         providers.close()
