@@ -50,7 +50,8 @@ EVENTS = ROOT / "events"
 # features on). Secrets are test values too: nothing here reaches a real service.
 PARAMETERS = {
     "PublicBaseUrl": "https://api.infentre.test",
-    "Operators": "dpo@infentre.test",
+    # Ada (the user of the scenario) is staff: she sends a product update.
+    "Operators": "dpo@infentre.test,ada@example.com",
     "Ga4MeasurementId": "G-TEST123",
     "FacebookPixelId": "1234567890",
     "AlarmEmail": "alarms@infentre.test",
@@ -511,7 +512,7 @@ def scenario(h: Harness):
     if not check(bool(session), "login answered a session token"):
         return
 
-    for purpose in ("analytics_cookies", "marketing_sharing"):
+    for purpose in ("analytics_cookies", "marketing_sharing", "product_updates"):
         event = http_event("apigw-http-put-consent.json", session, path_id=purpose)
         h.http("ConsentFunction", event, 200, f"PUT /v1/me/consents/{purpose}")
 
@@ -536,6 +537,9 @@ def scenario(h: Harness):
             h.calls["RightsFunction"] += h.moto.recorded()
             check(isinstance(document, dict) and len(document) > 0, "the presigned link downloads the export")
 
+    # A mail that needs consent: the mail worker signs its unsubscribe link with the key from SSM.
+    h.http("ConsentFunction", http_event("apigw-http-post-product-update.json", session), 202, "POST /v1/operator/product-updates")
+
     sent_before = sum(1 for p, _, _ in h.providers.requests if p.startswith("/sendgrid/"))
     delivered = h.worker("MailWorkerFunction", "sqs-mail.json", "MailQueue", "mail batch")
     sent = sum(1 for p, _, _ in h.providers.requests if p.startswith("/sendgrid/")) - sent_before
@@ -544,6 +548,21 @@ def scenario(h: Harness):
         all(auth == f"Bearer {SECRETS['SendGridApiKeyParameter']}" for p, auth, _ in h.providers.requests if p.startswith("/sendgrid/")),
         "the mail worker authenticates with the key from the SendGridApiKeyParameter SecureString",
     )
+    # The consent function verifies that link with the same key, also from SSM.
+    tokens = [
+        m.group(1)
+        for p, _, body in h.providers.requests
+        if p.startswith("/sendgrid/")
+        for m in [re.search(rb"/v1/unsubscribe\?token=([A-Za-z0-9_.\-]+)", body)]
+        if m
+    ]
+    if check(len(tokens) == 1, f"one e-mail (the product update) carries an unsubscribe link: {len(tokens)}"):
+        event = http_event("apigw-http-post-unsubscribe.json")
+        token = tokens[0].decode()
+        event["rawQueryString"] = f"token={token}"
+        event["queryStringParameters"] = {"token": token}
+        answer = h.http("ConsentFunction", event, 200, "POST /v1/unsubscribe (RFC 8058 one-click)")
+        check(answer == {"purpose": "product_updates", "granted": False}, f"the unsubscribe withdrew product_updates: {answer}")
 
     report = h.invoke("RetentionSweeperFunction", json.loads((EVENTS / "schedule-retention-sweep.json").read_text()), "scheduled run")
     if check(isinstance(report, dict) and ("skipped" in report or len(report) > 0), f"the sweeper answers a report: {report}"):
