@@ -23,6 +23,7 @@ import argparse
 import base64
 import copy
 import hashlib
+import hmac
 import json
 import os
 import re
@@ -508,7 +509,8 @@ def scenario(h: Harness):
     if not check(token is not None, "the signup queued a verification e-mail with a token"):
         return
     h.http("SignupFunction", http_event("apigw-http-post-email-verification.json", body={"token": token}), 200, "POST /v1/email-verifications")
-    session = h.http("SignupFunction", http_event("apigw-http-post-session.json"), 201, "POST /v1/sessions").get("token")
+    login = h.http("SignupFunction", http_event("apigw-http-post-session.json"), 201, "POST /v1/sessions")
+    session = login.get("token")
     if not check(bool(session), "login answered a session token"):
         return
 
@@ -568,7 +570,20 @@ def scenario(h: Harness):
     if check(isinstance(report, dict) and ("skipped" in report or len(report) > 0), f"the sweeper answers a report: {report}"):
         print(f"  ok RetentionSweeperFunction scheduled run: {json.dumps(report)[:200]}", flush=True)
 
-    h.http("SignupFunction", http_event("apigw-http-delete-me.json", session), 200, "DELETE /v1/me")
+    # Stripe's webhook, signed with the endpoint secret the tracking function reads from SSM.
+    event = http_event("apigw-http-post-stripe-webhook.json")
+    invoice = json.loads(event["body"])
+    invoice["created"] = int(time.time())
+    invoice["data"]["object"]["metadata"]["organisation_id"] = login.get("organisation_id")
+    event["body"] = json.dumps(invoice)
+    stamp = str(int(time.time()))
+    mac = hmac.new(SECRETS["StripeWebhookSecretParameter"].encode(), f"{stamp}.{event['body']}".encode(), hashlib.sha256)
+    event["headers"]["stripe-signature"] = f"t={stamp},v1={mac.hexdigest()}"
+    stored = h.http("TrackingFunction", event, 200, "POST /v1/webhooks/stripe")
+    check(stored == {"status": "stored"}, f"the invoice is stored: {stored}")
+
+    cancelled = h.http("SignupFunction", http_event("apigw-http-delete-me.json", session), 200, "DELETE /v1/me")
+    check(cancelled.get("erased") is True and len(cancelled.get("retained", [])) == 1, f"erased, the invoice retained: {cancelled}")
     h.http("SignupFunction", http_event("apigw-http-post-session.json"), 401, "POST /v1/sessions after the erasure")
 
 
