@@ -20,6 +20,7 @@ async fn a_secret_is_fetched_once_on_first_use_and_then_kept() {
         .await
         .unwrap();
     let source = HashMap::from([("INFENTRE_SIGNING_KEY_PARAMETER", name.as_str())]);
+    clients.requests.reset();
 
     let secret = Secret::required(&source, "INFENTRE_SIGNING_KEY_PARAMETER", ssm).unwrap();
     assert_eq!(clients.requests.total(), 0, "naming the secret costs no request: init stays fast");
