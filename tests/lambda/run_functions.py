@@ -102,7 +102,7 @@ def check_structure(stack: Stack) -> dict[str, dict]:
             continue
         metadata = json.loads(
             subprocess.run(
-                ["cargo", "metadata", "--format-version", "1", "--locked", "--offline"],
+                ["cargo", "metadata", "--format-version", "1", "--locked"],
                 cwd=directory,
                 check=True,
                 capture_output=True,
