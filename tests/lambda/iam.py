@@ -14,7 +14,7 @@ import fnmatch
 import json
 import re
 import urllib.parse
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from template import ACCOUNT, PARTITION, REGION, Stack
 
@@ -176,11 +176,6 @@ class Call:
     def __str__(self):
         extra = f" (prefix {self.s3_prefix})" if self.s3_prefix is not None else ""
         return f"{self.operation} -> {self.action} on {self.resource}{extra}"
-
-
-@dataclass
-class Recording:
-    calls: list[Call] = field(default_factory=list)
 
 
 _SCOPE = re.compile(r"Credential=[^/]+/\d+/([^/]+)/([^/]+)/aws4_request")
