@@ -212,6 +212,14 @@ def check_template_rules(template: dict):
                 "MinLength" in spec or "AllowedPattern" in spec or "AllowedValues" in spec,
                 f"required parameter {name} refuses an empty value (MinLength or AllowedPattern)",
             )
+        pattern = spec.get("AllowedPattern")
+        if pattern:
+            # CloudFormation matches the whole value.
+            accepts = lambda value: re.fullmatch(pattern, value) is not None  # noqa: E731
+            if "Default" not in spec:
+                check(not accepts(""), f"{name}'s pattern refuses an empty value")
+            for value in filter(None, [PARAMETERS.get(name), spec.get("Default")]):
+                check(accepts(value), f"{name}'s pattern accepts {value!r}")
     if not failures:
         print("  ok EEA regions only; every alarm e-mails; logs kept 30 days; no secret in an environment", flush=True)
 
