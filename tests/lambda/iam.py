@@ -14,6 +14,7 @@ import fnmatch
 import json
 import re
 import urllib.parse
+from pathlib import Path
 from dataclasses import dataclass
 
 from template import ACCOUNT, PARTITION, REGION, Stack
@@ -120,6 +121,28 @@ def expand_sam_template(name: str, args: dict, stack: Stack) -> list[Statement]:
             ),
         ]
     raise ValueError(f"SAM policy template {name} has no expansion here: add it from the SAM docs")
+
+
+def check_against_sam(stack: Stack) -> list[str]:
+    """Differences between the expansions above and those of the SAM translator installed with
+    cfn-lint (its policy_templates.json), for every policy template the template uses."""
+    import samtranslator
+
+    path = Path(samtranslator.__file__).parent / "policy_templates_data" / "policy_templates.json"
+    sam = json.loads(path.read_text())["Templates"]
+    problems = []
+    for logical in stack.functions():
+        for policy in stack.resolve(stack.functions()[logical]["Properties"].get("Policies", [])):
+            (name, args), = policy.items()
+            if name == "Statement":
+                continue
+            ours = expand_sam_template(name, args, stack)
+            theirs = sam[name]["Definition"]["Statement"]
+            mine = [sorted(s.actions) for s in ours]
+            official = [sorted(s["Action"] if isinstance(s["Action"], list) else [s["Action"]]) for s in theirs]
+            if mine != official:
+                problems.append(f"{name}: ours {mine}, SAM's {official}")
+    return problems
 
 
 def _inline_statements(document: dict, stack: Stack, source: str) -> list[Statement]:
