@@ -81,7 +81,7 @@ impl Source for WithValues<'_> {
     }
 }
 
-/// The three clients, sharing one configuration and one request counter.
+/// The clients (DynamoDB, SQS, S3, SSM), sharing one configuration and one request counter.
 #[derive(Debug, Clone)]
 pub struct AwsClients {
     pub dynamodb: aws_sdk_dynamodb::Client,
