@@ -2,19 +2,22 @@
 //! DynamoDB, SQS and S3.
 
 mod metrics;
+mod secrets;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 pub use metrics::RequestCounter;
+pub use secrets::{Secret, SecretError};
 
 use crate::blob::s3::S3BlobStore;
 use crate::clock::Clock;
-use crate::config::{ConfigError, Settings, Source, signing_key_from_base64};
+use crate::config::{ConfigError, Environment, Settings, Source, signing_key_from_base64};
 use crate::platform::Platform;
 use crate::queue::QueueName;
-use crate::queue::batch::{BatchError, SqsBatchResponse, SqsEvent};
+use crate::queue::batch::{SqsBatchResponse, SqsEvent};
 use crate::queue::sqs::{QueueUrls, SqsQueue};
+use crate::signing::SigningKey;
 use crate::store::dynamodb::DynamoStore;
 
 /// The AWS resources of a deployment (set by `template.yaml`).
@@ -52,18 +55,40 @@ pub fn queue_setting_names(queue: QueueName) -> (&'static str, &'static str) {
     }
 }
 
-/// The settings shared by both engines, as a Lambda reads them.
-pub fn settings_from_source(source: &dyn Source) -> Result<Settings, ConfigError> {
-    let signing_key = signing_key_from_base64("INFENTRE_SIGNING_KEY", &source.required("INFENTRE_SIGNING_KEY")?)?;
+/// The settings shared by both engines, as a Lambda reads them. Only the functions that sign
+/// or verify links (consent, mail worker) read the deployment's signing key (from SSM); the
+/// others get a throwaway key, so anything they might sign would verify nowhere.
+pub fn settings_from_source(source: &dyn Source, signing_key: SigningKey) -> Result<Settings, ConfigError> {
     Settings::from_source(source, source.required("INFENTRE_PUBLIC_BASE_URL")?, signing_key)
 }
 
-/// The three clients, sharing one configuration and one request counter.
+/// The SSM parameter holding the link-signing key (base64, at least 32 bytes).
+pub const SIGNING_KEY_PARAMETER: &str = "INFENTRE_SIGNING_KEY_PARAMETER";
+
+/// The signing key, from its SSM parameter on first need.
+pub async fn signing_key(secret: &Secret) -> Result<SigningKey, lambda_runtime::Error> {
+    Ok(signing_key_from_base64(SIGNING_KEY_PARAMETER, secret.get().await?)?)
+}
+
+/// A source with some values set in code (secrets fetched from SSM) over another source.
+pub struct WithValues<'a> {
+    pub base: &'a dyn Source,
+    pub values: HashMap<&'static str, String>,
+}
+
+impl Source for WithValues<'_> {
+    fn get(&self, name: &str) -> Option<String> {
+        self.values.get(name).cloned().or_else(|| self.base.get(name))
+    }
+}
+
+/// The clients (DynamoDB, SQS, S3, SSM), sharing one configuration and one request counter.
 #[derive(Debug, Clone)]
 pub struct AwsClients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub s3: aws_sdk_s3::Client,
+    pub ssm: aws_sdk_ssm::Client,
     pub requests: RequestCounter,
 }
 
@@ -78,6 +103,7 @@ impl AwsClients {
         let requests = RequestCounter::new();
         let dynamodb = aws_sdk_dynamodb::config::Builder::from(config).interceptor(requests.clone()).build();
         let sqs = aws_sdk_sqs::config::Builder::from(config).interceptor(requests.clone()).build();
+        let ssm = aws_sdk_ssm::config::Builder::from(config).interceptor(requests.clone()).build();
         // A custom endpoint (moto, MinIO) serves buckets by path, not by host name.
         let path_style = config.endpoint_url().is_some();
         let s3 = aws_sdk_s3::config::Builder::from(config)
@@ -88,6 +114,7 @@ impl AwsClients {
             dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb),
             sqs: aws_sdk_sqs::Client::from_conf(sqs),
             s3: aws_sdk_s3::Client::from_conf(s3),
+            ssm: aws_sdk_ssm::Client::from_conf(ssm),
             requests,
         }
     }
@@ -103,27 +130,54 @@ impl AwsClients {
     }
 }
 
-/// Everything a Lambda needs at cold start: JSON logs, settings checked, clients built,
-/// platform wired. A missing or bad setting fails the start, never a request.
+/// Everything a function without secrets needs at cold start: JSON logs, settings checked,
+/// clients built, platform wired. A missing or bad setting fails the start, never a request.
+/// (It signs nothing: its signing key is a throwaway one, see [`settings_from_source`].)
 pub async fn start() -> Result<Platform, ConfigError> {
     crate::telemetry::init(crate::telemetry::Format::Json);
-    let source = crate::config::Environment;
-    let aws = AwsSettings::from_source(&source)?;
-    let settings = settings_from_source(&source)?;
-    let clients = AwsClients::from_env().await;
-    Ok(clients.platform(&aws, settings, Arc::new(crate::clock::SystemClock)))
+    let cold = cold_start().await?;
+    Ok(cold.platform(cold.settings(SigningKey::generate())?))
+}
+
+/// What a function with secrets does at init: JSON logs, every setting checked (a bad one
+/// fails the init, naming it), clients built. Its platform waits for the secrets' first use.
+pub struct ColdStart {
+    pub aws: AwsSettings,
+    pub clients: AwsClients,
+}
+
+pub async fn cold_start() -> Result<ColdStart, ConfigError> {
+    crate::telemetry::init(crate::telemetry::Format::Json);
+    let aws = AwsSettings::from_source(&Environment)?;
+    settings_from_source(&Environment, SigningKey::generate())?;
+    Ok(ColdStart { aws, clients: AwsClients::from_env().await })
+}
+
+impl ColdStart {
+    pub fn settings(&self, signing_key: SigningKey) -> Result<Settings, ConfigError> {
+        settings_from_source(&Environment, signing_key)
+    }
+
+    pub fn platform(&self, settings: Settings) -> Platform {
+        self.clients.platform(&self.aws, settings, Arc::new(crate::clock::SystemClock))
+    }
+
+    pub fn signing_key_secret(&self) -> Result<Secret, ConfigError> {
+        Secret::required(&Environment, SIGNING_KEY_PARAMETER, &self.clients.ssm)
+    }
 }
 
 /// Runs an SQS worker on Lambda: each batch goes to `handler`, whose answer reports the
 /// records that failed (`ReportBatchItemFailures`); an error fails the whole batch.
-pub async fn run_sqs<H, F>(handler: H) -> Result<(), lambda_runtime::Error>
+pub async fn run_sqs<H, F, E>(handler: H) -> Result<(), lambda_runtime::Error>
 where
     H: Fn(SqsEvent) -> F,
-    F: Future<Output = Result<SqsBatchResponse, BatchError>>,
+    F: Future<Output = Result<SqsBatchResponse, E>>,
+    E: Into<lambda_runtime::Error>,
 {
     let handler = &handler;
     lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<SqsEvent>| async move {
-        handler(event.payload).await.map_err(lambda_runtime::Error::from)
+        handler(event.payload).await.map_err(Into::into)
     }))
     .await
 }
@@ -134,6 +188,32 @@ where
 pub async fn run_http(router: axum::Router) -> Result<(), lambda_http::Error> {
     let router = router.layer(axum::middleware::from_fn(client_address_from_api_gateway));
     lambda_http::run(router).await
+}
+
+/// `run_http` for a function with secrets: the router is built on the first request (which
+/// fetches the secrets) and kept for the life of the execution environment. If building
+/// fails, that request fails and the next one tries again.
+#[cfg(feature = "aws-http")]
+pub async fn run_http_lazy<F, Fut>(build: F) -> Result<(), lambda_http::Error>
+where
+    F: Fn() -> Fut + Sync,
+    Fut: Future<Output = Result<axum::Router, lambda_http::Error>> + Send,
+{
+    use tower::ServiceExt;
+    let router = tokio::sync::OnceCell::new();
+    let (router, build) = (&router, &build);
+    lambda_http::run(lambda_http::service_fn(move |request: lambda_http::Request| async move {
+        let app = router
+            .get_or_try_init(|| async {
+                Ok::<_, lambda_http::Error>(
+                    build().await?.layer(axum::middleware::from_fn(client_address_from_api_gateway)),
+                )
+            })
+            .await?;
+        let response = app.clone().oneshot(request).await?;
+        Ok::<_, lambda_http::Error>(response)
+    }))
+    .await
 }
 
 #[cfg(feature = "aws-http")]

@@ -92,7 +92,7 @@ pub fn extended(to: &str, request: &RightsRequest, reason: &str) -> Email {
 pub fn completed(settings: &Settings, to: &str, request: &RightsRequest) -> Email {
     let next = match request.kind {
         RequestType::Access | RequestType::Portability => format!(
-            "Download it while signed in: {}/v1/rights-requests/{}/export (the link it gives lasts 24 hours; the export is kept 7 days).",
+            "Download it while signed in: {}/v1/rights-requests/{}/export (each visit gives a fresh link that lasts an hour; the export is kept 7 days).",
             settings.public_base_url, request.id
         ),
         RequestType::Correction => "If you asked for a new address, confirm it by the link we sent there.".into(),

@@ -22,8 +22,10 @@ use crate::{Platform, clock::rfc3339_from_epoch};
 pub const DEADLINE_SECONDS: i64 = 30 * 24 * 3600;
 /// An extension adds at most two further months.
 pub const MAX_EXTENSION_DAYS: i64 = 61;
-/// How long a requester's export link stays valid.
-pub const EXPORT_LINK_SECONDS: i64 = 24 * 3600;
+/// How long a requester's export link stays valid. Each GET of the export endpoint signs a
+/// fresh one; in AWS it is signed with the function role's temporary credentials, and a
+/// presigned URL dies with them, so it must stay well inside their lifetime (an hour at most).
+pub const EXPORT_LINK_SECONDS: i64 = 3600;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "http", derive(utoipa::ToSchema))]

@@ -18,6 +18,7 @@ mod queue_contract;
 mod retention;
 mod retention_sweeper;
 mod rights;
+mod secrets;
 mod sendgrid;
 mod store_contract;
 mod tracking;
