@@ -228,6 +228,7 @@ pub fn token_mailed_to(outbox: &std::path::Path, to: &str) -> Option<String> {
     })
 }
 pub mod backend;
+pub mod provider_rules;
 pub mod recorder;
 
 /// The tests' stand-in for SendGrid's webhook signing key (fixed, so both engines share it).

@@ -14,7 +14,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let (platform, _clients) = shared::aws::platform_from_env().await?;
     let api_key = Environment.required("SENDGRID_API_KEY")?;
     let base_url = Environment.get("SENDGRID_BASE_URL").unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
-    let mailer = SendGridMailer::new(&base_url, &api_key, &platform.settings.mail_from)?;
+    let mailer = SendGridMailer::new(&base_url, &api_key, platform.settings.mail_from.clone())?;
     let worker = MailWorker::new(platform, Arc::new(mailer));
     let worker = &worker;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
