@@ -88,6 +88,7 @@ pub fn app(routes: Router) -> Router {
         .merge(routes)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn(problem_for_bare_errors))
         .layer(middleware::from_fn(security_headers))
         .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT))
@@ -127,6 +128,12 @@ pub async fn openapi() -> Response {
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(healthz, openapi), components(schemas(crate::error::Problem)))]
 pub struct PlatformApi;
+
+/// A panic in one request ends that request with an opaque 500, never the server. The panic
+/// message is not logged here: it may hold request data (the panic hook has printed it).
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::internal(std::io::Error::other("the request handler panicked")).into_response()
+}
 
 async fn not_found() -> ApiError {
     ApiError::not_found("There is nothing at this path.")
