@@ -184,16 +184,7 @@ async fn security_headers(request: Request, next: Next) -> Response {
 }
 
 /// The client's IP address, put in the request's extensions by the engine's entry point
-/// (API Gateway's `sourceIp` in Lambda, the TCP peer locally). Used for throttling only.
+/// (API Gateway's `sourceIp` in Lambda, the TCP peer or a trusted proxy's
+/// `X-Forwarded-For` locally: [`crate::client_address`]). Used for throttling only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddress(pub std::net::IpAddr);
-
-/// Local server: the TCP peer is the client.
-pub async fn client_address_from_peer(mut request: Request, next: Next) -> Response {
-    if let Some(axum::extract::ConnectInfo(peer)) =
-        request.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().copied()
-    {
-        request.extensions_mut().insert(ClientAddress(peer.ip()));
-    }
-    next.run(request).await
-}

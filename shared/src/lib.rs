@@ -17,6 +17,7 @@ pub mod keys;
 pub mod store;
 
 pub mod blob;
+pub mod client_address;
 pub mod config;
 #[cfg(feature = "embedded")]
 pub mod embedded;
