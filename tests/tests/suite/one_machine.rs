@@ -241,3 +241,68 @@ fn bad_mail_settings_stop_the_start_naming_the_setting() {
         assert!(err.to_string().starts_with(expected), "{settings:?}: {err}");
     }
 }
+
+#[tokio::test]
+async fn with_sendgrid_configured_the_local_binary_sends_through_its_api() {
+    let stand_in = infentre_tests::recorder::SendGridStandIn::start(None).await;
+    let server = serve(&[
+        ("INFENTRE_MAIL_TRANSPORT", "sendgrid"),
+        ("SENDGRID_API_KEY", "SG.local-key"),
+        ("SENDGRID_BASE_URL", &stand_in.url),
+    ])
+    .await;
+
+    let signup = reqwest::Client::new()
+        .post(format!("{}/v1/signup", server.url))
+        .json(
+            &json!({"email": "grace@example.com", "password": "a long enough password", "organisation_name": "Hopper"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signup.status().as_u16(), 202);
+    let mut requests = Vec::new();
+    for _ in 0..200 {
+        requests = stand_in.requests();
+        if !requests.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    assert_eq!(requests.len(), 1, "the verification mail went to SendGrid");
+    let (headers, body) = &requests[0];
+    assert_eq!(headers["authorization"], "Bearer SG.local-key");
+    assert_eq!(body["personalizations"][0]["to"][0]["email"], "grace@example.com");
+    assert_eq!(body["from"], json!({"email": "no-reply@infentre.com", "name": "Infentre"}));
+}
+
+#[tokio::test]
+async fn a_configured_marketing_destination_goes_over_https_and_the_other_stays_a_folder() {
+    let recorder = infentre_tests::recorder::MarketingRecorder::start().await;
+    let endpoint = format!("{}{}", recorder.url, infentre_tests::recorder::GA4_PATH);
+    let dir = tempfile::tempdir().unwrap();
+    let source: HashMap<&str, &str> = HashMap::from([
+        ("INFENTRE_GA4_MEASUREMENT_ID", "G-LOCAL"),
+        ("INFENTRE_GA4_API_SECRET", "local-secret"),
+        ("INFENTRE_GA4_ENDPOINT", endpoint.as_str()),
+    ]);
+    let local = infentre::open(dir.path(), "http://127.0.0.1:8080".into(), &source, Arc::new(SystemClock)).unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let ga4_body = json!({"client_id": "c1", "events": [{"name": "page_view", "timestamp_micros": now * 1_000_000}]});
+    let facebook_body = json!({"data": []});
+
+    for destination in &local.destinations {
+        match destination.id() {
+            shared::marketing::DestinationId::GoogleAnalytics => destination.send(&ga4_body).await.unwrap(),
+            shared::marketing::DestinationId::Facebook => destination.send(&facebook_body).await.unwrap(),
+        }
+    }
+
+    assert_eq!(local.destinations.len(), 2);
+    let received = recorder.received();
+    assert_eq!(received.len(), 1, "GA4 over HTTP");
+    assert_eq!(received[0].query["measurement_id"], "G-LOCAL");
+    let folder = dir.path().join("marketing-outbox/facebook");
+    assert_eq!(std::fs::read_dir(folder).unwrap().count(), 1, "Facebook, not configured, in its folder");
+}
