@@ -573,7 +573,9 @@ pub mod facebook {
         }
         if action_source == Some("website") {
             for required in ["event_source_url", "client_user_agent"] {
-                if !event.get("user_data").is_some_and(|u| u.get(required).is_some()) && event.get(required).is_none() {
+                let present =
+                    event.get(required).is_some() || event.get("user_data").is_some_and(|u| u.get(required).is_some());
+                if !present {
                     v.add(format!("{path}.action_source"), format!("website events need {required}"));
                 }
             }

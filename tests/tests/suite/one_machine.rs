@@ -14,6 +14,7 @@ use shared::clock::SystemClock;
 /// A running local server; stops when dropped.
 struct Server {
     url: String,
+    store: Arc<shared::store::sqlite::SqliteStore>,
     _stop: tokio::sync::oneshot::Sender<()>,
     _dir: tempfile::TempDir,
 }
@@ -24,11 +25,12 @@ async fn serve(settings: &[(&str, &str)]) -> Server {
     let addr: SocketAddr = listener.local_addr().unwrap();
     let source: HashMap<&str, &str> = settings.iter().copied().collect();
     let local = infentre::open(dir.path(), format!("http://{addr}"), &source, Arc::new(SystemClock)).unwrap();
+    let store = local.engine.store.clone();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(infentre::serve_on(local, listener, Duration::from_secs(3600), async move {
         stopped.await.unwrap_or_default();
     }));
-    Server { url: format!("http://{addr}"), _stop: stop, _dir: dir }
+    Server { url: format!("http://{addr}"), store, _stop: stop, _dir: dir }
 }
 
 /// An HTTP client whose connections come from `from` (any 127.x.y.z is loopback on Linux).
@@ -88,6 +90,24 @@ async fn a_trusted_proxy_reports_the_client_address() {
         429,
         "only the hop the proxy appended counts, not what the client wrote before it"
     );
+}
+
+#[tokio::test]
+async fn a_visitors_choice_is_kept_with_the_masked_address_the_proxy_reports() {
+    let server = serve(&[("INFENTRE_TRUSTED_PROXIES", "127.0.0.0/8")]).await;
+
+    let response = client_from("127.0.0.5")
+        .post(format!("{}/v1/cookie-consents", server.url))
+        .header("x-forwarded-for", "198.51.100.77")
+        .json(&json!({"analytics": true, "marketing": false}))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status().as_u16(), 201);
+    let items = format!("{:?}", server.store.dump().await.unwrap());
+    assert!(items.contains("198.51.100.0/24"), "the client's /24 is kept: {items}");
+    assert!(!items.contains("198.51.100.77") && !items.contains("127.0.0.5"), "never the full address or the proxy's");
 }
 
 /// A real SMTP server (aiosmtpd, installed in the test venv by scripts/test) on a free port.
