@@ -24,7 +24,10 @@ async fn serve(settings: &[(&str, &str)]) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
     let source: HashMap<&str, &str> = settings.iter().copied().collect();
-    let local = infentre::open(dir.path(), format!("http://{addr}"), &source, Arc::new(SystemClock)).unwrap();
+    // A clock that stands still: the throttling windows are fixed 15 minutes, and a run that
+    // crossed a window's end on the system clock would see its counts reset.
+    let clock = infentre_tests::shared_clock(&infentre_tests::clock());
+    let local = infentre::open(dir.path(), format!("http://{addr}"), &source, clock).unwrap();
     let store = local.engine.store.clone();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(infentre::serve_on(local, listener, Duration::from_secs(3600), async move {
