@@ -196,10 +196,12 @@ pub async fn serve_on(
 
 async fn sweep_periodically(engine: Engine, every: Duration, mut stop: watch::Receiver<bool>) {
     loop {
-        match sweep_once(&engine).await {
-            Ok(report) => tracing::info!(erased = report.erased.values().sum::<u64>(), "scheduled sweep"),
-            Err(retention_sweeper::RunError::Busy) => tracing::info!("a sweep is already running; skipped"),
-            Err(err) => tracing::error!(error = %err, "scheduled sweep failed"),
+        // A panicking sweep is logged like a failed one; the next still runs on schedule.
+        match std::panic::AssertUnwindSafe(sweep_once(&engine)).catch_unwind().await {
+            Ok(Ok(report)) => tracing::info!(erased = report.erased.values().sum::<u64>(), "scheduled sweep"),
+            Ok(Err(retention_sweeper::RunError::Busy)) => tracing::info!("a sweep is already running; skipped"),
+            Ok(Err(err)) => tracing::error!(error = %err, "scheduled sweep failed"),
+            Err(_) => tracing::error!("scheduled sweep panicked"),
         }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
