@@ -3,6 +3,8 @@
 //! sweeper on a timer. Nothing here branches on "local": it only wires the embedded
 //! adapters to the functions.
 
+mod delivery;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -10,9 +12,12 @@ use std::time::Duration;
 
 use axum::Router;
 use futures::FutureExt;
+use shared::client_address::TrustedProxies;
 use shared::clock::{Clock, SystemClock};
 use shared::config::{ConfigError, Settings, Source};
 use shared::embedded::{Engine, load_or_create_signing_key};
+use shared::mail::Mailer;
+use shared::marketing::Destination;
 use shared::queue::QueueName;
 use shared::queue::poller::{Poller, Worker};
 use tokio::sync::watch;
@@ -36,20 +41,39 @@ pub enum StartError {
     Serve(std::io::Error),
 }
 
-/// Opens the data directory: database, exports, outbox and signing key.
+pub use delivery::{MAIL_TRANSPORT, MailTransport};
+
+/// The local binary's parts: the embedded engine, where mail and marketing go, and whose
+/// `X-Forwarded-For` to believe.
+#[derive(Debug, Clone)]
+pub struct Local {
+    pub engine: Engine,
+    pub mailer: Arc<dyn Mailer>,
+    pub destinations: Vec<Arc<dyn Destination>>,
+    pub trusted_proxies: Arc<TrustedProxies>,
+}
+
+/// Opens the data directory (database, exports, outbox and signing key) and checks every
+/// setting, the mail transport's and the proxies' included.
 pub fn open(
     data_dir: &Path,
     public_base_url: String,
     source: &dyn Source,
     clock: Arc<dyn Clock>,
-) -> Result<Engine, StartError> {
+) -> Result<Local, StartError> {
+    // Settings first: a bad one fails the start before anything is created on disk.
+    let transport = MailTransport::from_source(source)?;
+    let trusted_proxies = Arc::new(TrustedProxies::from_source(source)?);
     let signing_key = load_or_create_signing_key(data_dir).map_err(StartError::SigningKey)?;
     let settings = Settings::from_source(source, public_base_url, signing_key)?;
-    Ok(Engine::open(data_dir, settings, clock)?)
+    let engine = Engine::open(data_dir, settings, clock.clone())?;
+    let mailer = transport.mailer(&engine, &engine.platform.settings, clock)?;
+    let destinations = delivery::marketing_destinations(source, &engine)?;
+    Ok(Local { engine, mailer, destinations, trusted_proxies })
 }
 
 /// Opens with the system clock, reading settings from the environment.
-pub fn open_from_env(data_dir: &Path, addr: SocketAddr) -> Result<Engine, StartError> {
+pub fn open_from_env(data_dir: &Path, addr: SocketAddr) -> Result<Local, StartError> {
     let source = shared::config::Environment;
     let public_base_url = source.get("INFENTRE_PUBLIC_BASE_URL").unwrap_or_else(|| format!("http://{addr}"));
     open(data_dir, public_base_url, &source, Arc::new(SystemClock))
@@ -67,8 +91,9 @@ pub fn router(engine: &Engine) -> Router {
 }
 
 /// One poller per queue, each feeding the worker its Lambda runs.
-pub fn pollers(engine: &Engine) -> Vec<Poller> {
-    let mail = Arc::new(mail_worker::MailWorker::new(engine.platform.clone(), engine.mailer.clone()));
+pub fn pollers(local: &Local) -> Vec<Poller> {
+    let engine = &local.engine;
+    let mail = Arc::new(mail_worker::MailWorker::new(engine.platform.clone(), local.mailer.clone()));
     let mail_worker: Worker = Arc::new(move |event| {
         let mail = mail.clone();
         async move { mail.handle(event).await.map_err(Into::into) }.boxed()
@@ -78,8 +103,8 @@ pub fn pollers(engine: &Engine) -> Vec<Poller> {
         let platform = platform.clone();
         async move { tracking_worker::handle(&platform, event).await.map_err(Into::into) }.boxed()
     });
-    let destinations = engine.marketing.iter().map(|d| d.clone() as Arc<dyn shared::marketing::Destination>).collect();
-    let marketing = Arc::new(marketing_worker::MarketingWorker::new(engine.platform.clone(), destinations));
+    let marketing =
+        Arc::new(marketing_worker::MarketingWorker::new(engine.platform.clone(), local.destinations.clone()));
     let marketing_worker: Worker = Arc::new(move |event| {
         let marketing = marketing.clone();
         async move { marketing.handle(event).await.map_err(Into::into) }.boxed()
@@ -108,9 +133,9 @@ pub fn pollers(engine: &Engine) -> Vec<Poller> {
 }
 
 /// Runs every queue until nothing is visible: what tests call instead of waiting.
-pub async fn drain_queues(engine: &Engine) -> Result<usize, shared::queue::QueueError> {
+pub async fn drain_queues(local: &Local) -> Result<usize, shared::queue::QueueError> {
     let mut total = 0;
-    for poller in pollers(engine) {
+    for poller in pollers(local) {
         total += poller.drain().await?;
     }
     Ok(total)
@@ -121,23 +146,40 @@ pub async fn sweep_once(engine: &Engine) -> Result<shared::retention::RetentionR
     retention_sweeper::run(&engine.platform, retention_sweeper::BUDGET).await
 }
 
-/// Serves until `shutdown` resolves, with the pollers and the sweeper running beside.
+/// Serves until `shutdown` resolves, with the pollers and the sweeper running beside. Each
+/// request gets the client's address from its TCP peer (or a trusted proxy's report).
 pub async fn serve(
-    engine: Engine,
+    local: Local,
     addr: SocketAddr,
     sweep_every: Duration,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })?;
-    tracing::info!(%addr, "serving");
+    serve_on(local, listener, sweep_every, shutdown).await
+}
+
+/// [`serve`] on a socket already bound (tests bind port 0 and keep the socket).
+pub async fn serve_on(
+    local: Local,
+    listener: tokio::net::TcpListener,
+    sweep_every: Duration,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "serving");
+    }
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut background = Vec::new();
-    for poller in pollers(&engine) {
+    for poller in pollers(&local) {
         background.push(tokio::spawn(poller.run(Duration::from_millis(250), stop_rx.clone())));
     }
-    background.push(tokio::spawn(sweep_periodically(engine.clone(), sweep_every, stop_rx)));
+    background.push(tokio::spawn(sweep_periodically(local.engine.clone(), sweep_every, stop_rx)));
 
-    let served = axum::serve(listener, router(&engine)).with_graceful_shutdown(shutdown).await;
+    let app = router(&local.engine)
+        .layer(axum::middleware::from_fn_with_state(local.trusted_proxies.clone(), shared::client_address::from_peer));
+    let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await;
     // Let the workers finish the batch in hand, then stop.
     if stop_tx.send(true).is_err() {
         // Every background task has already ended: nothing left to stop.
@@ -152,10 +194,12 @@ pub async fn serve(
 
 async fn sweep_periodically(engine: Engine, every: Duration, mut stop: watch::Receiver<bool>) {
     loop {
-        match sweep_once(&engine).await {
-            Ok(report) => tracing::info!(erased = report.erased.values().sum::<u64>(), "scheduled sweep"),
-            Err(retention_sweeper::RunError::Busy) => tracing::info!("a sweep is already running; skipped"),
-            Err(err) => tracing::error!(error = %err, "scheduled sweep failed"),
+        // A panicking sweep is logged like a failed one; the next still runs on schedule.
+        match std::panic::AssertUnwindSafe(sweep_once(&engine)).catch_unwind().await {
+            Ok(Ok(report)) => tracing::info!(erased = report.erased.values().sum::<u64>(), "scheduled sweep"),
+            Ok(Err(retention_sweeper::RunError::Busy)) => tracing::info!("a sweep is already running; skipped"),
+            Ok(Err(err)) => tracing::error!(error = %err, "scheduled sweep failed"),
+            Err(_) => tracing::error!("scheduled sweep panicked"),
         }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}

@@ -43,7 +43,7 @@ async fn main() -> ExitCode {
             Ok(())
         }
         Command::Sweep => match infentre::open_from_env(&cli.data_dir, cli.addr) {
-            Ok(engine) => match infentre::sweep_once(&engine).await {
+            Ok(local) => match infentre::sweep_once(&local.engine).await {
                 Ok(report) => {
                     println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
                     Ok(())
@@ -53,9 +53,9 @@ async fn main() -> ExitCode {
             Err(err) => Err(err.to_string()),
         },
         Command::Serve => match infentre::open_from_env(&cli.data_dir, cli.addr) {
-            Ok(engine) => {
+            Ok(local) => {
                 let every = Duration::from_secs(cli.sweep_interval_secs.max(1));
-                infentre::serve(engine, cli.addr, every, shutdown_signal()).await.map_err(|err| err.to_string())
+                infentre::serve(local, cli.addr, every, shutdown_signal()).await.map_err(|err| err.to_string())
             }
             Err(err) => Err(err.to_string()),
         },

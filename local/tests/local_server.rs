@@ -22,9 +22,9 @@ async fn the_server_starts_answers_and_stops() {
     let addr: SocketAddr = listener.local_addr().unwrap();
     drop(listener);
     let source = std::collections::HashMap::<&str, &str>::new();
-    let engine = infentre::open(dir.path(), format!("http://{addr}"), &source, Arc::new(SystemClock)).unwrap();
+    let local = infentre::open(dir.path(), format!("http://{addr}"), &source, Arc::new(SystemClock)).unwrap();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(infentre::serve(engine, addr, Duration::from_secs(3600), async move {
+    let server = tokio::spawn(infentre::serve(local, addr, Duration::from_secs(3600), async move {
         // Stops when told, or when the test drops the sender.
         stop_rx.await.unwrap_or_default();
     }));
@@ -61,4 +61,38 @@ async fn http_get(url: &str) -> std::io::Result<String> {
     let mut response = String::new();
     stream.read_to_string(&mut response).await?;
     Ok(response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default())
+}
+
+#[test]
+fn the_binary_refuses_to_start_with_bad_smtp_settings_and_names_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_infentre"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["--addr", "127.0.0.1:0", "serve"])
+        .env("INFENTRE_MAIL_TRANSPORT", "smtp")
+        .env("INFENTRE_SMTP_HOST", "smtp.example.com")
+        .env("INFENTRE_SMTP_PORT", "submission")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A binary that accepted the settings would serve until stopped: give it 20 s.
+    let mut status = None;
+    for _ in 0..200 {
+        status = child.try_wait().unwrap();
+        if status.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if status.is_none() {
+        child.kill().unwrap();
+        child.wait().unwrap();
+        panic!("the binary started with an invalid INFENTRE_SMTP_PORT");
+    }
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.unwrap().success());
+    assert!(stderr.contains("INFENTRE_SMTP_PORT is invalid"), "{stderr}");
+    assert!(!dir.path().join("infentre.sqlite3").exists(), "nothing is created before the settings are checked");
 }

@@ -4,6 +4,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
+use crate::mail::Mailbox;
 use crate::signing::SigningKey;
 
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +41,9 @@ impl Source for std::collections::HashMap<&str, &str> {
 /// The notice's version and date (GDPR Art. 7(1): consent is recorded against them).
 pub const DEFAULT_POLICY_VERSION: &str = "2019-10-28";
 
+/// The sender when `INFENTRE_MAIL_FROM` is not set.
+pub const DEFAULT_MAIL_FROM: &str = "Infentre <no-reply@infentre.com>";
+
 /// Settings every engine needs.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -48,7 +52,8 @@ pub struct Settings {
     /// Operators (the DPO and staff), by normalised e-mail address.
     pub operators: Vec<String>,
     pub signing_key: SigningKey,
-    pub mail_from: String,
+    /// Our sender (`INFENTRE_MAIL_FROM`), name and address apart.
+    pub mail_from: Mailbox,
     /// The privacy notice's version: consents are recorded against it, and purposes marked
     /// "ask again" stop counting when it changes.
     pub policy_version: String,
@@ -144,7 +149,9 @@ impl Settings {
                 reason: format!("{bad:?} is not an e-mail address"),
             });
         }
-        let mail_from = source.get("INFENTRE_MAIL_FROM").unwrap_or_else(|| "Infentre <no-reply@infentre.com>".into());
+        let mail_from = source.get("INFENTRE_MAIL_FROM").unwrap_or_else(|| DEFAULT_MAIL_FROM.into());
+        let mail_from =
+            Mailbox::parse(&mail_from).map_err(|reason| ConfigError::Invalid { name: "INFENTRE_MAIL_FROM", reason })?;
         let policy_version = source.get("INFENTRE_POLICY_VERSION").unwrap_or_else(|| DEFAULT_POLICY_VERSION.into());
         let policy_date = source.get("INFENTRE_POLICY_DATE").unwrap_or_else(|| DEFAULT_POLICY_VERSION.into());
         if chrono::NaiveDate::parse_from_str(&policy_date, "%Y-%m-%d").is_err() {
@@ -287,6 +294,18 @@ mod tests {
         assert_eq!(broken.bookkeeping.purge_after(date("2026-06-30")), date("2033-06-30"));
         let bad = HashMap::from([("INFENTRE_FISCAL_YEAR_END", "13-01")]);
         assert!(Settings::from_source(&bad, "http://x".into(), SigningKey::generate()).is_err());
+    }
+
+    #[test]
+    fn the_sender_is_parsed_once_and_a_bad_one_fails_the_start() {
+        let default = Settings::from_source(&HashMap::new(), "http://x".into(), SigningKey::generate()).unwrap();
+        assert_eq!(
+            (default.mail_from.name(), default.mail_from.address()),
+            (Some("Infentre"), "no-reply@infentre.com")
+        );
+        let bad = HashMap::from([("INFENTRE_MAIL_FROM", "Infentre <no-reply@infentre.com")]);
+        let err = Settings::from_source(&bad, "http://x".into(), SigningKey::generate()).unwrap_err();
+        assert!(err.to_string().starts_with("INFENTRE_MAIL_FROM is invalid"), "{err}");
     }
 
     #[test]

@@ -89,6 +89,7 @@ pub fn app(routes: Router) -> Router {
         .merge(routes)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn(problem_for_bare_errors))
         .layer(middleware::from_fn(security_headers))
         .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT))
@@ -128,6 +129,12 @@ pub async fn openapi() -> Response {
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(healthz, openapi), components(schemas(crate::error::Problem)))]
 pub struct PlatformApi;
+
+/// A panic in one request ends that request with an opaque 500, never the server. The panic
+/// message is not logged here: it may hold request data (the panic hook has printed it).
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::internal(std::io::Error::other("the request handler panicked")).into_response()
+}
 
 async fn not_found() -> ApiError {
     ApiError::not_found("There is nothing at this path.")
@@ -178,20 +185,10 @@ async fn security_headers(request: Request, next: Next) -> Response {
 }
 
 /// The client's IP address, put in the request's extensions by the engine's entry point
-/// (API Gateway's `sourceIp` in Lambda, the TCP peer locally). Used for throttling only.
+/// (API Gateway's `sourceIp` in Lambda, the TCP peer or a trusted proxy's
+/// `X-Forwarded-For` locally: [`crate::client_address`]). Used for throttling only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddress(pub std::net::IpAddr);
-
-/// Local server: the TCP peer is the client.
-pub async fn client_address_from_peer(mut request: Request, next: Next) -> Response {
-    if let Some(axum::extract::ConnectInfo(peer)) =
-        request.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().copied()
-    {
-        request.extensions_mut().insert(ClientAddress(peer.ip()));
-    }
-    next.run(request).await
-}
-
 /// `limit` and `cursor` of every list endpoint: default 50, at most 200.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]

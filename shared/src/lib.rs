@@ -22,6 +22,8 @@ pub mod keys;
 pub mod store;
 
 pub mod blob;
+#[cfg(feature = "http")]
+pub mod client_address;
 pub mod config;
 #[cfg(feature = "embedded")]
 pub mod embedded;

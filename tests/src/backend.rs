@@ -14,12 +14,13 @@ use serde_json::{Value, json};
 use shared::Platform;
 use shared::aws::{AwsSettings, RequestCounter};
 use shared::clock::ManualClock;
-use shared::mail::outbox::OutboxMailer;
+use shared::mail::Mailer;
+use shared::mail::sendgrid::SendGridMailer;
 use shared::queue::QueueName;
 use shared::queue::poller::{Poller, Worker};
 use shared::store::sqlite::SqliteStore;
 
-use crate::recorder::MarketingRecorder;
+use crate::recorder::{MarketingRecorder, SendGridStandIn};
 use crate::{
     Auth, call, clock, create_bucket, create_queues, create_table, embedded_engine, moto_clients, shared_clock,
     token_mailed_to, unique,
@@ -33,6 +34,8 @@ pub struct Backend {
     pub marketing: Poller,
     pub rights: Poller,
     pub recorder: MarketingRecorder,
+    /// On moto, mail goes through SendGrid's API to this stand-in, which files it in `outbox`.
+    pub sendgrid: Option<SendGridStandIn>,
     pub outbox: PathBuf,
     pub clock: ManualClock,
     pub requests: Option<RequestCounter>,
@@ -41,7 +44,26 @@ pub struct Backend {
     pub dirs: Vec<tempfile::TempDir>,
 }
 
+/// The providers' stand-ins of one backend, checked once more when a journey ends.
+pub struct StandIns {
+    marketing: MarketingRecorder,
+    sendgrid: Option<SendGridStandIn>,
+}
+
+impl StandIns {
+    pub fn assert_valid(&self) {
+        self.marketing.assert_valid();
+        if let Some(sendgrid) = &self.sendgrid {
+            sendgrid.assert_valid();
+        }
+    }
+}
+
 impl Backend {
+    pub fn stand_ins(&self) -> StandIns {
+        StandIns { marketing: self.recorder.clone(), sendgrid: self.sendgrid.clone() }
+    }
+
     pub async fn deliver_mail(&self) {
         self.mail.drain().await.expect("mail queue drains");
     }
@@ -231,7 +253,7 @@ fn marketing_poller(platform: &Platform, recorder: &MarketingRecorder) -> Poller
     }
 }
 
-fn mail_poller(platform: &Platform, mailer: Arc<OutboxMailer>) -> Poller {
+fn mail_poller(platform: &Platform, mailer: Arc<dyn Mailer>) -> Poller {
     let worker = Arc::new(mail_worker::MailWorker::new(platform.clone(), mailer));
     let handler: Worker = Arc::new(move |event| {
         let worker = worker.clone();
@@ -249,11 +271,12 @@ fn mail_poller(platform: &Platform, mailer: Arc<OutboxMailer>) -> Poller {
 pub async fn sqlite() -> Backend {
     let clock = clock();
     let (engine, dir) = embedded_engine(&clock);
-    let recorder = MarketingRecorder::start().await;
+    let recorder = MarketingRecorder::start_with_clock(shared_clock(&clock)).await;
     Backend {
         marketing: marketing_poller(&engine.platform, &recorder),
         rights: rights_poller(&engine.platform),
         recorder,
+        sendgrid: None,
         app: infentre::router(&engine),
         platform: engine.platform.clone(),
         mail: mail_poller(&engine.platform, engine.mailer.clone()),
@@ -293,14 +316,18 @@ pub async fn moto() -> Backend {
     .unwrap();
     let platform = clients.platform(&aws, settings, shared_clock(&clock));
     let dir = tempfile::tempdir().unwrap();
+    let outbox = dir.path().join("outbox");
+    // As the mail worker Lambda sends: SendGrid's API, from the configured (default) sender.
+    let sendgrid = SendGridStandIn::start(Some(outbox.clone())).await;
     let mailer =
-        Arc::new(OutboxMailer::new(dir.path().join("outbox"), "no-reply@infentre.com", shared_clock(&clock)).unwrap());
-    let recorder = MarketingRecorder::start().await;
+        Arc::new(SendGridMailer::new(&sendgrid.url, "SG.test-key", platform.settings.mail_from.clone()).unwrap());
+    let recorder = MarketingRecorder::start_with_clock(shared_clock(&clock)).await;
     clients.requests.reset();
     Backend {
         marketing: marketing_poller(&platform, &recorder),
         rights: rights_poller(&platform),
         recorder,
+        sendgrid: Some(sendgrid),
         app: shared::http::app(
             signup::routes()
                 .merge(consent::routes())
@@ -308,9 +335,9 @@ pub async fn moto() -> Backend {
                 .merge(rights::routes())
                 .with_state(platform.clone()),
         ),
-        mail: mail_poller(&platform, mailer.clone()),
+        mail: mail_poller(&platform, mailer),
         tracking: tracking_poller(&platform),
-        outbox: mailer.dir().clone(),
+        outbox,
         platform,
         clock,
         requests: Some(clients.requests.clone()),
@@ -325,10 +352,20 @@ pub async fn moto() -> Backend {
 macro_rules! on_both_engines {
     ($($case:ident),* $(,)?) => {
         mod local_binary_on_sqlite {
-            $( #[tokio::test] async fn $case() { super::$case($crate::backend::sqlite().await).await } )*
+            $( #[tokio::test] async fn $case() {
+                let backend = $crate::backend::sqlite().await;
+                let stand_ins = backend.stand_ins();
+                super::$case(backend).await;
+                stand_ins.assert_valid();
+            } )*
         }
         mod functions_on_moto {
-            $( #[tokio::test] async fn $case() { super::$case($crate::backend::moto().await).await } )*
+            $( #[tokio::test] async fn $case() {
+                let backend = $crate::backend::moto().await;
+                let stand_ins = backend.stand_ins();
+                super::$case(backend).await;
+                stand_ins.assert_valid();
+            } )*
         }
     };
 }

@@ -222,12 +222,16 @@ pub enum Auth<'a> {
 
 /// The token of the newest e-mail to `to` in an outbox folder.
 pub fn token_mailed_to(outbox: &std::path::Path, to: &str) -> Option<String> {
-    outbox_files(outbox).into_iter().rev().filter(|mail| mail.contains(&format!("To: {to}"))).find_map(|mail| {
-        let start = mail.find("token=")? + "token=".len();
-        Some(mail[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')).collect())
-    })
+    outbox_files(outbox).into_iter().rev().filter(|mail| mail.contains(&format!("To: {to}"))).find_map(|m| token_in(&m))
+}
+
+/// The token of the first link with `token=` in a mail.
+pub fn token_in(mail: &str) -> Option<String> {
+    let start = mail.find("token=")? + "token=".len();
+    Some(mail[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')).collect())
 }
 pub mod backend;
+pub mod provider_rules;
 pub mod recorder;
 
 /// The tests' stand-in for SendGrid's webhook signing key (fixed, so both engines share it).

@@ -20,7 +20,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let worker = OnceCell::new();
     let build = || async {
         let platform = cold.platform(cold.settings(shared::aws::signing_key(&signing_key).await?)?);
-        let mailer = SendGridMailer::new(&base_url, api_key.get().await?, &platform.settings.mail_from)?;
+        let mailer = SendGridMailer::new(&base_url, api_key.get().await?, platform.settings.mail_from.clone())?;
         Ok::<_, lambda_runtime::Error>(MailWorker::new(platform, Arc::new(mailer)))
     };
     shared::aws::run_sqs(|event| async {

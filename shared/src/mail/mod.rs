@@ -1,10 +1,17 @@
 //! The mail port. Every e-mail leaves through the mail worker (the outbox queue), which calls
 //! one of these: SendGrid's v3 Mail Send API in AWS, a folder of `.eml` files locally.
 
+mod mailbox;
+#[cfg(any(feature = "embedded", feature = "smtp"))]
+mod mime;
 #[cfg(feature = "embedded")]
 pub mod outbox;
-#[cfg(feature = "aws")]
+#[cfg(feature = "providers")]
 pub mod sendgrid;
+#[cfg(feature = "smtp")]
+pub mod smtp;
+
+pub use mailbox::Mailbox;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};

@@ -5,7 +5,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::{Map, Value, json};
 
-use super::{Email, MailError, Mailer, check_headers};
+use super::{Email, MailError, Mailbox, Mailer, check_headers};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.sendgrid.com";
 
@@ -14,7 +14,7 @@ pub struct SendGridMailer {
     http: reqwest::Client,
     base_url: String,
     api_key: String,
-    from: String,
+    from: Mailbox,
 }
 
 impl std::fmt::Debug for SendGridMailer {
@@ -25,29 +25,16 @@ impl std::fmt::Debug for SendGridMailer {
 
 impl SendGridMailer {
     /// `base_url` is SendGrid's API (or, in tests, a local recorder); `from` our sender.
-    pub fn new(base_url: &str, api_key: &str, from: &str) -> Result<Self, MailError> {
+    pub fn new(base_url: &str, api_key: &str, from: Mailbox) -> Result<Self, MailError> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
             .map_err(|err| MailError::Backend(Box::new(err)))?;
-        Ok(Self {
-            http,
-            base_url: base_url.trim_end_matches('/').to_owned(),
-            api_key: api_key.to_owned(),
-            from: from.to_owned(),
-        })
+        Ok(Self { http, base_url: base_url.trim_end_matches('/').to_owned(), api_key: api_key.to_owned(), from })
     }
 
-    /// The mailer a Lambda builds at cold start: `SENDGRID_API_KEY` (required),
-    /// `SENDGRID_BASE_URL` (default SendGrid's API), the sender from the settings.
-    pub fn from_env(settings: &crate::config::Settings) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        use crate::config::{Environment, Source};
-        let api_key = Environment.required("SENDGRID_API_KEY")?;
-        let base_url = Environment.get("SENDGRID_BASE_URL").unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
-        Ok(Self::new(&base_url, &api_key, &settings.mail_from)?)
-    }
-
-    /// The request body SendGrid expects.
+    /// The request body SendGrid expects: bare addresses with the name apart, string-only
+    /// custom arguments, text before HTML.
     pub fn body(&self, email: &Email) -> Value {
         let mut content = vec![json!({"type": "text/plain", "value": email.text})];
         if let Some(html) = &email.html {
@@ -57,7 +44,7 @@ impl SendGridMailer {
             email.headers.iter().map(|(name, value)| (name.clone(), Value::from(value.clone()))).collect();
         let mut body = json!({
             "personalizations": [{"to": [{"email": email.to}]}],
-            "from": {"email": self.from},
+            "from": from_object(&self.from),
             "subject": email.subject,
             "content": content,
             "categories": [email.category],
@@ -96,6 +83,13 @@ impl Mailer for SendGridMailer {
         } else {
             Err(MailError::Rejected(format!("SendGrid answered {status}: {detail}")))
         }
+    }
+}
+
+fn from_object(mailbox: &Mailbox) -> Value {
+    match mailbox.name() {
+        Some(name) => json!({"email": mailbox.address(), "name": name}),
+        None => json!({"email": mailbox.address()}),
     }
 }
 

@@ -11,7 +11,7 @@
 //! The port is [`Destination`]: over HTTPS in AWS ([`http`]), or an outbox folder of the
 //! exact request bodies locally ([`outbox`]). Both send what the builders here produce.
 
-#[cfg(feature = "aws")]
+#[cfg(feature = "providers")]
 pub mod http;
 #[cfg(feature = "embedded")]
 pub mod outbox;
@@ -158,25 +158,73 @@ pub trait Destination: Send + Sync + std::fmt::Debug {
     async fn send(&self, body: &Value) -> Result<(), SyncError>;
 }
 
-/// GA4 event names: letters, digits and `_`, starting with a letter, at most 40 characters.
+/// Names GA4 keeps for itself: events and parameters named so are dropped.
+const GA4_RESERVED_EVENT_NAMES: [&str; 38] = [
+    "ad_activeview",
+    "ad_click",
+    "ad_exposure",
+    "ad_impression",
+    "ad_query",
+    "ad_reward",
+    "adunit_exposure",
+    "app_background",
+    "app_clear_data",
+    "app_exception",
+    "app_remove",
+    "app_store_refund",
+    "app_store_subscription_cancel",
+    "app_store_subscription_convert",
+    "app_store_subscription_renew",
+    "app_uninstall",
+    "app_update",
+    "app_upgrade",
+    "dynamic_link_app_open",
+    "dynamic_link_app_update",
+    "dynamic_link_first_open",
+    "error",
+    "firebase_campaign",
+    "firebase_in_app_message_action",
+    "firebase_in_app_message_dismiss",
+    "firebase_in_app_message_impression",
+    "first_open",
+    "first_visit",
+    "in_app_purchase",
+    "notification_dismiss",
+    "notification_foreground",
+    "notification_open",
+    "notification_receive",
+    "os_update",
+    "session_start",
+    "session_start_with_rollout",
+    "user_engagement",
+    "screen_view",
+];
+const GA4_RESERVED_PREFIXES: [&str; 3] = ["ga_", "google_", "firebase_"];
+
+/// GA4 names: letters, digits and `_`, starting with a letter, at most 40 characters, and
+/// neither a reserved name nor a reserved prefix (those get `e_` in front).
 fn ga4_name(name: &str) -> String {
     let mut out: String =
         name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).take(40).collect();
-    if !out.starts_with(|c: char| c.is_ascii_alphabetic()) {
+    let reserved = GA4_RESERVED_EVENT_NAMES.contains(&out.as_str())
+        || GA4_RESERVED_PREFIXES.iter().any(|prefix| out.to_ascii_lowercase().starts_with(prefix));
+    if reserved || !out.starts_with(|c: char| c.is_ascii_alphabetic()) {
         out = format!("e_{out}");
         out.truncate(40);
     }
     out
 }
 
-/// Scalar parameters only, GA4's limits: 25 parameters, names of 40 and values of 100 characters.
+/// Scalar parameters only, GA4's limits: 25 parameters, names of 40 and values of 100
+/// characters. GA4 takes strings and numbers: a boolean goes as `"true"`/`"false"`.
 fn ga4_params(params: &Map<String, Value>) -> Map<String, Value> {
     params
         .iter()
         .filter_map(|(name, value)| {
             let value = match value {
                 Value::String(text) => Value::String(text.chars().take(100).collect()),
-                Value::Number(_) | Value::Bool(_) => value.clone(),
+                Value::Number(_) => value.clone(),
+                Value::Bool(flag) => Value::String(flag.to_string()),
                 _ => return None,
             };
             Some((ga4_name(name), value))
@@ -217,6 +265,16 @@ pub fn ga4_requests(events: &[Outgoing<'_>]) -> Vec<Request> {
     requests
 }
 
+/// Meta requires `event_source_url` and `client_user_agent` for `website` events, and the
+/// notice promises that no browser string leaves us: usage of the web app goes as `other`
+/// ("a way that is not listed"), e-mail interactions as `email`.
+fn facebook_action_source(source: EventSource) -> &'static str {
+    match source {
+        EventSource::Website => "other",
+        EventSource::Email => "email",
+    }
+}
+
 /// Conversions API requests: up to 1,000 events each, deduplicated by Facebook on `event_id`.
 pub fn facebook_requests(events: &[Outgoing<'_>]) -> Vec<Request> {
     let indexes: Vec<usize> = (0..events.len()).collect();
@@ -231,7 +289,7 @@ pub fn facebook_requests(events: &[Outgoing<'_>]) -> Vec<Request> {
                         "event_name": event.message.name,
                         "event_time": event.message.occurred_at,
                         "event_id": event.message.event_id,
-                        "action_source": event.message.source,
+                        "action_source": facebook_action_source(event.message.source),
                         "user_data": {
                             "em": [event.user.facebook_email],
                             "external_id": [event.user.id],
@@ -370,6 +428,16 @@ mod tests {
     }
 
     #[test]
+    fn ga4_reserved_names_and_booleans_are_made_acceptable() {
+        let user = HashedUser::new("u1", "a@example.com");
+        let message = message("session_start", json!({"google_page": "/a", "first": true}));
+        let body = &ga4_requests(&[Outgoing { message: &message, user: &user }])[0].body;
+        let event = &body["events"][0];
+        assert_eq!(event["name"], "e_session_start");
+        assert_eq!(event["params"], json!({"e_google_page": "/a", "first": "true"}));
+    }
+
+    #[test]
     fn facebook_bodies_carry_hashed_identifiers_and_no_address() {
         let user = HashedUser::new("u1", "a@example.com");
         let message = message("page_view", json!({"path": "/a"}));
@@ -377,7 +445,7 @@ mod tests {
         assert_eq!(requests.len(), 1);
         let event = &requests[0].body["data"][0];
         assert_eq!(event["event_id"], message.event_id);
-        assert_eq!(event["action_source"], "website");
+        assert_eq!(event["action_source"], "other", "website events would need the browser string");
         assert_eq!(event["user_data"]["em"][0], user.facebook_email);
         let user_data = event["user_data"].as_object().unwrap();
         assert!(!user_data.contains_key("client_ip_address") && !user_data.contains_key("client_user_agent"));

@@ -9,7 +9,7 @@ use std::fmt::Display;
 use std::future::Future;
 
 pub use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use serde::de::DeserializeOwned;
 
 /// One record of an SQS event, as the worker sees it.
@@ -61,11 +61,19 @@ where
         records.push(Record { message_id, body: message.body.unwrap_or_default(), receive_count });
     }
 
-    let outcomes: Vec<(String, Result<(), E>)> = futures::stream::iter(records)
+    // A record whose handler panics is that record's failure: SQS redelivers it, the rest of
+    // the batch completes (where panics unwind; the Lambda builds abort, and Lambda retries).
+    let outcomes: Vec<(String, Result<(), String>)> = futures::stream::iter(records)
         .map(|record| {
             let id = record.message_id.clone();
-            let outcome = handler(record);
-            async move { (id, outcome.await) }
+            let outcome = std::panic::AssertUnwindSafe(handler(record)).catch_unwind();
+            async move {
+                let outcome = match outcome.await {
+                    Ok(result) => result.map_err(|err| err.to_string()),
+                    Err(_) => Err("the handler panicked".to_owned()),
+                };
+                (id, outcome)
+            }
         })
         .buffer_unordered(concurrency.max(1))
         .collect()
@@ -105,7 +113,11 @@ mod tests {
     async fn handle(record: Record) -> Result<(), RecordError> {
         assert_eq!(record.receive_count, 2);
         let job: Job = record.json()?;
-        if job.n == 13 { Err(RecordError::Failed("unlucky".into())) } else { Ok(()) }
+        match job.n {
+            13 => Err(RecordError::Failed("unlucky".into())),
+            666 => panic!("a bug in one record's handling"),
+            _ => Ok(()),
+        }
     }
 
     #[tokio::test]
@@ -115,6 +127,15 @@ mod tests {
         let mut failed: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
         failed.sort();
         assert_eq!(failed, vec!["m1", "m2"]);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_record_fails_alone() {
+        let response = process(event(&[r#"{"n":1}"#, r#"{"n":666}"#, r#"{"n":2}"#]), 2, handle).await.unwrap();
+        let failed: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
+        assert_eq!(failed, vec!["m1"]);
+        let all = process(event(&[r#"{"n":666}"#]), 2, handle).await;
+        assert!(matches!(all, Err(BatchError::AllFailed(1))));
     }
 
     #[tokio::test]

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::FutureExt;
 use futures::future::BoxFuture;
 use tokio::sync::watch;
 
@@ -59,7 +60,11 @@ impl Poller {
             .collect();
         let event: SqsEvent = serde_json::from_value(serde_json::json!({ "Records": records }))
             .map_err(|err| QueueError::Invalid(err.to_string()))?;
-        match (self.worker)(event).await {
+        // A panicking worker fails the batch (its messages come back after the visibility
+        // timeout) and leaves the poller, and the process, running.
+        let outcome = std::panic::AssertUnwindSafe((self.worker)(event)).catch_unwind().await;
+        let outcome = outcome.unwrap_or_else(|_| Err("the worker panicked".into()));
+        match outcome {
             Ok(response) => {
                 let failed: HashSet<_> = response.batch_item_failures.into_iter().map(|f| f.item_identifier).collect();
                 for message in messages.iter().filter(|m| !failed.contains(&m.message_id)) {

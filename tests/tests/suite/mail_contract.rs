@@ -1,17 +1,15 @@
 //! The mail contract, run against the `.eml` outbox and SendGrid's API (a local server that
 //! records what it receives stands in for SendGrid).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use axum::Json;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
+use infentre_tests::recorder::SendGridStandIn;
 use infentre_tests::{clock, shared_clock};
-use serde_json::Value;
+use serde_json::{Value, json};
+use shared::config::DEFAULT_MAIL_FROM;
 use shared::mail::outbox::OutboxMailer;
 use shared::mail::sendgrid::SendGridMailer;
-use shared::mail::{Email, MailError, Mailer};
+use shared::mail::{Email, MailError, Mailbox, Mailer};
 
 /// One delivered e-mail, as either backend shows it.
 #[derive(Debug, PartialEq, Eq)]
@@ -22,33 +20,9 @@ struct Delivered {
     headers: Vec<(String, String)>,
 }
 
-#[derive(Clone, Default)]
-struct Recorder {
-    requests: Arc<Mutex<Vec<(HeaderMap, Value)>>>,
-    status: Arc<Mutex<u16>>,
-}
-
-/// A stand-in for SendGrid on a free loopback port.
-async fn sendgrid_recorder() -> (String, Recorder) {
-    let recorder = Recorder { status: Arc::new(Mutex::new(202)), ..Recorder::default() };
-    let app = axum::Router::new()
-        .route(
-            "/v3/mail/send",
-            post(|State(r): State<Recorder>, headers: HeaderMap, Json(body): Json<Value>| async move {
-                r.requests.lock().unwrap().push((headers, body));
-                StatusCode::from_u16(*r.status.lock().unwrap()).unwrap()
-            }),
-        )
-        .with_state(recorder.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, recorder)
-}
-
 enum Inbox {
     Outbox(std::path::PathBuf),
-    SendGrid(Recorder),
+    SendGrid(SendGridStandIn),
 }
 
 struct Fixture {
@@ -69,11 +43,14 @@ impl Fixture {
                 files.sort();
                 files.iter().map(|path| parse_eml(&std::fs::read_to_string(path).unwrap())).collect()
             }
-            Inbox::SendGrid(recorder) => {
-                recorder.requests.lock().unwrap().iter().map(|(_, body)| from_sendgrid(body)).collect()
-            }
+            Inbox::SendGrid(stand_in) => stand_in.requests().iter().map(|(_, body)| from_sendgrid(body)).collect(),
         }
     }
+}
+
+/// The sender as production configures it by default: a display name and an address.
+fn sender() -> Mailbox {
+    Mailbox::parse(DEFAULT_MAIL_FROM).unwrap()
 }
 
 fn parse_eml(text: &str) -> Delivered {
@@ -117,14 +94,14 @@ fn from_sendgrid(body: &Value) -> Delivered {
 async fn outbox() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("outbox");
-    let mailer = OutboxMailer::new(path.clone(), "Infentre <no-reply@infentre.com>", shared_clock(&clock())).unwrap();
+    let mailer = OutboxMailer::new(path.clone(), &sender(), shared_clock(&clock())).unwrap();
     Fixture { mailer: Arc::new(mailer), inbox: Inbox::Outbox(path), _dir: Some(dir) }
 }
 
 async fn sendgrid() -> Fixture {
-    let (url, recorder) = sendgrid_recorder().await;
-    let mailer = SendGridMailer::new(&url, "SG.test-key", "no-reply@infentre.com").unwrap();
-    Fixture { mailer: Arc::new(mailer), inbox: Inbox::SendGrid(recorder), _dir: None }
+    let stand_in = SendGridStandIn::start(None).await;
+    let mailer = SendGridMailer::new(&stand_in.url, "SG.test-key", sender()).unwrap();
+    Fixture { mailer: Arc::new(mailer), inbox: Inbox::SendGrid(stand_in), _dir: None }
 }
 
 infentre_tests::contract!(
@@ -177,35 +154,57 @@ async fn header_injection_is_refused_and_nothing_is_sent(f: Fixture) {
 
 #[tokio::test]
 async fn sendgrid_gets_the_api_key_and_both_parts_of_an_html_mail() {
-    let (url, recorder) = sendgrid_recorder().await;
-    let mailer = SendGridMailer::new(&url, "SG.test-key", "no-reply@infentre.com").unwrap();
+    let stand_in = SendGridStandIn::start(None).await;
+    let mailer = SendGridMailer::new(&stand_in.url, "SG.test-key", sender()).unwrap();
     let mut mail = email();
     mail.html = Some("<p>Hello</p>".into());
+    mail.organisation_id = Some("01JORGANISATION".into());
 
     mailer.send(&mail).await.unwrap();
 
-    let requests = recorder.requests.lock().unwrap();
+    let requests = stand_in.requests();
     let (headers, body) = &requests[0];
     assert_eq!(headers["authorization"], "Bearer SG.test-key");
     assert_eq!(body["content"][0]["type"], "text/plain", "SendGrid wants text/plain first");
     assert_eq!(body["content"][1]["value"], "<p>Hello</p>");
     assert_eq!(body["categories"][0], "product_updates");
-    assert_eq!(body["from"]["email"], "no-reply@infentre.com");
+    assert_eq!(body["from"], json!({"email": "no-reply@infentre.com", "name": "Infentre"}), "name and address apart");
+    assert_eq!(body["custom_args"], json!({"organisation_id": "01JORGANISATION"}));
+}
+
+#[tokio::test]
+async fn a_body_sendgrid_would_refuse_fails_at_the_stand_in() {
+    let stand_in = SendGridStandIn::start(None).await;
+    let client = reqwest::Client::new();
+    let body = json!({
+        "personalizations": [{"to": [{"email": "ada@example.com"}]}],
+        "from": {"email": DEFAULT_MAIL_FROM},
+        "subject": "Hello",
+        "content": [{"type": "text/plain", "value": "Hi"}],
+    });
+
+    let response = client.post(format!("{}/v3/mail/send", stand_in.url)).json(&body).send().await.unwrap();
+
+    assert_eq!(response.status().as_u16(), 400, "as SendGrid answers");
+    let errors: Value = response.json().await.unwrap();
+    assert!(errors["errors"][0]["message"].as_str().unwrap().starts_with("from.email"), "{errors}");
+    let reading = std::panic::catch_unwind(|| stand_in.requests());
+    assert!(reading.is_err(), "reading what the stand-in received fails the test");
 }
 
 #[tokio::test]
 async fn sendgrid_refusals_and_outages_are_told_apart() {
-    let (url, recorder) = sendgrid_recorder().await;
-    let mailer = SendGridMailer::new(&url, "SG.test-key", "no-reply@infentre.com").unwrap();
+    let stand_in = SendGridStandIn::start(None).await;
+    let mailer = SendGridMailer::new(&stand_in.url, "SG.test-key", sender()).unwrap();
 
-    *recorder.status.lock().unwrap() = 400;
+    stand_in.answer(400);
     assert!(matches!(mailer.send(&email()).await, Err(MailError::Rejected(_))));
-    *recorder.status.lock().unwrap() = 503;
+    stand_in.answer(503);
     assert!(matches!(mailer.send(&email()).await, Err(MailError::Unavailable(_))));
-    *recorder.status.lock().unwrap() = 429;
+    stand_in.answer(429);
     assert!(matches!(mailer.send(&email()).await, Err(MailError::Unavailable(_))));
 
-    let unreachable = SendGridMailer::new("http://127.0.0.1:9", "k", "no-reply@infentre.com").unwrap();
+    let unreachable = SendGridMailer::new("http://127.0.0.1:9", "k", sender()).unwrap();
     assert!(matches!(unreachable.send(&email()).await, Err(MailError::Unavailable(_))));
 }
 

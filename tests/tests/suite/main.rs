@@ -14,6 +14,8 @@ mod lambda_events;
 mod mail_contract;
 mod mail_pipeline;
 mod marketing;
+mod one_machine;
+mod panics;
 mod queue_contract;
 mod retention;
 mod retention_sweeper;
