@@ -4,7 +4,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::mail::Mailbox;
+use crate::mail::mailbox::Mailbox;
 use crate::signing::SigningKey;
 
 #[derive(Debug, thiserror::Error)]

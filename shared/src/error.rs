@@ -211,19 +211,14 @@ impl From<crate::accounts::AccountError> for ApiError {
         use crate::accounts::AccountError as E;
         match err {
             E::Invalid(invalid) => invalid.into(),
-            E::InvalidToken => ApiError::bad_request("invalid_token", "The link is invalid, already used or expired."),
-            E::InvalidCredentials => ApiError::unauthorized(
-                "invalid_credentials",
-                "The e-mail address or password is wrong, or the address is not verified yet.",
-            ),
+            // One text for each: the display of the error is the detail of the answer.
+            E::InvalidToken => ApiError::bad_request("invalid_token", err.to_string()),
+            E::InvalidCredentials => ApiError::unauthorized("invalid_credentials", err.to_string()),
             E::EmailTaken(detail) => ApiError::conflict("email_taken", detail),
-            E::SameAddress => ApiError::unprocessable("invalid_email", "That is already the account's address."),
-            E::LastAdmin => ApiError::conflict(
-                "last_admin",
-                "You are the organisation's only admin: invite another admin first, or cancel the organisation.",
-            ),
-            E::AccountGone => ApiError::unauthorized("unauthenticated", "Sign in: the account no longer exists."),
-            E::OrganisationGone => ApiError::not_found("The organisation no longer exists."),
+            E::SameAddress => ApiError::unprocessable("invalid_email", err.to_string()),
+            E::LastAdmin => ApiError::conflict("last_admin", err.to_string()),
+            E::AccountGone => ApiError::unauthorized("unauthenticated", err.to_string()),
+            E::OrganisationGone => ApiError::not_found(err.to_string()),
             E::RateLimited(seconds) => ApiError::rate_limited(seconds),
             E::Store(err) => err.into(),
             E::Queue(err) => err.into(),

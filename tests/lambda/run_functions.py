@@ -136,7 +136,16 @@ def check_structure(stack: Stack) -> dict[str, dict]:
 
         on = enabled("default")
         check(set(target.get("required-features", [])) <= on, f"{logical}: {binary} needs features the default leaves off")
-        check("shared/aws" in on, f"{logical}: the default features of {package['name']} do not turn on shared/aws")
+        # Which of shared's features that turns on, through shared's own feature graph
+        # (`aws-http` includes `aws`).
+        shared_features = next(p["features"] for p in packages.values() if p["name"] == "infentre-shared")
+        shared_on, todo = set(), [f.split("/", 1)[1] for f in on if f.startswith("shared/")]
+        while todo:
+            feature = todo.pop()
+            if feature not in shared_on:
+                shared_on.add(feature)
+                todo += [f for f in shared_features.get(feature, []) if f in shared_features]
+        check("aws" in shared_on, f"{logical}: the default features of {package['name']} do not turn on shared's aws")
         found[logical] = {"package": package["name"], "binary": binary}
         print(f"  ok {logical}: {code_uri} -> {package['name']} bin {binary}", flush=True)
     check(len(found) == 9, f"nine functions expected, {len(found)} found")

@@ -285,8 +285,7 @@ pub async fn unsubscribe(
     let (user_id, purpose) =
         unsubscribe::verify(&platform.settings.signing_key, &params.token, now).ok_or_else(invalid)?;
     // An erased account has nothing to withdraw: write nothing that would bring it back.
-    let key = shared::keys::user(&user_id);
-    if platform.store.get(&key).await?.is_some() {
+    if shared::accounts::find_user(&platform, &user_id).await?.is_some() {
         consent::record(&platform, &user_id, purpose, false, Method::UnsubscribeLink).await?;
     }
     Ok(Json(Unsubscribed { purpose, granted: false }))

@@ -50,7 +50,15 @@ pub async fn send(platform: &Platform, now: i64) -> Result<usize, RunError> {
             if queued >= PER_RUN {
                 return Ok(queued);
             }
-            if remind(platform, &user.data::<UserRecord>()?, now, period).await? {
+            let user = match user.data::<UserRecord>() {
+                Ok(user) => user,
+                Err(err) => {
+                    // One bad item must not stop everyone's reminders: skipped, as the old reader did.
+                    tracing::warn!(error = %err, "an activity index entry is not a user; skipped");
+                    continue;
+                }
+            };
+            if remind(platform, &user, now, period).await? {
                 queued += 1;
             }
             handled += 1;

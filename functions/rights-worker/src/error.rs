@@ -15,12 +15,15 @@ pub enum WorkError {
     RequesterGone,
     #[error("the correction has no e-mail address")]
     NoCorrection,
-    #[error("the corrected address is invalid: {0}")]
+    /// The corrected address breaks a rule: its detail, as the requester was told before.
+    #[error("{}", .0.detail)]
     InvalidCorrection(#[from] Invalid),
     #[error("verification found {items} items and {exports} exports left")]
     NotErased { items: usize, exports: usize },
     #[error("the request kept changing while it was being completed")]
     KeptChanging,
+    #[error("the request changed meanwhile")]
+    Changed,
     #[error("the export could not be written: {0}")]
     Export(String),
     #[error(transparent)]

@@ -176,7 +176,7 @@ async fn give_up(platform: &Platform, mut request: RightsRequest, reason: String
     request.failure_reason = Some(reason.clone());
     request.transition(Status::Failed, "worker", Some(reason), platform.clock.epoch_seconds())?;
     rights::save(platform, &mut request, due_at).await.map_err(|err| match err {
-        SaveError::Conflict => WorkError::KeptChanging,
+        SaveError::Conflict => WorkError::Changed,
         SaveError::Store(err) => err.into(),
     })?;
     if let Some(to) = tell {

@@ -1,13 +1,12 @@
 //! Accounts and organisations: signup, e-mail verification, sessions, members, invitations,
 //! self-service correction and cancellation with immediate erasure.
-
 //!
 //! The handlers parse, call the use cases of `shared::accounts` and answer; the use cases
-//! live there because the rights worker and the web pages need them too.
+//! live there because the rights function and worker (and the web pages) need them too.
 
-mod accounts;
 mod me;
 mod organisations;
+mod registration;
 mod sessions;
 
 use axum::Router;
@@ -19,8 +18,8 @@ use shared::Platform;
 pub fn routes() -> Router<Platform> {
     shared::accounts::passwords::warm_up();
     Router::new()
-        .route("/v1/signup", post(accounts::signup))
-        .route("/v1/email-verifications", post(accounts::verify_email))
+        .route("/v1/signup", post(registration::signup))
+        .route("/v1/email-verifications", post(registration::verify_email))
         .route("/v1/sessions", post(sessions::login))
         .route("/v1/sessions/current", delete(sessions::logout))
         .route("/v1/me", get(me::get_me).patch(me::correct_me).delete(me::cancel_me))
@@ -37,8 +36,8 @@ pub fn routes() -> Router<Platform> {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(
-        accounts::signup,
-        accounts::verify_email,
+        registration::signup,
+        registration::verify_email,
         sessions::login,
         sessions::logout,
         me::get_me,

@@ -7,14 +7,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use shared::Platform;
-use shared::accounts::{self, UserRecord};
+use shared::accounts;
 use shared::clock::rfc3339_from_epoch as time;
 use shared::domain::{Region, Role};
 use shared::error::{ApiError, Problem};
 use shared::http::{ApiJson, ApiQuery, ListParams, Paginated};
-use shared::keys;
 use shared::session::AuthUser;
-use shared::store::{Index, Query, StoreError};
 use utoipa::ToSchema;
 
 use crate::me::{Cancelled, PasswordConfirmation};
@@ -61,19 +59,18 @@ pub async fn list_members(
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<Paginated<Member>>, ApiError> {
     auth.require_admin()?;
-    let query = Query::index(Index::Gsi1, keys::organisation_members(&auth.organisation_id))
-        .limit(params.limit()?)
-        .cursor(params.cursor.clone());
-    let page = platform.store.query(query).await?;
-    let items = page
-        .items
-        .iter()
-        .map(|item| {
-            let user: UserRecord = item.data()?;
-            Ok(Member { user_id: user.user_id, email: user.email, role: user.role, created_at: time(user.created_at) })
+    let (members, cursor) =
+        accounts::members_page(&platform, &auth.organisation_id, params.limit()?, params.cursor.clone()).await?;
+    let items = members
+        .into_iter()
+        .map(|user| Member {
+            user_id: user.user_id,
+            email: user.email,
+            role: user.role,
+            created_at: time(user.created_at),
         })
-        .collect::<Result<Vec<_>, StoreError>>()?;
-    Ok(Json(Paginated { items, cursor: page.cursor }))
+        .collect();
+    Ok(Json(Paginated { items, cursor }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -138,7 +138,7 @@ pub async fn login(
 
     let operator = platform.settings.operators.iter().any(|o| o == &user.email_canonical);
     let session = session::create(platform, &user.user_id, &user.organisation_id, user.role, operator).await?;
-    session::note_activity(platform.store.as_ref(), &user.user_id, platform.clock.epoch_seconds()).await?;
+    super::records::note_activity(platform.store.as_ref(), &user.user_id, platform.clock.epoch_seconds()).await?;
     Ok(SignedIn { user, session })
 }
 

@@ -9,25 +9,25 @@ use crate::throttle::ThrottleError;
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
     /// Input that fails its domain rule (address, password, name).
-    #[error(transparent)]
+    #[error("{}", .0.detail)]
     Invalid(#[from] Invalid),
     /// Unknown, used or expired link.
-    #[error("the link is invalid, already used or expired")]
+    #[error("The link is invalid, already used or expired.")]
     InvalidToken,
     /// Unknown address, wrong password or unverified account: deliberately one answer.
-    #[error("invalid credentials")]
+    #[error("The e-mail address or password is wrong, or the address is not verified yet.")]
     InvalidCredentials,
     #[error("{0}")]
     EmailTaken(&'static str),
-    #[error("that is already the account's address")]
+    #[error("That is already the account's address.")]
     SameAddress,
     /// The only admin of an organisation with other members cannot leave it.
-    #[error("the organisation's only admin")]
+    #[error("You are the organisation's only admin: invite another admin first, or cancel the organisation.")]
     LastAdmin,
     /// The account was erased while a session lived on.
-    #[error("the account no longer exists")]
+    #[error("Sign in: the account no longer exists.")]
     AccountGone,
-    #[error("the organisation no longer exists")]
+    #[error("The organisation no longer exists.")]
     OrganisationGone,
     #[error("too many attempts; retry after {0} s")]
     RateLimited(u64),

@@ -49,6 +49,22 @@ pub async fn members(platform: &Platform, organisation_id: &str) -> Result<Vec<U
     records::members(platform.store.as_ref(), organisation_id).await
 }
 
+/// One page of an organisation's members, in order of joining.
+pub async fn members_page(
+    platform: &Platform,
+    organisation_id: &str,
+    limit: u32,
+    cursor: Option<String>,
+) -> Result<(Vec<UserRecord>, Option<String>), StoreError> {
+    let query =
+        crate::store::Query::index(crate::store::Index::Gsi1, crate::keys::organisation_members(organisation_id))
+            .limit(limit)
+            .cursor(cursor);
+    let page = platform.store.query(query).await?;
+    let members = page.items.iter().map(|item| item.data::<UserRecord>()).collect::<Result<_, _>>()?;
+    Ok((members, page.cursor))
+}
+
 /// Marks an inactive user as reminded now, unless a reminder went out since `cutoff`; false
 /// when another run did it first or the account is gone (the mark comes before the mail, so
 /// a crash can lose a reminder, never repeat one).

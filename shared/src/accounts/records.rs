@@ -2,7 +2,7 @@
 
 use crate::domain::{Region, Role};
 use crate::keys;
-use crate::store::{Index, IndexKey, Item, Key, Query, Store, StoreError, query_all};
+use crate::store::{Condition, Index, IndexKey, Item, Key, Query, Store, StoreError, Update, query_all};
 use serde::{Deserialize, Serialize};
 
 /// An unverified signup (user, organisation, e-mail claim) disappears after this long, so
@@ -41,6 +41,30 @@ impl UserRecord {
             Index::Gsi1,
             IndexKey::new(keys::organisation_members(&self.organisation_id), keys::member_sort(&self.user_id)),
         ))
+    }
+}
+
+/// `last_active_at` is written at most this often, so busy users do not turn reads into writes.
+const ACTIVITY_EVERY_SECONDS: i64 = 3600;
+
+/// Notes that the user was active (a login, or requests): written at most once an hour.
+pub async fn note_activity(store: &dyn Store, user_id: &str, now: i64) -> Result<(), StoreError> {
+    let key = keys::user(user_id);
+    let stale = Condition::And(vec![
+        Condition::Exists,
+        Condition::Or(vec![
+            Condition::AttributeNotExists("last_active_at".into()),
+            Condition::less_than("last_active_at", now - ACTIVITY_EVERY_SECONDS + 1),
+        ]),
+    ]);
+    // Filed by the day of activity too: the reminder job finds who went quiet on a day.
+    let day = chrono::DateTime::from_timestamp(now, 0).unwrap_or_default().date_naive();
+    let index = keys::activity(day, user_id);
+    let update = Update::new().set("last_active_at", now).index(Index::Gsi3, Some(index));
+    match store.update(&key, "user", update, Some(stale)).await {
+        Ok(_) => Ok(()),
+        Err(err) if err.is_condition_failed() => Ok(()),
+        Err(err) => Err(err),
     }
 }
 

@@ -1,7 +1,7 @@
 //! The mail port. Every e-mail leaves through the mail worker (the outbox queue), which calls
 //! one of these: SendGrid's v3 Mail Send API in AWS, a folder of `.eml` files locally.
 
-mod mailbox;
+pub mod mailbox;
 #[cfg(any(feature = "embedded", feature = "smtp"))]
 mod mime;
 #[cfg(feature = "embedded")]

@@ -5,7 +5,7 @@ use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, header};
 
-use super::{ABSOLUTE_TIMEOUT_SECONDS, COOKIE_NAME, CSRF_HEADER, IDLE_TIMEOUT_SECONDS, SessionRecord, note_activity};
+use super::{ABSOLUTE_TIMEOUT_SECONDS, COOKIE_NAME, CSRF_HEADER, IDLE_TIMEOUT_SECONDS, SessionRecord};
 use crate::Platform;
 use crate::domain::Role;
 use crate::error::ApiError;
@@ -127,5 +127,5 @@ async fn record_activity(store: &dyn Store, key: &Key, session: &SessionRecord, 
         Err(err) if err.is_condition_failed() => return Err(unauthenticated()),
         Err(err) => return Err(err.into()),
     }
-    note_activity(store, &session.user_id, now).await.map_err(Into::into)
+    crate::accounts::records::note_activity(store, &session.user_id, now).await.map_err(Into::into)
 }

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::Platform;
 use crate::domain::Role;
 use crate::keys;
-use crate::store::{BatchOp, Condition, Index, Item, Query, SortKey, Store, StoreError, Update, query_all};
+use crate::store::{BatchOp, Condition, Index, Item, Query, SortKey, Store, StoreError, query_all};
 use crate::tokens;
 
 pub const COOKIE_NAME: &str = "__Host-infentre_session";
@@ -24,7 +24,6 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 pub const IDLE_TIMEOUT_SECONDS: i64 = 2 * 3600;
 /// ...and after this long in any case.
 pub const ABSOLUTE_TIMEOUT_SECONDS: i64 = 12 * 3600;
-const ACTIVITY_EVERY_SECONDS: i64 = 3600;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SessionRecord {
@@ -94,25 +93,4 @@ pub async fn revoke_all(store: &dyn Store, user_id: &str, keep: Option<&str>) ->
     let count = deletes.len();
     store.batch_write(deletes).await?;
     Ok(count)
-}
-
-/// Notes that the user was active (a login, or requests): written at most once an hour.
-pub async fn note_activity(store: &dyn Store, user_id: &str, now: i64) -> Result<(), StoreError> {
-    let key = keys::user(user_id);
-    let stale = Condition::And(vec![
-        Condition::Exists,
-        Condition::Or(vec![
-            Condition::AttributeNotExists("last_active_at".into()),
-            Condition::less_than("last_active_at", now - ACTIVITY_EVERY_SECONDS + 1),
-        ]),
-    ]);
-    // Filed by the day of activity too: the reminder job finds who went quiet on a day.
-    let day = chrono::DateTime::from_timestamp(now, 0).unwrap_or_default().date_naive();
-    let index = keys::activity(day, user_id);
-    let update = Update::new().set("last_active_at", now).index(crate::store::Index::Gsi3, Some(index));
-    match store.update(&key, "user", update, Some(stale)).await {
-        Ok(_) => Ok(()),
-        Err(err) if err.is_condition_failed() => Ok(()),
-        Err(err) => Err(err),
-    }
 }

@@ -75,7 +75,7 @@ async fn the_marketing_worker_drops_what_has_no_consent_and_reports_the_bad_reco
 }
 
 #[tokio::test]
-async fn the_scheduled_event_runs_a_sweep() {
+async fn the_scheduled_event_runs_a_retention_run() {
     let clock = clock();
     let (engine, _dir) = embedded_engine(&clock);
     let _event: EventBridgeEvent =
@@ -83,11 +83,26 @@ async fn the_scheduled_event_runs_a_sweep() {
     let expired = Item::new(Key::new("SESSION#h", "SESSION"), "session").expires_at(clock_now(&clock) - 60);
     engine.platform.store.put(expired, None).await.unwrap();
 
-    let report =
-        retention_sweeper::sweep(engine.platform.store.as_ref(), engine.platform.clock.as_ref(), 100).await.unwrap();
+    // What the Lambda answers the schedule with: the run's report.
+    let report = retention_sweeper::on_schedule(&engine.platform).await.unwrap();
 
-    assert_eq!(report.erased.get("session"), Some(&1));
+    assert_eq!(report["erased"]["session"], 1, "{report}");
     assert!(engine.store.dump().await.unwrap().iter().all(|item| item.entity_type != "session"));
+}
+
+#[tokio::test]
+async fn a_schedule_while_another_run_holds_the_lease_is_skipped_not_failed() {
+    let clock = clock();
+    let (engine, _dir) = embedded_engine(&clock);
+    let lease = Item::new(shared::keys::sweeper_lease(), "sweeper_lease")
+        .with_data(&serde_json::json!({"holder": "another run"}))
+        .unwrap()
+        .expires_at(clock_now(&clock) + 600);
+    engine.platform.store.put(lease, None).await.unwrap();
+
+    let answer = retention_sweeper::on_schedule(&engine.platform).await.unwrap();
+
+    assert_eq!(answer, serde_json::json!({ "skipped": "another sweep holds the lease" }));
 }
 
 fn clock_now(clock: &shared::clock::ManualClock) -> i64 {

@@ -1,4 +1,4 @@
-//! Signup and e-mail verification.
+//! Registration: signup and e-mail verification.
 
 use axum::Json;
 use axum::extract::State;
