@@ -150,7 +150,7 @@
     boxes.analytics.checked = !!(state && state.analytics);
     boxes.marketing.checked = !!(state && state.marketing) && !gpc;
     banner.hidden = false;
-    if (focus) banner.querySelector('button').focus();
+    if (focus) banner.querySelector('.ic-actions button').focus();
   }
 
   function choose(analytics, marketing) {
