@@ -2,7 +2,6 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::telemetry::init(shared::telemetry::Format::Json);
-    let (platform, _clients) = shared::aws::platform_from_env().await?;
+    let platform = shared::aws::start().await?;
     shared::aws::run_http(shared::http::app(web::routes().with_state(platform))).await
 }
