@@ -6,6 +6,7 @@
 pub mod banner;
 pub mod csrf;
 pub mod i18n;
+mod links;
 pub mod notice;
 mod pages;
 
@@ -19,7 +20,7 @@ use shared::Platform;
 
 /// Every (method, path) this function serves, as API Gateway routes: the deployment test
 /// checks `template.yaml` routes exactly these to the web function, and none of the API's.
-pub const ROUTES: [(&str, &str); 11] = [
+pub const ROUTES: [(&str, &str); 17] = [
     ("GET", "/"),
     ("GET", "/privacy"),
     ("GET", "/privacy/versions/{version}"),
@@ -31,6 +32,12 @@ pub const ROUTES: [(&str, &str); 11] = [
     ("GET", "/consent.css"),
     ("GET", "/assets/{file}"),
     ("GET", "/demo/consent-banner"),
+    ("GET", "/verify-email"),
+    ("POST", "/verify-email"),
+    ("GET", "/accept-invitation"),
+    ("POST", "/accept-invitation"),
+    ("GET", "/unsubscribe"),
+    ("POST", "/unsubscribe"),
 ];
 
 /// The pages' Content Security Policy: only our own scripts, styles and images, no inline
@@ -53,6 +60,9 @@ pub fn routes() -> Router<Platform> {
         .route("/consent.css", get(banner::stylesheet))
         .route("/assets/{file}", get(banner::asset))
         .route("/demo/consent-banner", get(pages::demo))
+        .route("/verify-email", get(links::verify_page).post(links::verify))
+        .route("/accept-invitation", get(links::invitation_page).post(links::accept_invitation))
+        .route("/unsubscribe", get(links::unsubscribe_page).post(links::unsubscribe))
         .layer(middleware::from_fn(page_headers))
 }
 

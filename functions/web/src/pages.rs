@@ -46,12 +46,12 @@ impl Layout {
     }
 }
 
-struct Request {
-    layout: Layout,
-    set_cookie: Option<String>,
+pub(crate) struct Request {
+    pub layout: Layout,
+    pub set_cookie: Option<String>,
 }
 
-fn request(platform: &Platform, headers: &HeaderMap, path: &str, title_id: &str) -> Request {
+pub(crate) fn request(platform: &Platform, headers: &HeaderMap, path: &str, title_id: &str) -> Request {
     let lang = Lang::negotiate(headers);
     let catalog = lang.catalog();
     let Csrf { token, set_cookie } = csrf::issue(headers, &platform.settings.signing_key, secure(platform));
@@ -63,7 +63,7 @@ fn secure(platform: &Platform) -> bool {
     platform.settings.public_base_url.starts_with("https://")
 }
 
-fn render(status: StatusCode, page: &impl Template, set_cookie: Option<String>) -> Response {
+pub(crate) fn render(status: StatusCode, page: &impl Template, set_cookie: Option<String>) -> Response {
     match page.render() {
         Ok(html) => {
             let mut response = (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response();
@@ -296,6 +296,13 @@ struct FormExpired {
     back: String,
 }
 
+/// A form whose CSRF token did not match: say so, and offer the way back.
+pub(crate) fn form_expired(platform: &Platform, headers: &HeaderMap, back: &str) -> Response {
+    let r = request(platform, headers, back, "expired-title");
+    let page = FormExpired { l: r.layout, back: back.to_owned() };
+    render(StatusCode::FORBIDDEN, &page, r.set_cookie)
+}
+
 /// Only a path on this site: never `//host` or an absolute URL (no open redirect).
 fn local_path(path: &str) -> Option<&str> {
     let safe = path.starts_with('/') && !path.starts_with("//") && !path.contains(['\\', '\r', '\n']);
@@ -312,9 +319,7 @@ pub async fn switch_language(
     let valid = form.as_ref().is_some_and(|f| csrf::verify(&headers, &platform.settings.signing_key, &f.csrf));
     let back = form.as_ref().and_then(|f| local_path(&f.return_to)).unwrap_or("/").to_owned();
     let Some(lang) = form.as_ref().and_then(|f| Lang::from_code(&f.lang)).filter(|_| valid) else {
-        let r = request(&platform, &headers, &back, "expired-title");
-        let page = FormExpired { l: r.layout, back };
-        return render(StatusCode::FORBIDDEN, &page, r.set_cookie);
+        return form_expired(&platform, &headers, &back);
     };
     let secure = if secure(&platform) { "; Secure" } else { "" };
     let cookie = format!("{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax{secure}", lang.code());

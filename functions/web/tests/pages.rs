@@ -12,13 +12,15 @@ use tower::ServiceExt;
 
 struct App {
     router: Router,
+    platform: shared::Platform,
     _dir: tempfile::TempDir,
 }
 
 fn app() -> App {
     let dir = tempfile::tempdir().unwrap();
     let engine = shared::embedded::Engine::open_with_defaults(dir.path(), Arc::new(SystemClock)).unwrap();
-    App { router: shared::http::app(web::routes().with_state(engine.platform.clone())), _dir: dir }
+    let platform = engine.platform.clone();
+    App { router: shared::http::app(web::routes().with_state(platform.clone())), platform, _dir: dir }
 }
 
 async fn send(app: &App, request: Request<Body>) -> (Response<()>, String) {
@@ -55,10 +57,14 @@ fn form_token(response: &Response<()>, html: &str) -> (String, String) {
     (cookie, token.to_owned())
 }
 
+/// The pages behind e-mailed links: they need a token.
+const LINK_PAGES: [&str; 3] = ["/verify-email", "/accept-invitation", "/unsubscribe"];
+
 fn page_paths() -> Vec<&'static str> {
     web::ROUTES
         .iter()
         .filter(|(method, path)| *method == "GET" && !path.contains('{') && !path.contains('.'))
+        .filter(|(_, path)| !LINK_PAGES.contains(path))
         .map(|(_, path)| *path)
         .collect()
 }
@@ -203,4 +209,68 @@ async fn assets_are_served_and_unknown_ones_are_not() {
     }
     let (missing, _) = send(&app, get("/assets/../Cargo.toml", &[])).await;
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+}
+
+fn post_form(path: &str, cookie: &str, body: String) -> Request<Body> {
+    Request::post(path)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", cookie)
+        .body(Body::from(body))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_dead_link_gets_a_page_that_says_so_and_what_to_do_next() {
+    let app = app();
+    for (path, next_step) in [
+        ("/verify-email?token=not-a-token", "Sign up again"),
+        ("/accept-invitation?token=not-a-token", "Ask an admin"),
+        ("/unsubscribe?token=v1.a.product_updates.9999999999.00", "withdraw consent"),
+        ("/verify-email", "Sign up again"),
+    ] {
+        let (response, html) = send(&app, get(path, &[])).await;
+        assert_eq!(response.status(), StatusCode::GONE, "{path}");
+        assert!(html.contains("This link no longer works") && html.contains(next_step), "{path}: {html}");
+        assert!(!html.contains("<form class=\"link\""), "{path}: no button for a dead link");
+    }
+}
+
+#[tokio::test]
+async fn opening_an_unsubscribe_link_changes_nothing_until_the_button_is_pressed() {
+    use shared::consent::{self, Method, PurposeId};
+    let app = app();
+    let form = shared::accounts::SignupForm {
+        email: "ada@example.com",
+        password: "correct horse battery staple",
+        organisation_name: "Analytical Engines",
+        region: None,
+    };
+    shared::accounts::signup(&app.platform, form).await.unwrap();
+    let claim = app.platform.store.get(&shared::accounts::EmailClaim::key("ada@example.com")).await.unwrap().unwrap();
+    let user_id = claim.data::<shared::accounts::EmailClaim>().unwrap().user_id;
+    consent::record(&app.platform, &user_id, PurposeId::ProductUpdates, true, Method::Api).await.unwrap();
+    let now = shared::clock::Clock::epoch_seconds(app.platform.clock.as_ref());
+    let (link, _) = shared::unsubscribe::headers(&app.platform.settings, &user_id, PurposeId::ProductUpdates, now);
+    let path = link.trim_start_matches("http://127.0.0.1:8080");
+    assert!(path.starts_with("/unsubscribe?token="), "{link}");
+
+    // A mail scanner's prefetch, twice.
+    for _ in 0..2 {
+        let (page, html) = send(&app, get(path, &[("accept-language", "sv")])).await;
+        assert_eq!(page.status(), StatusCode::OK);
+        assert!(html.contains("Sluta få e-post om nya och förbättrade funktioner"), "{html}");
+    }
+    assert!(consent::is_granted(&app.platform, &user_id, PurposeId::ProductUpdates).await.unwrap());
+
+    let (page, html) = send(&app, get(path, &[])).await;
+    let (cookie, csrf) = form_token(&page, &html);
+    let token = path.trim_start_matches("/unsubscribe?token=");
+    let (forged, _) = send(&app, post_form("/unsubscribe", "", format!("csrf={csrf}&token={token}"))).await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN, "another site cannot press the button");
+    assert!(consent::is_granted(&app.platform, &user_id, PurposeId::ProductUpdates).await.unwrap());
+
+    let (done, html) = send(&app, post_form("/unsubscribe", &cookie, format!("csrf={csrf}&token={token}"))).await;
+    assert_eq!(done.status(), StatusCode::OK);
+    assert!(html.contains("You are unsubscribed"), "{html}");
+    assert!(!consent::is_granted(&app.platform, &user_id, PurposeId::ProductUpdates).await.unwrap());
 }
