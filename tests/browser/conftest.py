@@ -59,6 +59,7 @@ class Server:
             INFENTRE_POLICY_VERSION=policy_version,
             INFENTRE_SWEEP_INTERVAL_SECS="86400",
             RUST_LOG="warn",
+            INFENTRE_OPERATORS="ada@example.com",
         )
         self.log = open(os.path.join(self.data_dir, "server.log"), "ab")
         self.process = subprocess.Popen([binary, "serve"], env=env, stdout=self.log, stderr=subprocess.STDOUT)
