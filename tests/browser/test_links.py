@@ -119,3 +119,46 @@ def test_every_emailed_link_opens_a_page_that_works(context, server):
             assert answer.status in (200, 410), (str(message["Subject"]), url, answer.status)
     failures = [(path, found) for path, found in checked if found]
     assert failures == [], failures
+
+
+def test_sign_up_verify_sign_in_and_out_in_the_browser(context, server):
+    page = context(locale="sv-SE").new_page()
+    page.goto(server.base + "/sign-up")
+    page.fill("#organisation_name", "Grace's Compilers")
+    page.fill("#email", "grace@example.com")
+    page.fill("#password", "short")
+    page.evaluate("document.querySelector('#password').removeAttribute('minlength')")
+    page.click("form.link button[type=submit]")
+    assert page.locator("#form-error").inner_text() == "Minst 12 och högst 128 tecken, och inte din e-postadress."
+    assert page.locator("#email").input_value() == "grace@example.com", "what was typed is kept, but the password"
+    assert page.locator("#password").input_value() == ""
+    page.fill("#password", PASSWORD)
+    page.click("form.link button[type=submit]")
+    assert page.locator("h1").inner_text() == "Kolla din e-post"
+
+    [verify] = links(wait_for_mail(server, "grace@example.com", "verify your"))
+    page.goto(verify)
+    page.click("form.link button[type=submit]")
+    assert page.locator("h1").inner_text() == "Adressen är bekräftad"
+    page.click("main a[href='/sign-in']")
+
+    page.fill("#email", "grace@example.com")
+    page.fill("#password", "wrong password, twelve")
+    page.click("form.link button[type=submit]")
+    assert page.locator("#form-error").is_visible()
+    page.fill("#password", PASSWORD)
+    page.click("form.link button[type=submit]")
+    assert page.url == server.base + "/account"
+    assert page.locator("#account-email").inner_text() == "grace@example.com"
+    assert serious(page) == []
+    session = [c for c in page.context.cookies() if c["name"] == "__Host-infentre_session"]
+    assert session and session[0]["httpOnly"], "the API's session cookie"
+    # The same session works for the API.
+    assert page.request.get(server.base + "/v1/me").status == 200
+
+    page.click("button:has-text('Logga ut')")
+    assert page.url == server.base + "/sign-in"
+    assert page.request.get(server.base + "/v1/me").status == 401
+    assert api(server, "GET", "/v1/me", token=session[0]["value"])[0] == 401, "the session ended on the server"
+    page.goto(server.base + "/account")
+    assert page.url == server.base + "/sign-in"

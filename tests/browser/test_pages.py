@@ -5,7 +5,17 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from conftest import DESKTOP, PHONE
 
-PAGES = ["/", "/privacy", "/privacy/cookies", "/privacy/subprocessors", "/privacy/contact", "/demo/consent-banner", "/privacy/versions/none"]
+PAGES = [
+    "/",
+    "/privacy",
+    "/privacy/cookies",
+    "/privacy/subprocessors",
+    "/privacy/contact",
+    "/demo/consent-banner",
+    "/privacy/versions/none",
+    "/sign-in",
+    "/sign-up",
+]
 AXE = Axe()
 
 

@@ -3,6 +3,7 @@
 //! Pages work without JavaScript: forms post and redirect. Every page sends a strict CSP (no
 //! inline script or style, `frame-ancestors 'none'`).
 
+mod account;
 pub mod banner;
 pub mod csrf;
 pub mod i18n;
@@ -20,7 +21,7 @@ use shared::Platform;
 
 /// Every (method, path) this function serves, as API Gateway routes: the deployment test
 /// checks `template.yaml` routes exactly these to the web function, and none of the API's.
-pub const ROUTES: [(&str, &str); 17] = [
+pub const ROUTES: [(&str, &str); 23] = [
     ("GET", "/"),
     ("GET", "/privacy"),
     ("GET", "/privacy/versions/{version}"),
@@ -38,6 +39,12 @@ pub const ROUTES: [(&str, &str); 17] = [
     ("POST", "/accept-invitation"),
     ("GET", "/unsubscribe"),
     ("POST", "/unsubscribe"),
+    ("GET", "/sign-in"),
+    ("POST", "/sign-in"),
+    ("GET", "/sign-up"),
+    ("POST", "/sign-up"),
+    ("POST", "/sign-out"),
+    ("GET", "/account"),
 ];
 
 /// The pages' Content Security Policy: only our own scripts, styles and images, no inline
@@ -63,6 +70,10 @@ pub fn routes() -> Router<Platform> {
         .route("/verify-email", get(links::verify_page).post(links::verify))
         .route("/accept-invitation", get(links::invitation_page).post(links::accept_invitation))
         .route("/unsubscribe", get(links::unsubscribe_page).post(links::unsubscribe))
+        .route("/sign-in", get(account::sign_in_form).post(account::sign_in))
+        .route("/sign-up", get(account::sign_up_form).post(account::sign_up))
+        .route("/sign-out", post(account::sign_out))
+        .route("/account", get(account::account))
         .layer(middleware::from_fn(page_headers))
 }
 

@@ -144,7 +144,13 @@ pub async fn verify(
         return form_expired(&platform, &headers, "/");
     };
     match accounts::verify_email(&platform, &form.token).await {
-        Ok(_) => outcome(&platform, &headers, StatusCode::OK, ("verified-title", "verified-text"), ("/", "link-home")),
+        Ok(_) => outcome(
+            &platform,
+            &headers,
+            StatusCode::OK,
+            ("verified-title", "verified-text"),
+            ("/sign-in", "link-sign-in"),
+        ),
         Err(AccountError::InvalidToken) => invalid_link(&platform, &headers, "verify-invalid"),
         Err(AccountError::EmailTaken(_)) => outcome(
             &platform,
@@ -204,7 +210,9 @@ pub async fn accept_invitation(
     };
     let password = form.password.as_deref().unwrap_or_default();
     match accounts::accept_invitation(&platform, &form.token, password).await {
-        Ok(_) => outcome(&platform, &headers, StatusCode::OK, ("joined-title", "joined-text"), ("/", "link-home")),
+        Ok(_) => {
+            outcome(&platform, &headers, StatusCode::OK, ("joined-title", "joined-text"), ("/sign-in", "link-sign-in"))
+        }
         Err(AccountError::Invalid(_)) => {
             show_invitation(&platform, &headers, form.token, StatusCode::UNPROCESSABLE_ENTITY, Some("password-rule"))
                 .await

@@ -57,8 +57,8 @@ fn form_token(response: &Response<()>, html: &str) -> (String, String) {
     (cookie, token.to_owned())
 }
 
-/// The pages behind e-mailed links: they need a token.
-const LINK_PAGES: [&str; 3] = ["/verify-email", "/accept-invitation", "/unsubscribe"];
+/// The pages behind e-mailed links (they need a token) and the signed-in page.
+const LINK_PAGES: [&str; 4] = ["/verify-email", "/accept-invitation", "/unsubscribe", "/account"];
 
 fn page_paths() -> Vec<&'static str> {
     web::ROUTES
