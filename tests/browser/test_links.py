@@ -156,6 +156,21 @@ def test_sign_up_verify_sign_in_and_out_in_the_browser(context, server):
     # The same session works for the API.
     assert page.request.get(server.base + "/v1/me").status == 200
 
+    # Give and withdraw a purpose: one click each, the API sees each change.
+    def product_updates():
+        return api(server, "GET", "/v1/me/consents", token=session[0]["value"])[1]["purposes"]["product_updates"]
+
+    updates = page.locator("#consent-product_updates")
+    assert updates.locator(".state").inner_text() == "Inte givet" and product_updates()["granted"] is False
+    updates.locator("button").click()
+    assert page.url == server.base + "/account"
+    assert updates.locator(".state").inner_text() == "Givet" and product_updates()["granted"] is True
+    updates.locator("button").click()
+    assert updates.locator(".state").inner_text() == "Inte givet" and product_updates()["granted"] is False
+    history = api(server, "GET", "/v1/me/consents/history", token=session[0]["value"])[1]["items"]
+    assert [(e["purpose"], e["granted"]) for e in history[:2]] == [("product_updates", False), ("product_updates", True)]
+    assert serious(page) == []
+
     page.click("button:has-text('Logga ut')")
     assert page.url == server.base + "/sign-in"
     assert page.request.get(server.base + "/v1/me").status == 401

@@ -10,9 +10,11 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use shared::Platform;
 use shared::accounts::{self, AccountError, SignedIn, SignupForm};
+use shared::consent::{self, Method, PurposeId};
 use shared::error::ApiError;
 use shared::http::ClientAddress;
-use shared::session::{self, AuthUser};
+use shared::session::{self, AuthUser, SessionRecord};
+use shared::store::{Key, StoreError};
 
 use crate::csrf;
 use crate::i18n::cookie;
@@ -42,6 +44,17 @@ struct Account {
     email: String,
     organisation: String,
     role: String,
+    consents: Vec<ConsentRow>,
+}
+
+/// One purpose on the account page: its state and the one button that changes it.
+pub struct ConsentRow {
+    pub id: &'static str,
+    pub title: String,
+    pub description: String,
+    pub granted: bool,
+    /// Given under an earlier notice and suspended until given again.
+    pub renewal_needed: bool,
 }
 
 #[derive(Template)]
@@ -71,6 +84,48 @@ pub struct SignUpForm {
 #[derive(Debug, Deserialize)]
 pub struct SignOutForm {
     csrf: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ConsentForm {
+    csrf: String,
+    purpose: String,
+    granted: bool,
+}
+
+/// The session of the cookie, for form posts: the API's extractor wants an `X-CSRF-Token`
+/// header that a form cannot send, so these posts check the form's own token instead.
+async fn session_of(platform: &Platform, headers: &HeaderMap) -> Result<Option<SessionRecord>, StoreError> {
+    let Some(hash) = cookie(headers, session::COOKIE_NAME).and_then(|token| shared::tokens::hash(&token)) else {
+        return Ok(None);
+    };
+    let (pk, sk) = shared::keys::session(&hash);
+    let Some(item) = platform.store.get(&Key::new(pk, sk)).await? else { return Ok(None) };
+    let record: SessionRecord = item.data()?;
+    Ok((platform.clock.epoch_seconds() < record.absolute_expires_at).then_some(record))
+}
+
+/// Gives or withdraws one purpose: one click either way.
+pub async fn change_consent(
+    State(platform): State<Platform>,
+    headers: HeaderMap,
+    form: Result<Form<ConsentForm>, FormRejection>,
+) -> Response {
+    let Some(form) =
+        form.ok().map(|Form(f)| f).filter(|f| csrf::verify(&headers, &platform.settings.signing_key, &f.csrf))
+    else {
+        return form_expired(&platform, &headers, "/account");
+    };
+    let user = match session_of(&platform, &headers).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return see_other("/sign-in", None),
+        Err(err) => return failed(&platform, &headers, &err),
+    };
+    let Some(purpose) = PurposeId::parse(&form.purpose) else { return see_other("/account", None) };
+    match consent::record(&platform, &user.user_id, purpose, form.granted, Method::Api).await {
+        Ok(_) => see_other("/account", None),
+        Err(err) => failed(&platform, &headers, &err),
+    }
 }
 
 fn see_other(to: &'static str, cookie: Option<HeaderValue>) -> Response {
@@ -203,9 +258,29 @@ pub async fn account(
         Ok(organisation) => organisation.name,
         Err(err) => return failed(&platform, &headers, &err),
     };
+    let states = match consent::states(platform.store.as_ref(), &user.user_id).await {
+        Ok(states) => states,
+        Err(err) => return failed(&platform, &headers, &err),
+    };
     let r = request(&platform, &headers, "/account", "account-title");
+    let policy = &platform.settings.policy_version;
+    let consents = PurposeId::ALL
+        .into_iter()
+        .map(|purpose| {
+            let id = crate::pages::message_id("purpose", purpose.as_str());
+            let state = states.get(&purpose);
+            ConsentRow {
+                id: purpose.as_str(),
+                title: r.layout.t(&format!("{id}-title")),
+                description: r.layout.t(&format!("{id}-desc")),
+                granted: state.is_some_and(|s| s.in_force(policy)),
+                renewal_needed: state.is_some_and(|s| s.granted && !s.in_force(policy)),
+            }
+        })
+        .collect();
     let role = r.layout.t(if user.role == shared::domain::Role::Admin { "role-admin" } else { "role-member" });
-    render(StatusCode::OK, &Account { l: r.layout, email: record.email, organisation, role }, r.set_cookie)
+    let page = Account { l: r.layout, email: record.email, organisation, role, consents };
+    render(StatusCode::OK, &page, r.set_cookie)
 }
 
 /// Signs out: the session ends now, on the server, and its cookie goes.

@@ -21,7 +21,7 @@ use shared::Platform;
 
 /// Every (method, path) this function serves, as API Gateway routes: the deployment test
 /// checks `template.yaml` routes exactly these to the web function, and none of the API's.
-pub const ROUTES: [(&str, &str); 23] = [
+pub const ROUTES: [(&str, &str); 24] = [
     ("GET", "/"),
     ("GET", "/privacy"),
     ("GET", "/privacy/versions/{version}"),
@@ -45,6 +45,7 @@ pub const ROUTES: [(&str, &str); 23] = [
     ("POST", "/sign-up"),
     ("POST", "/sign-out"),
     ("GET", "/account"),
+    ("POST", "/account/consents"),
 ];
 
 /// The pages' Content Security Policy: only our own scripts, styles and images, no inline
@@ -74,6 +75,7 @@ pub fn routes() -> Router<Platform> {
         .route("/sign-up", get(account::sign_up_form).post(account::sign_up))
         .route("/sign-out", post(account::sign_out))
         .route("/account", get(account::account))
+        .route("/account/consents", post(account::change_consent))
         .layer(middleware::from_fn(page_headers))
 }
 

@@ -362,6 +362,10 @@ mod tests {
                     assert!(catalog.has(&format!("{id}-{field}")), "{lang:?}: {id}-{field}");
                 }
             }
+            for purpose in shared::consent::PurposeId::ALL {
+                let id = message_id("purpose", purpose.as_str());
+                assert!(catalog.has(&format!("{id}-title")) && catalog.has(&format!("{id}-desc")), "{lang:?}: {id}");
+            }
             for id in crate::banner::MESSAGES {
                 assert!(catalog.has(&format!("banner-{id}")), "{lang:?}: banner-{id}");
             }

@@ -274,3 +274,17 @@ async fn opening_an_unsubscribe_link_changes_nothing_until_the_button_is_pressed
     assert!(html.contains("You are unsubscribed"), "{html}");
     assert!(!consent::is_granted(&app.platform, &user_id, PurposeId::ProductUpdates).await.unwrap());
 }
+
+#[tokio::test]
+async fn a_consent_change_needs_the_form_token_and_a_session() {
+    let app = app();
+    let (page, html) = send(&app, get("/sign-in", &[])).await;
+    let (cookie, csrf) = form_token(&page, &html);
+    let body = |csrf: &str| format!("csrf={csrf}&purpose=product_updates&granted=true");
+    let (forged, _) = send(&app, post_form("/account/consents", "", body(&csrf))).await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let (anonymous, _) = send(&app, post_form("/account/consents", &cookie, body(&csrf))).await;
+    assert_eq!((anonymous.status(), header(&anonymous, "location")), (StatusCode::SEE_OTHER, "/sign-in"));
+    let (signed_out, _) = send(&app, get("/account", &[])).await;
+    assert_eq!(header(&signed_out, "location"), "/sign-in");
+}
