@@ -14,7 +14,7 @@ use shared::consent::{self, Method, PurposeId};
 use shared::error::ApiError;
 use shared::http::ClientAddress;
 use shared::session::{self, AuthUser, SessionRecord};
-use shared::store::{Key, StoreError};
+use shared::store::StoreError;
 
 use crate::csrf;
 use crate::i18n::cookie;
@@ -99,8 +99,7 @@ async fn session_of(platform: &Platform, headers: &HeaderMap) -> Result<Option<S
     let Some(hash) = cookie(headers, session::COOKIE_NAME).and_then(|token| shared::tokens::hash(&token)) else {
         return Ok(None);
     };
-    let (pk, sk) = shared::keys::session(&hash);
-    let Some(item) = platform.store.get(&Key::new(pk, sk)).await? else { return Ok(None) };
+    let Some(item) = platform.store.get(&shared::keys::session(&hash)).await? else { return Ok(None) };
     let record: SessionRecord = item.data()?;
     Ok((platform.clock.epoch_seconds() < record.absolute_expires_at).then_some(record))
 }

@@ -30,7 +30,7 @@ pub fn issue(headers: &HeaderMap, key: &SigningKey, secure: bool) -> Csrf {
     if let Some(nonce) = cookie(headers, CSRF_COOKIE).filter(|n| valid_nonce(n)) {
         return Csrf { token: signer.sign(&[&nonce]), set_cookie: None };
     }
-    let nonce = shared::keys::hex(&rand::random::<[u8; 32]>());
+    let nonce = shared::hash::hex(&rand::random::<[u8; 32]>());
     let secure = if secure { "; Secure" } else { "" };
     let set_cookie =
         format!("{CSRF_COOKIE}={nonce}; Path=/; Max-Age={LIFETIME_SECONDS}; HttpOnly; SameSite=Strict{secure}");
