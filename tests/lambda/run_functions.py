@@ -135,6 +135,17 @@ def check_structure(stack: Stack) -> dict[str, dict]:
             return out
 
         on = enabled("default")
+        # A dependency's feature ("shared/aws-http") turns on what it implies in that crate.
+        shared_features = next((p["features"] for p in metadata["packages"] if p["name"] == "infentre-shared"), {})
+
+        def implied(feature, seen=()):
+            out = {feature}
+            for f in shared_features.get(feature, []):
+                if f in shared_features and f not in seen:
+                    out |= implied(f, seen + (feature,))
+            return out
+
+        on |= {f"shared/{g}" for f in list(on) if f.startswith("shared/") for g in implied(f.removeprefix("shared/"))}
         check(set(target.get("required-features", [])) <= on, f"{logical}: {binary} needs features the default leaves off")
         check("shared/aws" in on, f"{logical}: the default features of {package['name']} do not turn on shared/aws")
         found[logical] = {"package": package["name"], "binary": binary}
