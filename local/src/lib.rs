@@ -79,13 +79,14 @@ pub fn open_from_env(data_dir: &Path, addr: SocketAddr) -> Result<Local, StartEr
     open(data_dir, public_base_url, &source, Arc::new(SystemClock))
 }
 
-/// Every function's routes, and the export downloads, as one application.
+/// Every function's routes (the web pages too), and the export downloads, as one application.
 pub fn router(engine: &Engine) -> Router {
     let functions = Router::new()
         .merge(signup::routes())
         .merge(consent::routes())
         .merge(tracking::routes())
         .merge(rights::routes())
+        .merge(web::routes())
         .with_state(engine.platform.clone());
     shared::http::app(functions.merge(engine.blobs.clone().routes()))
 }

@@ -26,7 +26,7 @@ pub struct Cookie {
     pub purpose: CookieCategory,
     pub duration_seconds: u64,
     pub description: &'static str,
-    /// TCF: `cookie`.
+    /// TCF: `cookie`, or `web` for browser storage.
     #[serde(rename = "type")]
     pub storage_type: &'static str,
     /// TCF purpose ids (1 store/access, 3-4 personalised ads, 7-9 measurement, 10 improvement).
@@ -34,7 +34,7 @@ pub struct Cookie {
 }
 
 /// The cookie table: the one declaration of every cookie the platform sets or lets set.
-pub static COOKIES: [Cookie; 6] = [
+pub static COOKIES: [Cookie; 9] = [
     Cookie {
         name: "__Host-infentre_session",
         domain: "(the API's host)",
@@ -52,6 +52,36 @@ pub static COOKIES: [Cookie; 6] = [
         purpose: CookieCategory::StrictlyNecessary,
         duration_seconds: 34_128_000,
         description: "Remembers your cookie choice for 13 months.",
+        storage_type: "cookie",
+        tcf_purposes: &[],
+    },
+    Cookie {
+        name: "infentre_consent",
+        domain: "(the site that embeds consent.js)",
+        provider: "Infentre",
+        purpose: CookieCategory::StrictlyNecessary,
+        duration_seconds: 34_128_000,
+        description: "Local storage kept by the cookie banner: your choice, the notice version it was made under and a random visitor id, for 13 months.",
+        storage_type: "web",
+        tcf_purposes: &[],
+    },
+    Cookie {
+        name: "infentre_lang",
+        domain: "(the web pages' host)",
+        provider: "Infentre",
+        purpose: CookieCategory::StrictlyNecessary,
+        duration_seconds: 31_536_000,
+        description: "Remembers the language you chose for the pages.",
+        storage_type: "cookie",
+        tcf_purposes: &[],
+    },
+    Cookie {
+        name: "infentre_csrf",
+        domain: "(the web pages' host)",
+        provider: "Infentre",
+        purpose: CookieCategory::StrictlyNecessary,
+        duration_seconds: 43_200,
+        description: "Protects the pages' forms against cross-site request forgery.",
         storage_type: "cookie",
         tcf_purposes: &[],
     },

@@ -1,9 +1,12 @@
 //! One-click unsubscribe (RFC 8058): signed links naming a user and an e-mail purpose. The
 //! mail pipeline adds `List-Unsubscribe` and `List-Unsubscribe-Post` with [`headers`]; the
-//! consent function's `POST /v1/unsubscribe?token=` withdraws that purpose.
+//! consent function's `POST /v1/unsubscribe?token=` withdraws that purpose at once, and the
+//! link in the e-mail's body opens the web page `/unsubscribe?token=`, whose button does the
+//! same (a GET never does: mail scanners prefetch links).
 
+use crate::Platform;
 use crate::config::Settings;
-use crate::consent::PurposeId;
+use crate::consent::{self, Method, PurposeId, RecordError};
 use crate::signing::SigningKey;
 
 /// Links keep working for a year: people unsubscribe from old e-mails too.
@@ -42,18 +45,26 @@ pub fn verify(key: &SigningKey, token: &str, now: i64) -> Option<(String, Purpos
     (expires.parse::<i64>().ok()? > now).then(|| (user_id.to_owned(), purpose))
 }
 
-/// The link for the e-mail's body, and the RFC 8058 headers.
+/// The link for the e-mail's body (the page), and the RFC 8058 headers (the one-click POST).
 pub fn headers(settings: &Settings, user_id: &str, purpose: PurposeId, now: i64) -> (String, Vec<(String, String)>) {
-    let link = format!(
-        "{}/v1/unsubscribe?token={}",
-        settings.public_base_url,
-        token(&settings.signing_key, user_id, purpose, now)
-    );
+    let token = token(&settings.signing_key, user_id, purpose, now);
+    let base = &settings.public_base_url;
     let headers = vec![
-        ("List-Unsubscribe".to_owned(), format!("<{link}>")),
+        ("List-Unsubscribe".to_owned(), format!("<{base}/v1/unsubscribe?token={token}>")),
         ("List-Unsubscribe-Post".to_owned(), "List-Unsubscribe=One-Click".to_owned()),
     ];
-    (link, headers)
+    (format!("{base}/unsubscribe?token={token}"), headers)
+}
+
+/// Withdraws the purpose a valid link names; `None` for a forged, altered or expired link.
+/// An erased account has nothing to withdraw: nothing is written that would bring it back.
+pub async fn withdraw(platform: &Platform, token: &str) -> Result<Option<PurposeId>, RecordError> {
+    let now = platform.clock.epoch_seconds();
+    let Some((user_id, purpose)) = verify(&platform.settings.signing_key, token, now) else { return Ok(None) };
+    if crate::accounts::find_user(platform, &user_id).await?.is_some() {
+        consent::record(platform, &user_id, purpose, false, Method::UnsubscribeLink).await?;
+    }
+    Ok(Some(purpose))
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The nine Lambda functions, built and run as Lambda runs them, against moto.
+"""The ten Lambda functions, built and run as Lambda runs them, against moto.
 
 1. Structure: for every AWS::Serverless::Function, cargo (run in its CodeUri, as SAM's
    `cargo lambda build --bin <Binary>` does) finds the `Binary` in a selected package whose
@@ -148,7 +148,7 @@ def check_structure(stack: Stack) -> dict[str, dict]:
         check("aws" in shared_on, f"{logical}: the default features of {package['name']} do not turn on shared's aws")
         found[logical] = {"package": package["name"], "binary": binary}
         print(f"  ok {logical}: {code_uri} -> {package['name']} bin {binary}", flush=True)
-    check(len(found) == 9, f"nine functions expected, {len(found)} found")
+    check(len(found) == 10, f"ten functions expected, {len(found)} found")
     return found
 
 
@@ -423,7 +423,7 @@ class Harness:
         return environment
 
     def start_all(self):
-        print("== starting the nine bootstraps (init makes no AWS request)", flush=True)
+        print("== starting the ten bootstraps (init makes no AWS request)", flush=True)
         self.moto.record()
         for logical, resource in self.stack.functions().items():
             binary = resource["Metadata"]["BuildProperties"]["Binary"]
@@ -517,7 +517,7 @@ def verification_token(moto: Moto, queue_url: str) -> str | None:
 
 
 def scenario(h: Harness):
-    """A user's life through the nine functions, each answering real events."""
+    """A user's life through the ten functions, each answering real events."""
     print("== events through the Runtime API", flush=True)
     physical = h.stack.physical
     h.http("SignupFunction", http_event("apigw-http-get-healthz.json"), 200, "GET /healthz")
@@ -525,6 +525,12 @@ def scenario(h: Harness):
     token = verification_token(h.moto, physical["MailQueue"]["Ref"])
     if not check(token is not None, "the signup queued a verification e-mail with a token"):
         return
+    # The e-mailed link opens the web function's page; only its button's POST would verify.
+    page = http_event("apigw-http-get-verify-email-page.json")
+    page["rawQueryString"] = f"token={token}"
+    page["queryStringParameters"] = {"token": token}
+    html = h.http("WebFunction", page, 200, "GET /verify-email (the link's page)").get("_text", "")
+    check('<html lang="sv">' in html and 'action="/verify-email"' in html, "the page is in Swedish and has its button")
     h.http("SignupFunction", http_event("apigw-http-post-email-verification.json", body={"token": token}), 200, "POST /v1/email-verifications")
     login = h.http("SignupFunction", http_event("apigw-http-post-session.json"), 201, "POST /v1/sessions")
     session = login.get("token")

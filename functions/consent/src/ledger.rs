@@ -281,13 +281,7 @@ pub async fn unsubscribe(
 ) -> Result<Json<Unsubscribed>, ApiError> {
     let invalid = || ApiError::bad_request("invalid_token", "The unsubscribe link is invalid or has expired.");
     let Ok(Query(params)) = params else { return Err(invalid()) };
-    let now = platform.clock.epoch_seconds();
-    let (user_id, purpose) =
-        unsubscribe::verify(&platform.settings.signing_key, &params.token, now).ok_or_else(invalid)?;
-    // An erased account has nothing to withdraw: write nothing that would bring it back.
-    if shared::accounts::find_user(&platform, &user_id).await?.is_some() {
-        consent::record(&platform, &user_id, purpose, false, Method::UnsubscribeLink).await?;
-    }
+    let purpose = unsubscribe::withdraw(&platform, &params.token).await?.ok_or_else(invalid)?;
     Ok(Json(Unsubscribed { purpose, granted: false }))
 }
 

@@ -167,7 +167,10 @@ async fn an_unsubscribe_link_withdraws_product_updates(b: Backend) {
     let (link, headers) =
         shared::unsubscribe::headers(&b.platform.settings, &ada.user_id, PurposeId::ProductUpdates, now);
     assert_eq!(headers[1], ("List-Unsubscribe-Post".to_owned(), "List-Unsubscribe=One-Click".to_owned()));
-    let path = link.split_once("/v1/").map(|(_, rest)| format!("/v1/{rest}")).unwrap();
+    // The body links to the page (a GET changes nothing); the header is the one-click POST.
+    assert!(link.contains("/unsubscribe?token=") && !link.contains("/v1/"), "{link}");
+    let one_click = headers[0].1.trim_start_matches('<').trim_end_matches('>');
+    let path = one_click.split_once("/v1/").map(|(_, rest)| format!("/v1/{rest}")).unwrap();
 
     let (status, _, body) = call(&b.app, "POST", &path, Auth::None, None).await;
 

@@ -1,23 +1,37 @@
-//! The template routes to Lambda exactly the API the code serves (the OpenAPI document), so
-//! no endpoint is missing from, or left dangling in, the deployment.
+//! The template routes to Lambda exactly the API the code serves (the OpenAPI document), and
+//! exactly the pages the web function serves, so no endpoint is missing from, or left
+//! dangling in, the deployment.
 
 use std::collections::BTreeSet;
 
-/// The (method, path) pairs of the template's HttpApi events.
-fn template_routes() -> BTreeSet<(String, String)> {
+/// The (method, path) pairs of the template's HttpApi events, with the function they go to.
+fn template_routes() -> BTreeSet<(String, String, String)> {
     let template = include_str!("../../../template.yaml");
     let mut routes = BTreeSet::new();
+    let mut function = String::new();
     let mut method = None;
-    for line in template.lines().map(str::trim) {
+    for raw in template.lines() {
+        // Resources sit two spaces in: `  SignupFunction:`.
+        if let Some(name) = raw.strip_prefix("  ").and_then(|r| r.strip_suffix(':'))
+            && !name.starts_with(' ')
+        {
+            function = name.to_owned();
+        }
+        let line = raw.trim();
         if let Some(m) = line.strip_prefix("Method: ") {
             method = Some(m.to_uppercase());
         } else if let Some(path) = line.strip_prefix("Path: ")
             && let Some(method) = method.take()
         {
-            routes.insert((method, path.to_owned()));
+            routes.insert((function.clone(), method, path.to_owned()));
         }
     }
     routes
+}
+
+/// The API's routes, whatever function serves them (the pages are not API operations).
+fn api_routes() -> BTreeSet<(String, String)> {
+    template_routes().into_iter().filter(|(f, _, _)| f != "WebFunction").map(|(_, m, p)| (m, p)).collect()
 }
 
 #[test]
@@ -39,10 +53,26 @@ fn every_endpoint_is_routed_and_every_route_is_served() {
             }
         }
     }
-    let routed = template_routes();
+    let routed = api_routes();
     let missing: Vec<_> = served.difference(&routed).collect();
     let dangling: Vec<_> = routed.difference(&served).collect();
     assert!(missing.is_empty(), "served but not routed by template.yaml: {missing:?}");
     assert!(dangling.is_empty(), "routed by template.yaml but not served: {dangling:?}");
     assert!(routed.len() > 30, "{} routes: the template was read", routed.len());
+}
+
+#[test]
+fn the_web_function_gets_exactly_its_pages_and_no_api_route() {
+    let to_web: BTreeSet<(String, String)> =
+        template_routes().into_iter().filter(|(f, _, _)| f == "WebFunction").map(|(_, m, p)| (m, p)).collect();
+    let pages: BTreeSet<(String, String)> =
+        web::ROUTES.iter().map(|(m, p)| ((*m).to_owned(), (*p).to_owned())).collect();
+    assert_eq!(to_web, pages, "template.yaml routes to WebFunction exactly web::ROUTES");
+    let document = infentre::openapi();
+    for (method, path) in &pages {
+        assert!(!path.starts_with("/v1/"), "{method} {path}: pages stay out of the API's namespace");
+        assert!(!document.paths.paths.contains_key(path), "{method} {path} is also an API operation");
+    }
+    // Every other route goes to an API function: a page route there would be served by no one.
+    assert!(api_routes().iter().all(|(_, p)| !pages.iter().any(|(_, page)| page == p)));
 }

@@ -1,0 +1,92 @@
+//! The web: server-rendered pages (askama templates, Fluent catalogs in English and Swedish),
+//! the cookie banner `consent.js` with its stylesheet, and a demo page that embeds it.
+//! Pages work without JavaScript: forms post and redirect. Every page sends a strict CSP (no
+//! inline script or style, `frame-ancestors 'none'`).
+
+mod account;
+pub mod banner;
+pub mod csrf;
+pub mod i18n;
+mod links;
+pub mod notice;
+mod pages;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use shared::Platform;
+
+/// Every (method, path) this function serves, as API Gateway routes: the deployment test
+/// checks `template.yaml` routes exactly these to the web function, and none of the API's.
+pub const ROUTES: [(&str, &str); 24] = [
+    ("GET", "/"),
+    ("GET", "/privacy"),
+    ("GET", "/privacy/versions/{version}"),
+    ("GET", "/privacy/cookies"),
+    ("GET", "/privacy/subprocessors"),
+    ("GET", "/privacy/contact"),
+    ("POST", "/language"),
+    ("GET", "/consent.js"),
+    ("GET", "/consent.css"),
+    ("GET", "/assets/{file}"),
+    ("GET", "/demo/consent-banner"),
+    ("GET", "/verify-email"),
+    ("POST", "/verify-email"),
+    ("GET", "/accept-invitation"),
+    ("POST", "/accept-invitation"),
+    ("GET", "/unsubscribe"),
+    ("POST", "/unsubscribe"),
+    ("GET", "/sign-in"),
+    ("POST", "/sign-in"),
+    ("GET", "/sign-up"),
+    ("POST", "/sign-up"),
+    ("POST", "/sign-out"),
+    ("GET", "/account"),
+    ("POST", "/account/consents"),
+];
+
+/// The pages' Content Security Policy: only our own scripts, styles and images, no inline
+/// code, no framing, forms post only to us.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+     connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/// The routes of this function; [`shared::http::app`] completes them (health, security
+/// headers, request logs) for Lambda and the local server alike.
+pub fn routes() -> Router<Platform> {
+    Router::new()
+        .route("/", get(pages::home))
+        .route("/privacy", get(pages::notice))
+        .route("/privacy/versions/{version}", get(pages::archived_notice))
+        .route("/privacy/cookies", get(pages::cookies))
+        .route("/privacy/subprocessors", get(pages::subprocessors))
+        .route("/privacy/contact", get(pages::contact))
+        .route("/language", post(pages::switch_language))
+        .route("/consent.js", get(banner::script))
+        .route("/consent.css", get(banner::stylesheet))
+        .route("/assets/{file}", get(banner::asset))
+        .route("/demo/consent-banner", get(pages::demo))
+        .route("/verify-email", get(links::verify_page).post(links::verify))
+        .route("/accept-invitation", get(links::invitation_page).post(links::accept_invitation))
+        .route("/unsubscribe", get(links::unsubscribe_page).post(links::unsubscribe))
+        .route("/sign-in", get(account::sign_in_form).post(account::sign_in))
+        .route("/sign-up", get(account::sign_up_form).post(account::sign_up))
+        .route("/sign-out", post(account::sign_out))
+        .route("/account", get(account::account))
+        .route("/account/consents", post(account::change_consent))
+        .layer(middleware::from_fn(page_headers))
+}
+
+async fn page_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
+    headers.insert("permissions-policy", HeaderValue::from_static("camera=(), microphone=(), geolocation=()"));
+    // The same path answers in the language of the cookie or of Accept-Language.
+    headers.insert(header::VARY, HeaderValue::from_static("Accept-Language, Cookie"));
+    response
+}

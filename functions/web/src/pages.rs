@@ -1,0 +1,392 @@
+//! The public pages: home, the notice (current, translated, earlier versions), the cookie
+//! table, the sub-processors, contacts (DPO, controller, supervisory authority), the language
+//! switch, and the banner's demo.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use shared::Platform;
+use shared::config::{Party, SupervisoryAuthority};
+use shared::published::{COOKIES, Cookie, CookieCategory, SUBPROCESSORS, Subprocessor};
+
+use crate::csrf::{self, Csrf};
+use crate::i18n::{Catalog, LANG_COOKIE, Lang};
+use crate::notice;
+
+/// What every page's frame needs: language, texts, the form token, where "switch language"
+/// returns to.
+pub struct Layout {
+    pub lang: Lang,
+    catalog: &'static Catalog,
+    pub csrf: String,
+    pub path: String,
+    pub title: String,
+}
+
+impl Layout {
+    pub fn t(&self, id: &str) -> String {
+        self.catalog.t(id)
+    }
+
+    pub fn t1(&self, id: &str, name: &str, value: &str) -> String {
+        self.catalog.t1(id, name, value)
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.lang.code()
+    }
+
+    /// The switch's choices: (code, native name, whether it is the page's language).
+    pub fn languages(&self) -> Vec<(&'static str, String, bool)> {
+        Lang::ALL.into_iter().map(|l| (l.code(), self.t(&format!("lang-{}", l.code())), l == self.lang)).collect()
+    }
+}
+
+pub(crate) struct Request {
+    pub layout: Layout,
+    pub set_cookie: Option<String>,
+}
+
+pub(crate) fn request(platform: &Platform, headers: &HeaderMap, path: &str, title_id: &str) -> Request {
+    let lang = Lang::negotiate(headers);
+    let catalog = lang.catalog();
+    let Csrf { token, set_cookie } = csrf::issue(headers, &platform.settings.signing_key, secure(platform));
+    let layout = Layout { lang, catalog, csrf: token, path: path.to_owned(), title: catalog.t(title_id) };
+    Request { layout, set_cookie }
+}
+
+fn secure(platform: &Platform) -> bool {
+    platform.settings.public_base_url.starts_with("https://")
+}
+
+pub(crate) fn render(status: StatusCode, page: &impl Template, set_cookie: Option<String>) -> Response {
+    match page.render() {
+        Ok(html) => {
+            let mut response = (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response();
+            if let Some(cookie) = set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+                response.headers_mut().append(header::SET_COOKIE, cookie);
+            }
+            response
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "a page did not render");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                "<!doctype html><title>Error</title><p>Error</p>",
+            )
+                .into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct Home {
+    l: Layout,
+}
+
+pub async fn home(State(platform): State<Platform>, headers: HeaderMap) -> Response {
+    let r = request(&platform, &headers, "/", "home-title");
+    render(StatusCode::OK, &Home { l: r.layout }, r.set_cookie)
+}
+
+#[derive(Template)]
+#[template(path = "notice.html")]
+struct Notice {
+    l: Layout,
+    version: String,
+    date: String,
+    html: String,
+    translation: bool,
+    earlier: Vec<(&'static str, &'static str)>,
+    current: bool,
+}
+
+pub async fn notice(State(platform): State<Platform>, headers: HeaderMap) -> Response {
+    let r = request(&platform, &headers, "/privacy", "notice-title");
+    let (markdown, translation) = notice::current(r.layout.lang);
+    let page = Notice {
+        version: platform.settings.policy_version.clone(),
+        date: platform.settings.policy_date.clone(),
+        html: notice::to_html(markdown),
+        translation,
+        earlier: notice::ARCHIVE.iter().map(|n| (n.version, n.date)).collect(),
+        current: true,
+        l: r.layout,
+    };
+    render(StatusCode::OK, &page, r.set_cookie)
+}
+
+#[derive(Template)]
+#[template(path = "not_found.html")]
+struct NotFound {
+    l: Layout,
+}
+
+/// An earlier version, in the language it was written in (English).
+pub async fn archived_notice(
+    State(platform): State<Platform>,
+    headers: HeaderMap,
+    Path(version): Path<String>,
+) -> Response {
+    let Some(archived) = notice::archived(&version) else {
+        let r = request(&platform, &headers, "/privacy", "not-found-title");
+        return render(StatusCode::NOT_FOUND, &NotFound { l: r.layout }, r.set_cookie);
+    };
+    let r = request(&platform, &headers, &format!("/privacy/versions/{}", archived.version), "notice-title");
+    let page = Notice {
+        version: archived.version.to_owned(),
+        date: archived.date.to_owned(),
+        html: notice::to_html(archived.text),
+        translation: false,
+        earlier: Vec::new(),
+        current: false,
+        l: r.layout,
+    };
+    render(StatusCode::OK, &page, r.set_cookie)
+}
+
+/// A cookie or sub-processor's message id in the catalogs: its name, lowercase, with every
+/// other character a dash (`__Host-infentre_session` → `cookie-host-infentre-session`).
+pub fn message_id(prefix: &str, name: &str) -> String {
+    let slug: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
+    let slug = slug.split('-').filter(|s| !s.is_empty()).collect::<Vec<_>>().join("-");
+    format!("{prefix}-{slug}")
+}
+
+/// Browser storage and a cookie may share a name; their texts differ.
+pub fn cookie_message_id(cookie: &Cookie) -> String {
+    message_id(if cookie.storage_type == "web" { "storage" } else { "cookie" }, cookie.name)
+}
+
+pub struct CookieRow {
+    pub name: &'static str,
+    pub domain: &'static str,
+    pub provider: &'static str,
+    pub category: String,
+    pub duration: String,
+    pub storage: String,
+    pub description: String,
+}
+
+fn duration(l: &Layout, seconds: u64) -> String {
+    let days = seconds / 86_400;
+    if days >= 60 {
+        l.t1("duration-months", "count", &(days * 12 / 365).to_string())
+    } else if days >= 1 {
+        l.t1("duration-days", "count", &days.to_string())
+    } else {
+        l.t1("duration-hours", "count", &(seconds / 3600).to_string())
+    }
+}
+
+fn cookie_row(l: &Layout, cookie: &Cookie) -> CookieRow {
+    let category = match cookie.purpose {
+        CookieCategory::StrictlyNecessary => "category-necessary",
+        CookieCategory::Analytics => "category-analytics",
+        CookieCategory::Marketing => "category-marketing",
+    };
+    let web = cookie.storage_type == "web";
+    let storage = if web { "storage-web" } else { "storage-cookie" };
+    CookieRow {
+        name: cookie.name,
+        domain: cookie.domain,
+        provider: cookie.provider,
+        category: l.t(category),
+        duration: duration(l, cookie.duration_seconds),
+        storage: l.t(storage),
+        description: l.t(&cookie_message_id(cookie)),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "cookies.html")]
+struct Cookies {
+    l: Layout,
+    rows: Vec<CookieRow>,
+}
+
+pub async fn cookies(State(platform): State<Platform>, headers: HeaderMap) -> Response {
+    let r = request(&platform, &headers, "/privacy/cookies", "cookies-title");
+    let rows = COOKIES.iter().map(|c| cookie_row(&r.layout, c)).collect();
+    render(StatusCode::OK, &Cookies { l: r.layout, rows }, r.set_cookie)
+}
+
+pub struct SubprocessorRow {
+    pub name: &'static str,
+    pub service: String,
+    pub data: String,
+    pub location: String,
+    pub safeguards: String,
+}
+
+fn subprocessor_row(l: &Layout, s: &Subprocessor) -> SubprocessorRow {
+    let id = message_id("subprocessor", s.name);
+    SubprocessorRow {
+        name: s.name,
+        service: l.t(&format!("{id}-service")),
+        data: l.t(&format!("{id}-data")),
+        location: l.t(&format!("{id}-location")),
+        safeguards: l.t(&format!("{id}-safeguards")),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "subprocessors.html")]
+struct Subprocessors {
+    l: Layout,
+    rows: Vec<SubprocessorRow>,
+}
+
+pub async fn subprocessors(State(platform): State<Platform>, headers: HeaderMap) -> Response {
+    let r = request(&platform, &headers, "/privacy/subprocessors", "subprocessors-title");
+    let rows = SUBPROCESSORS.iter().map(|s| subprocessor_row(&r.layout, s)).collect();
+    render(StatusCode::OK, &Subprocessors { l: r.layout, rows }, r.set_cookie)
+}
+
+#[derive(Template)]
+#[template(path = "contact.html")]
+struct Contact {
+    l: Layout,
+    controller: Party,
+    dpo: Party,
+    authority: SupervisoryAuthority,
+}
+
+pub async fn contact(State(platform): State<Platform>, headers: HeaderMap) -> Response {
+    let r = request(&platform, &headers, "/privacy/contact", "contact-title");
+    let settings = &platform.settings;
+    let page = Contact {
+        controller: settings.controller.clone(),
+        dpo: settings.dpo.clone(),
+        authority: settings.supervisory_authority.clone(),
+        l: r.layout,
+    };
+    render(StatusCode::OK, &page, r.set_cookie)
+}
+
+#[derive(Template)]
+#[template(path = "demo.html")]
+struct Demo {
+    l: Layout,
+}
+
+pub async fn demo(State(platform): State<Platform>, headers: HeaderMap) -> Response {
+    let r = request(&platform, &headers, "/demo/consent-banner", "demo-title");
+    render(StatusCode::OK, &Demo { l: r.layout }, r.set_cookie)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LanguageForm {
+    csrf: String,
+    lang: String,
+    return_to: String,
+}
+
+#[derive(Template)]
+#[template(path = "form_expired.html")]
+struct FormExpired {
+    l: Layout,
+    back: String,
+}
+
+/// A form whose CSRF token did not match: say so, and offer the way back.
+pub(crate) fn form_expired(platform: &Platform, headers: &HeaderMap, back: &str) -> Response {
+    let r = request(platform, headers, back, "expired-title");
+    let page = FormExpired { l: r.layout, back: back.to_owned() };
+    render(StatusCode::FORBIDDEN, &page, r.set_cookie)
+}
+
+/// Only a path on this site: never `//host` or an absolute URL (no open redirect).
+fn local_path(path: &str) -> Option<&str> {
+    let safe = path.starts_with('/') && !path.starts_with("//") && !path.contains(['\\', '\r', '\n']);
+    safe.then_some(path)
+}
+
+/// The language switch: remembers the choice in a cookie and returns to the page.
+pub async fn switch_language(
+    State(platform): State<Platform>,
+    headers: HeaderMap,
+    form: Result<Form<LanguageForm>, FormRejection>,
+) -> Response {
+    let form = form.ok().map(|Form(f)| f);
+    let valid = form.as_ref().is_some_and(|f| csrf::verify(&headers, &platform.settings.signing_key, &f.csrf));
+    let back = form.as_ref().and_then(|f| local_path(&f.return_to)).unwrap_or("/").to_owned();
+    let Some(lang) = form.as_ref().and_then(|f| Lang::from_code(&f.lang)).filter(|_| valid) else {
+        return form_expired(&platform, &headers, &back);
+    };
+    let secure = if secure(&platform) { "; Secure" } else { "" };
+    let cookie = format!("{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax{secure}", lang.code());
+    let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, back)]).into_response();
+    if let Ok(cookie) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_ids_are_slugs_of_names() {
+        assert_eq!(message_id("cookie", "__Host-infentre_session"), "cookie-host-infentre-session");
+        assert_eq!(message_id("cookie", "_ga_<container-id>"), "cookie-ga-container-id");
+        assert_eq!(message_id("subprocessor", "Twilio Inc. (SendGrid)"), "subprocessor-twilio-inc-sendgrid");
+    }
+
+    #[test]
+    fn only_local_paths_are_redirect_targets() {
+        assert_eq!(local_path("/privacy/cookies"), Some("/privacy/cookies"));
+        for bad in ["//evil.example/", "https://evil.example/", "/\\evil.example", "privacy", "/a\r\nSet-Cookie: x"] {
+            assert_eq!(local_path(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn every_cookie_and_subprocessor_has_texts_in_every_language() {
+        for lang in Lang::ALL {
+            let catalog = lang.catalog();
+            for cookie in &COOKIES {
+                assert!(catalog.has(&cookie_message_id(cookie)), "{lang:?}: {}", cookie.name);
+            }
+            for s in &SUBPROCESSORS {
+                let id = message_id("subprocessor", s.name);
+                for field in ["service", "data", "location", "safeguards"] {
+                    assert!(catalog.has(&format!("{id}-{field}")), "{lang:?}: {id}-{field}");
+                }
+            }
+            for purpose in shared::consent::PurposeId::ALL {
+                let id = message_id("purpose", purpose.as_str());
+                assert!(catalog.has(&format!("{id}-title")) && catalog.has(&format!("{id}-desc")), "{lang:?}: {id}");
+            }
+            for id in crate::banner::MESSAGES {
+                assert!(catalog.has(&format!("banner-{id}")), "{lang:?}: banner-{id}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_message_a_template_asks_for_exists() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let mut asked = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            for call in text.split("l.t").skip(1) {
+                let Some(args) = call.strip_prefix("(\"").or_else(|| call.strip_prefix("1(\"")) else { continue };
+                let id = args.split('"').next().unwrap_or_default();
+                asked += 1;
+                for lang in Lang::ALL {
+                    assert!(lang.catalog().has(id), "{lang:?} lacks {id}");
+                }
+            }
+        }
+        assert!(asked > 30, "{asked} messages found in the templates");
+    }
+}

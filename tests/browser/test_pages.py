@@ -1,0 +1,62 @@
+"""The public pages in Chromium: accessibility (axe-core) in both languages at desktop and
+phone widths, and the language switch working without JavaScript."""
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from conftest import DESKTOP, PHONE
+
+PAGES = [
+    "/",
+    "/privacy",
+    "/privacy/cookies",
+    "/privacy/subprocessors",
+    "/privacy/contact",
+    "/demo/consent-banner",
+    "/privacy/versions/none",
+    "/sign-in",
+    "/sign-up",
+]
+AXE = Axe()
+
+
+def serious(page):
+    results = AXE.run(page)
+    return [
+        (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+@pytest.mark.parametrize("locale", ["en-GB", "sv-SE"])
+def test_every_page_passes_axe(context, server, locale, viewport):
+    c = context(locale=locale, viewport=viewport)
+    page = c.new_page()
+    checked = []
+    for path in PAGES:
+        page.goto(server.base + path)
+        assert page.locator("html").get_attribute("lang") == locale[:2]
+        checked.append((path, serious(page)))
+    # The banner's "Choose" panel, open.
+    page.goto(server.base + "/demo/consent-banner")
+    page.click("#infentre-consent button[data-action='choose']")
+    checked.append(("banner choices", serious(page)))
+    failures = [(path, found) for path, found in checked if found]
+    assert failures == [], failures
+
+
+def test_the_language_switch_works_without_javascript(context, server):
+    c = context(java_script_enabled=False, locale="en-GB")
+    page = c.new_page()
+    page.goto(server.base + "/privacy")
+    assert page.locator("html").get_attribute("lang") == "en"
+    page.click("form.language button[value='sv']")
+    assert page.url == server.base + "/privacy"
+    assert page.locator("html").get_attribute("lang") == "sv"
+    assert page.locator("#translation-note").is_visible()
+    # Remembered on the next page, whatever the browser prefers.
+    page.goto(server.base + "/privacy/contact")
+    assert page.locator("h1").inner_text() == "Kontakt och klagomål"
+    page.click("form.language button[value='en']")
+    assert page.locator("h1").inner_text() == "Contact and complaints"
