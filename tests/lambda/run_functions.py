@@ -645,7 +645,7 @@ def main() -> int:
         logical: {"Ref": logical, "Arn": f"arn:aws:placeholder:::{logical}", "QueueName": logical}
         for logical in template["Resources"]
     }
-    structure_stack = Stack(template, PARAMETERS_FOR(template), placeholders)
+    structure_stack = Stack(template, parameters_for(template), placeholders)
     found = check_structure(structure_stack)
     check_template_rules(template)
     for problem in iam.check_against_sam(structure_stack):
@@ -667,7 +667,7 @@ def main() -> int:
 
     moto = Moto(args.moto)
     run = uuid.uuid4().hex[:8]
-    parameters = PARAMETERS_FOR(template)
+    parameters = parameters_for(template)
     # The secrets, as the deploy instructions create them: SecureString parameters in SSM.
     for name, value in SECRETS.items():
         if name in template["Parameters"]:
@@ -694,7 +694,7 @@ def main() -> int:
     return finish("all functions answered; every AWS call is allowed by its role")
 
 
-def PARAMETERS_FOR(template: dict) -> dict[str, str]:
+def parameters_for(template: dict) -> dict[str, str]:
     """The test values of the parameters this template declares."""
     return {k: v for k, v in PARAMETERS.items() if k in template.get("Parameters", {})}
 
