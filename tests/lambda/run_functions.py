@@ -3,11 +3,14 @@
 
 1. Structure: for every AWS::Serverless::Function, cargo (run in its CodeUri, as SAM's
    `cargo lambda build --bin <Binary>` does) finds the `Binary` in a selected package whose
-   default features turn on the AWS engine.
+   default features turn on the AWS engine; the template's rules (EEA regions, alarms that
+   e-mail, log retention, no secret in an environment, parameters that refuse empty values).
 2. Each function's bootstrap (a debug build of its crate with default features, as SAM
    builds it) starts with the environment template.yaml gives it (parameters filled with
-   test values; resources created in moto from the template's own properties), and answers
-   real events from events/ through the Lambda Runtime API emulator (runtime_api.py).
+   test values; resources created in moto from the template's own properties; secrets as
+   SecureString parameters in moto), and answers real events from events/ through the Lambda
+   Runtime API emulator (runtime_api.py). Init makes no AWS request; a setting left empty or
+   wrong stops the init, naming it.
    The only additions are the endpoints: AWS_ENDPOINT_URL (moto) and the providers'
    base URLs (a local recorder instead of SendGrid, GA4 and Facebook).
 3. IAM: moto records every request while one function runs; each is checked against that
