@@ -3,11 +3,14 @@
 
 1. Structure: for every AWS::Serverless::Function, cargo (run in its CodeUri, as SAM's
    `cargo lambda build --bin <Binary>` does) finds the `Binary` in a selected package whose
-   default features turn on the AWS engine.
+   default features turn on the AWS engine; the template's rules (EEA regions, alarms that
+   e-mail, log retention, no secret in an environment, parameters that refuse empty values).
 2. Each function's bootstrap (a debug build of its crate with default features, as SAM
    builds it) starts with the environment template.yaml gives it (parameters filled with
-   test values; resources created in moto from the template's own properties), and answers
-   real events from events/ through the Lambda Runtime API emulator (runtime_api.py).
+   test values; resources created in moto from the template's own properties; secrets as
+   SecureString parameters in moto), and answers real events from events/ through the Lambda
+   Runtime API emulator (runtime_api.py). Init makes no AWS request; a setting left empty or
+   wrong stops the init, naming it.
    The only additions are the endpoints: AWS_ENDPOINT_URL (moto) and the providers'
    base URLs (a local recorder instead of SendGrid, GA4 and Facebook).
 3. IAM: moto records every request while one function runs; each is checked against that
@@ -660,7 +663,7 @@ def main() -> int:
         logical: {"Ref": logical, "Arn": f"arn:aws:placeholder:::{logical}", "QueueName": logical}
         for logical in template["Resources"]
     }
-    structure_stack = Stack(template, PARAMETERS_FOR(template), placeholders)
+    structure_stack = Stack(template, parameters_for(template), placeholders)
     found = check_structure(structure_stack)
     check_template_rules(template)
     for problem in iam.check_against_sam(structure_stack):
@@ -682,7 +685,7 @@ def main() -> int:
 
     moto = Moto(args.moto)
     run = uuid.uuid4().hex[:8]
-    parameters = PARAMETERS_FOR(template)
+    parameters = parameters_for(template)
     # The secrets, as the deploy instructions create them: SecureString parameters in SSM.
     for name, value in SECRETS.items():
         if name in template["Parameters"]:
@@ -709,7 +712,7 @@ def main() -> int:
     return finish("all functions answered; every AWS call is allowed by its role")
 
 
-def PARAMETERS_FOR(template: dict) -> dict[str, str]:
+def parameters_for(template: dict) -> dict[str, str]:
     """The test values of the parameters this template declares."""
     return {k: v for k, v in PARAMETERS.items() if k in template.get("Parameters", {})}
 
