@@ -41,15 +41,6 @@ impl HttpDestination {
     }
 
     /// Every configured destination, sharing one HTTP client (built once per cold start).
-    /// The destinations configured in the environment (none when none is set).
-    pub fn from_env() -> Result<Vec<std::sync::Arc<dyn super::Destination>>, Box<dyn std::error::Error + Send + Sync>> {
-        let settings = DestinationSettings::from_source(&crate::config::Environment)?;
-        Ok(Self::all(&settings)?
-            .into_iter()
-            .map(|destination| std::sync::Arc::new(destination) as std::sync::Arc<dyn super::Destination>)
-            .collect())
-    }
-
     pub fn all(settings: &DestinationSettings) -> Result<Vec<Self>, reqwest::Error> {
         let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
         let mut destinations = Vec::new();
