@@ -18,6 +18,7 @@ use shared::store::StoreError;
 
 use crate::csrf;
 use crate::i18n::cookie;
+use crate::links::Outcome;
 use crate::pages::{Layout, form_expired, render, request};
 
 #[derive(Template)]
@@ -55,15 +56,6 @@ pub struct ConsentRow {
     pub granted: bool,
     /// Given under an earlier notice and suspended until given again.
     pub renewal_needed: bool,
-}
-
-#[derive(Template)]
-#[template(path = "outcome.html")]
-struct Outcome {
-    l: Layout,
-    text: String,
-    next_href: &'static str,
-    next: String,
 }
 
 #[derive(Debug, Deserialize)]

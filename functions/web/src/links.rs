@@ -48,11 +48,11 @@ struct LinkPage {
 /// The end of a flow, or why it cannot go on: a text and the next step.
 #[derive(Template)]
 #[template(path = "outcome.html")]
-struct Outcome {
-    l: Layout,
-    text: String,
-    next_href: &'static str,
-    next: String,
+pub(crate) struct Outcome {
+    pub(crate) l: Layout,
+    pub(crate) text: String,
+    pub(crate) next_href: &'static str,
+    pub(crate) next: String,
 }
 
 fn outcome(
