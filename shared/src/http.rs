@@ -5,7 +5,6 @@
 //! Lambda and the local server call the same [`app`], so both answer alike.
 
 use axum::Router;
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, MatchedPath, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
@@ -39,26 +38,49 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(ApiJson(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
+        if !json_content_type(req.headers()) {
+            return Err(ApiError::new(
+                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Send the body as application/json.",
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|err| {
+            if err.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::payload_too_large(DEFAULT_BODY_LIMIT)
+            } else {
+                ApiError::bad_request("invalid_body", err.body_text())
+            }
+        })?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// 400 only when the bytes are not JSON at all; JSON of the wrong shape is 422, whatever
+/// serde calls it (a number where an enum's string belongs is a "syntax" error to serde_json).
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    match axum::Json::<T>::from_bytes(bytes) {
+        Ok(axum::Json(value)) => Ok(value),
+        Err(rejection) => {
+            if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() {
+                Err(ApiError::unprocessable("invalid_body", rejection.body_text()))
+            } else {
+                Err(ApiError::bad_request("malformed_json", rejection.body_text()))
+            }
         }
     }
 }
 
-fn json_rejection(rejection: JsonRejection) -> ApiError {
-    match rejection {
-        JsonRejection::JsonDataError(err) => ApiError::unprocessable("invalid_body", err.body_text()),
-        JsonRejection::JsonSyntaxError(err) => ApiError::bad_request("malformed_json", err.body_text()),
-        JsonRejection::MissingJsonContentType(_) => ApiError::new(
-            axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "Send the body as application/json.",
-        ),
-        JsonRejection::BytesRejection(err) if err.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::payload_too_large(DEFAULT_BODY_LIMIT)
-        }
-        other => ApiError::bad_request("invalid_body", other.body_text()),
+/// `application/json` or any `application/*+json` (parameters such as `charset` aside), as
+/// axum's `Json` accepts.
+fn json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    match essence.strip_prefix("application/") {
+        Some(subtype) => subtype == "json" || (subtype.ends_with("+json") && !subtype.contains('/')),
+        None => false,
     }
 }
 
@@ -192,10 +214,13 @@ pub struct ClientAddress(pub std::net::IpAddr);
 /// `limit` and `cursor` of every list endpoint: default 50, at most 200.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// The `cursor` of the previous page.
+    #[param(max_length = 8192, pattern = "^[A-Za-z0-9_-]*$")]
     pub cursor: Option<String>,
     /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 

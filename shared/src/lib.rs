@@ -36,6 +36,8 @@ pub mod mail;
 pub mod marketing;
 pub mod platform;
 pub mod queue;
+#[cfg(feature = "http")]
+pub mod responses;
 pub mod retry;
 pub mod signing;
 #[cfg(feature = "embedded")]

@@ -9,6 +9,7 @@ use shared::consent::{self, PurposeId};
 use shared::error::{ApiError, Problem};
 use shared::http::ApiJson;
 use shared::mail;
+use shared::responses::{JsonBody, SessionWrite};
 use shared::session::AuthUser;
 use utoipa::ToSchema;
 
@@ -16,8 +17,10 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct ProductUpdate {
     /// 1 to 200 characters, one line.
+    #[schema(min_length = 1, max_length = 200, pattern = "^[^\\r\\n]*$")]
     pub subject: String,
     /// The message, 1 to 20,000 characters of plain text. An unsubscribe link is added.
+    #[schema(min_length = 1, max_length = 20000)]
     pub text: String,
 }
 
@@ -29,10 +32,10 @@ pub struct Broadcast {
 
 /// Queues a product-update e-mail for every user who consented (operators only).
 #[utoipa::path(post, path = "/v1/operator/product-updates", tag = "consent", request_body = ProductUpdate,
-    responses(
+    responses(JsonBody, SessionWrite,
         (status = 202, body = Broadcast),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "forbidden: operators only; or csrf_token_invalid", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid_subject, invalid_text, or invalid_body", body = Problem, content_type = "application/problem+json"),
     ),
     security(("session" = []), ("bearer" = [])))]
 #[tracing::instrument(skip_all)]

@@ -12,6 +12,7 @@ use shared::consent::{self, LedgerEntry, Method, PURPOSES, PurposeId};
 use shared::error::{ApiError, Problem};
 use shared::http::{ApiJson, ApiQuery};
 use shared::http::{ListParams, Paginated};
+use shared::responses::{JsonBody, Query as QueryErrors, Session, SessionWrite};
 use shared::session::AuthUser;
 use shared::unsubscribe;
 use utoipa::ToSchema;
@@ -37,7 +38,7 @@ pub struct MyConsents {
 }
 
 /// The caller's consent for every purpose (all default to not granted).
-#[utoipa::path(get, path = "/v1/me/consents", tag = "consent", responses((status = 200, body = MyConsents)),
+#[utoipa::path(get, path = "/v1/me/consents", tag = "consent", responses(Session, (status = 200, body = MyConsents)),
     security(("session" = []), ("bearer" = [])))]
 pub async fn my_consents(State(platform): State<Platform>, auth: AuthUser) -> Result<Json<MyConsents>, ApiError> {
     let states = consent::states(platform.store.as_ref(), &auth.user_id).await?;
@@ -80,10 +81,10 @@ pub struct ConsentRecorded {
 /// at once for every use. Sending the choice already in force records nothing new.
 #[utoipa::path(put, path = "/v1/me/consents/{purpose}", tag = "consent", request_body = ConsentChange,
     params(("purpose" = String, Path, description = "A purpose id from GET /v1/purposes")),
-    responses(
+    responses(JsonBody, SessionWrite,
         (status = 200, body = ConsentRecorded),
-        (status = 404, description = "Unknown purpose", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "granted is not a boolean", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not_found: unknown purpose", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid_body: granted is missing or not a boolean", body = Problem, content_type = "application/problem+json"),
     ),
     security(("session" = []), ("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(user_id = %auth.user_id))]
@@ -133,7 +134,7 @@ impl From<LedgerEntry> for LedgerView {
 
 /// Every change of the caller's consents, newest first.
 #[utoipa::path(get, path = "/v1/me/consents/history", tag = "consent", params(ListParams),
-    responses((status = 200, body = Paginated<LedgerView>)), security(("session" = []), ("bearer" = [])))]
+    responses(QueryErrors, Session, (status = 200, body = Paginated<LedgerView>)), security(("session" = []), ("bearer" = [])))]
 pub async fn history(
     State(platform): State<Platform>,
     auth: AuthUser,
@@ -205,7 +206,8 @@ pub struct ReceiptPurpose {
 /// A receipt of one of the caller's consent changes. Another user's receipt is not found.
 #[utoipa::path(get, path = "/v1/consent-receipts/{receipt_id}", tag = "consent",
     params(("receipt_id" = String, Path, description = "From a consent change or the history")),
-    responses((status = 200, body = ConsentReceipt), (status = 404, body = Problem, content_type = "application/problem+json")),
+    responses(Session, (status = 200, body = ConsentReceipt),
+        (status = 404, description = "not_found: no such receipt of yours", body = Problem, content_type = "application/problem+json")),
     security(("session" = []), ("bearer" = [])))]
 pub async fn receipt(
     State(platform): State<Platform>,
@@ -257,8 +259,10 @@ pub async fn receipt(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UnsubscribeParams {
     /// The signed token from the e-mail's link.
+    #[param(min_length = 1, max_length = 1024)]
     pub token: String,
 }
 
@@ -270,7 +274,7 @@ pub struct Unsubscribed {
 
 /// RFC 8058 one-click unsubscribe: withdraws the e-mail purpose named in the signed token.
 #[utoipa::path(post, path = "/v1/unsubscribe", tag = "consent", params(UnsubscribeParams),
-    responses(
+    responses(QueryErrors,
         (status = 200, body = Unsubscribed),
         (status = 400, description = "invalid_token: forged, altered or expired", body = Problem, content_type = "application/problem+json"),
     ))]

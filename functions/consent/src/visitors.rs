@@ -13,6 +13,7 @@ use shared::consent::{self, Method, NOTICE_SHA256, PurposeId};
 use shared::error::{ApiError, Problem};
 use shared::http::{ApiJson, ClientAddress};
 use shared::keys;
+use shared::responses::{JsonBody, SessionWrite};
 use shared::session::AuthUser;
 use shared::store::{BatchOp, Item, Key, Query, SortKey, query_all};
 use utoipa::ToSchema;
@@ -43,6 +44,7 @@ pub fn mask(address: IpAddr) -> String {
 #[serde(deny_unknown_fields)]
 pub struct CookieChoice {
     /// The visitor id from an earlier answer (the consent cookie); a new one is made if absent.
+    #[schema(min_length = 26, max_length = 26)]
     pub visitor_id: Option<String>,
     pub analytics: bool,
     pub marketing: bool,
@@ -82,9 +84,9 @@ fn gpc(headers: &HeaderMap) -> bool {
 /// with method `gpc`, whatever the body says.
 #[utoipa::path(post, path = "/v1/cookie-consents", tag = "consent", request_body = CookieChoice,
     params(("Sec-GPC" = Option<String>, Header, description = "Global Privacy Control: 1 refuses marketing")),
-    responses(
+    responses(JsonBody,
         (status = 201, body = CookieConsentRecorded, headers(("Set-Cookie" = String, description = "infentre_consent, 13 months"))),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid_visitor_id, or invalid_body", body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn record_cookie_choice(
@@ -137,6 +139,8 @@ pub async fn record_cookie_choice(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimRequest {
+    /// The visitor id `POST /v1/cookie-consents` gave out.
+    #[schema(min_length = 26, max_length = 26)]
     pub visitor_id: String,
 }
 
@@ -157,7 +161,8 @@ pub struct ClaimedPurpose {
 /// cookies, marketing → sharing with Google and Facebook), then erases the visitor's records:
 /// the account's ledger is the proof from now on.
 #[utoipa::path(post, path = "/v1/me/cookie-consents/claim", tag = "consent", request_body = ClaimRequest,
-    responses((status = 200, body = Claimed), (status = 404, body = Problem, content_type = "application/problem+json")),
+    responses(JsonBody, SessionWrite, (status = 200, body = Claimed),
+        (status = 404, description = "not_found: no cookie choice for this visitor id", body = Problem, content_type = "application/problem+json")),
     security(("session" = []), ("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(user_id = %auth.user_id))]
 pub async fn claim(

@@ -13,6 +13,7 @@ use shared::http::{ApiJson, ApiQuery};
 use shared::http::{ListParams, Paginated};
 use shared::keys;
 use shared::mail::{self, Email};
+use shared::responses::{JsonBody, SessionWrite};
 use shared::session::AuthUser;
 use shared::store::{Condition, Index, IndexKey, Item, Query, StoreError};
 use utoipa::ToSchema;
@@ -23,6 +24,7 @@ const MAX_MESSAGE: usize = 10_000;
 #[serde(deny_unknown_fields)]
 pub struct NewComplaint {
     /// 1 to 10,000 characters.
+    #[schema(min_length = 1, max_length = 10000)]
     pub message: String,
 }
 
@@ -45,10 +47,10 @@ pub struct ComplaintReceipt {
 }
 
 /// Files a complaint with the DPO.
-#[utoipa::path(post, path = "/v1/complaints", tag = "rights", request_body = NewComplaint,
-    responses(
+#[utoipa::path(post, path = "/v1/complaints", tag = "rights", request_body = NewComplaint, operation_id = "create_complaint",
+    responses(JsonBody, SessionWrite,
         (status = 201, body = ComplaintReceipt),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid_message, or invalid_body", body = Problem, content_type = "application/problem+json"),
     ),
     security(("session" = []), ("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(user_id = %auth.user_id))]
@@ -101,8 +103,9 @@ pub async fn create(
 }
 
 /// Complaints, newest first (operators).
-#[utoipa::path(get, path = "/v1/operator/complaints", tag = "rights", params(ListParams),
-    responses((status = 200, body = Paginated<Complaint>), (status = 403, body = Problem, content_type = "application/problem+json")),
+#[utoipa::path(get, path = "/v1/operator/complaints", tag = "rights", params(ListParams), operation_id = "list_complaints",
+    responses(shared::responses::Query, shared::responses::Session, (status = 200, body = Paginated<Complaint>),
+        (status = 403, description = "forbidden: operators only", body = Problem, content_type = "application/problem+json")),
     security(("session" = []), ("bearer" = [])))]
 pub async fn list(
     State(platform): State<Platform>,

@@ -10,7 +10,8 @@ use shared::store::StoreError;
 
 /// What each retention sweep did, newest first (operators).
 #[utoipa::path(get, path = "/v1/operator/retention-reports", tag = "rights", params(ListParams),
-    responses((status = 200, body = Paginated<shared::retention::RetentionReport>), (status = 403, body = Problem, content_type = "application/problem+json")),
+    responses(shared::responses::Query, shared::responses::Session, (status = 200, body = Paginated<shared::retention::RetentionReport>),
+        (status = 403, description = "forbidden: operators only", body = Problem, content_type = "application/problem+json")),
     security(("session" = []), ("bearer" = [])))]
 pub async fn retention_reports(
     State(platform): State<Platform>,

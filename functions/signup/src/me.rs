@@ -10,6 +10,7 @@ use shared::domain::{EmailAddress, Region, Role};
 use shared::erasure::Retained;
 use shared::error::{ApiError, Problem};
 use shared::http::ApiJson;
+use shared::responses::{JsonBody, Session, SessionWrite, Throttled};
 use shared::session::AuthUser;
 use utoipa::ToSchema;
 
@@ -32,7 +33,9 @@ pub struct Me {
 }
 
 /// The signed-in user and their organisation.
-#[utoipa::path(get, path = "/v1/me", tag = "accounts", responses((status = 200, body = Me), (status = 401, body = Problem, content_type = "application/problem+json")),
+#[utoipa::path(get, path = "/v1/me", tag = "accounts",
+    responses(Session, (status = 200, body = Me),
+        (status = 404, description = "not_found: the organisation is gone", body = Problem, content_type = "application/problem+json")),
     security(("session" = []), ("bearer" = [])))]
 pub async fn get_me(State(platform): State<Platform>, auth: AuthUser) -> Result<Json<Me>, ApiError> {
     let user = accounts::load_user(&platform, &auth.user_id).await?;
@@ -52,12 +55,15 @@ pub async fn get_me(State(platform): State<Platform>, auth: AuthUser) -> Result<
     }))
 }
 
-/// Either a new e-mail address, or the current and a new password.
+/// A new e-mail address with the current password, or the current and a new password.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CorrectionRequest {
+    #[schema(min_length = 3, max_length = 254)]
     pub email: Option<String>,
     pub current_password: Option<String>,
+    /// 12 to 128 characters, not the e-mail address.
+    #[schema(min_length = 12, max_length = 128)]
     pub new_password: Option<String>,
 }
 
@@ -70,10 +76,10 @@ pub struct CorrectionAccepted {
 /// Self-service correction. A new address is verified before it replaces the old one; a new
 /// password signs out every other session.
 #[utoipa::path(patch, path = "/v1/me", tag = "accounts", request_body = CorrectionRequest,
-    responses(
+    responses(JsonBody, SessionWrite, Throttled,
         (status = 200, body = CorrectionAccepted),
-        (status = 401, description = "invalid_credentials: the current password is wrong", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "invalid_credentials: the current password is wrong; or unauthenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid_email, weak_password, invalid_correction, or invalid_body", body = Problem, content_type = "application/problem+json"),
     ),
     security(("session" = []), ("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(user_id = %auth.user_id))]
@@ -84,8 +90,10 @@ pub async fn correct_me(
 ) -> Result<Json<CorrectionAccepted>, ApiError> {
     let user = accounts::load_user(&platform, &auth.user_id).await?;
     match request {
-        CorrectionRequest { email: Some(email), current_password: None, new_password: None } => {
+        CorrectionRequest { email: Some(email), current_password: Some(current), new_password: None } => {
             let new = EmailAddress::parse(&email)?;
+            // A new address takes the account over: a session alone is not enough.
+            accounts::confirm_password(&platform, &user, &current).await?;
             accounts::start_email_change(&platform, &user, &new).await?;
             Ok(Json(CorrectionAccepted { status: "verification_sent" }))
         }
@@ -95,7 +103,7 @@ pub async fn correct_me(
         }
         _ => Err(ApiError::unprocessable(
             "invalid_body",
-            "Send either {\"email\"} or {\"current_password\", \"new_password\"}.",
+            "Send either {\"email\", \"current_password\"} or {\"current_password\", \"new_password\"}.",
         )),
     }
 }
@@ -117,9 +125,9 @@ pub struct Cancelled {
 /// us to keep. Every session ends. The last admin of an organisation with other members
 /// must cancel the organisation instead; a sole member's organisation goes with them.
 #[utoipa::path(delete, path = "/v1/me", tag = "accounts", request_body = PasswordConfirmation,
-    responses(
+    responses(JsonBody, SessionWrite, Throttled,
         (status = 200, body = Cancelled),
-        (status = 401, description = "invalid_credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "invalid_credentials: the password is wrong; or unauthenticated", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "last_admin", body = Problem, content_type = "application/problem+json"),
     ),
     security(("session" = []), ("bearer" = [])))]

@@ -12,6 +12,7 @@ use shared::clock::rfc3339_from_epoch as time;
 use shared::domain::{Region, Role};
 use shared::error::{ApiError, Problem};
 use shared::http::{ApiJson, ApiQuery, ListParams, Paginated};
+use shared::responses::{JsonBody, Query, Session, SessionWrite, Throttled};
 use shared::session::AuthUser;
 use utoipa::ToSchema;
 
@@ -26,7 +27,9 @@ pub struct Organisation {
 }
 
 /// The caller's organisation.
-#[utoipa::path(get, path = "/v1/organisations/current", tag = "organisations", responses((status = 200, body = Organisation)),
+#[utoipa::path(get, path = "/v1/organisations/current", tag = "organisations",
+    responses(Session, (status = 200, body = Organisation),
+        (status = 404, description = "not_found: the organisation is gone", body = Problem, content_type = "application/problem+json")),
     security(("session" = []), ("bearer" = [])))]
 pub async fn get_organisation(
     State(platform): State<Platform>,
@@ -51,7 +54,8 @@ pub struct Member {
 
 /// The organisation's members, in order of joining (admins only).
 #[utoipa::path(get, path = "/v1/organisations/current/members", tag = "organisations", params(ListParams),
-    responses((status = 200, body = Paginated<Member>), (status = 403, body = Problem, content_type = "application/problem+json")),
+    responses(Query, Session, (status = 200, body = Paginated<Member>),
+        (status = 403, description = "forbidden: admins only", body = Problem, content_type = "application/problem+json")),
     security(("session" = []), ("bearer" = [])))]
 pub async fn list_members(
     State(platform): State<Platform>,
@@ -76,6 +80,7 @@ pub async fn list_members(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InvitationRequest {
+    #[schema(min_length = 3, max_length = 254)]
     pub email: String,
     pub role: Role,
 }
@@ -89,7 +94,10 @@ pub struct Invitation {
 
 /// Invites someone to the organisation (admins only): they get a single-use link, valid 7 days.
 #[utoipa::path(post, path = "/v1/organisations/current/invitations", tag = "organisations", request_body = InvitationRequest,
-    responses((status = 201, body = Invitation), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+    responses(JsonBody, SessionWrite, (status = 201, body = Invitation),
+        (status = 403, description = "forbidden: admins only; or csrf_token_invalid", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not_found: the organisation is gone", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid_email, or invalid_body", body = Problem, content_type = "application/problem+json")),
     security(("session" = []), ("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(organisation_id = %auth.organisation_id))]
 pub async fn invite(
@@ -108,8 +116,10 @@ pub async fn invite(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AcceptRequest {
+    #[schema(min_length = 1, max_length = 128)]
     pub token: String,
     /// 12 to 128 characters, not the e-mail address.
+    #[schema(min_length = 12, max_length = 128)]
     pub password: String,
 }
 
@@ -122,11 +132,11 @@ pub struct Joined {
 /// Accepts an invitation: the invitee joins with the invited role, their address verified by
 /// the link.
 #[utoipa::path(post, path = "/v1/invitations/accept", tag = "organisations", request_body = AcceptRequest,
-    responses(
+    responses(JsonBody,
         (status = 201, body = Joined),
-        (status = 400, description = "invalid_token", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "invalid_token; or malformed_json", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "email_taken: the address already has an account", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "weak_password", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "weak_password, or invalid_body", body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn accept_invitation(
@@ -140,7 +150,9 @@ pub async fn accept_invitation(
 /// Cancels the whole organisation (admins only): every member is erased as by their own
 /// cancellation, then its invitations and the organisation itself.
 #[utoipa::path(delete, path = "/v1/organisations/current", tag = "organisations", request_body = PasswordConfirmation,
-    responses((status = 200, body = Cancelled), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json")),
+    responses(JsonBody, SessionWrite, Throttled, (status = 200, body = Cancelled),
+        (status = 401, description = "invalid_credentials: the password is wrong; or unauthenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "forbidden: admins only; or csrf_token_invalid", body = Problem, content_type = "application/problem+json")),
     security(("session" = []), ("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(organisation_id = %auth.organisation_id))]
 pub async fn cancel_organisation(

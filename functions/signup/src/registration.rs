@@ -9,14 +9,19 @@ use shared::accounts::{self, SignupForm};
 use shared::domain::Region;
 use shared::error::{ApiError, Problem};
 use shared::http::ApiJson;
+use shared::responses::JsonBody;
 use utoipa::ToSchema;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignupRequest {
+    #[schema(min_length = 3, max_length = 254)]
     pub email: String,
     /// 12 to 128 characters, not the e-mail address.
+    #[schema(min_length = 12, max_length = 128)]
     pub password: String,
+    /// 1 to 100 characters.
+    #[schema(min_length = 1, max_length = 100)]
     pub organisation_name: String,
     /// Where the organisation's data is processed (default `eu`).
     #[serde(default)]
@@ -33,7 +38,7 @@ pub struct SignupAccepted {
 /// link. The answer is the same when the address is already registered; that address gets a
 /// notice instead.
 #[utoipa::path(post, path = "/v1/signup", tag = "accounts", request_body = SignupRequest,
-    responses(
+    responses(JsonBody,
         (status = 202, body = SignupAccepted),
         (status = 422, description = "invalid_email, weak_password, invalid_organisation_name or invalid_body", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -55,6 +60,7 @@ pub async fn signup(
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
     /// The token from the e-mail's link.
+    #[schema(min_length = 1, max_length = 128)]
     pub token: String,
 }
 
@@ -66,9 +72,9 @@ pub struct Verified {
 
 /// Confirms an address: a new account's (which then stops expiring) or a changed one.
 #[utoipa::path(post, path = "/v1/email-verifications", tag = "accounts", request_body = TokenRequest,
-    responses(
+    responses(JsonBody,
         (status = 200, body = Verified),
-        (status = 400, description = "invalid_token: unknown, used or expired", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "invalid_token: unknown, used or expired; or malformed_json", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "email_taken: the new address got an account meanwhile", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn verify_email(

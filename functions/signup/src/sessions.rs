@@ -10,6 +10,7 @@ use shared::accounts::{self, SignedIn};
 use shared::domain::Role;
 use shared::error::{ApiError, Problem};
 use shared::http::{ApiJson, ClientAddress};
+use shared::responses::{JsonBody, SessionWrite, Throttled};
 use shared::session::{self, AuthUser};
 use utoipa::ToSchema;
 
@@ -34,10 +35,9 @@ pub struct SessionCreated {
 
 /// Signs in. Unknown address, wrong password and unverified account give the same 401.
 #[utoipa::path(post, path = "/v1/sessions", tag = "accounts", request_body = LoginRequest,
-    responses(
+    responses(JsonBody, Throttled,
         (status = 201, body = SessionCreated, headers(("Set-Cookie" = String, description = "__Host-infentre_session; HttpOnly; Secure; SameSite=Lax"))),
         (status = 401, description = "invalid_credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited, with Retry-After", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn login(
     State(platform): State<Platform>,
@@ -63,7 +63,7 @@ pub async fn login(
 
 /// Signs out: the session ends now.
 #[utoipa::path(delete, path = "/v1/sessions/current", tag = "accounts",
-    responses((status = 204, description = "Signed out"), (status = 401, body = Problem, content_type = "application/problem+json")),
+    responses(SessionWrite, (status = 204, description = "Signed out")),
     security(("session" = []), ("bearer" = [])))]
 pub async fn logout(State(platform): State<Platform>, user: AuthUser) -> Result<impl IntoResponse, ApiError> {
     session::revoke(platform.store.as_ref(), &user.session_hash).await?;

@@ -10,6 +10,7 @@ use shared::consent::{self, PurposeId};
 use shared::error::{ApiError, Problem};
 use shared::http::{ApiJson, ClientAddress};
 use shared::queue::QueueName;
+use shared::responses::{JsonBody, SessionWrite};
 use shared::session::AuthUser;
 use shared::tracking::{RETENTION_SECONDS, TrackedEvent};
 use utoipa::ToSchema;
@@ -25,6 +26,7 @@ const FUTURE_TOLERANCE_MS: i64 = 5 * 60 * 1000;
 #[serde(deny_unknown_fields)]
 pub struct EventsRequest {
     /// 1 to 100 events.
+    #[schema(min_items = 1, max_items = 100)]
     pub events: Vec<EventInput>,
 }
 
@@ -32,8 +34,10 @@ pub struct EventsRequest {
 #[serde(deny_unknown_fields)]
 pub struct EventInput {
     /// 1 to 64 characters: lower-case letters, digits, `_ . : -`, starting with a letter.
+    #[schema(min_length = 1, max_length = 64, pattern = "^[a-z][a-z0-9_.:-]*$")]
     pub name: String,
     /// RFC 3339; defaults to when the request arrived. Not in the future, not over 3 years old.
+    #[schema(format = DateTime)]
     pub occurred_at: Option<String>,
     /// Up to 25 flat properties: strings (at most 512 characters), numbers, booleans, null.
     pub properties: Option<Map<String, Value>>,
@@ -104,9 +108,8 @@ fn check_event(n: usize, event: &EventInput, now_ms: i64) -> Result<i64, ApiErro
 /// `analytics_cookies` is granted; the IP address and browser information only then too.
 /// Either every event is valid and accepted, or none is.
 #[utoipa::path(post, path = "/v1/events", tag = "tracking", request_body = EventsRequest,
-    responses(
+    responses(JsonBody, SessionWrite,
         (status = 202, body = EventsAccepted),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "invalid_event or invalid_body; nothing is stored", body = Problem, content_type = "application/problem+json"),
     ),
     security(("session" = []), ("bearer" = [])))]

@@ -117,7 +117,7 @@ pub struct WebhookResult {
 }
 
 /// SendGrid's Event Webhook (delivered, open, click, bounce, unsubscribe, ...), signed.
-#[utoipa::path(post, path = "/v1/webhooks/sendgrid", tag = "tracking",
+#[utoipa::path(post, path = "/v1/webhooks/sendgrid", tag = "tracking", operation_id = "sendgrid_webhook",
     params(
         ("X-Twilio-Email-Event-Webhook-Signature" = String, Header, description = "base64 DER ECDSA signature"),
         ("X-Twilio-Email-Event-Webhook-Timestamp" = String, Header, description = "unix seconds"),
@@ -127,6 +127,7 @@ pub struct WebhookResult {
         (status = 200, body = WebhookResult),
         (status = 400, description = "malformed_json", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "invalid_signature: nothing is stored", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "payload_too_large: the body is over 1 MiB", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "webhook_not_configured", body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all)]
@@ -136,14 +137,19 @@ pub async fn webhook(
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Json<WebhookResult>, ApiError> {
     let body = body.map_err(|_| ApiError::payload_too_large(BODY_LIMIT))?;
-    let Some(key) = platform.settings.sendgrid_webhook_key.as_ref() else {
-        return Err(ApiError::webhook_not_configured("The SendGrid webhook key is not configured."));
-    };
+    let invalid = || ApiError::unauthorized("invalid_signature", "The webhook signature does not verify.");
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let (signature, timestamp) = (header(SIGNATURE_HEADER), header(TIMESTAMP_HEADER));
     let timestamp_ok = !timestamp.is_empty() && timestamp.len() <= 12 && timestamp.bytes().all(|b| b.is_ascii_digit());
-    if !timestamp_ok || !verify(key, &timestamp, &body, &signature) {
-        return Err(ApiError::unauthorized("invalid_signature", "The webhook signature does not verify."));
+    // An unsigned request is refused as such, configured or not.
+    if !timestamp_ok || signature.is_empty() {
+        return Err(invalid());
+    }
+    let Some(key) = platform.settings.sendgrid_webhook_key.as_ref() else {
+        return Err(ApiError::webhook_not_configured("The SendGrid webhook key is not configured."));
+    };
+    if !verify(key, &timestamp, &body, &signature) {
+        return Err(invalid());
     }
     let events: Vec<Value> = serde_json::from_slice(&body)
         .map_err(|_| ApiError::bad_request("malformed_json", "The body must be SendGrid's JSON array of events."))?;
@@ -221,9 +227,9 @@ pub struct RecipientErased {
 /// suppresses them from now on (admins only).
 #[utoipa::path(delete, path = "/v1/organisations/current/recipients/{email}", tag = "tracking",
     params(("email" = String, Path, description = "The recipient's address (URL-encoded)")),
-    responses(
+    responses(shared::responses::SessionWrite,
         (status = 200, body = RecipientErased),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "forbidden: admins only; or csrf_token_invalid", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "invalid_email", body = Problem, content_type = "application/problem+json"),
     ),
     security(("session" = []), ("bearer" = [])))]

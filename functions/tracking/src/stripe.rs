@@ -153,12 +153,13 @@ pub struct StripeResult {
 }
 
 /// Stripe's webhook: invoices under legal retention; every other event is acknowledged and ignored.
-#[utoipa::path(post, path = "/v1/webhooks/stripe", tag = "tracking",
+#[utoipa::path(post, path = "/v1/webhooks/stripe", tag = "tracking", operation_id = "stripe_webhook",
     params(("Stripe-Signature" = String, Header, description = "t=<unix seconds>,v1=<hex HMAC-SHA256>")),
     request_body(content = Object, description = "A Stripe event"),
     responses(
         (status = 200, body = StripeResult),
         (status = 400, description = "invalid_signature (bad or more than 300 s off) or malformed_event: nothing is stored", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "payload_too_large: the body is over 512 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "webhook_not_configured", body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all)]
@@ -168,10 +169,14 @@ pub async fn webhook(
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Json<StripeResult>, ApiError> {
     let body = body.map_err(|_| ApiError::payload_too_large(BODY_LIMIT))?;
+    let header = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    // An unsigned request is refused as such, configured or not.
+    if header.is_empty() {
+        return Err(ApiError::bad_request("invalid_signature", "The Stripe-Signature header does not verify."));
+    }
     let Some(secret) = platform.settings.stripe_webhook_secret.as_deref() else {
         return Err(ApiError::webhook_not_configured("The Stripe webhook secret is not configured."));
     };
-    let header = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
     if let Err(err) = verify(header, &body, secret, platform.clock.epoch_seconds()) {
         tracing::warn!(?err, "stripe signature refused");
         return Err(ApiError::bad_request("invalid_signature", "The Stripe-Signature header does not verify."));

@@ -90,7 +90,7 @@ pub struct DownloadQuery {
         ("expires" = i64, Query, description = "Unix time the link expires"),
         ("signature" = String, Query, description = "HMAC-SHA256 of the key and expiry"),
     ),
-    responses(
+    responses(crate::responses::Query,
         (status = 200, description = "The export file"),
         (status = 403, description = "Invalid or expired link", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "The export no longer exists", body = crate::error::Problem, content_type = "application/problem+json"),

@@ -297,8 +297,16 @@ async fn a_password_change_ends_every_other_session() {
 async fn a_new_address_replaces_the_old_only_once_confirmed() {
     let b = sqlite().await;
     let ada = b.admin(ADA, ADA_PASSWORD, "Analytical Engines").await;
-    let (status, _, body) =
+    // A session alone cannot move the account to another address (M5).
+    let (status, _, _) =
         call(&b.app, "PATCH", "/v1/me", ada.bearer(), Some(json!({"email": "countess@example.com"}))).await;
+    assert_eq!(status, 422);
+    let wrong = json!({"email": "countess@example.com", "current_password": "not my password"});
+    assert_eq!(call(&b.app, "PATCH", "/v1/me", ada.bearer(), Some(wrong)).await.0, 401);
+    b.deliver_mail().await;
+    assert!(token_mailed_to(&b.outbox, "countess@example.com").is_none(), "no link went out");
+    let change = json!({"email": "countess@example.com", "current_password": ADA_PASSWORD});
+    let (status, _, body) = call(&b.app, "PATCH", "/v1/me", ada.bearer(), Some(change)).await;
     assert_eq!((status, body), (200, json!({"status": "verification_sent"})));
     b.deliver_mail().await;
     assert_eq!(b.get("/v1/me", ada.bearer()).await.1["email"], "Ada@example.com", "not before confirmation");

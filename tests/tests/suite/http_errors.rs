@@ -16,9 +16,27 @@ struct Consent {
     granted: bool,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Region {
+    Eu,
+    NonEu,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Signup {
+    region: Region,
+}
+
 fn router() -> Router {
     app(Router::new()
         .route("/consent", post(|ApiJson(body): ApiJson<Consent>| async move { axum::Json(body.granted) }))
+        .route(
+            "/signup",
+            post(|ApiJson(body): ApiJson<Signup>| async move { axum::Json(matches!(body.region, Region::Eu)) }),
+        )
         .route(
             "/broken",
             post(|| async { Err::<(), _>(ApiError::internal(std::io::Error::other("disk on fire at /var/db"))) }),
@@ -62,6 +80,23 @@ async fn a_wrong_type_is_422() {
         problem("/consent", Some("application/json"), r#"{"granted":"yes"}"#).await,
         (422, "invalid_body".into())
     );
+}
+
+#[tokio::test]
+async fn a_wrong_type_where_an_enum_belongs_is_422_not_malformed() {
+    // serde_json calls these "syntax" errors; the body is JSON all the same.
+    for body in [r#"{"region":-58800}"#, r#"{"region":{}}"#, r#"[null, null]"#, r#"{"region":"mars"}"#] {
+        assert_eq!(problem("/signup", Some("application/json"), body).await, (422, "invalid_body".into()), "{body}");
+    }
+    assert_eq!(problem("/signup", Some("application/json"), r#"{"region":"eu""#).await, (400, "malformed_json".into()));
+    assert_eq!(problem("/signup", Some("application/json"), "").await, (400, "malformed_json".into()));
+}
+
+#[tokio::test]
+async fn a_json_suffix_media_type_is_json_too() {
+    let (status, _, _) =
+        send("/signup", Some("application/vnd.api+json; charset=utf-8"), br#"{"region":"eu"}"#.to_vec()).await;
+    assert_eq!(status, 200);
 }
 
 #[tokio::test]

@@ -72,6 +72,7 @@ on_both_engines!(
     a_stale_decision_loses_with_409,
     one_open_request_per_type,
     bad_requests_are_refused_and_change_nothing,
+    erasure_and_a_new_address_need_the_password,
     another_organisations_admin_sees_nothing,
     an_admins_correction_is_queued_at_once_and_reverifies_the_address,
     operators_extend_once_and_see_what_is_overdue,
@@ -83,7 +84,7 @@ on_both_engines!(
 async fn a_redelivered_erasure_message_changes_nothing_more(b: Backend) {
     let Org { admin, member } = org(&b).await;
     let operator = b.admin("dpo@infentre.com", PASSWORD, "Infentre").await;
-    let (_, filed) = file(&b, &member, json!({"type": "erasure"})).await;
+    let (_, filed) = file(&b, &member, json!({"type": "erasure", "password": PASSWORD})).await;
     let id = filed["id"].as_str().unwrap();
     b.post(&format!("/v1/rights-requests/{id}/approve"), admin.bearer(), json!({})).await;
     let event = b.take_messages(QueueName::Rights).await;
@@ -105,7 +106,8 @@ async fn a_members_erasure_waits_for_the_admin_then_leaves_nothing_but_an_anonym
     let Org { admin, member } = org(&b).await;
     with_usage(&b, &member).await;
     b.post("/v1/complaints", member.bearer(), json!({"message": "Why do you need my page views?"})).await;
-    let (status, filed) = file(&b, &member, json!({"type": "erasure", "details": "Please forget me"})).await;
+    let (status, filed) =
+        file(&b, &member, json!({"type": "erasure", "details": "Please forget me", "password": PASSWORD})).await;
     assert_eq!(status, 201, "{filed}");
     assert_eq!(filed["status"], "awaiting_organisation_approval");
     let id = filed["id"].as_str().unwrap();
@@ -229,7 +231,7 @@ async fn a_denied_request_changes_nothing(b: Backend) {
     let Org { admin, member } = org(&b).await;
     with_usage(&b, &member).await;
     let before = b.count_of(&member.user_id).await;
-    let (_, filed) = file(&b, &member, json!({"type": "erasure"})).await;
+    let (_, filed) = file(&b, &member, json!({"type": "erasure", "password": PASSWORD})).await;
     let id = filed["id"].as_str().unwrap();
     let deny = format!("/v1/rights-requests/{id}/deny");
     assert_eq!(b.post(&deny, admin.bearer(), json!({"reason": ""})).await.0, 422, "a reason is required");
@@ -244,7 +246,7 @@ async fn a_denied_request_changes_nothing(b: Backend) {
     b.deliver_mail().await;
     assert!(outbox_files(&b.outbox).iter().any(|m| m.contains("Ask the DPO about the contract first")));
     // Denied is closed: the member may ask again.
-    assert_eq!(file(&b, &member, json!({"type": "erasure"})).await.0, 201);
+    assert_eq!(file(&b, &member, json!({"type": "erasure", "password": PASSWORD})).await.0, 201);
 }
 
 async fn a_stale_decision_loses_with_409(b: Backend) {
@@ -280,7 +282,7 @@ async fn bad_requests_are_refused_and_change_nothing(b: Backend) {
         (json!({"type": "correction"}), 422),
         (json!({"type": "correction", "changes": {}}), 422),
         (json!({"type": "correction", "changes": {"role": "admin"}}), 422),
-        (json!({"type": "correction", "changes": {"email": "not an address"}}), 422),
+        (json!({"type": "correction", "changes": {"email": "not an address"}, "password": PASSWORD}), 422),
         (json!({"type": "access", "changes": {"email": "a@example.com"}}), 422),
         (json!({"type": "access", "details": "x".repeat(2_001)}), 422),
         (json!({"type": "access", "extra": true}), 422),
@@ -306,10 +308,31 @@ async fn bad_requests_are_refused_and_change_nothing(b: Backend) {
     assert_eq!(request(&b, &member, id).await["status"], "awaiting_organisation_approval");
 }
 
+/// A stolen session alone cannot erase an account or move it to another address (M5).
+async fn erasure_and_a_new_address_need_the_password(b: Backend) {
+    let Org { admin, member } = org(&b).await;
+    let changes = json!({"email": "mallory@example.com"});
+    for body in [json!({"type": "erasure"}), json!({"type": "correction", "changes": changes})] {
+        let (status, problem) = file(&b, &admin, body.clone()).await;
+        assert_eq!((status, problem["code"].as_str()), (422, Some("password_required")), "{body}");
+        let mut wrong = body.clone();
+        wrong["password"] = json!("not the password");
+        let (status, problem) = file(&b, &admin, wrong).await;
+        assert_eq!((status, problem["code"].as_str()), (401, Some("invalid_credentials")), "{body}");
+    }
+    let (status, _) = file(&b, &member, json!({"type": "erasure", "password": "still not it"})).await;
+    assert_eq!(status, 401);
+    let (_, mine) = b.get("/v1/rights-requests?scope=organisation", admin.bearer()).await;
+    assert!(mine["items"].as_array().unwrap().is_empty(), "nothing was filed");
+    assert!(b.take_messages(QueueName::Rights).await.records.is_empty(), "nothing was queued");
+    // Other kinds need no password.
+    assert_eq!(file(&b, &member, json!({"type": "access"})).await.0, 201);
+}
+
 async fn another_organisations_admin_sees_nothing(b: Backend) {
     let Org { member, .. } = org(&b).await;
     let outsider = b.admin("eve@elsewhere.example", PASSWORD, "Elsewhere").await;
-    let (_, filed) = file(&b, &member, json!({"type": "erasure"})).await;
+    let (_, filed) = file(&b, &member, json!({"type": "erasure", "password": PASSWORD})).await;
     let id = filed["id"].as_str().unwrap();
     for path in [format!("/v1/rights-requests/{id}"), format!("/v1/rights-requests/{id}/export")] {
         assert_eq!(b.get(&path, outsider.bearer()).await.0, 404, "{path}");
@@ -323,8 +346,12 @@ async fn another_organisations_admin_sees_nothing(b: Backend) {
 
 async fn an_admins_correction_is_queued_at_once_and_reverifies_the_address(b: Backend) {
     let Org { admin, .. } = org(&b).await;
-    let (status, filed) =
-        file(&b, &admin, json!({"type": "correction", "changes": {"email": "grace.hopper@example.com"}})).await;
+    let (status, filed) = file(
+        &b,
+        &admin,
+        json!({"type": "correction", "changes": {"email": "grace.hopper@example.com"}, "password": PASSWORD}),
+    )
+    .await;
     assert_eq!((status, filed["status"].as_str()), (201, Some("queued")));
     b.process_rights().await;
     let id = filed["id"].as_str().unwrap();
@@ -341,7 +368,7 @@ async fn operators_extend_once_and_see_what_is_overdue(b: Backend) {
     let Org { member, .. } = org(&b).await;
     let operator = b.admin("dpo@infentre.com", PASSWORD, "Infentre").await;
     let (_, late) = file(&b, &member, json!({"type": "access"})).await;
-    let (status, extended) = file(&b, &member, json!({"type": "erasure"})).await;
+    let (status, extended) = file(&b, &member, json!({"type": "erasure", "password": PASSWORD})).await;
     assert_eq!(status, 201, "{extended}");
     let (late, extended) = (late["id"].as_str().unwrap(), extended["id"].as_str().unwrap());
     let created =

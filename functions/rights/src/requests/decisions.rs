@@ -10,6 +10,7 @@ use shared::clock::rfc3339_from_epoch as time;
 use shared::error::{ApiError, Problem};
 use shared::http::ApiJson;
 use shared::mail;
+use shared::responses::{JsonBody, SessionWrite};
 use shared::rights::{self, Extension, MAX_EXTENSION_DAYS, RightsRequest, Status, emails};
 use shared::session::AuthUser;
 use utoipa::ToSchema;
@@ -43,10 +44,10 @@ pub struct Decision {
 /// An admin approves a member's request: it is queued for the worker.
 #[utoipa::path(post, path = "/v1/rights-requests/{id}/approve", tag = "rights",
     params(("id" = String, Path)),
-    responses(
+    responses(SessionWrite,
         (status = 200, body = Decision),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "forbidden: not an admin; or csrf_token_invalid", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not_found: no such request in your organisation", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "invalid_status, or conflict: another admin decided first", body = Problem, content_type = "application/problem+json"),
     ),
     security(("session" = []), ("bearer" = [])))]
@@ -72,6 +73,7 @@ pub async fn approve(
 #[serde(deny_unknown_fields)]
 pub struct Reason {
     /// Told to the requester (at most 1,000 characters).
+    #[schema(min_length = 1, max_length = 1000)]
     pub reason: String,
 }
 
@@ -86,12 +88,12 @@ fn check_reason(reason: &str) -> Result<String, ApiError> {
 /// An admin denies a member's request, with a reason the requester is told.
 #[utoipa::path(post, path = "/v1/rights-requests/{id}/deny", tag = "rights", request_body = Reason,
     params(("id" = String, Path)),
-    responses(
+    responses(JsonBody, SessionWrite,
         (status = 200, body = Decision),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "forbidden: not an admin; or csrf_token_invalid", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not_found: no such request in your organisation", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "invalid_status, or conflict: another admin decided first", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid_reason, or invalid_body", body = Problem, content_type = "application/problem+json"),
     ),
     security(("session" = []), ("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(user_id = %auth.user_id))]
@@ -128,19 +130,23 @@ pub async fn deny(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExtensionRequest {
+    /// Told to the requester (at most 1,000 characters).
+    #[schema(min_length = 1, max_length = 1000)]
     pub reason: String,
     /// 1 to 61 days (two months at most, GDPR Art. 12(3)).
+    #[schema(minimum = 1, maximum = 61)]
     pub days: i64,
 }
 
 /// An operator extends an open request's deadline, once; the requester is told why.
 #[utoipa::path(post, path = "/v1/rights-requests/{id}/extend", tag = "rights", request_body = ExtensionRequest,
     params(("id" = String, Path)),
-    responses(
+    responses(JsonBody, SessionWrite,
         (status = 200, body = RequestView),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "already_extended or not open", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "forbidden: operators only; or csrf_token_invalid", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not_found: no such request", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "already_extended, invalid_status (not open), or conflict", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid_reason, invalid_days, or invalid_body", body = Problem, content_type = "application/problem+json"),
     ),
     security(("session" = []), ("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(user_id = %auth.user_id))]

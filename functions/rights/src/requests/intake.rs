@@ -13,6 +13,7 @@ use shared::error::{ApiError, Problem};
 use shared::http::ApiJson;
 use shared::mail;
 use shared::queue::QueueName;
+use shared::responses::{JsonBody, SessionWrite, Throttled};
 use shared::rights::{self, RequestType, RightsMessage, RightsRequest, SaveError, Status, emails};
 use shared::session::AuthUser;
 use utoipa::ToSchema;
@@ -27,9 +28,20 @@ pub struct NewRequest {
     #[serde(rename = "type")]
     pub kind: RequestType,
     /// Free text for the organisation and us (at most 2,000 characters).
+    #[schema(max_length = 2000)]
     pub details: Option<String>,
     /// Correction only: the corrected values, e.g. `{"email": "new@example.com"}`.
     pub changes: Option<Map<String, Value>>,
+    /// Your current password: required for an erasure and for a correction of the address,
+    /// which a stolen session alone must not be able to do.
+    #[schema(max_length = 128)]
+    pub password: Option<String>,
+}
+
+/// Erasure cannot be undone, and a new address takes the account over: both need the
+/// password, not only a session.
+fn needs_password(new: &NewRequest) -> bool {
+    new.kind == RequestType::Erasure || new.changes.as_ref().is_some_and(|changes| changes.contains_key("email"))
 }
 
 /// Checks the correction's `changes`: only known fields, each valid.
@@ -75,11 +87,12 @@ pub(crate) async fn enqueue(platform: &Platform, request_id: &str) -> Result<(),
 
 /// Files a request. A member's waits for an admin of their organisation; an admin's is
 /// queued at once. One open request per type and person (409 names the open one).
-#[utoipa::path(post, path = "/v1/rights-requests", tag = "rights", request_body = NewRequest,
-    responses(
+#[utoipa::path(post, path = "/v1/rights-requests", tag = "rights", request_body = NewRequest, operation_id = "create_rights_request",
+    responses(JsonBody, SessionWrite, Throttled,
         (status = 201, body = RequestView),
+        (status = 401, description = "invalid_credentials: the password is wrong; or unauthenticated", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "duplicate_request (names the open one) or last_admin", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "details_too_long, changes_required, invalid_changes, invalid_email, password_required, or invalid_body", body = Problem, content_type = "application/problem+json"),
     ),
     security(("session" = []), ("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(user_id = %auth.user_id))]
@@ -93,6 +106,15 @@ pub async fn create(
     }
     check_changes(new.kind, &new.changes)?;
     let user = accounts::load_user(&platform, &auth.user_id).await?;
+    if needs_password(&new) {
+        let Some(password) = new.password.as_deref() else {
+            return Err(ApiError::unprocessable(
+                "password_required",
+                "An erasure or a new address needs your current password in `password`.",
+            ));
+        };
+        accounts::confirm_password(&platform, &user, password).await?;
+    }
     if new.kind == RequestType::Erasure {
         accounts::refuse_last_admin(&platform, &user).await?;
     }

@@ -8,25 +8,40 @@ use serde::{Deserialize, Serialize};
 use shared::Platform;
 use shared::error::{ApiError, Problem};
 use shared::http::{ApiQuery, ListParams, Paginated};
+use shared::responses::{Query, Session};
 use shared::rights::{self, EXPORT_LINK_SECONDS, RequestType, RightsRequest, Status};
 use shared::session::AuthUser;
-use shared::store::{Index, Query, StoreError};
+use shared::store::{Index, Query as StoreQuery, StoreError};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{RequestView, visible};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// `organisation` (admins): every request of the organisation; default: your own.
-    pub scope: Option<String>,
+    #[param(inline)]
+    pub scope: Option<Scope>,
+    /// The `cursor` of the previous page.
+    #[param(max_length = 8192, pattern = "^[A-Za-z0-9_-]*$")]
     pub cursor: Option<String>,
+    /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    Own,
+    Organisation,
+}
+
 /// Your own requests, newest first; an admin may ask for the organisation's.
-#[utoipa::path(get, path = "/v1/rights-requests", tag = "rights", params(ListQuery),
-    responses((status = 200, body = Paginated<RequestView>), (status = 403, body = Problem, content_type = "application/problem+json")),
+#[utoipa::path(get, path = "/v1/rights-requests", tag = "rights", params(ListQuery), operation_id = "list_rights_requests",
+    responses(Query, Session, (status = 200, body = Paginated<RequestView>),
+        (status = 403, description = "forbidden: scope=organisation and not an admin", body = Problem, content_type = "application/problem+json")),
     security(("session" = []), ("bearer" = [])))]
 pub async fn list(
     State(platform): State<Platform>,
@@ -34,13 +49,12 @@ pub async fn list(
     ApiQuery(params): ApiQuery<ListQuery>,
 ) -> Result<Json<Paginated<RequestView>>, ApiError> {
     let limit = ListParams { cursor: None, limit: params.limit }.limit()?;
-    let query = match params.scope.as_deref() {
-        None | Some("own") => Query::index(Index::Gsi3, shared::keys::user_rights(&auth.user_id)),
-        Some("organisation") => {
+    let query = match params.scope.unwrap_or(Scope::Own) {
+        Scope::Own => StoreQuery::index(Index::Gsi3, shared::keys::user_rights(&auth.user_id)),
+        Scope::Organisation => {
             auth.require_admin()?;
-            Query::index(Index::Gsi1, shared::keys::organisation_rights(&auth.organisation_id))
+            StoreQuery::index(Index::Gsi1, shared::keys::organisation_rights(&auth.organisation_id))
         }
-        Some(_) => return Err(ApiError::bad_request("invalid_scope", "scope is `own` or `organisation`.")),
     };
     let page = platform.store.query(query.backward().limit(limit).cursor(params.cursor)).await?;
     let items = page
@@ -53,7 +67,8 @@ pub async fn list(
 
 #[utoipa::path(get, path = "/v1/rights-requests/{id}", tag = "rights",
     params(("id" = String, Path)),
-    responses((status = 200, body = RequestView), (status = 404, body = Problem, content_type = "application/problem+json")),
+    responses(Session, (status = 200, body = RequestView),
+        (status = 404, description = "not_found: no such request, or not yours to see", body = Problem, content_type = "application/problem+json")),
     security(("session" = []), ("bearer" = [])))]
 pub async fn get_one(
     State(platform): State<Platform>,
@@ -65,9 +80,18 @@ pub async fn get_one(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ExportQuery {
     /// `json` (default) or `csv` (a zip of CSV files; access requests only).
-    pub format: Option<String>,
+    #[param(inline)]
+    pub format: Option<ExportFormat>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportFormat {
+    Json,
+    Csv,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -81,9 +105,9 @@ pub struct ExportLink {
 /// requester only.
 #[utoipa::path(get, path = "/v1/rights-requests/{id}/export", tag = "rights",
     params(("id" = String, Path), ExportQuery),
-    responses(
+    responses(Query, Session,
         (status = 200, body = ExportLink),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not_found: no such request, not the requester's, or a kind without export", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "not_ready: the request is not completed", body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "export_expired: exports are kept 7 days", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "format_unavailable", body = Problem, content_type = "application/problem+json"),
@@ -113,34 +137,41 @@ pub async fn export(
             "Exports are kept 7 days; this one is gone. File a new request for a fresh copy.",
         ));
     }
-    let format = query.format.unwrap_or_else(|| "json".into());
-    let key = match format.as_str() {
-        "json" => exports.json,
-        "csv" => exports
-            .csv_zip
-            .ok_or_else(|| ApiError::unprocessable("format_unavailable", "This export is available as JSON only."))?,
-        _ => return Err(ApiError::bad_request("invalid_format", "format is `json` or `csv`.")),
+    let (key, format) = match query.format.unwrap_or(ExportFormat::Json) {
+        ExportFormat::Json => (exports.json, "json"),
+        ExportFormat::Csv => (
+            exports.csv_zip.ok_or_else(|| {
+                ApiError::unprocessable("format_unavailable", "This export is available as JSON only.")
+            })?,
+            "csv",
+        ),
     };
     let link = platform
         .blobs
         .signed_url(&key, std::time::Duration::from_secs(EXPORT_LINK_SECONDS as u64))
         .await
         .map_err(ApiError::internal)?;
-    Ok(Json(ExportLink { url: link.url, expires_at: link.expires_at.to_rfc3339(), format }))
+    Ok(Json(ExportLink { url: link.url, expires_at: link.expires_at.to_rfc3339(), format: format.to_owned() }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct OpenQuery {
     /// Only requests past their deadline.
     pub overdue: Option<bool>,
+    /// The `cursor` of the previous page.
+    #[param(max_length = 8192, pattern = "^[A-Za-z0-9_-]*$")]
     pub cursor: Option<String>,
+    /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 
 /// Open requests of every organisation, earliest deadline first (operators).
 #[utoipa::path(get, path = "/v1/operator/rights-requests", tag = "rights", params(OpenQuery),
-    responses((status = 200, body = Paginated<RequestView>), (status = 403, body = Problem, content_type = "application/problem+json")),
+    responses(Query, Session, (status = 200, body = Paginated<RequestView>),
+        (status = 403, description = "forbidden: operators only", body = Problem, content_type = "application/problem+json")),
     security(("session" = []), ("bearer" = [])))]
 pub async fn list_open(
     State(platform): State<Platform>,
