@@ -64,6 +64,11 @@ pub const LOCATIONS: &[Location] = &[
         description: "Counters of failed logins for the account's address (kept 15 minutes).",
         queries: |s| vec![Query::partition(throttle::LOGIN_PER_ACCOUNT.partition(&s.canonical_email)).limit(1_000)],
     },
+    Location {
+        name: "mail_throttle",
+        description: "Counters of mails sent to the account's address unasked (kept an hour).",
+        queries: |s| vec![Query::partition(throttle::MAIL_PER_RECIPIENT.partition(&s.canonical_email)).limit(1_000)],
+    },
 ];
 
 /// Where a subject's exports are kept in the blob store.

@@ -1,9 +1,10 @@
-//! Fixed-window failure counters in the store, with a time to live: login throttling per
-//! account and per client address. Counters are keyed by a hash of what they count.
+//! Fixed-window counters in the store, with a time to live: login throttling per account and
+//! per client address, and rate limits on what sends mail or hashes a password. Counters are
+//! keyed by a hash of what they count, and counted before the work they limit.
 
 use crate::Platform;
 use crate::keys;
-use crate::store::{Key, StoreError, Update};
+use crate::store::{Condition, Key, StoreError, Update};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ThrottleError {
@@ -12,6 +13,12 @@ pub enum ThrottleError {
     Limited { retry_after_seconds: u64 },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// One counted attempt: the counter it went into.
+#[derive(Debug)]
+pub struct Attempt {
+    key: Key,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -26,6 +33,17 @@ pub const LOGIN_PER_ACCOUNT: Limit = Limit { scope: "login_account", max_failure
 /// Fifty failures per client address per 15 minutes (many users may share an address).
 pub const LOGIN_PER_ADDRESS: Limit = Limit { scope: "login_address", max_failures: 50, window_seconds: 15 * 60 };
 
+/// Unsolicited mails to one address (signup links and notices, address-change links,
+/// invitations) per hour: nobody can use us to flood a mailbox.
+pub const MAIL_PER_RECIPIENT: Limit = Limit { scope: "mail_recipient", max_failures: 5, window_seconds: 3600 };
+/// Signups per client address per hour: each costs an argon2 hash and a mail.
+pub const SIGNUP_PER_CLIENT: Limit = Limit { scope: "signup_client", max_failures: 20, window_seconds: 3600 };
+/// Invitations per organisation per day.
+pub const INVITATIONS_PER_ORGANISATION: Limit =
+    Limit { scope: "invitations_organisation", max_failures: 50, window_seconds: 24 * 3600 };
+/// Complaints per person per day: each one e-mails the DPO.
+pub const COMPLAINTS_PER_USER: Limit = Limit { scope: "complaints_user", max_failures: 10, window_seconds: 24 * 3600 };
+
 impl Limit {
     fn key(&self, subject: &str, now: i64) -> (Key, i64) {
         let window = now.div_euclid(self.window_seconds);
@@ -38,26 +56,38 @@ impl Limit {
         keys::throttle_partition(self.scope, &crate::hash::sha256_hex(subject.as_bytes()))
     }
 
-    /// [`ThrottleError::Limited`] (429 with `Retry-After`) when the window's failures reached the limit.
-    pub async fn check(&self, platform: &Platform, subject: &str) -> Result<(), ThrottleError> {
-        let now = platform.clock.epoch_seconds();
-        let (key, window_end) = self.key(subject, now);
-        let failures = match platform.store.get(&key).await? {
-            Some(item) => item.attrs.get("failures").and_then(serde_json::Value::as_i64).unwrap_or(0),
-            None => 0,
-        };
-        if failures >= self.max_failures {
-            return Err(ThrottleError::Limited { retry_after_seconds: (window_end - now).max(1) as u64 });
-        }
-        Ok(())
-    }
-
-    pub async fn record_failure(&self, platform: &Platform, subject: &str) -> Result<(), StoreError> {
+    /// Counts one attempt *before* the work it limits, in one conditional write: the count
+    /// goes up only while it is below the limit, so of any number of concurrent attempts at
+    /// most the limit pass (a read, then the work, then a write would let them all through).
+    /// [`ThrottleError::Limited`] (429 with `Retry-After`) once the window is used up. An
+    /// attempt that should not count (a right password) is given back with [`Limit::refund`].
+    pub async fn acquire(&self, platform: &Platform, subject: &str) -> Result<Attempt, ThrottleError> {
         let now = platform.clock.epoch_seconds();
         let (key, window_end) = self.key(subject, now);
         let update = Update::new().add("failures", 1).expires_at(Some(window_end));
-        platform.store.update(&key, "throttle", update, None).await?;
-        Ok(())
+        let below = Condition::Or(vec![Condition::NotExists, Condition::less_than("failures", self.max_failures)]);
+        match platform.store.update(&key, "throttle", update, Some(below)).await {
+            Ok(_) => Ok(Attempt { key }),
+            Err(err) if err.is_condition_failed() => {
+                Err(ThrottleError::Limited { retry_after_seconds: (window_end - now).max(1) as u64 })
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// A rate limit: counts one use, never given back.
+    pub async fn count(&self, platform: &Platform, subject: &str) -> Result<(), ThrottleError> {
+        self.acquire(platform, subject).await.map(|_| ())
+    }
+
+    /// Gives an attempt back to its window (if the window is still there).
+    pub async fn refund(&self, platform: &Platform, attempt: Attempt) -> Result<(), StoreError> {
+        let update = Update::new().add("failures", -1);
+        match platform.store.update(&attempt.key, "throttle", update, Some(Condition::Exists)).await {
+            Ok(_) => Ok(()),
+            Err(err) if err.is_condition_failed() => Ok(()),
+            Err(err) => Err(err),
+        }
     }
 
     pub async fn clear(&self, platform: &Platform, subject: &str) -> Result<(), StoreError> {

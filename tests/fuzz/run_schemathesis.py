@@ -140,7 +140,7 @@ def schemathesis(server, name, report_dir, token=None, extra=()):
         "--phases", "examples,coverage,fuzzing",
         "--max-examples", MAX_EXAMPLES,
         "--seed", "15",
-        "--workers", "2",
+        "--workers", "1",
         "--no-shrink",
         "--request-timeout", "30",
         "--suppress-health-check", "all",

@@ -13,9 +13,10 @@ use shared::http::{ApiJson, ApiQuery};
 use shared::http::{ListParams, Paginated};
 use shared::keys;
 use shared::mail::{self, Email};
-use shared::responses::{JsonBody, SessionWrite};
+use shared::responses::{JsonBody, SessionWrite, Throttled};
 use shared::session::AuthUser;
 use shared::store::{Condition, Index, IndexKey, Item, Query, StoreError};
+use shared::throttle::COMPLAINTS_PER_USER;
 use utoipa::ToSchema;
 
 const MAX_MESSAGE: usize = 10_000;
@@ -48,7 +49,7 @@ pub struct ComplaintReceipt {
 
 /// Files a complaint with the DPO.
 #[utoipa::path(post, path = "/v1/complaints", tag = "rights", request_body = NewComplaint, operation_id = "create_complaint",
-    responses(JsonBody, SessionWrite,
+    responses(JsonBody, SessionWrite, Throttled,
         (status = 201, body = ComplaintReceipt),
         (status = 422, description = "invalid_message, or invalid_body", body = Problem, content_type = "application/problem+json"),
     ),
@@ -63,6 +64,8 @@ pub async fn create(
     if message.is_empty() || message.chars().count() > MAX_MESSAGE {
         return Err(ApiError::unprocessable("invalid_message", "The message is 1 to 10,000 characters."));
     }
+    // Each complaint e-mails the DPO: bounded per person.
+    COMPLAINTS_PER_USER.count(&platform, &auth.user_id).await?;
     let id = ulid::Ulid::new().to_string();
     let complaint = Complaint {
         id: id.clone(),

@@ -94,7 +94,7 @@ pub struct Invitation {
 
 /// Invites someone to the organisation (admins only): they get a single-use link, valid 7 days.
 #[utoipa::path(post, path = "/v1/organisations/current/invitations", tag = "organisations", request_body = InvitationRequest,
-    responses(JsonBody, SessionWrite, (status = 201, body = Invitation),
+    responses(JsonBody, SessionWrite, Throttled, (status = 201, body = Invitation),
         (status = 403, description = "forbidden: admins only; or csrf_token_invalid", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "not_found: the organisation is gone", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "invalid_email, or invalid_body", body = Problem, content_type = "application/problem+json")),

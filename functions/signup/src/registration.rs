@@ -8,8 +8,8 @@ use shared::Platform;
 use shared::accounts::{self, SignupForm};
 use shared::domain::Region;
 use shared::error::{ApiError, Problem};
-use shared::http::ApiJson;
-use shared::responses::JsonBody;
+use shared::http::{ApiJson, ClientAddress};
+use shared::responses::{JsonBody, Throttled};
 use utoipa::ToSchema;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -38,12 +38,13 @@ pub struct SignupAccepted {
 /// link. The answer is the same when the address is already registered; that address gets a
 /// notice instead.
 #[utoipa::path(post, path = "/v1/signup", tag = "accounts", request_body = SignupRequest,
-    responses(JsonBody,
+    responses(JsonBody, Throttled,
         (status = 202, body = SignupAccepted),
         (status = 422, description = "invalid_email, weak_password, invalid_organisation_name or invalid_body", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn signup(
     State(platform): State<Platform>,
+    client: Option<axum::Extension<ClientAddress>>,
     ApiJson(request): ApiJson<SignupRequest>,
 ) -> Result<(StatusCode, Json<SignupAccepted>), ApiError> {
     let form = SignupForm {
@@ -51,6 +52,7 @@ pub async fn signup(
         password: &request.password,
         organisation_name: &request.organisation_name,
         region: request.region,
+        client: client.map(|c| c.0.0),
     };
     accounts::signup(&platform, form).await?;
     Ok((StatusCode::ACCEPTED, Json(SignupAccepted { status: "verification_sent" })))

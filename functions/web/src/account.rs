@@ -193,6 +193,7 @@ pub async fn sign_up_form(State(platform): State<Platform>, headers: HeaderMap) 
 pub async fn sign_up(
     State(platform): State<Platform>,
     headers: HeaderMap,
+    client: Option<axum::Extension<ClientAddress>>,
     form: Result<Form<SignUpForm>, FormRejection>,
 ) -> Response {
     let Some(form) =
@@ -205,6 +206,7 @@ pub async fn sign_up(
         password: &form.password,
         organisation_name: &form.organisation_name,
         region: None,
+        client: client.map(|c| c.0.0),
     };
     match accounts::signup(&platform, signup).await {
         // The same answer whether or not the address was taken: its owner gets a notice.

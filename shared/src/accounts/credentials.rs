@@ -8,7 +8,7 @@ use crate::Platform;
 use crate::domain::{EmailAddress, NewPassword, OrganisationName, Region, Role};
 use crate::session::{self, NewSession};
 use crate::store::{Condition, StoreError, TransactOp, Update};
-use crate::throttle::{LOGIN_PER_ACCOUNT, LOGIN_PER_ADDRESS};
+use crate::throttle::{LOGIN_PER_ACCOUNT, LOGIN_PER_ADDRESS, MAIL_PER_RECIPIENT, SIGNUP_PER_CLIENT};
 use crate::{mail, tokens};
 
 /// What a signup asks for, unchecked.
@@ -18,6 +18,8 @@ pub struct SignupForm<'a> {
     pub password: &'a str,
     pub organisation_name: &'a str,
     pub region: Option<Region>,
+    /// The client's address, for the per-client limit.
+    pub client: Option<std::net::IpAddr>,
 }
 
 /// Creates an organisation and its first user (admin, unverified) and e-mails a verification
@@ -28,6 +30,11 @@ pub async fn signup(platform: &Platform, form: SignupForm<'_>) -> Result<(), Acc
     let email = EmailAddress::parse(form.email)?;
     let password = NewPassword::parse(form.password, Some(&email))?;
     let name = OrganisationName::parse(form.organisation_name)?;
+    // Limited before the hash and the mail: per client (the work) and per address (the mail).
+    if let Some(client) = form.client {
+        SIGNUP_PER_CLIENT.count(platform, &client.to_string()).await?;
+    }
+    MAIL_PER_RECIPIENT.count(platform, email.canonical()).await?;
     let password_hash = passwords::hash(password.expose()).await?;
 
     let now = platform.clock.epoch_seconds();
@@ -119,21 +126,23 @@ pub async fn login(
     client: Option<std::net::IpAddr>,
 ) -> Result<SignedIn, AccountError> {
     let address = client.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
-    LOGIN_PER_ADDRESS.check(platform, &address).await?;
+    // Counted before the password is checked, so parallel guesses count too; a right
+    // password gives its attempts back.
+    let by_address = LOGIN_PER_ADDRESS.acquire(platform, &address).await?;
     let Ok(email) = EmailAddress::parse(email) else {
         // Not an address at all: still a wrong login, and just as slow.
         passwords::verify(password, None).await?;
-        LOGIN_PER_ADDRESS.record_failure(platform, &address).await?;
         return Err(AccountError::InvalidCredentials);
     };
-    LOGIN_PER_ACCOUNT.check(platform, email.canonical()).await?;
+    let by_account = LOGIN_PER_ACCOUNT.acquire(platform, email.canonical()).await?;
 
     let user = check_password(platform, &email, password).await?;
     let Some(user) = user.filter(|u| u.email_verified) else {
-        LOGIN_PER_ACCOUNT.record_failure(platform, email.canonical()).await?;
-        LOGIN_PER_ADDRESS.record_failure(platform, &address).await?;
         return Err(AccountError::InvalidCredentials);
     };
+    LOGIN_PER_ADDRESS.refund(platform, by_address).await?;
+    // The account's window starts afresh: its attempt goes with it.
+    drop(by_account);
     LOGIN_PER_ACCOUNT.clear(platform, email.canonical()).await?;
 
     let operator = platform.settings.operators.iter().any(|o| o == &user.email_canonical);
@@ -144,11 +153,11 @@ pub async fn login(
 
 /// Re-checks the password before an irreversible act (throttled like a login).
 pub async fn confirm_password(platform: &Platform, user: &UserRecord, password: &str) -> Result<(), AccountError> {
-    LOGIN_PER_ACCOUNT.check(platform, &user.email_canonical).await?;
+    let attempt = LOGIN_PER_ACCOUNT.acquire(platform, &user.email_canonical).await?;
     if passwords::verify(password, Some(&user.password_hash)).await? {
+        LOGIN_PER_ACCOUNT.refund(platform, attempt).await?;
         Ok(())
     } else {
-        LOGIN_PER_ACCOUNT.record_failure(platform, &user.email_canonical).await?;
         Err(AccountError::InvalidCredentials)
     }
 }

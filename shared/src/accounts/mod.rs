@@ -22,7 +22,7 @@ use crate::Platform;
 use crate::domain::{EmailAddress, Role};
 use crate::erasure::{self, ErasureReport, Subject};
 use crate::store::{Condition, StoreError, TransactOp, Update};
-use crate::{mail, tokens};
+use crate::{mail, throttle, tokens};
 
 /// The account, if it still exists.
 pub async fn find_user(platform: &Platform, user_id: &str) -> Result<Option<UserRecord>, StoreError> {
@@ -168,6 +168,7 @@ pub async fn start_email_change(
     if new.canonical() == user.email_canonical {
         return Err(AccountError::SameAddress);
     }
+    throttle::MAIL_PER_RECIPIENT.count(platform, new.canonical()).await?;
     let token = tokens::generate();
     let token_hash = crate::hash::sha256_hex(token.as_bytes());
     let record = TokenRecord {
@@ -238,6 +239,8 @@ pub async fn invite(
 ) -> Result<(EmailAddress, i64), AccountError> {
     let email = EmailAddress::parse(email)?;
     let organisation = load_organisation(platform, organisation_id).await?;
+    throttle::MAIL_PER_RECIPIENT.count(platform, email.canonical()).await?;
+    throttle::INVITATIONS_PER_ORGANISATION.count(platform, organisation_id).await?;
     let token = tokens::generate();
     let token_hash = crate::hash::sha256_hex(token.as_bytes());
     let expires_at = platform.clock.epoch_seconds() + INVITATION_TTL_SECONDS;
