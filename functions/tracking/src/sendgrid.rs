@@ -25,6 +25,7 @@ use p256::ecdsa::{Signature, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use shared::Platform;
+use shared::accounts::{self, AccountError};
 use shared::domain::EmailAddress;
 use shared::error::{ApiError, Problem};
 use shared::marketing::{EventSource, RecipientRef, SyncMessage};
@@ -39,6 +40,9 @@ pub const SIGNATURE_HEADER: &str = "x-twilio-email-event-webhook-signature";
 pub const TIMESTAMP_HEADER: &str = "x-twilio-email-event-webhook-timestamp";
 /// SendGrid posts batches of events; allow more than the API's usual 64 KiB.
 pub const BODY_LIMIT: usize = 1024 * 1024;
+/// How old (or early) a signature may be: SendGrid documents none, ten minutes covers clock
+/// skew and its delivery delay while bounding a replay.
+pub const SIGNATURE_TOLERANCE_SECONDS: i64 = 10 * 60;
 
 /// Checks SendGrid's signature: base64 DER ECDSA over `timestamp || raw body`, SHA-256.
 pub fn verify(key: &VerifyingKey, timestamp: &str, body: &[u8], signature: &str) -> bool {
@@ -126,7 +130,7 @@ pub struct WebhookResult {
     responses(
         (status = 200, body = WebhookResult),
         (status = 400, description = "malformed_json", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "invalid_signature: nothing is stored", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "invalid_signature (bad, or more than 10 minutes off): nothing is stored", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "payload_too_large: the body is over 1 MiB", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "webhook_not_configured", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -151,11 +155,20 @@ pub async fn webhook(
     if !verify(key, &timestamp, &body, &signature) {
         return Err(invalid());
     }
+    // A signed batch is not valid forever: a captured or late copy could otherwise re-create
+    // what an erasure removed.
+    let signed_at: i64 = timestamp.parse().map_err(|_| invalid())?;
+    let now = platform.clock.epoch_seconds();
+    if (now - signed_at).abs() > SIGNATURE_TOLERANCE_SECONDS {
+        return Err(ApiError::unauthorized("invalid_signature", "The webhook signature is older than 10 minutes."));
+    }
     let events: Vec<Value> = serde_json::from_slice(&body)
         .map_err(|_| ApiError::bad_request("malformed_json", "The body must be SendGrid's JSON array of events."))?;
 
     let mut ignored = 0;
     let mut suppressed: HashMap<(String, String), bool> = HashMap::new();
+    let mut organisations: HashMap<String, bool> = HashMap::new();
+    let mut members: HashMap<String, Option<String>> = HashMap::new();
     let mut interactions = Vec::with_capacity(events.len());
     let mut shared_as: Vec<Option<String>> = Vec::with_capacity(events.len());
     for mut event in events {
@@ -180,6 +193,27 @@ pub async fn webhook(
             ignored += 1;
             continue;
         };
+        // Already past its retention: nothing would ever sweep it.
+        if interaction.timestamp.saturating_add(RETENTION_SECONDS) <= now {
+            ignored += 1;
+            continue;
+        }
+        // A cancelled organisation's events are dropped, never filed under its old id.
+        let exists = match organisations.get(&interaction.organisation_id) {
+            Some(known) => *known,
+            None => {
+                let found = match accounts::load_organisation(&platform, &interaction.organisation_id).await {
+                    Ok(_) => true,
+                    Err(AccountError::OrganisationGone) => false,
+                    Err(err) => return Err(err.into()),
+                };
+                *organisations.entry(interaction.organisation_id.clone()).or_insert(found)
+            }
+        };
+        if !exists {
+            ignored += 1;
+            continue;
+        }
         let pair = (interaction.organisation_id.clone(), interaction.recipient.clone());
         let is_suppressed = match suppressed.get(&pair) {
             Some(known) => *known,
@@ -193,8 +227,24 @@ pub async fn webhook(
             ignored += 1;
             continue;
         }
-        shared_as
-            .push(text(&event, "user_id", 64).and_then(|id| ulid::Ulid::from_string(&id).ok()).map(|u| u.to_string()));
+        // The custom argument is the sender's claim: trusted only for a member of the event's
+        // organisation, else the interaction is stored but shared as nobody's usage.
+        let claimed =
+            text(&event, "user_id", 64).and_then(|id| ulid::Ulid::from_string(&id).ok()).map(|u| u.to_string());
+        let user_id = match claimed {
+            None => None,
+            Some(user_id) => {
+                let organisation = match members.get(&user_id) {
+                    Some(known) => known.clone(),
+                    None => {
+                        let found = accounts::find_user(&platform, &user_id).await?.map(|u| u.organisation_id);
+                        members.entry(user_id.clone()).or_insert(found).clone()
+                    }
+                };
+                organisation.filter(|o| *o == interaction.organisation_id).map(|_| user_id)
+            }
+        };
+        shared_as.push(user_id);
         interactions.push(interaction);
     }
     let items = interactions.iter().map(Interaction::item).collect::<Result<Vec<_>, _>>()?;

@@ -4,6 +4,7 @@
 use infentre_tests::backend::{Backend, Session};
 use infentre_tests::{on_both_engines, sendgrid_signature};
 use serde_json::{Value, json};
+use shared::clock::Clock;
 
 const PASSWORD: &str = "newsletters for all";
 const OPENER_IP: &str = "198.51.100.23";
@@ -37,9 +38,11 @@ async fn post_webhook(b: &Backend, body: &[u8], signature: Option<String>, times
     (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
 }
 
+/// Signed now, as SendGrid signs each delivery.
 async fn deliver(b: &Backend, events: Value) -> (u16, Value) {
     let body = events.to_string();
-    post_webhook(b, body.as_bytes(), Some(sendgrid_signature("1795900100", body.as_bytes())), "1795900100").await
+    let now = b.clock.epoch_seconds().to_string();
+    post_webhook(b, body.as_bytes(), Some(sendgrid_signature(&now, body.as_bytes())), &now).await
 }
 
 async fn interactions(b: &Backend) -> Vec<String> {
@@ -52,6 +55,8 @@ on_both_engines!(
     a_retried_delivery_stores_nothing_twice,
     an_admin_erases_one_recipient_and_suppresses_them,
     a_cancelled_organisation_leaves_no_interaction,
+    stale_batches_and_cancelled_organisations_store_nothing,
+    a_user_id_from_another_organisation_is_not_trusted,
 );
 
 async fn a_signed_open_is_stored_without_the_openers_address_or_browser(b: Backend) {
@@ -76,19 +81,21 @@ async fn a_signed_open_is_stored_without_the_openers_address_or_browser(b: Backe
 async fn unsigned_or_tampered_deliveries_store_nothing(b: Backend) {
     let ada = admin(&b).await;
     let body = json!([open_event(&ada.organisation_id, "c@example.net", "evt-1")]).to_string();
-    let signature = sendgrid_signature("1795900100", body.as_bytes());
+    let now = b.clock.epoch_seconds();
+    let (ts, next) = (now.to_string(), (now + 1).to_string());
+    let signature = sendgrid_signature(&ts, body.as_bytes());
     let tampered = body.replace("open", "click");
     // One character of the signature changed (a fixed position: `replace` could find nothing).
     let mut altered = signature.clone();
     let swap = if &altered[20..21] == "A" { "B" } else { "A" };
     altered.replace_range(20..21, swap);
     let cases = [
-        (body.as_bytes().to_vec(), None, "1795900100"),
-        (tampered.as_bytes().to_vec(), Some(signature.clone()), "1795900100"),
-        (body.as_bytes().to_vec(), Some(signature.clone()), "1795900101"),
-        (format!("{body}\r\n").into_bytes(), Some(signature.clone()), "1795900100"),
-        (body.as_bytes().to_vec(), Some(altered), "1795900100"),
-        (body.as_bytes().to_vec(), Some("garbage".into()), "1795900100"),
+        (body.as_bytes().to_vec(), None, ts.as_str()),
+        (tampered.as_bytes().to_vec(), Some(signature.clone()), &ts),
+        (body.as_bytes().to_vec(), Some(signature.clone()), &next),
+        (format!("{body}\r\n").into_bytes(), Some(signature.clone()), &ts),
+        (body.as_bytes().to_vec(), Some(altered), &ts),
+        (body.as_bytes().to_vec(), Some("garbage".into()), &ts),
     ];
     for (payload, signature, timestamp) in cases {
         let (status, problem) = post_webhook(&b, &payload, signature, timestamp).await;
@@ -96,10 +103,51 @@ async fn unsigned_or_tampered_deliveries_store_nothing(b: Backend) {
     }
     // Signed but not SendGrid's shape: refused after the check, nothing stored.
     let (status, _) =
-        post_webhook(&b, b"{\"not\":\"an array\"}", Some(sendgrid_signature("1", b"{\"not\":\"an array\"}")), "1")
+        post_webhook(&b, b"{\"not\":\"an array\"}", Some(sendgrid_signature(&ts, b"{\"not\":\"an array\"}")), &ts)
             .await;
     assert_eq!(status, 400);
     assert!(interactions(&b).await.is_empty());
+}
+
+/// M3: a signed batch replayed later, or one for an organisation that is gone, stores nothing.
+async fn stale_batches_and_cancelled_organisations_store_nothing(b: Backend) {
+    let ada = admin(&b).await;
+    let body = json!([open_event(&ada.organisation_id, "c@example.net", "evt-1")]).to_string();
+    let signed_at = b.clock.epoch_seconds();
+    let ts = signed_at.to_string();
+    let signature = sendgrid_signature(&ts, body.as_bytes());
+    b.clock.advance(chrono::Duration::seconds(tracking::sendgrid::SIGNATURE_TOLERANCE_SECONDS + 1));
+
+    let (status, problem) = post_webhook(&b, body.as_bytes(), Some(signature.clone()), &ts).await;
+
+    assert_eq!((status, problem["code"].as_str()), (401, Some("invalid_signature")));
+    assert!(interactions(&b).await.is_empty());
+
+    // The organisation is cancelled; SendGrid (or anyone holding an old batch) delivers anew.
+    let (status, _) = b.delete("/v1/organisations/current", ada.bearer(), json!({"password": PASSWORD})).await;
+    assert_eq!(status, 200);
+    let (status, answer) = deliver(&b, serde_json::from_str(&body).unwrap()).await;
+    assert_eq!((status, answer), (200, json!({"stored": 0, "ignored": 1})));
+    assert_eq!(b.count_of(&ada.organisation_id).await, 0, "nothing re-created under the erased organisation");
+}
+
+/// M3: `user_id` is the sender's claim; an id from another organisation is not shared as ours.
+async fn a_user_id_from_another_organisation_is_not_trusted(b: Backend) {
+    let ada = admin(&b).await;
+    let eve = b.admin("eve@example.org", "another organisation", "Eve Corp").await;
+    let mut theirs = open_event(&ada.organisation_id, "c@example.net", "evt-eve");
+    theirs["user_id"] = json!(eve.user_id);
+    let mut ours = open_event(&ada.organisation_id, "d@example.net", "evt-ada");
+    ours["user_id"] = json!(ada.user_id);
+
+    let (status, answer) = deliver(&b, json!([theirs, ours])).await;
+
+    assert_eq!((status, answer), (200, json!({"stored": 2, "ignored": 0})));
+    // Both test backends share marketing: one message for Ada's open, none for the other.
+    let shared: Vec<String> =
+        b.take_messages(shared::queue::QueueName::Marketing).await.records.into_iter().filter_map(|r| r.body).collect();
+    assert_eq!(shared.len(), 1, "{shared:?}");
+    assert!(shared[0].contains(&ada.user_id) && !shared[0].contains(&eve.user_id));
 }
 
 async fn a_retried_delivery_stores_nothing_twice(b: Backend) {
