@@ -109,6 +109,21 @@ fn every_operation_that_needs_a_session_documents_401_and_csrf_403_on_writes() {
 }
 
 #[test]
+fn everything_that_reads_or_writes_the_store_documents_503() {
+    let doc = document();
+    // The published texts and the platform's own paths touch no store.
+    let static_paths = ["/healthz", "/openapi.json", "/.well-known/gpc.json", "/v1/cookies", "/v1/purposes"];
+    let bad = breaking(&doc, |op| {
+        static_paths.contains(&op.path)
+            || op.path == "/v1/privacy-notice"
+            || op.path == "/v1/subprocessors"
+            || op.path.starts_with("/v1/exports/")
+            || op.documents("503")
+    });
+    assert!(bad.is_empty(), "the store may be busy, 503 undocumented: {bad:?}");
+}
+
+#[test]
 fn every_json_body_documents_what_the_body_parser_answers() {
     let doc = document();
     let bad = breaking(&doc, |op| {

@@ -235,6 +235,33 @@ pub async fn record(
     granted: bool,
     method: Method,
 ) -> Result<(ConsentState, bool), RecordError> {
+    let now = Given {
+        at: platform.clock.epoch_seconds(),
+        policy_version: platform.settings.policy_version.clone(),
+        notice_sha256: NOTICE_SHA256.clone(),
+    };
+    record_given(platform, user_id, purpose, granted, method, now).await
+}
+
+/// When and under which notice a choice was made: now, or earlier for a choice carried over
+/// from where it was first made (a visitor's banner), whose proof must keep its own time,
+/// version and notice.
+#[derive(Debug, Clone)]
+pub struct Given {
+    pub at: i64,
+    pub policy_version: String,
+    pub notice_sha256: String,
+}
+
+/// [`record`] with the proof of when and under which notice the choice was made.
+pub async fn record_given(
+    platform: &Platform,
+    user_id: &str,
+    purpose: PurposeId,
+    granted: bool,
+    method: Method,
+    given: Given,
+) -> Result<(ConsentState, bool), RecordError> {
     let key = state_key(user_id, purpose);
     // Optimistic locking: a concurrent change makes the condition fail; read again and retry.
     let backoff = Backoff::CONTENTION;
@@ -245,21 +272,21 @@ pub async fn record(
         };
         if let Some(state) = &current
             && state.granted == granted
-            && state.policy_version == platform.settings.policy_version
+            && state.policy_version == given.policy_version
         {
             return Ok((state.clone(), false));
         }
         let version = current.as_ref().map_or(0, |s| s.version) + 1;
         let receipt_id = ulid::Ulid::new().to_string();
-        let now = platform.clock.epoch_seconds();
+        let now = given.at;
         let entry = LedgerEntry {
             receipt_id: receipt_id.clone(),
             user_id: user_id.to_owned(),
             purpose,
             granted,
             recorded_at: now,
-            policy_version: platform.settings.policy_version.clone(),
-            notice_sha256: NOTICE_SHA256.clone(),
+            policy_version: given.policy_version.clone(),
+            notice_sha256: given.notice_sha256.clone(),
             method,
             version,
         };
@@ -268,7 +295,7 @@ pub async fn record(
             granted,
             updated_at: now,
             receipt_id: receipt_id.clone(),
-            policy_version: platform.settings.policy_version.clone(),
+            policy_version: given.policy_version.clone(),
             method,
             version,
         };
@@ -292,6 +319,18 @@ pub async fn record(
         }
     }
     Err(RecordError::Contended)
+}
+
+/// Global Privacy Control: the person refuses the sale and sharing of their data. A request
+/// carrying `Sec-GPC: 1` records `marketing_sharing` as refused (method `gpc`), whatever it
+/// asked for; a refusal already in force writes nothing.
+pub async fn honour_gpc(platform: &Platform, user_id: &str) -> Result<ConsentState, RecordError> {
+    record(platform, user_id, PurposeId::MarketingSharing, false, Method::Gpc).await.map(|(state, _)| state)
+}
+
+/// Whether a request's `Sec-GPC` header is set (`1`, per the GPC specification).
+pub fn gpc_header(value: Option<&str>) -> bool {
+    value.is_some_and(|v| v.trim() == "1")
 }
 
 #[derive(Debug, thiserror::Error)]

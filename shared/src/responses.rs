@@ -5,9 +5,10 @@
 //! description), and the document then names every status the operation can answer:
 //! - [`JsonBody`]: [`crate::http::ApiJson`] (400, 413, 415, 422);
 //! - [`Query`]: [`crate::http::ApiQuery`] and list parameters (400, and 414 for a URL too long);
-//! - [`Session`]: [`crate::session::auth::AuthUser`] on a safe method (401), and
+//! - [`Session`]: [`crate::session::auth::AuthUser`] on a safe method (401, 503), and
 //!   [`SessionWrite`] on an unsafe one (401, and 403 for a cookie without its CSRF token);
-//! - [`Throttled`]: a rate limit (429 with `Retry-After`).
+//! - [`Throttled`]: a rate limit (429 with `Retry-After`);
+//! - [`Unavailable`]: a busy store (503 with `Retry-After`), part of the session sets.
 
 use std::collections::BTreeMap;
 
@@ -71,6 +72,30 @@ fn uri_too_long() -> RefOr<Response> {
         .into()
 }
 
+/// The store is throttled or contended (DynamoDB's throughput, optimistic locking that kept
+/// losing): 503 with `Retry-After`. Anything that reads a session or writes can meet it.
+pub struct Unavailable;
+
+impl IntoResponses for Unavailable {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        set(&[("503", unavailable())])
+    }
+}
+
+fn unavailable() -> RefOr<Response> {
+    problem_builder("unavailable: the service is busy; try again after Retry-After seconds")
+        .header("Retry-After", retry_after())
+        .build()
+        .into()
+}
+
+fn retry_after() -> utoipa::openapi::header::Header {
+    HeaderBuilder::new()
+        .schema(utoipa::openapi::ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)))
+        .description(Some("Seconds to wait before trying again."))
+        .build()
+}
+
 fn unauthenticated() -> RefOr<Response> {
     problem("unauthenticated: the session is missing, invalid or expired")
 }
@@ -80,7 +105,7 @@ pub struct Session;
 
 impl IntoResponses for Session {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
-        set(&[("401", unauthenticated())])
+        set(&[("401", unauthenticated()), ("503", unavailable())])
     }
 }
 
@@ -94,7 +119,7 @@ pub struct SessionWrite;
 
 impl IntoResponses for SessionWrite {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
-        set(&[("401", unauthenticated()), ("403", problem(CSRF_FORBIDDEN))])
+        set(&[("401", unauthenticated()), ("403", problem(CSRF_FORBIDDEN)), ("503", unavailable())])
     }
 }
 
@@ -103,12 +128,8 @@ pub struct Throttled;
 
 impl IntoResponses for Throttled {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
-        let retry_after = HeaderBuilder::new()
-            .schema(utoipa::openapi::ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)))
-            .description(Some("Seconds to wait before trying again."))
-            .build();
         let response = problem_builder("rate_limited: too many attempts; try again after Retry-After seconds")
-            .header("Retry-After", retry_after)
+            .header("Retry-After", retry_after())
             .build();
         set(&[("429", response.into())])
     }

@@ -12,7 +12,7 @@ use shared::consent::{self, LedgerEntry, Method, PURPOSES, PurposeId};
 use shared::error::{ApiError, Problem};
 use shared::http::{ApiJson, ApiQuery};
 use shared::http::{ListParams, Paginated};
-use shared::responses::{JsonBody, Query as QueryErrors, Session, SessionWrite};
+use shared::responses::{JsonBody, Query as QueryErrors, Session, SessionWrite, Unavailable};
 use shared::session::AuthUser;
 use shared::unsubscribe;
 use utoipa::ToSchema;
@@ -80,7 +80,8 @@ pub struct ConsentRecorded {
 /// Gives or withdraws consent for one purpose. Withdrawing is as easy as giving, and counts
 /// at once for every use. Sending the choice already in force records nothing new.
 #[utoipa::path(put, path = "/v1/me/consents/{purpose}", tag = "consent", request_body = ConsentChange,
-    params(("purpose" = String, Path, description = "A purpose id from GET /v1/purposes")),
+    params(("purpose" = String, Path, description = "A purpose id from GET /v1/purposes"),
+        ("Sec-GPC" = Option<String>, Header, description = "Global Privacy Control: 1 records marketing_sharing as refused (method gpc)")),
     responses(JsonBody, SessionWrite,
         (status = 200, body = ConsentRecorded),
         (status = 404, description = "not_found: unknown purpose", body = Problem, content_type = "application/problem+json"),
@@ -92,10 +93,17 @@ pub async fn change_consent(
     State(platform): State<Platform>,
     auth: AuthUser,
     Path(purpose): Path<String>,
+    headers: axum::http::HeaderMap,
     ApiJson(change): ApiJson<ConsentChange>,
 ) -> Result<Json<ConsentRecorded>, ApiError> {
     let purpose = PurposeId::parse(&purpose).ok_or_else(unknown_purpose)?;
-    let (state, _) = consent::record(&platform, &auth.user_id, purpose, change.granted, Method::Api).await?;
+    let gpc = consent::gpc_header(headers.get("sec-gpc").and_then(|v| v.to_str().ok()));
+    let state = if gpc && purpose == PurposeId::MarketingSharing {
+        // The browser refuses sharing: that wins over the body.
+        consent::honour_gpc(&platform, &auth.user_id).await?
+    } else {
+        consent::record(&platform, &auth.user_id, purpose, change.granted, Method::Api).await?.0
+    };
     Ok(Json(ConsentRecorded {
         receipt_id: state.receipt_id,
         purpose,
@@ -274,7 +282,7 @@ pub struct Unsubscribed {
 
 /// RFC 8058 one-click unsubscribe: withdraws the e-mail purpose named in the signed token.
 #[utoipa::path(post, path = "/v1/unsubscribe", tag = "consent", params(UnsubscribeParams),
-    responses(QueryErrors,
+    responses(QueryErrors, Unavailable,
         (status = 200, body = Unsubscribed),
         (status = 400, description = "invalid_token: forged, altered or expired", body = Problem, content_type = "application/problem+json"),
     ))]

@@ -13,7 +13,7 @@ use shared::consent::{self, Method, NOTICE_SHA256, PurposeId};
 use shared::error::{ApiError, Problem};
 use shared::http::{ApiJson, ClientAddress};
 use shared::keys;
-use shared::responses::{JsonBody, SessionWrite};
+use shared::responses::{JsonBody, SessionWrite, Unavailable};
 use shared::session::AuthUser;
 use shared::store::{BatchOp, Item, Key, Query, SortKey, query_all};
 use utoipa::ToSchema;
@@ -77,14 +77,14 @@ struct VisitorRecord {
 }
 
 fn gpc(headers: &HeaderMap) -> bool {
-    headers.get("sec-gpc").and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim() == "1")
+    consent::gpc_header(headers.get("sec-gpc").and_then(|v| v.to_str().ok()))
 }
 
 /// Records a visitor's cookie choice. With `Sec-GPC: 1`, marketing is recorded as refused
 /// with method `gpc`, whatever the body says.
 #[utoipa::path(post, path = "/v1/cookie-consents", tag = "consent", request_body = CookieChoice,
     params(("Sec-GPC" = Option<String>, Header, description = "Global Privacy Control: 1 refuses marketing")),
-    responses(JsonBody,
+    responses(JsonBody, Unavailable,
         (status = 201, body = CookieConsentRecorded, headers(("Set-Cookie" = String, description = "infentre_consent, 13 months"))),
         (status = 422, description = "invalid_visitor_id, or invalid_body", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -148,6 +148,9 @@ pub struct ClaimRequest {
 pub struct Claimed {
     /// The account's consents the banner choice set.
     pub purposes: Vec<ClaimedPurpose>,
+    /// Choices not carried over: made under an older notice for a purpose that asks again,
+    /// or older than the account's own decision.
+    pub not_carried_over: Vec<PurposeId>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -157,10 +160,18 @@ pub struct ClaimedPurpose {
     pub receipt_id: String,
 }
 
-/// Carries a visitor's banner choice over to the signed-in account (analytics → analytics
-/// cookies, marketing → sharing with Google and Facebook), then erases the visitor's records:
-/// the account's ledger is the proof from now on.
+/// Carries a visitor's banner choice over to the signed-in account, then erases the visitor's
+/// records: the account's ledger is the proof from now on.
+///
+/// - Only what the banner asked about is carried: its analytics choice is `analytics_cookies`.
+///   Its marketing choice was about tags in the browser, not about sharing the account's usage
+///   with Google and Facebook (`marketing_sharing`), so it is not carried; a GPC signal is
+///   (as a refusal of sharing).
+/// - The proof keeps the choice's own time, notice version and notice hash.
+/// - A choice made under an older notice for a purpose that asks again is not carried, nor one
+///   older than the account's own later decision.
 #[utoipa::path(post, path = "/v1/me/cookie-consents/claim", tag = "consent", request_body = ClaimRequest,
+    params(("Sec-GPC" = Option<String>, Header, description = "Global Privacy Control: 1 refuses marketing_sharing")),
     responses(JsonBody, SessionWrite, (status = 200, body = Claimed),
         (status = 404, description = "not_found: no cookie choice for this visitor id", body = Problem, content_type = "application/problem+json")),
     security(("session" = []), ("bearer" = [])))]
@@ -168,18 +179,38 @@ pub struct ClaimedPurpose {
 pub async fn claim(
     State(platform): State<Platform>,
     auth: AuthUser,
+    headers: HeaderMap,
     ApiJson(request): ApiJson<ClaimRequest>,
 ) -> Result<Json<Claimed>, ApiError> {
     let not_found = || ApiError::not_found("There is no cookie choice for this visitor id.");
     let visitor_id = ulid::Ulid::from_string(&request.visitor_id).map_err(|_| not_found())?.to_string();
     let state: VisitorRecord = platform.store.get(&state_key(&visitor_id)).await?.ok_or_else(not_found)?.data()?;
     let mut purposes = Vec::new();
-    for (purpose, granted, method) in [
-        (PurposeId::AnalyticsCookies, state.analytics, state.analytics_method),
-        (PurposeId::MarketingSharing, state.marketing, state.marketing_method),
-    ] {
-        let (recorded, _) = consent::record(&platform, &auth.user_id, purpose, granted, method).await?;
-        purposes.push(ClaimedPurpose { purpose, granted, receipt_id: recorded.receipt_id });
+    let mut not_carried_over = Vec::new();
+    let purpose = PurposeId::AnalyticsCookies;
+    let stale = state.policy_version != platform.settings.policy_version && purpose.purpose().ask_again_on_new_policy;
+    let current = consent::states(platform.store.as_ref(), &auth.user_id).await?;
+    let decided_later = current.get(&purpose).is_some_and(|c| c.updated_at >= state.recorded_at);
+    if stale || decided_later {
+        not_carried_over.push(purpose);
+    } else {
+        let given = consent::Given {
+            at: state.recorded_at,
+            policy_version: state.policy_version.clone(),
+            notice_sha256: state.notice_sha256.clone(),
+        };
+        let (recorded, _) =
+            consent::record_given(&platform, &auth.user_id, purpose, state.analytics, state.analytics_method, given)
+                .await?;
+        purposes.push(ClaimedPurpose { purpose, granted: recorded.granted, receipt_id: recorded.receipt_id });
+    }
+    if state.gpc || gpc(&headers) {
+        let refused = consent::honour_gpc(&platform, &auth.user_id).await?;
+        purposes.push(ClaimedPurpose {
+            purpose: PurposeId::MarketingSharing,
+            granted: false,
+            receipt_id: refused.receipt_id,
+        });
     }
     let records = query_all(
         platform.store.as_ref(),
@@ -188,7 +219,7 @@ pub async fn claim(
     )
     .await?;
     platform.store.batch_write(records.into_iter().map(|item| BatchOp::Delete(item.key)).collect()).await?;
-    Ok(Json(Claimed { purposes }))
+    Ok(Json(Claimed { purposes, not_carried_over }))
 }
 
 #[cfg(test)]

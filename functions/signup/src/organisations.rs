@@ -12,7 +12,7 @@ use shared::clock::rfc3339_from_epoch as time;
 use shared::domain::{Region, Role};
 use shared::error::{ApiError, Problem};
 use shared::http::{ApiJson, ApiQuery, ListParams, Paginated};
-use shared::responses::{JsonBody, Query, Session, SessionWrite, Throttled};
+use shared::responses::{JsonBody, Query, Session, SessionWrite, Throttled, Unavailable};
 use shared::session::AuthUser;
 use utoipa::ToSchema;
 
@@ -132,7 +132,7 @@ pub struct Joined {
 /// Accepts an invitation: the invitee joins with the invited role, their address verified by
 /// the link.
 #[utoipa::path(post, path = "/v1/invitations/accept", tag = "organisations", request_body = AcceptRequest,
-    responses(JsonBody,
+    responses(JsonBody, Unavailable,
         (status = 201, body = Joined),
         (status = 400, description = "invalid_token; or malformed_json", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "email_taken: the address already has an account", body = Problem, content_type = "application/problem+json"),

@@ -9,7 +9,7 @@ use shared::accounts::{self, SignupForm};
 use shared::domain::Region;
 use shared::error::{ApiError, Problem};
 use shared::http::{ApiJson, ClientAddress};
-use shared::responses::{JsonBody, Throttled};
+use shared::responses::{JsonBody, Throttled, Unavailable};
 use utoipa::ToSchema;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -38,7 +38,7 @@ pub struct SignupAccepted {
 /// link. The answer is the same when the address is already registered; that address gets a
 /// notice instead.
 #[utoipa::path(post, path = "/v1/signup", tag = "accounts", request_body = SignupRequest,
-    responses(JsonBody, Throttled,
+    responses(JsonBody, Throttled, Unavailable,
         (status = 202, body = SignupAccepted),
         (status = 422, description = "invalid_email, weak_password, invalid_organisation_name or invalid_body", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -74,7 +74,7 @@ pub struct Verified {
 
 /// Confirms an address: a new account's (which then stops expiring) or a changed one.
 #[utoipa::path(post, path = "/v1/email-verifications", tag = "accounts", request_body = TokenRequest,
-    responses(JsonBody,
+    responses(JsonBody, Unavailable,
         (status = 200, body = Verified),
         (status = 400, description = "invalid_token: unknown, used or expired; or malformed_json", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "email_taken: the new address got an account meanwhile", body = Problem, content_type = "application/problem+json"),

@@ -10,7 +10,7 @@ use shared::accounts::{self, SignedIn};
 use shared::domain::Role;
 use shared::error::{ApiError, Problem};
 use shared::http::{ApiJson, ClientAddress};
-use shared::responses::{JsonBody, SessionWrite, Throttled};
+use shared::responses::{JsonBody, SessionWrite, Throttled, Unavailable};
 use shared::session::{self, AuthUser};
 use utoipa::ToSchema;
 
@@ -35,7 +35,7 @@ pub struct SessionCreated {
 
 /// Signs in. Unknown address, wrong password and unverified account give the same 401.
 #[utoipa::path(post, path = "/v1/sessions", tag = "accounts", request_body = LoginRequest,
-    responses(JsonBody, Throttled,
+    responses(JsonBody, Throttled, Unavailable,
         (status = 201, body = SessionCreated, headers(("Set-Cookie" = String, description = "__Host-infentre_session; HttpOnly; Secure; SameSite=Lax"))),
         (status = 401, description = "invalid_credentials", body = Problem, content_type = "application/problem+json"),
     ))]

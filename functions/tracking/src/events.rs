@@ -108,6 +108,7 @@ fn check_event(n: usize, event: &EventInput, now_ms: i64) -> Result<i64, ApiErro
 /// `analytics_cookies` is granted; the IP address and browser information only then too.
 /// Either every event is valid and accepted, or none is.
 #[utoipa::path(post, path = "/v1/events", tag = "tracking", request_body = EventsRequest,
+    params(("Sec-GPC" = Option<String>, Header, description = "Global Privacy Control: 1 records marketing_sharing as refused (method gpc) before the events are taken")),
     responses(JsonBody, SessionWrite,
         (status = 202, body = EventsAccepted),
         (status = 422, description = "invalid_event or invalid_body; nothing is stored", body = Problem, content_type = "application/problem+json"),
@@ -129,6 +130,10 @@ pub async fn record_events(
     let times =
         request.events.iter().enumerate().map(|(n, e)| check_event(n, e, now_ms)).collect::<Result<Vec<_>, _>>()?;
 
+    // The browser refuses sharing: recorded before these events could be shared.
+    if consent::gpc_header(headers.get("sec-gpc").and_then(|v| v.to_str().ok())) {
+        consent::honour_gpc(&platform, &auth.user_id).await?;
+    }
     if !consent::is_granted(&platform, &auth.user_id, PurposeId::AnalyticsCookies).await? {
         return Ok((StatusCode::ACCEPTED, Json(EventsAccepted { accepted: count, stored: 0 })));
     }

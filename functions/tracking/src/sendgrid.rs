@@ -132,7 +132,7 @@ pub struct WebhookResult {
         (status = 400, description = "malformed_json", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "invalid_signature (bad, or more than 10 minutes off): nothing is stored", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "payload_too_large: the body is over 1 MiB", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "webhook_not_configured", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "webhook_not_configured; or unavailable: the store is busy", body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn webhook(

@@ -160,7 +160,7 @@ pub struct StripeResult {
         (status = 200, body = StripeResult),
         (status = 400, description = "invalid_signature (bad or more than 300 s off) or malformed_event: nothing is stored", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "payload_too_large: the body is over 512 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "webhook_not_configured", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "webhook_not_configured; or unavailable: the store is busy", body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn webhook(

@@ -113,8 +113,15 @@ pub async fn change_consent(
         Err(err) => return failed(&platform, &headers, &err),
     };
     let Some(purpose) = PurposeId::parse(&form.purpose) else { return see_other("/account", None) };
-    match consent::record(&platform, &user.user_id, purpose, form.granted, Method::Api).await {
-        Ok(_) => see_other("/account", None),
+    // GPC refuses sharing on every consent write, the account page's too.
+    let gpc = consent::gpc_header(headers.get("sec-gpc").and_then(|v| v.to_str().ok()));
+    let recorded = if gpc && purpose == PurposeId::MarketingSharing {
+        consent::honour_gpc(&platform, &user.user_id).await.map(|_| ())
+    } else {
+        consent::record(&platform, &user.user_id, purpose, form.granted, Method::Api).await.map(|_| ())
+    };
+    match recorded {
+        Ok(()) => see_other("/account", None),
         Err(err) => failed(&platform, &headers, &err),
     }
 }

@@ -22,7 +22,109 @@ on_both_engines!(
     an_unsubscribe_link_withdraws_product_updates,
     bad_consent_input_is_refused_precisely,
     a_cancelled_account_leaves_no_consent_record,
+    gpc_refuses_sharing_on_every_consent_write_and_on_events,
+    a_claimed_choice_keeps_its_own_time_version_and_notice,
+    a_choice_under_an_older_notice_that_asks_again_is_not_claimed,
 );
+
+async fn send_with_gpc(b: &Backend, method: &str, path: &str, who: &Session, body: Value) -> (u16, Value) {
+    let request = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {}", who.token))
+        .header("sec-gpc", "1")
+        .body(axum::body::Body::from(body.to_string()))
+        .unwrap();
+    let response = tower::ServiceExt::oneshot(b.app.clone(), request).await.unwrap();
+    let status = response.status().as_u16();
+    let bytes = http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+/// GPC is honoured wherever consent is written, not only on the banner endpoint.
+async fn gpc_refuses_sharing_on_every_consent_write_and_on_events(b: Backend) {
+    let ada = user(&b).await;
+    let (status, recorded) =
+        send_with_gpc(&b, "PUT", "/v1/me/consents/marketing_sharing", &ada, json!({"granted": true})).await;
+    assert_eq!((status, &recorded["granted"], &recorded["method"]), (200, &json!(false), &json!("gpc")));
+    // Other purposes are not about sharing: GPC leaves them alone.
+    let (_, analytics) =
+        send_with_gpc(&b, "PUT", "/v1/me/consents/analytics_cookies", &ada, json!({"granted": true})).await;
+    assert_eq!(analytics["granted"], true);
+
+    // Granted without the signal, then a request with it: sharing stops before events go out.
+    b.put("/v1/me/consents/marketing_sharing", ada.bearer(), json!({"granted": true})).await;
+    assert!(consent::is_granted(&b.platform, &ada.user_id, PurposeId::MarketingSharing).await.unwrap());
+    let (status, _) = send_with_gpc(&b, "POST", "/v1/events", &ada, json!({"events": [{"name": "page_view"}]})).await;
+    assert_eq!(status, 202);
+    assert!(!consent::is_granted(&b.platform, &ada.user_id, PurposeId::MarketingSharing).await.unwrap());
+    let (_, history) = b.get("/v1/me/consents/history", ada.bearer()).await;
+    let latest = &history["items"][0];
+    assert_eq!(
+        (&latest["purpose"], &latest["granted"], &latest["method"]),
+        (&json!("marketing_sharing"), &json!(false), &json!("gpc"))
+    );
+}
+
+async fn visitor_choice(b: &Backend, analytics: bool, marketing: bool) -> String {
+    let (status, body) =
+        b.post("/v1/cookie-consents", Auth::None, json!({"analytics": analytics, "marketing": marketing})).await;
+    assert_eq!(status, 201, "{body}");
+    body["visitor_id"].as_str().unwrap().to_owned()
+}
+
+/// M4: the ledger proves what the person chose when and under which notice, and the banner's
+/// marketing (tags in the browser) does not become consent to share account usage.
+async fn a_claimed_choice_keeps_its_own_time_version_and_notice(b: Backend) {
+    let chosen_at = shared::clock::Clock::epoch_seconds(&b.clock);
+    let visitor_id = visitor_choice(&b, true, true).await;
+    b.clock.advance(chrono::Duration::days(20));
+    let ada = user(&b).await;
+
+    let (status, claimed) =
+        b.post("/v1/me/cookie-consents/claim", ada.bearer(), json!({"visitor_id": visitor_id})).await;
+
+    assert_eq!(status, 200, "{claimed}");
+    let purposes: Vec<_> = claimed["purposes"].as_array().unwrap().iter().map(|p| p["purpose"].clone()).collect();
+    assert_eq!(purposes, [json!("analytics_cookies")], "the banner's marketing is not sharing");
+    let (_, history) = b.get("/v1/me/consents/history", ada.bearer()).await;
+    let entry = &history["items"][0];
+    assert_eq!(entry["purpose"], "analytics_cookies");
+    assert_eq!(entry["recorded_at"], shared::clock::rfc3339_from_epoch(chosen_at), "the choice's own time");
+    assert_eq!(entry["policy_version"], "2019-10-28");
+    assert_eq!(entry["notice_sha256"], consent::NOTICE_SHA256.as_str());
+    let (_, state) = b.get("/v1/me/consents", ada.bearer()).await;
+    assert_eq!(state["purposes"]["marketing_sharing"]["granted"], false);
+
+    // A later decision of the account is not overwritten by an older banner choice.
+    let other_visit = visitor_choice(&b, true, false).await;
+    b.clock.advance(chrono::Duration::minutes(5));
+    b.put("/v1/me/consents/analytics_cookies", ada.bearer(), json!({"granted": false})).await;
+    let (_, claimed) = b.post("/v1/me/cookie-consents/claim", ada.bearer(), json!({"visitor_id": other_visit})).await;
+    assert_eq!(claimed["not_carried_over"], json!(["analytics_cookies"]));
+    let (_, state) = b.get("/v1/me/consents", ada.bearer()).await;
+    assert_eq!(state["purposes"]["analytics_cookies"]["granted"], false);
+}
+
+/// M4: analytics asks again under a new notice, so a choice made under the old one is stale.
+async fn a_choice_under_an_older_notice_that_asks_again_is_not_claimed(b: Backend) {
+    let visitor_id = visitor_choice(&b, true, false).await;
+    let key = shared::keys::visitor_cookie_state(&visitor_id);
+    let older = shared::store::Update::new().set("policy_version", "2018-05-25");
+    b.platform.store.update(&key, "visitor_consent_state", older, None).await.unwrap();
+    let ada = user(&b).await;
+
+    let (status, claimed) =
+        b.post("/v1/me/cookie-consents/claim", ada.bearer(), json!({"visitor_id": visitor_id})).await;
+
+    assert_eq!(status, 200, "{claimed}");
+    assert_eq!(claimed["purposes"], json!([]));
+    assert_eq!(claimed["not_carried_over"], json!(["analytics_cookies"]));
+    let (_, history) = b.get("/v1/me/consents/history", ada.bearer()).await;
+    assert!(history["items"].as_array().unwrap().is_empty(), "{history}");
+    assert!(!consent::is_granted(&b.platform, &ada.user_id, PurposeId::AnalyticsCookies).await.unwrap());
+}
 
 async fn a_grant_and_a_withdrawal_are_both_proved_and_the_last_one_counts(b: Backend) {
     let ada = user(&b).await;
