@@ -44,7 +44,7 @@ pub async fn send_product_update(
     auth: AuthUser,
     ApiJson(update): ApiJson<ProductUpdate>,
 ) -> Result<(StatusCode, Json<Broadcast>), ApiError> {
-    auth.require_operator()?;
+    auth.require_operator(&platform).await?;
     let subject = update.subject.trim();
     if subject.is_empty() || subject.chars().count() > 200 || subject.contains(['\r', '\n']) {
         return Err(ApiError::unprocessable("invalid_subject", "The subject must be one line of 1 to 200 characters."));

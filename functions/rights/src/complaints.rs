@@ -115,7 +115,7 @@ pub async fn list(
     auth: AuthUser,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<Paginated<Complaint>>, ApiError> {
-    auth.require_operator()?;
+    auth.require_operator(&platform).await?;
     let query = Query::index(Index::Gsi3, keys::COMPLAINTS_LISTING)
         .backward()
         .limit(params.limit()?)

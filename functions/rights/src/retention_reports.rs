@@ -18,7 +18,7 @@ pub async fn retention_reports(
     auth: AuthUser,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<Paginated<shared::retention::RetentionReport>>, ApiError> {
-    auth.require_operator()?;
+    auth.require_operator(&platform).await?;
     let query = shared::retention::reports_query().limit(params.limit()?).cursor(params.cursor.clone());
     let page = platform.store.query(query).await?;
     let items = page.items.iter().map(|item| item.data()).collect::<Result<Vec<_>, StoreError>>()?;

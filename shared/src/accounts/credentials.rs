@@ -72,23 +72,49 @@ pub async fn signup(platform: &Platform, form: SignupForm<'_>) -> Result<(), Acc
     let put = |item| TransactOp::Put { item, condition: Some(Condition::NotExists) };
     /// The operation that claims the address: its failure means the address is taken.
     const CLAIM_OP: usize = 0;
-    let created = platform
-        .store
-        .transact(vec![
-            put(claim.item(email.canonical())?.expires_at(unverified_until)),
-            put(organisation.item()?.expires_at(unverified_until)),
-            put(user.item()?.expires_at(unverified_until)),
-            put(verification.item(&token_hash, now + VERIFICATION_TTL_SECONDS)?),
-        ])
-        .await;
+    let ops = vec![
+        put(claim.item(email.canonical())?.expires_at(unverified_until)),
+        put(organisation.item()?.expires_at(unverified_until)),
+        put(user.item()?.expires_at(unverified_until)),
+        put(verification.item(&token_hash, now + VERIFICATION_TTL_SECONDS)?),
+    ];
+    let mut created = platform.store.transact(ops.clone()).await;
+    // The address is held. An earlier signup for it that nobody verified is replaced, never
+    // kept: its link, whoever clicks it, must not activate someone else's password (its user
+    // goes, so its token finds nothing).
+    if let Err(StoreError::ConditionFailed { operation: Some(CLAIM_OP) }) = created
+        && let Some(pending) = unverified_holder(platform, &email).await?
+    {
+        let mut ops = ops;
+        ops[CLAIM_OP] = TransactOp::Put {
+            item: claim.item(email.canonical())?.expires_at(unverified_until),
+            condition: Some(Condition::equals("user_id", pending.user_id.as_str())),
+        };
+        ops.push(TransactOp::Delete {
+            key: UserRecord::key(&pending.user_id),
+            condition: Some(Condition::equals("email_verified", false)),
+        });
+        ops.push(TransactOp::Delete { key: OrganisationRecord::key(&pending.organisation_id), condition: None });
+        created = platform.store.transact(ops).await;
+    }
     let notice = match created {
         Ok(()) => emails::verify_address(&platform.settings, email.as_str(), &token),
-        // The address is taken: nothing was written; its owner is told, the caller is not.
-        Err(StoreError::ConditionFailed { operation: Some(CLAIM_OP) }) => emails::already_registered(email.as_str()),
+        // The address is taken (or the pending signup was verified meanwhile): nothing was
+        // written; its owner is told, the caller is not.
+        Err(StoreError::ConditionFailed { .. }) => emails::already_registered(email.as_str()),
         Err(err) => return Err(err.into()),
     };
     mail::enqueue(platform.queue.as_ref(), vec![notice]).await?;
     Ok(())
+}
+
+/// The account holding an address's claim if it was never verified (an abandoned or squatted
+/// signup), alone in its organisation as every signup is.
+async fn unverified_holder(platform: &Platform, email: &EmailAddress) -> Result<Option<UserRecord>, AccountError> {
+    let Some(claim) = platform.store.get(&EmailClaim::key(email.canonical())).await? else { return Ok(None) };
+    let claim: EmailClaim = claim.data()?;
+    let holder = super::find_user(platform, &claim.user_id).await?;
+    Ok(holder.filter(|user| !user.email_verified))
 }
 
 /// The user behind an address, if any, checked against a password in constant work: an

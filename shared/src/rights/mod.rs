@@ -18,10 +18,27 @@ use crate::keys;
 use crate::store::{Condition, Index, IndexKey, Item, Key, Query, SortKey, StoreError, TransactOp};
 use crate::{Platform, clock::rfc3339_from_epoch};
 
-/// GDPR Art. 12(3): one month; we count the shortest month.
-pub const DEADLINE_SECONDS: i64 = 30 * 24 * 3600;
-/// An extension adds at most two further months.
-pub const MAX_EXTENSION_DAYS: i64 = 61;
+/// An extension adds at most two further months: 62 days at the very most, and never past
+/// two calendar months after the deadline ([`latest_extended_deadline`]).
+pub const MAX_EXTENSION_DAYS: i64 = 62;
+
+/// `months` calendar months after `at` (the same time of day; the last day of a shorter
+/// month when the day does not exist, so 31 January + 1 month is 28 or 29 February).
+fn add_months(at: i64, months: u32) -> i64 {
+    chrono::DateTime::from_timestamp(at, 0)
+        .and_then(|t| t.checked_add_months(chrono::Months::new(months)))
+        .map_or(at.saturating_add(i64::from(months) * 31 * 24 * 3600), |t| t.timestamp())
+}
+
+/// GDPR Art. 12(3): the answer is due one calendar month after receipt.
+pub fn deadline(received_at: i64) -> i64 {
+    add_months(received_at, 1)
+}
+
+/// The latest an extension may move a deadline to: two further calendar months.
+pub fn latest_extended_deadline(due_at: i64) -> i64 {
+    add_months(due_at, 2)
+}
 /// How long a requester's export link stays valid. Each GET of the export endpoint signs a
 /// fresh one; in AWS it is signed with the function role's temporary credentials, and a
 /// presigned URL dies with them, so it must stay well inside their lifetime (an hour at most).
@@ -192,7 +209,7 @@ impl RightsRequest {
             details,
             changes,
             created_at: now,
-            due_at: now + DEADLINE_SECONDS,
+            due_at: deadline(now),
             extension: None,
             exports: None,
             failure_reason: None,
@@ -332,7 +349,14 @@ pub async fn save(platform: &Platform, request: &mut RightsRequest, previous_due
         condition: Some(Condition::equals("version", read_version)),
     }];
     if !request.status.is_open() {
-        ops.push(TransactOp::Delete { key: keys::open_rights_entry(previous_due_at, &request.id), condition: None });
+        // A failed request is not answered: it stays on the list by deadline (and so on the
+        // overdue list and in the DPO's alerts) until someone resolves it.
+        if request.status != Status::Failed {
+            ops.push(TransactOp::Delete {
+                key: keys::open_rights_entry(previous_due_at, &request.id),
+                condition: None,
+            });
+        }
         if let Some(user_id) = &request.user_id {
             ops.push(TransactOp::Delete { key: lock_key(user_id, request.kind), condition: None });
         }
@@ -361,6 +385,19 @@ pub struct RightsMessage {
 
 #[cfg(test)]
 mod tests {
+
+    fn at(text: &str) -> i64 {
+        chrono::DateTime::parse_from_rfc3339(text).map(|t| t.timestamp()).unwrap_or_default()
+    }
+
+    #[test]
+    fn the_deadline_is_one_calendar_month_and_an_extension_two_more() {
+        assert_eq!(deadline(at("2026-11-29T09:00:00Z")), at("2026-12-29T09:00:00Z"));
+        assert_eq!(deadline(at("2027-01-31T12:00:00Z")), at("2027-02-28T12:00:00Z"), "the month's last day");
+        assert_eq!(deadline(at("2028-01-31T12:00:00Z")), at("2028-02-29T12:00:00Z"), "a leap year");
+        assert_eq!(latest_extended_deadline(at("2026-12-29T09:00:00Z")), at("2027-02-28T09:00:00Z"));
+        assert_eq!(latest_extended_deadline(at("2027-06-30T00:00:00Z")), at("2027-08-30T00:00:00Z"));
+    }
     use super::*;
 
     fn request() -> RightsRequest {

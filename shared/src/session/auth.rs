@@ -48,8 +48,26 @@ impl AuthUser {
         }
     }
 
-    pub fn require_operator(&self) -> Result<(), ApiError> {
-        if self.operator { Ok(()) } else { Err(ApiError::forbidden("Only operators may do this.")) }
+    /// Operators are the allow-list in the settings (`INFENTRE_OPERATORS`), checked again on
+    /// every operator request against the account as it is now (verified, with an address on
+    /// the list), never only against the flag a session got at login: a removal from the list
+    /// or a change of address counts at once.
+    pub async fn require_operator(&self, platform: &Platform) -> Result<(), ApiError> {
+        if self.is_operator_now(platform).await? {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden("Only operators may do this."))
+        }
+    }
+
+    /// Whether the caller is an operator now (see [`AuthUser::require_operator`]).
+    pub async fn is_operator_now(&self, platform: &Platform) -> Result<bool, ApiError> {
+        if !self.operator {
+            return Ok(false);
+        }
+        let user = crate::accounts::find_user(platform, &self.user_id).await?;
+        Ok(user
+            .is_some_and(|u| u.email_verified && platform.settings.operators.iter().any(|o| *o == u.email_canonical)))
     }
 }
 

@@ -1,8 +1,9 @@
 //! The security review's findings, each as the behaviour that closes it: throttles that
-//! count before the password is checked (M2), limits on everything that mails or hashes (M7).
+//! count before the password is checked (M2), limits on everything that mails or hashes (M7),
+//! no account taken over through an unverified signup (M6).
 
 use infentre_tests::backend::{Backend, sqlite};
-use infentre_tests::{Auth, call, on_both_engines, outbox_files};
+use infentre_tests::{Auth, call, on_both_engines, outbox_files, token_mailed_to};
 use serde_json::json;
 
 const ADA: &str = "ada@example.com";
@@ -12,7 +13,56 @@ on_both_engines!(
     a_right_password_gives_its_attempt_back,
     one_address_gets_at_most_five_unasked_mails_an_hour,
     invitations_and_complaints_are_limited,
+    a_new_signup_replaces_an_unverified_one_and_its_link_dies,
+    operator_rights_are_checked_on_every_request,
 );
+
+/// M6 and L10: being an operator is re-checked against the account as it is now, not only
+/// the session's flag from login.
+async fn operator_rights_are_checked_on_every_request(b: Backend) {
+    let dpo = b.admin("dpo@infentre.com", PASSWORD, "Infentre").await;
+    assert_eq!(b.get("/v1/operator/complaints", dpo.bearer()).await.0, 200);
+    let change = json!({"email": "someone.else@infentre.com", "current_password": PASSWORD});
+    assert_eq!(call(&b.app, "PATCH", "/v1/me", dpo.bearer(), Some(change)).await.0, 200);
+    b.deliver_mail().await;
+    let link = token_mailed_to(&b.outbox, "someone.else@infentre.com").unwrap();
+    assert_eq!(b.post("/v1/email-verifications", Auth::None, json!({"token": link})).await.0, 200);
+
+    // The same session, now without a listed address.
+    for path in ["/v1/operator/complaints", "/v1/operator/rights-requests", "/v1/operator/retention-reports"] {
+        assert_eq!(b.get(path, dpo.bearer()).await.0, 403, "{path}");
+    }
+    let update = json!({"subject": "Hello", "text": "Still an operator?"});
+    assert_eq!(b.post("/v1/operator/product-updates", dpo.bearer(), update).await.0, 403);
+}
+
+/// M6: a squatter's unverified signup cannot hijack the account when the owner signs up and
+/// clicks a link.
+async fn a_new_signup_replaces_an_unverified_one_and_its_link_dies(b: Backend) {
+    let signup = |password: &str, organisation: &str| json!({"email": ADA, "password": password, "organisation_name": organisation});
+    assert_eq!(b.post("/v1/signup", Auth::None, signup("the squatter's password", "Squat")).await.0, 202);
+    b.deliver_mail().await;
+    let squatters_link = token_mailed_to(&b.outbox, ADA).unwrap();
+
+    assert_eq!(b.post("/v1/signup", Auth::None, signup(PASSWORD, "Analytical Engines")).await.0, 202);
+    b.deliver_mail().await;
+    let owners_link = token_mailed_to(&b.outbox, ADA).unwrap();
+    assert_ne!(owners_link, squatters_link, "a fresh verification link, not an 'already registered' notice");
+
+    let (status, _) = b.post("/v1/email-verifications", Auth::None, json!({"token": squatters_link})).await;
+    assert_eq!(status, 400, "the squatter's link activates nothing");
+    assert_eq!(b.post("/v1/email-verifications", Auth::None, json!({"token": owners_link})).await.0, 200);
+    let ada = b.login(ADA, PASSWORD).await;
+    let (_, me) = b.get("/v1/me", ada.bearer()).await;
+    assert_eq!(me["organisation"]["name"], "Analytical Engines");
+    let squatter = json!({"email": ADA, "password": "the squatter's password"});
+    assert_eq!(b.post("/v1/sessions", Auth::None, squatter).await.0, 401);
+    assert_eq!(b.count_of("Squat").await, 0, "the squatter's organisation is gone");
+
+    // Once verified, a signup for the address changes nothing (its owner is told).
+    assert_eq!(b.post("/v1/signup", Auth::None, signup("another password!!", "Copycat")).await.0, 202);
+    b.login(ADA, PASSWORD).await;
+}
 
 /// M2: twenty guesses at once, and only the limit's five reach the password check.
 #[tokio::test]

@@ -402,6 +402,11 @@ async fn operators_extend_once_and_see_what_is_overdue(b: Backend) {
     let (_, overdue) = b.get("/v1/operator/rights-requests?overdue=true", operator.bearer()).await;
     let ids: Vec<&str> = overdue["items"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
     assert_eq!(ids, [late], "the extended one is not overdue yet");
+    // Past its deadline, the other one can no longer be extended.
+    let (status, problem) = b
+        .post(&format!("/v1/rights-requests/{late}/extend"), operator.bearer(), json!({"reason": "late", "days": 5}))
+        .await;
+    assert_eq!((status, problem["code"].as_str()), (409, Some("deadline_passed")));
 }
 
 async fn a_complaint_reaches_the_dpo_and_answers_with_the_authority(b: Backend) {
@@ -444,4 +449,10 @@ async fn a_request_that_keeps_failing_is_marked_failed_with_a_reason(b: Backend)
     let failed = request(&b, &admin, id).await;
     assert_eq!(failed["status"], "failed");
     assert_eq!(failed["failure_reason"], "the requester's account no longer exists");
+    // Not answered: it stays on the list by deadline, and shows up as overdue.
+    b.clock.advance(chrono::Duration::days(31));
+    let operator = b.admin("dpo@infentre.com", PASSWORD, "Infentre").await;
+    let (_, overdue) = b.get("/v1/operator/rights-requests?overdue=true", operator.bearer()).await;
+    let ids: Vec<&str> = overdue["items"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [id], "a failed request stays overdue until resolved");
 }

@@ -133,8 +133,8 @@ pub struct ExtensionRequest {
     /// Told to the requester (at most 1,000 characters).
     #[schema(min_length = 1, max_length = 1000)]
     pub reason: String,
-    /// 1 to 61 days (two months at most, GDPR Art. 12(3)).
-    #[schema(minimum = 1, maximum = 61)]
+    /// 1 day to two further calendar months (GDPR Art. 12(3)), asked before the deadline.
+    #[schema(minimum = 1, maximum = 62)]
     pub days: i64,
 }
 
@@ -145,7 +145,7 @@ pub struct ExtensionRequest {
         (status = 200, body = RequestView),
         (status = 403, description = "forbidden: operators only; or csrf_token_invalid", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "not_found: no such request", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "already_extended, invalid_status (not open), or conflict", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "already_extended, deadline_passed, invalid_status (not open), or conflict", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "invalid_reason, invalid_days, or invalid_body", body = Problem, content_type = "application/problem+json"),
     ),
     security(("session" = []), ("bearer" = [])))]
@@ -156,10 +156,11 @@ pub async fn extend(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ExtensionRequest>,
 ) -> Result<Json<RequestView>, ApiError> {
-    auth.require_operator()?;
+    auth.require_operator(&platform).await?;
     let reason = check_reason(&body.reason)?;
+    let too_long = || ApiError::unprocessable("invalid_days", "An extension is 1 day to two further months.");
     if !(1..=MAX_EXTENSION_DAYS).contains(&body.days) {
-        return Err(ApiError::unprocessable("invalid_days", "An extension is 1 to 61 days (two months at most)."));
+        return Err(too_long());
     }
     let mut request = visible(&platform, &auth, &id).await?;
     if !request.status.is_open() {
@@ -169,8 +170,16 @@ pub async fn extend(
         return Err(ApiError::conflict("already_extended", "A request can be extended once."));
     }
     let now = platform.clock.epoch_seconds();
+    // Art. 12(3): the person must be told of an extension within the first month.
+    if now >= request.due_at {
+        return Err(ApiError::conflict("deadline_passed", "The deadline has passed: it can no longer be extended."));
+    }
     let previous_due = request.due_at;
-    request.due_at += body.days * 24 * 3600;
+    let extended = request.due_at + body.days * 24 * 3600;
+    if extended > rights::latest_extended_deadline(previous_due) {
+        return Err(too_long());
+    }
+    request.due_at = extended;
     request.extension = Some(Extension { days: body.days, reason: reason.clone(), at: time(now) });
     request.note(format!("operator:{}", auth.user_id), format!("deadline extended by {} days", body.days), now);
     rights::save(&platform, &mut request, previous_due).await.map_err(store_error)?;

@@ -81,5 +81,9 @@ pub(crate) async fn visible(platform: &Platform, auth: &AuthUser, id: &str) -> R
     }
     let request = rights::load(platform, id).await?.ok_or_else(not_found)?;
     let admin_of_it = auth.role == Role::Admin && auth.organisation_id == request.organisation_id;
-    if request.is_requester(&auth.user_id) || admin_of_it || auth.operator { Ok(request) } else { Err(not_found()) }
+    if request.is_requester(&auth.user_id) || admin_of_it || auth.is_operator_now(platform).await? {
+        Ok(request)
+    } else {
+        Err(not_found())
+    }
 }

@@ -178,7 +178,7 @@ pub async fn list_open(
     auth: AuthUser,
     ApiQuery(params): ApiQuery<OpenQuery>,
 ) -> Result<Json<Paginated<RequestView>>, ApiError> {
-    auth.require_operator()?;
+    auth.require_operator(&platform).await?;
     let limit = ListParams { cursor: None, limit: params.limit }.limit()?;
     let now = platform.clock.epoch_seconds();
     let query = rights::open_query(params.overdue.unwrap_or(false).then_some(now)).limit(limit).cursor(params.cursor);
