@@ -149,10 +149,27 @@ def check_structure(stack: Stack) -> dict[str, dict]:
                 shared_on.add(feature)
                 todo += [f for f in shared_features.get(feature, []) if f in shared_features]
         check("aws" in shared_on, f"{logical}: the default features of {package['name']} do not turn on shared's aws")
+        # The binary links exactly the AWS clients its role grants, beyond DynamoDB (#16).
+        clients = {f.removeprefix("aws-") for f in shared_on if f in ("aws-sqs", "aws-s3", "aws-ssm")}
+        granted = granted_services(resource.get("Properties", {}).get("Policies", []))
+        check(clients == granted, f"{logical}: shared's client features {sorted(clients)} != services its role grants {sorted(granted)}")
         found[logical] = {"package": package["name"], "binary": binary}
         print(f"  ok {logical}: {code_uri} -> {package['name']} bin {binary}", flush=True)
     check(len(found) == 10, f"ten functions expected, {len(found)} found")
     return found
+
+
+def granted_services(policies) -> set[str]:
+    """Which of SQS (sending), S3 and SSM a function's `Policies` grant, SAM templates included."""
+    text = json.dumps(policies)
+    services = set()
+    if "SQSSendMessagePolicy" in text or '"sqs:' in text:
+        services.add("sqs")
+    if re.search(r'"S3\w*Policy"|"s3:', text):
+        services.add("s3")
+    if '"ssm:' in text or "SSMParameter" in text:
+        services.add("ssm")
+    return services
 
 
 # AWS regions in the EEA (the notice promises it): London and Zurich are not.

@@ -1,36 +1,47 @@
 //! The distributed engine: AWS clients built once per cold start, and the platform on
-//! DynamoDB, SQS and S3.
+//! DynamoDB, SQS and S3. A function is built with only the clients its role lets it call
+//! (features `aws-sqs`, `aws-s3`, `aws-ssm`); the ports it has no client for are [`NotGranted`].
 
 mod metrics;
+mod not_granted;
+#[cfg(feature = "aws-ssm")]
 mod secrets;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 pub use metrics::RequestCounter;
+pub use not_granted::NotGranted;
+#[cfg(feature = "aws-ssm")]
 pub use secrets::{Secret, SecretError};
 
+#[cfg(feature = "aws-s3")]
 use crate::blob::s3::S3BlobStore;
 use crate::clock::Clock;
-use crate::config::{ConfigError, Environment, Settings, Source, signing_key_from_base64};
+use crate::config::{ConfigError, Environment, Settings, Source};
 use crate::platform::Platform;
 use crate::queue::QueueName;
 use crate::queue::batch::{SqsBatchResponse, SqsEvent};
+#[cfg(feature = "aws-sqs")]
 use crate::queue::sqs::{QueueUrls, SqsQueue};
 use crate::signing::SigningKey;
 use crate::store::dynamodb::DynamoStore;
 
-/// The AWS resources of a deployment (set by `template.yaml`).
+/// The AWS resources of a deployment (set by `template.yaml`) that this function has clients for.
 #[derive(Debug, Clone)]
 pub struct AwsSettings {
     pub table: String,
+    #[cfg(feature = "aws-sqs")]
     pub queues: HashMap<QueueName, QueueUrls>,
+    #[cfg(feature = "aws-s3")]
     pub export_bucket: String,
 }
 
 impl AwsSettings {
     pub fn from_source(source: &dyn Source) -> Result<Self, ConfigError> {
+        #[cfg(feature = "aws-sqs")]
         let mut queues = HashMap::new();
+        #[cfg(feature = "aws-sqs")]
         for queue in QueueName::ALL {
             let (url_name, dlq_name) = queue_setting_names(queue);
             queues.insert(
@@ -40,7 +51,9 @@ impl AwsSettings {
         }
         Ok(Self {
             table: source.required("INFENTRE_TABLE")?,
+            #[cfg(feature = "aws-sqs")]
             queues,
+            #[cfg(feature = "aws-s3")]
             export_bucket: source.required("INFENTRE_EXPORT_BUCKET")?,
         })
     }
@@ -66,8 +79,9 @@ pub fn settings_from_source(source: &dyn Source, signing_key: SigningKey) -> Res
 pub const SIGNING_KEY_PARAMETER: &str = "INFENTRE_SIGNING_KEY_PARAMETER";
 
 /// The signing key, from its SSM parameter on first need.
+#[cfg(feature = "aws-ssm")]
 pub async fn signing_key(secret: &Secret) -> Result<SigningKey, lambda_runtime::Error> {
-    Ok(signing_key_from_base64(SIGNING_KEY_PARAMETER, secret.get().await?)?)
+    Ok(crate::config::signing_key_from_base64(SIGNING_KEY_PARAMETER, secret.get().await?)?)
 }
 
 /// A source with some values set in code (secrets fetched from SSM) over another source.
@@ -82,12 +96,16 @@ impl Source for WithValues<'_> {
     }
 }
 
-/// The clients (DynamoDB, SQS, S3, SSM), sharing one configuration and one request counter.
+/// The clients this function is built with (DynamoDB always; SQS, S3, SSM by feature),
+/// sharing one configuration and one request counter.
 #[derive(Debug, Clone)]
 pub struct AwsClients {
     pub dynamodb: aws_sdk_dynamodb::Client,
+    #[cfg(feature = "aws-sqs")]
     pub sqs: aws_sdk_sqs::Client,
+    #[cfg(feature = "aws-s3")]
     pub s3: aws_sdk_s3::Client,
+    #[cfg(feature = "aws-ssm")]
     pub ssm: aws_sdk_ssm::Client,
     pub requests: RequestCounter,
 }
@@ -102,28 +120,41 @@ impl AwsClients {
     pub fn from_config(config: &aws_config::SdkConfig) -> Self {
         let requests = RequestCounter::new();
         let dynamodb = aws_sdk_dynamodb::config::Builder::from(config).interceptor(requests.clone()).build();
-        let sqs = aws_sdk_sqs::config::Builder::from(config).interceptor(requests.clone()).build();
-        let ssm = aws_sdk_ssm::config::Builder::from(config).interceptor(requests.clone()).build();
-        // A custom endpoint (moto, MinIO) serves buckets by path, not by host name.
-        let path_style = config.endpoint_url().is_some();
-        let s3 = aws_sdk_s3::config::Builder::from(config)
-            .interceptor(requests.clone())
-            .force_path_style(path_style)
-            .build();
         Self {
             dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb),
-            sqs: aws_sdk_sqs::Client::from_conf(sqs),
-            s3: aws_sdk_s3::Client::from_conf(s3),
-            ssm: aws_sdk_ssm::Client::from_conf(ssm),
+            #[cfg(feature = "aws-sqs")]
+            sqs: aws_sdk_sqs::Client::from_conf(
+                aws_sdk_sqs::config::Builder::from(config).interceptor(requests.clone()).build(),
+            ),
+            #[cfg(feature = "aws-s3")]
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(config)
+                    .interceptor(requests.clone())
+                    // A custom endpoint (moto, MinIO) serves buckets by path, not by host name.
+                    .force_path_style(config.endpoint_url().is_some())
+                    .build(),
+            ),
+            #[cfg(feature = "aws-ssm")]
+            ssm: aws_sdk_ssm::Client::from_conf(
+                aws_sdk_ssm::config::Builder::from(config).interceptor(requests.clone()).build(),
+            ),
             requests,
         }
     }
 
     pub fn platform(&self, aws: &AwsSettings, settings: Settings, clock: Arc<dyn Clock>) -> Platform {
+        #[cfg(feature = "aws-sqs")]
+        let queue = Arc::new(SqsQueue::new(self.sqs.clone(), aws.queues.clone()));
+        #[cfg(not(feature = "aws-sqs"))]
+        let queue = Arc::new(NotGranted("SQS"));
+        #[cfg(feature = "aws-s3")]
+        let blobs = Arc::new(S3BlobStore::new(self.s3.clone(), &aws.export_bucket, clock.clone()));
+        #[cfg(not(feature = "aws-s3"))]
+        let blobs = Arc::new(NotGranted("S3"));
         Platform {
             store: Arc::new(DynamoStore::new(self.dynamodb.clone(), &aws.table, clock.clone())),
-            queue: Arc::new(SqsQueue::new(self.sqs.clone(), aws.queues.clone())),
-            blobs: Arc::new(S3BlobStore::new(self.s3.clone(), &aws.export_bucket, clock.clone())),
+            queue,
+            blobs,
             clock,
             settings: Arc::new(settings),
         }
@@ -162,6 +193,7 @@ impl ColdStart {
         self.clients.platform(&self.aws, settings, Arc::new(crate::clock::SystemClock))
     }
 
+    #[cfg(feature = "aws-ssm")]
     pub fn signing_key_secret(&self) -> Result<Secret, ConfigError> {
         Secret::required(&Environment, SIGNING_KEY_PARAMETER, &self.clients.ssm)
     }

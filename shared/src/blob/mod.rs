@@ -4,7 +4,7 @@
 
 #[cfg(feature = "embedded")]
 pub mod local;
-#[cfg(feature = "aws")]
+#[cfg(feature = "aws-s3")]
 pub mod s3;
 
 use std::time::Duration;

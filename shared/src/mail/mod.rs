@@ -118,6 +118,7 @@ pub trait Mailer: Send + Sync + std::fmt::Debug {
 }
 
 /// Header names we let through: RFC 5322 field names, and never one the adapter sets itself.
+#[cfg(any(feature = "providers", feature = "embedded", feature = "smtp"))]
 pub(crate) fn check_headers(email: &Email) -> Result<(), MailError> {
     const OURS: [&str; 8] =
         ["from", "to", "subject", "date", "message-id", "mime-version", "content-type", "content-transfer-encoding"];

@@ -10,7 +10,7 @@ pub mod batch;
 pub mod poller;
 #[cfg(feature = "embedded")]
 pub mod sqlite;
-#[cfg(feature = "aws")]
+#[cfg(feature = "aws-sqs")]
 pub mod sqs;
 
 use std::time::Duration;
@@ -123,6 +123,7 @@ pub fn batches(bodies: Vec<String>) -> Result<Vec<Vec<String>>, QueueError> {
     Ok(batches)
 }
 
+#[cfg(any(feature = "aws-sqs", feature = "embedded"))]
 pub(crate) fn validate_receive(max: usize) -> Result<(), QueueError> {
     if max == 0 || max > MAX_BATCH_MESSAGES {
         return Err(QueueError::Invalid(format!("receive 1..={MAX_BATCH_MESSAGES} messages")));
