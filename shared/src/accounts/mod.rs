@@ -258,3 +258,5 @@ pub async fn invite(
 mod credentials;
 #[cfg(feature = "passwords")]
 pub use credentials::*;
+#[cfg(feature = "passwords")]
+pub mod membership;
