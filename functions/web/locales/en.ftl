@@ -310,3 +310,4 @@ desk-report-alerts = Deadline alerts
 desk-report-complete = Complete
 desk-yes = Yes
 desk-no = No
+desk-scroll-table = Table (scrolls sideways on narrow screens)

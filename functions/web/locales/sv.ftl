@@ -309,3 +309,4 @@ desk-report-alerts = Påminnelser om tidsfrister
 desk-report-complete = Klar
 desk-yes = Ja
 desk-no = Nej
+desk-scroll-table = Tabell (rullar i sidled på smala skärmar)
