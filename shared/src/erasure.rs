@@ -175,6 +175,8 @@ pub async fn erase_organisation(platform: &Platform, organisation_id: &str) -> R
     }
     let suppressions = Query::partition(keys::organisation_suppressions(organisation_id)).limit(1_000);
     org_items.extend(query_all(store, suppressions).await?);
+    let membership_history = Query::partition(keys::membership_history(organisation_id)).limit(1_000);
+    org_items.extend(query_all(store, membership_history).await?);
     // Invoices: the law requires keeping them; the sweeper purges each at its date.
     let invoices =
         query_all(store, Query::partition(keys::organisation_invoices(organisation_id)).limit(1_000)).await?;

@@ -227,3 +227,37 @@ impl From<crate::accounts::AccountError> for ApiError {
         }
     }
 }
+
+impl From<crate::rights::decisions::DecisionError> for ApiError {
+    fn from(err: crate::rights::decisions::DecisionError) -> Self {
+        use crate::rights::decisions::DecisionError as E;
+        match err {
+            E::NotFound => ApiError::not_found(err.to_string()),
+            E::NotAdmin | E::NotOperator => ApiError::forbidden(err.to_string()),
+            E::NotAwaitingApproval | E::NotOpen | E::Illegal(_) => {
+                ApiError::conflict("invalid_status", err.to_string())
+            }
+            E::AlreadyExtended => ApiError::conflict("already_extended", err.to_string()),
+            E::DeadlinePassed => ApiError::conflict("deadline_passed", err.to_string()),
+            E::InvalidReason => ApiError::unprocessable("invalid_reason", err.to_string()),
+            E::InvalidDays => ApiError::unprocessable("invalid_days", err.to_string()),
+            E::Conflict => ApiError::conflict("conflict", err.to_string()),
+            E::Store(err) => err.into(),
+            E::Queue(err) => err.into(),
+        }
+    }
+}
+
+#[cfg(feature = "passwords")]
+impl From<crate::accounts::membership::MembershipError> for ApiError {
+    fn from(err: crate::accounts::membership::MembershipError) -> Self {
+        use crate::accounts::membership::MembershipError as E;
+        match err {
+            E::NoSuchMember | E::NoSuchInvitation => ApiError::not_found(err.to_string()),
+            E::NotAdmin => ApiError::forbidden(err.to_string()),
+            E::SelfRemoval => ApiError::conflict("self_removal", err.to_string()),
+            E::Conflict => ApiError::conflict("conflict", err.to_string()),
+            E::Account(err) => err.into(),
+        }
+    }
+}

@@ -47,6 +47,16 @@ pub fn organisation_invitations(organisation_id: &str) -> String {
     format!("ORG#{organisation_id}#INVITATIONS")
 }
 
+/// An organisation's membership history (role changes, removals, revoked invitations), oldest
+/// first: ids and roles only.
+pub fn membership_history(organisation_id: &str) -> String {
+    format!("ORG#{organisation_id}#MEMBERSHIP")
+}
+
+pub fn membership_event(organisation_id: &str, at: i64, id: &str) -> Key {
+    Key::new(membership_history(organisation_id), format!("{}#{id}", padded(at)))
+}
+
 /// GSI1 partition of the items about a user that live outside their partition (sessions,
 /// tokens, the e-mail uniqueness claim).
 pub fn subject_index(user_id: &str) -> String {

@@ -15,7 +15,7 @@ use shared::keys;
 use shared::mail::{self, Email};
 use shared::responses::{JsonBody, SessionWrite, Throttled};
 use shared::session::AuthUser;
-use shared::store::{Condition, Index, IndexKey, Item, Query, StoreError};
+use shared::store::{Condition, Index, IndexKey, Item};
 use shared::throttle::COMPLAINTS_PER_USER;
 use utoipa::ToSchema;
 
@@ -107,20 +107,15 @@ pub async fn create(
 
 /// Complaints, newest first (operators).
 #[utoipa::path(get, path = "/v1/operator/complaints", tag = "rights", params(ListParams), operation_id = "list_complaints",
-    responses(shared::responses::Query, shared::responses::Session, (status = 200, body = Paginated<Complaint>),
+    responses(shared::responses::Query, shared::responses::Session, (status = 200, body = Paginated<shared::operator::ComplaintEntry>),
         (status = 403, description = "forbidden: operators only", body = Problem, content_type = "application/problem+json")),
     security(("session" = []), ("bearer" = [])))]
 pub async fn list(
     State(platform): State<Platform>,
     auth: AuthUser,
     ApiQuery(params): ApiQuery<ListParams>,
-) -> Result<Json<Paginated<Complaint>>, ApiError> {
+) -> Result<Json<Paginated<shared::operator::ComplaintEntry>>, ApiError> {
     auth.require_operator(&platform).await?;
-    let query = Query::index(Index::Gsi3, keys::COMPLAINTS_LISTING)
-        .backward()
-        .limit(params.limit()?)
-        .cursor(params.cursor.clone());
-    let page = platform.store.query(query).await?;
-    let items = page.items.iter().map(|item| item.data::<Complaint>()).collect::<Result<Vec<_>, StoreError>>()?;
-    Ok(Json(Paginated { items, cursor: page.cursor }))
+    let (items, cursor) = shared::operator::complaints_page(&platform, params.limit()?, params.cursor.clone()).await?;
+    Ok(Json(Paginated { items, cursor }))
 }

@@ -6,7 +6,6 @@ use shared::Platform;
 use shared::error::{ApiError, Problem};
 use shared::http::{ApiQuery, ListParams, Paginated};
 use shared::session::AuthUser;
-use shared::store::StoreError;
 
 /// What each retention sweep did, newest first (operators).
 #[utoipa::path(get, path = "/v1/operator/retention-reports", tag = "rights", params(ListParams),
@@ -19,8 +18,7 @@ pub async fn retention_reports(
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<Paginated<shared::retention::RetentionReport>>, ApiError> {
     auth.require_operator(&platform).await?;
-    let query = shared::retention::reports_query().limit(params.limit()?).cursor(params.cursor.clone());
-    let page = platform.store.query(query).await?;
-    let items = page.items.iter().map(|item| item.data()).collect::<Result<Vec<_>, StoreError>>()?;
-    Ok(Json(Paginated { items, cursor: page.cursor }))
+    let (items, cursor) =
+        shared::operator::retention_reports_page(&platform, params.limit()?, params.cursor.clone()).await?;
+    Ok(Json(Paginated { items, cursor }))
 }

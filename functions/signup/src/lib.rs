@@ -5,12 +5,13 @@
 //! live there because the rights function and worker (and the web pages) need them too.
 
 mod me;
+mod members;
 mod organisations;
 mod registration;
 mod sessions;
 
 use axum::Router;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, patch, post};
 use shared::Platform;
 
 /// The routes of this function; [`shared::http::app`] completes them for Lambda and the
@@ -28,7 +29,13 @@ pub fn routes() -> Router<Platform> {
             get(organisations::get_organisation).delete(organisations::cancel_organisation),
         )
         .route("/v1/organisations/current/members", get(organisations::list_members))
-        .route("/v1/organisations/current/invitations", post(organisations::invite))
+        .route("/v1/organisations/current/invitations", post(organisations::invite).get(members::list_invitations))
+        .route("/v1/organisations/current/invitations/{id}", delete(members::revoke_invitation))
+        .route(
+            "/v1/organisations/current/members/{user_id}",
+            patch(members::change_role).delete(members::remove_member),
+        )
+        .route("/v1/organisations/current/membership-history", get(members::history))
         .route("/v1/invitations/accept", post(organisations::accept_invitation))
 }
 
@@ -48,6 +55,11 @@ pub fn routes() -> Router<Platform> {
         organisations::list_members,
         organisations::invite,
         organisations::accept_invitation,
+        members::change_role,
+        members::remove_member,
+        members::list_invitations,
+        members::revoke_invitation,
+        members::history,
     ),
     tags((name = "accounts", description = "Signup, verification, sessions and the user's own account"),
          (name = "organisations", description = "The caller's organisation, its members and invitations"))

@@ -31,7 +31,7 @@ use shared::error::{ApiError, Problem};
 use shared::marketing::{EventSource, RecipientRef, SyncMessage};
 use shared::queue::QueueName;
 use shared::session::AuthUser;
-use shared::store::{BatchOp, Index, Item, Key, Query, query_all};
+use shared::store::{BatchOp, Index, Item, Key};
 use shared::tracking::RETENTION_SECONDS;
 use shared::{keys, store};
 use utoipa::ToSchema;
@@ -108,10 +108,7 @@ fn text(event: &Value, field: &str, max: usize) -> Option<String> {
     event.get(field).and_then(Value::as_str).filter(|s| !s.is_empty() && s.len() <= max).map(str::to_owned)
 }
 
-/// The hash that identifies a recipient.
-pub fn recipient_hash(email: &EmailAddress) -> String {
-    shared::hash::sha256_hex(email.canonical().as_bytes())
-}
+pub use shared::recipients::recipient_hash;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WebhookResult {
@@ -291,19 +288,7 @@ pub async fn erase_recipient(
 ) -> Result<Json<RecipientErased>, ApiError> {
     auth.require_admin()?;
     let email = EmailAddress::parse(&email)?;
-    let recipient = recipient_hash(&email);
-    let key = keys::suppression(&auth.organisation_id, &recipient);
-    // Suppress first: an event arriving during the erasure is not stored after it.
-    let suppression = Item::new(key, "recipient_suppression")
-        .with_data(&serde_json::json!({ "recipient": recipient, "since": platform.clock.epoch_seconds() }))?;
-    platform.store.put(suppression, None).await?;
-    let interactions = query_all(
-        platform.store.as_ref(),
-        Query::partition(keys::recipient_interactions(&auth.organisation_id, &recipient)).limit(1_000),
-    )
-    .await?;
-    let erased = interactions.len();
-    platform.store.batch_write(interactions.into_iter().map(|i| BatchOp::Delete(i.key)).collect()).await?;
+    let erased = shared::recipients::erase_recipient(&platform, &auth.organisation_id, &email).await?;
     Ok(Json(RecipientErased { erased, suppressed: true }))
 }
 

@@ -6,6 +6,7 @@
 mod account;
 pub mod banner;
 pub mod csrf;
+mod desks;
 pub mod i18n;
 mod links;
 pub mod notice;
@@ -21,7 +22,7 @@ use shared::Platform;
 
 /// Every (method, path) this function serves, as API Gateway routes: the deployment test
 /// checks `template.yaml` routes exactly these to the web function, and none of the API's.
-pub const ROUTES: [(&str, &str); 24] = [
+pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/"),
     ("GET", "/privacy"),
     ("GET", "/privacy/versions/{version}"),
@@ -46,6 +47,19 @@ pub const ROUTES: [(&str, &str); 24] = [
     ("POST", "/sign-out"),
     ("GET", "/account"),
     ("POST", "/account/consents"),
+    // The admin and operator desks (desks.rs).
+    ("GET", "/admin"),
+    ("POST", "/admin/members/role"),
+    ("POST", "/admin/members/remove"),
+    ("POST", "/admin/invitations"),
+    ("POST", "/admin/invitations/revoke"),
+    ("POST", "/admin/rights-requests/approve"),
+    ("POST", "/admin/rights-requests/deny"),
+    ("POST", "/admin/recipients/erase"),
+    ("POST", "/admin/cancel"),
+    ("GET", "/operator"),
+    ("POST", "/operator/rights-requests/extend"),
+    ("GET", "/desks.css"),
 ];
 
 /// The pages' Content Security Policy: only our own scripts, styles and images, no inline
@@ -76,6 +90,7 @@ pub fn routes() -> Router<Platform> {
         .route("/sign-out", post(account::sign_out))
         .route("/account", get(account::account))
         .route("/account/consents", post(account::change_consent))
+        .merge(desks::routes())
         .layer(middleware::from_fn(page_headers))
 }
 

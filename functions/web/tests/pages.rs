@@ -57,8 +57,9 @@ fn form_token(response: &Response<()>, html: &str) -> (String, String) {
     (cookie, token.to_owned())
 }
 
-/// The pages behind e-mailed links (they need a token) and the signed-in page.
-const LINK_PAGES: [&str; 4] = ["/verify-email", "/accept-invitation", "/unsubscribe", "/account"];
+/// The pages behind e-mailed links (they need a token) and the signed-in pages (account, desks).
+const LINK_PAGES: [&str; 6] =
+    ["/verify-email", "/accept-invitation", "/unsubscribe", "/account", "/admin", "/operator"];
 
 fn page_paths() -> Vec<&'static str> {
     web::ROUTES

@@ -32,6 +32,14 @@ pub async fn find_user(platform: &Platform, user_id: &str) -> Result<Option<User
     }
 }
 
+/// Whether the account is an operator now: verified, with an address on the allow-list in
+/// the settings (`INFENTRE_OPERATORS`). Checked on every operator request, so a removal from
+/// the list or a change of address counts at once, whatever a session said at login.
+pub async fn is_operator(platform: &Platform, user_id: &str) -> Result<bool, StoreError> {
+    let user = find_user(platform, user_id).await?;
+    Ok(user.is_some_and(|u| u.email_verified && platform.settings.operators.iter().any(|o| *o == u.email_canonical)))
+}
+
 /// The caller's account; [`AccountError::AccountGone`] if it was erased while a session lived on.
 pub async fn load_user(platform: &Platform, user_id: &str) -> Result<UserRecord, AccountError> {
     find_user(platform, user_id).await?.ok_or(AccountError::AccountGone)
@@ -261,3 +269,5 @@ pub async fn invite(
 mod credentials;
 #[cfg(feature = "passwords")]
 pub use credentials::*;
+#[cfg(feature = "passwords")]
+pub mod membership;

@@ -9,6 +9,7 @@
 //! After an erasure the request stays, anonymous: the requester's id, details and changes are
 //! removed, so it proves the erasure without being about the person any more.
 
+pub mod decisions;
 pub mod emails;
 
 use serde::{Deserialize, Serialize};

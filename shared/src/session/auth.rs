@@ -65,9 +65,7 @@ impl AuthUser {
         if !self.operator {
             return Ok(false);
         }
-        let user = crate::accounts::find_user(platform, &self.user_id).await?;
-        Ok(user
-            .is_some_and(|u| u.email_verified && platform.settings.operators.iter().any(|o| *o == u.email_canonical)))
+        Ok(crate::accounts::is_operator(platform, &self.user_id).await?)
     }
 }
 

@@ -15,6 +15,7 @@ mod lambda_events;
 mod mail_contract;
 mod mail_pipeline;
 mod marketing;
+mod membership;
 mod one_machine;
 mod panics;
 mod queue_contract;

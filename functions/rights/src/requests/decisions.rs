@@ -5,36 +5,15 @@ use axum::Json;
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 use shared::Platform;
-use shared::accounts;
-use shared::clock::rfc3339_from_epoch as time;
 use shared::error::{ApiError, Problem};
 use shared::http::ApiJson;
-use shared::mail;
 use shared::responses::{JsonBody, SessionWrite};
-use shared::rights::{self, Extension, MAX_EXTENSION_DAYS, RightsRequest, Status, emails};
+use shared::rights::Status;
+use shared::rights::decisions;
 use shared::session::AuthUser;
 use utoipa::ToSchema;
 
-use super::intake::enqueue;
-use super::{RequestView, illegal, store_error, visible};
-
-const MAX_REASON: usize = 1_000;
-
-/// A request an admin of its organisation may decide on.
-async fn decidable(platform: &Platform, auth: &AuthUser, id: &str) -> Result<RightsRequest, ApiError> {
-    let request = visible(platform, auth, id).await?;
-    if auth.organisation_id != request.organisation_id {
-        return Err(ApiError::not_found("No such rights request."));
-    }
-    auth.require_admin()?;
-    if request.status != Status::AwaitingOrganisationApproval {
-        return Err(ApiError::conflict(
-            "invalid_status",
-            "Only a request awaiting approval can be approved or denied.",
-        ));
-    }
-    Ok(request)
-}
+use super::RequestView;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Decision {
@@ -57,16 +36,8 @@ pub async fn approve(
     auth: AuthUser,
     Path(id): Path<String>,
 ) -> Result<Json<Decision>, ApiError> {
-    let mut request = decidable(&platform, &auth, &id).await?;
-    // Queued first: if the approval then loses to another admin's decision, the worker finds
-    // the request denied and drops the message; if it wins, the message is already there.
-    enqueue(&platform, &request.id).await?;
-    let due_at = request.due_at;
-    request
-        .transition(Status::Queued, format!("admin:{}", auth.user_id), None, platform.clock.epoch_seconds())
-        .map_err(illegal)?;
-    rights::save(&platform, &mut request, due_at).await.map_err(store_error)?;
-    Ok(Json(Decision { status: Status::Queued }))
+    let request = decisions::approve(&platform, &auth.actor(&platform).await?, &id).await?;
+    Ok(Json(Decision { status: request.status }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -75,14 +46,6 @@ pub struct Reason {
     /// Told to the requester (at most 1,000 characters).
     #[schema(min_length = 1, max_length = 1000)]
     pub reason: String,
-}
-
-fn check_reason(reason: &str) -> Result<String, ApiError> {
-    let reason = reason.trim();
-    if reason.is_empty() || reason.chars().count() > MAX_REASON {
-        return Err(ApiError::unprocessable("invalid_reason", "A reason of 1 to 1,000 characters is required."));
-    }
-    Ok(reason.to_owned())
 }
 
 /// An admin denies a member's request, with a reason the requester is told.
@@ -103,28 +66,8 @@ pub async fn deny(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<Reason>,
 ) -> Result<Json<Decision>, ApiError> {
-    let reason = check_reason(&body.reason)?;
-    let mut request = decidable(&platform, &auth, &id).await?;
-    let due_at = request.due_at;
-    request
-        .transition(
-            Status::Denied,
-            format!("admin:{}", auth.user_id),
-            Some(reason.clone()),
-            platform.clock.epoch_seconds(),
-        )
-        .map_err(illegal)?;
-    rights::save(&platform, &mut request, due_at).await.map_err(store_error)?;
-    if let Some(user_id) = &request.user_id
-        && let Ok(user) = accounts::load_user(&platform, user_id).await
-    {
-        mail::enqueue(
-            platform.queue.as_ref(),
-            vec![emails::denied(&user.email, &request, &reason, &platform.settings)],
-        )
-        .await?;
-    }
-    Ok(Json(Decision { status: Status::Denied }))
+    let request = decisions::deny(&platform, &auth.actor(&platform).await?, &id, &body.reason).await?;
+    Ok(Json(Decision { status: request.status }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -156,37 +99,6 @@ pub async fn extend(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ExtensionRequest>,
 ) -> Result<Json<RequestView>, ApiError> {
-    auth.require_operator(&platform).await?;
-    let reason = check_reason(&body.reason)?;
-    let too_long = || ApiError::unprocessable("invalid_days", "An extension is 1 day to two further months.");
-    if !(1..=MAX_EXTENSION_DAYS).contains(&body.days) {
-        return Err(too_long());
-    }
-    let mut request = visible(&platform, &auth, &id).await?;
-    if !request.status.is_open() {
-        return Err(ApiError::conflict("invalid_status", "Only an open request can be extended."));
-    }
-    if request.extension.is_some() {
-        return Err(ApiError::conflict("already_extended", "A request can be extended once."));
-    }
-    let now = platform.clock.epoch_seconds();
-    // Art. 12(3): the person must be told of an extension within the first month.
-    if now >= request.due_at {
-        return Err(ApiError::conflict("deadline_passed", "The deadline has passed: it can no longer be extended."));
-    }
-    let previous_due = request.due_at;
-    let extended = request.due_at + body.days * 24 * 3600;
-    if extended > rights::latest_extended_deadline(previous_due) {
-        return Err(too_long());
-    }
-    request.due_at = extended;
-    request.extension = Some(Extension { days: body.days, reason: reason.clone(), at: time(now) });
-    request.note(format!("operator:{}", auth.user_id), format!("deadline extended by {} days", body.days), now);
-    rights::save(&platform, &mut request, previous_due).await.map_err(store_error)?;
-    if let Some(user_id) = &request.user_id
-        && let Ok(user) = accounts::load_user(&platform, user_id).await
-    {
-        mail::enqueue(platform.queue.as_ref(), vec![emails::extended(&user.email, &request, &reason)]).await?;
-    }
+    let request = decisions::extend(&platform, &auth.actor(&platform).await?, &id, &body.reason, body.days).await?;
     Ok(Json(request.into()))
 }

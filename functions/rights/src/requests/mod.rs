@@ -10,9 +10,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use shared::Platform;
 use shared::clock::rfc3339_from_epoch as time;
-use shared::domain::Role;
 use shared::error::ApiError;
-use shared::rights::{self, Extension, HistoryEntry, IllegalTransition, RequestType, RightsRequest, SaveError, Status};
+use shared::rights::{Extension, HistoryEntry, IllegalTransition, RequestType, RightsRequest, Status};
 use shared::session::AuthUser;
 use utoipa::ToSchema;
 
@@ -59,31 +58,12 @@ impl From<RightsRequest> for RequestView {
     }
 }
 
-pub(crate) fn store_error(err: SaveError) -> ApiError {
-    match err {
-        SaveError::Conflict => {
-            ApiError::conflict("conflict", "The request changed meanwhile (someone else decided first); reload it.")
-        }
-        SaveError::Store(err) => err.into(),
-    }
-}
-
 pub(crate) fn illegal(err: IllegalTransition) -> ApiError {
     ApiError::conflict("invalid_status", err.to_string())
 }
 
 /// The request, for its requester, an admin of its organisation, or an operator; anyone else
-/// gets 404, as if it did not exist.
+/// gets 404, as if it did not exist (the rule is `shared::rights::decisions::visible`).
 pub(crate) async fn visible(platform: &Platform, auth: &AuthUser, id: &str) -> Result<RightsRequest, ApiError> {
-    let not_found = || ApiError::not_found("No such rights request.");
-    if ulid::Ulid::from_string(id).is_err() {
-        return Err(not_found());
-    }
-    let request = rights::load(platform, id).await?.ok_or_else(not_found)?;
-    let admin_of_it = auth.role == Role::Admin && auth.organisation_id == request.organisation_id;
-    if request.is_requester(&auth.user_id) || admin_of_it || auth.is_operator_now(platform).await? {
-        Ok(request)
-    } else {
-        Err(not_found())
-    }
+    Ok(shared::rights::decisions::visible(platform, &auth.actor(platform).await?, id).await?)
 }

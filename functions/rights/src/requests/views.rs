@@ -180,17 +180,7 @@ pub async fn list_open(
 ) -> Result<Json<Paginated<RequestView>>, ApiError> {
     auth.require_operator(&platform).await?;
     let limit = ListParams { cursor: None, limit: params.limit }.limit()?;
-    let now = platform.clock.epoch_seconds();
-    let query = rights::open_query(params.overdue.unwrap_or(false).then_some(now)).limit(limit).cursor(params.cursor);
-    let page = platform.store.query(query).await?;
-    let mut items = Vec::with_capacity(page.items.len());
-    for entry in &page.items {
-        let Some(id) = entry.attrs.get("request_id").and_then(|v| v.as_str()) else { continue };
-        match rights::load(&platform, id).await? {
-            Some(request) => items.push(request.into()),
-            // Erased with its requester: its entry goes too.
-            None => rights::drop_open_entry(&platform, &entry.key).await?,
-        }
-    }
-    Ok(Json(Paginated { items, cursor: page.cursor }))
+    let overdue_at = params.overdue.unwrap_or(false).then(|| platform.clock.epoch_seconds());
+    let (requests, cursor) = rights::decisions::open_page(&platform, overdue_at, limit, params.cursor).await?;
+    Ok(Json(Paginated { items: requests.into_iter().map(RequestView::from).collect(), cursor }))
 }
