@@ -6,6 +6,7 @@
 
 mod me;
 mod organisations;
+mod recovery;
 mod registration;
 mod sessions;
 
@@ -30,6 +31,9 @@ pub fn routes() -> Router<Platform> {
         .route("/v1/organisations/current/members", get(organisations::list_members))
         .route("/v1/organisations/current/invitations", post(organisations::invite))
         .route("/v1/invitations/accept", post(organisations::accept_invitation))
+        .route("/v1/password-reset-requests", post(recovery::request_reset))
+        .route("/v1/password-resets", post(recovery::reset_password))
+        .route("/v1/verification-requests", post(recovery::resend_verification))
 }
 
 /// This function's part of the OpenAPI document.
@@ -48,6 +52,9 @@ pub fn routes() -> Router<Platform> {
         organisations::list_members,
         organisations::invite,
         organisations::accept_invitation,
+        recovery::request_reset,
+        recovery::reset_password,
+        recovery::resend_verification,
     ),
     tags((name = "accounts", description = "Signup, verification, sessions and the user's own account"),
          (name = "organisations", description = "The caller's organisation, its members and invitations"))

@@ -17,6 +17,7 @@ mod marketing;
 mod one_machine;
 mod panics;
 mod queue_contract;
+mod recovery;
 mod retention;
 mod retention_sweeper;
 mod rights;
