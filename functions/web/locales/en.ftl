@@ -128,7 +128,7 @@ banner-always-on = Always on
 banner-settings = Cookie settings
 
 link-invalid-title = This link no longer works
-verify-invalid = The link is unknown, already used or expired. Verification links last 7 days for a new account and 24 hours for a new address. Sign up again, or change the address again from your account, to get a new link.
+verify-invalid = The link is unknown, already used or expired. Verification links last 24 hours. Ask for a new link, or sign up again; to confirm a changed address, change it again from your account.
 invitation-invalid = The invitation is unknown, already used or expired (invitations last 7 days). Ask an admin of your organisation to invite you again.
 unsubscribe-invalid = The unsubscribe link is not valid or has expired (links last a year). You can withdraw consent to our e-mails in your account at any time, or write to our Data Protection Officer.
 link-contact = Contact our Data Protection Officer
@@ -197,3 +197,26 @@ purpose-inactivity-reminders-title = Inactivity reminders
 purpose-inactivity-reminders-desc = Reminders when you have not used the service for a while.
 purpose-marketing-sharing-title = Sharing usage data with Google and Facebook
 purpose-marketing-sharing-desc = Information about how you use the platform shared with Google Analytics and Facebook, identified by a hash of your e-mail address, never with your IP address.
+
+## ---- Privacy center: getting back in, the account's privacy pages (branch center) ----
+
+sign-in-forgot = Forgot your password?
+sign-in-resend = Did not get the verification e-mail?
+reset-title = Reset your password
+reset-text = Enter your account's e-mail address. If it belongs to an account, we send it a link to choose a new password; the link works once, for 1 hour.
+reset-button = Send the link
+reset-sent-title = Check your e-mail
+reset-sent-text = If the address belongs to a verified Infentre account, a link to choose a new password is on its way. It works once, for 1 hour.
+reset-invalid = The password reset link is unknown, already used or expired (links last 1 hour). Ask for a new one.
+reset-again = Ask for a new link
+new-password-title = Choose a new password
+new-password-text = Choose a new password for your Infentre account. Every device signed in to the account is then signed out.
+new-password-button = Set the new password
+password-set-title = Your password is changed
+password-set-text = Your new password is set and every session of the account has ended. Sign in with the new password.
+resend-title = Get a new verification link
+resend-text = Enter the address you signed up with. If it belongs to an account that is not verified yet, we send it a new link (valid 24 hours).
+resend-button = Send a new link
+resend-sent-title = Check your e-mail
+resend-sent-text = If the address belongs to an account that is not verified yet, a new verification link is on its way.
+requests-throttled = Too many requests for this address. Wait a while and try again.

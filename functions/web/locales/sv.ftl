@@ -127,7 +127,7 @@ banner-always-on = Alltid på
 banner-settings = Cookieinställningar
 
 link-invalid-title = Länken fungerar inte längre
-verify-invalid = Länken är okänd, redan använd eller har gått ut. Verifieringslänkar gäller i 7 dagar för ett nytt konto och i 24 timmar för en ny adress. Registrera dig igen, eller byt adress igen från ditt konto, för att få en ny länk.
+verify-invalid = Länken är okänd, redan använd eller har gått ut. Verifieringslänkar gäller i 24 timmar. Be om en ny länk, eller registrera dig igen; för en ändrad adress, byt den igen från ditt konto.
 invitation-invalid = Inbjudan är okänd, redan använd eller har gått ut (inbjudningar gäller i 7 dagar). Be en administratör i din organisation att bjuda in dig igen.
 unsubscribe-invalid = Avregistreringslänken är ogiltig eller har gått ut (länkar gäller i ett år). Du kan när som helst återkalla ditt samtycke till vår e-post i ditt konto, eller skriva till vårt dataskyddsombud.
 link-contact = Kontakta vårt dataskyddsombud
@@ -196,3 +196,26 @@ purpose-inactivity-reminders-title = Påminnelser vid inaktivitet
 purpose-inactivity-reminders-desc = Påminnelser när du inte har använt tjänsten på ett tag.
 purpose-marketing-sharing-title = Dela användningsdata med Google och Facebook
 purpose-marketing-sharing-desc = Information om hur du använder plattformen delas med Google Analytics och Facebook, identifierad med en hash av din e-postadress, aldrig med din IP-adress.
+
+## ---- Integritetscenter: att komma in igen, kontots integritetssidor (gren center) ----
+
+sign-in-forgot = Glömt lösenordet?
+sign-in-resend = Fick du inget verifieringsmejl?
+reset-title = Återställ ditt lösenord
+reset-text = Ange kontots e-postadress. Om den hör till ett konto skickar vi en länk dit där du väljer ett nytt lösenord; länken fungerar en gång, i 1 timme.
+reset-button = Skicka länken
+reset-sent-title = Kolla din e-post
+reset-sent-text = Om adressen hör till ett verifierat Infentre-konto är en länk för att välja nytt lösenord på väg. Den fungerar en gång, i 1 timme.
+reset-invalid = Länken för att återställa lösenordet är okänd, redan använd eller har gått ut (länkar gäller 1 timme). Be om en ny.
+reset-again = Be om en ny länk
+new-password-title = Välj ett nytt lösenord
+new-password-text = Välj ett nytt lösenord för ditt Infentre-konto. Alla enheter som är inloggade på kontot loggas sedan ut.
+new-password-button = Spara det nya lösenordet
+password-set-title = Ditt lösenord är ändrat
+password-set-text = Ditt nya lösenord är sparat och alla sessioner för kontot har avslutats. Logga in med det nya lösenordet.
+resend-title = Få en ny verifieringslänk
+resend-text = Ange adressen du registrerade dig med. Om den hör till ett konto som inte är verifierat än skickar vi en ny länk dit (giltig i 24 timmar).
+resend-button = Skicka en ny länk
+resend-sent-title = Kolla din e-post
+resend-sent-text = Om adressen hör till ett konto som inte är verifierat än är en ny verifieringslänk på väg.
+requests-throttled = För många förfrågningar för den här adressen. Vänta en stund och försök igen.

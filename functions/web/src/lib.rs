@@ -10,6 +10,7 @@ pub mod i18n;
 mod links;
 pub mod notice;
 mod pages;
+mod recovery;
 
 use axum::Router;
 use axum::extract::Request;
@@ -21,7 +22,7 @@ use shared::Platform;
 
 /// Every (method, path) this function serves, as API Gateway routes: the deployment test
 /// checks `template.yaml` routes exactly these to the web function, and none of the API's.
-pub const ROUTES: [(&str, &str); 24] = [
+pub const ROUTES: [(&str, &str); 30] = [
     ("GET", "/"),
     ("GET", "/privacy"),
     ("GET", "/privacy/versions/{version}"),
@@ -46,6 +47,12 @@ pub const ROUTES: [(&str, &str); 24] = [
     ("POST", "/sign-out"),
     ("GET", "/account"),
     ("POST", "/account/consents"),
+    ("GET", "/reset-password"),
+    ("POST", "/reset-password"),
+    ("GET", "/reset-password/new"),
+    ("POST", "/reset-password/new"),
+    ("GET", "/resend-verification"),
+    ("POST", "/resend-verification"),
 ];
 
 /// The pages' Content Security Policy: only our own scripts, styles and images, no inline
@@ -76,6 +83,9 @@ pub fn routes() -> Router<Platform> {
         .route("/sign-out", post(account::sign_out))
         .route("/account", get(account::account))
         .route("/account/consents", post(account::change_consent))
+        .route("/reset-password", get(recovery::reset_form).post(recovery::request_reset))
+        .route("/reset-password/new", get(recovery::new_password_page).post(recovery::set_new_password))
+        .route("/resend-verification", get(recovery::resend_form).post(recovery::resend))
         .layer(middleware::from_fn(page_headers))
 }
 
