@@ -5,6 +5,7 @@
 
 mod account;
 pub mod banner;
+mod center;
 pub mod csrf;
 pub mod i18n;
 mod links;
@@ -22,7 +23,7 @@ use shared::Platform;
 
 /// Every (method, path) this function serves, as API Gateway routes: the deployment test
 /// checks `template.yaml` routes exactly these to the web function, and none of the API's.
-pub const ROUTES: [(&str, &str); 30] = [
+pub const ROUTES: [(&str, &str); 40] = [
     ("GET", "/"),
     ("GET", "/privacy"),
     ("GET", "/privacy/versions/{version}"),
@@ -53,6 +54,16 @@ pub const ROUTES: [(&str, &str); 30] = [
     ("POST", "/reset-password/new"),
     ("GET", "/resend-verification"),
     ("POST", "/resend-verification"),
+    ("GET", "/account/history"),
+    ("GET", "/account/requests"),
+    ("POST", "/account/requests"),
+    ("GET", "/account/requests/{id}/export"),
+    ("GET", "/account/settings"),
+    ("POST", "/account/email"),
+    ("POST", "/account/password"),
+    ("GET", "/account/cancel"),
+    ("POST", "/account/cancel"),
+    ("GET", "/account/complaint"),
 ];
 
 /// The pages' Content Security Policy: only our own scripts, styles and images, no inline
@@ -86,6 +97,14 @@ pub fn routes() -> Router<Platform> {
         .route("/reset-password", get(recovery::reset_form).post(recovery::request_reset))
         .route("/reset-password/new", get(recovery::new_password_page).post(recovery::set_new_password))
         .route("/resend-verification", get(recovery::resend_form).post(recovery::resend))
+        .route("/account/history", get(center::history))
+        .route("/account/requests", get(center::requests).post(center::file_request))
+        .route("/account/requests/{id}/export", get(center::export))
+        .route("/account/settings", get(center::settings))
+        .route("/account/email", post(center::change_email))
+        .route("/account/password", post(center::change_password))
+        .route("/account/cancel", get(center::cancel_form).post(center::cancel))
+        .route("/account/complaint", get(center::complaint))
         .layer(middleware::from_fn(page_headers))
 }
 

@@ -65,7 +65,7 @@ fn page_paths() -> Vec<&'static str> {
     web::ROUTES
         .iter()
         .filter(|(method, path)| *method == "GET" && !path.contains('{') && !path.contains('.'))
-        .filter(|(_, path)| !LINK_PAGES.contains(path))
+        .filter(|(_, path)| !LINK_PAGES.contains(path) && !path.starts_with("/account/"))
         .map(|(_, path)| *path)
         .collect()
 }

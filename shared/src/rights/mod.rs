@@ -10,6 +10,7 @@
 //! removed, so it proves the erasure without being about the person any more.
 
 pub mod emails;
+pub mod requester;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
