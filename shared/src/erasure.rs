@@ -69,6 +69,16 @@ pub const LOCATIONS: &[Location] = &[
         description: "Counters of mails sent to the account's address unasked (kept an hour).",
         queries: |s| vec![Query::partition(throttle::MAIL_PER_RECIPIENT.partition(&s.canonical_email)).limit(1_000)],
     },
+    Location {
+        name: "link_request_throttle",
+        description: "Counters of password reset and verification links mailed to the account's address (kept 1 hour).",
+        queries: |s| {
+            crate::accounts::reset::PER_ACCOUNT_LIMITS
+                .iter()
+                .map(|limit| Query::partition(limit.partition(&s.canonical_email)).limit(1_000))
+                .collect()
+        },
+    },
 ];
 
 /// Where a subject's exports are kept in the blob store.

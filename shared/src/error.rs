@@ -248,6 +248,21 @@ impl From<crate::rights::decisions::DecisionError> for ApiError {
     }
 }
 
+impl From<crate::rights::requester::FileError> for ApiError {
+    fn from(err: crate::rights::requester::FileError) -> Self {
+        use crate::rights::requester::FileError as E;
+        match err {
+            E::Refused { code, detail } => ApiError::unprocessable(code, detail),
+            E::Invalid(invalid) => invalid.into(),
+            err @ E::Duplicate { .. } => ApiError::conflict("duplicate_request", err.to_string()),
+            E::Account(err) => err.into(),
+            E::Illegal(err) => ApiError::conflict("invalid_status", err.to_string()),
+            E::Store(err) => err.into(),
+            E::Queue(err) => err.into(),
+        }
+    }
+}
+
 #[cfg(feature = "passwords")]
 impl From<crate::accounts::membership::MembershipError> for ApiError {
     fn from(err: crate::accounts::membership::MembershipError) -> Self {
@@ -258,6 +273,19 @@ impl From<crate::accounts::membership::MembershipError> for ApiError {
             E::SelfRemoval => ApiError::conflict("self_removal", err.to_string()),
             E::Conflict => ApiError::conflict("conflict", err.to_string()),
             E::Account(err) => err.into(),
+        }
+    }
+}
+
+impl From<crate::rights::requester::ExportError> for ApiError {
+    fn from(err: crate::rights::requester::ExportError) -> Self {
+        use crate::rights::requester::ExportError as E;
+        match err {
+            E::NotFound(detail) => ApiError::not_found(detail),
+            E::NotReady => ApiError::conflict("not_ready", err.to_string()),
+            E::Expired => ApiError::new(StatusCode::GONE, "export_expired", err.to_string()),
+            E::FormatUnavailable => ApiError::unprocessable("format_unavailable", err.to_string()),
+            E::Blob(err) => err.into(),
         }
     }
 }

@@ -76,10 +76,13 @@ pub fn token(token_hash: &str) -> Key {
     Key::new(format!("TOKEN#{token_hash}"), "TOKEN")
 }
 
-/// A token's entry in its user's subject index, or its organisation's invitations.
+/// A token's entry in its user's subject index, or its organisation's invitations
+/// ([`TOKEN_INDEX_PREFIX`] finds them all).
 pub fn token_index(partition: String, token_hash: &str) -> IndexKey {
-    IndexKey::new(partition, format!("TOKEN#{token_hash}"))
+    IndexKey::new(partition, format!("{TOKEN_INDEX_PREFIX}{token_hash}"))
 }
+
+pub const TOKEN_INDEX_PREFIX: &str = "TOKEN#";
 
 /// A session, keyed by the hash of its token: a stolen table reveals no usable token.
 pub fn session(token_hash: &str) -> Key {

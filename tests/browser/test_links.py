@@ -78,7 +78,7 @@ def test_every_emailed_link_opens_a_page_that_works(context, server):
     ada = session["token"]
     used = open_link(verify)
     assert used.status == 410 and page.locator("h1").inner_text() == "This link no longer works"
-    assert "Sign up again" in page.locator("main").inner_text(), "the next step is offered"
+    assert "Ask for a new link" in page.locator("main").inner_text(), "the next step is offered"
 
     # An invitation: set a password, join.
     status, _ = api(server, "POST", "/v1/organisations/current/invitations", {"email": "bob@example.com", "role": "member"}, ada)

@@ -15,6 +15,8 @@ PAGES = [
     "/privacy/versions/none",
     "/sign-in",
     "/sign-up",
+    "/reset-password",
+    "/resend-verification",
 ]
 AXE = Axe()
 

@@ -7,6 +7,7 @@
 mod me;
 mod members;
 mod organisations;
+mod recovery;
 mod registration;
 mod sessions;
 
@@ -37,6 +38,9 @@ pub fn routes() -> Router<Platform> {
         )
         .route("/v1/organisations/current/membership-history", get(members::history))
         .route("/v1/invitations/accept", post(organisations::accept_invitation))
+        .route("/v1/password-reset-requests", post(recovery::request_reset))
+        .route("/v1/password-resets", post(recovery::reset_password))
+        .route("/v1/verification-requests", post(recovery::resend_verification))
 }
 
 /// This function's part of the OpenAPI document.
@@ -60,6 +64,9 @@ pub fn routes() -> Router<Platform> {
         members::list_invitations,
         members::revoke_invitation,
         members::history,
+        recovery::request_reset,
+        recovery::reset_password,
+        recovery::resend_verification,
     ),
     tags((name = "accounts", description = "Signup, verification, sessions and the user's own account"),
          (name = "organisations", description = "The caller's organisation, its members and invitations"))

@@ -25,6 +25,8 @@ use crate::pages::{Layout, form_expired, render, request};
 #[template(path = "sign_in.html")]
 struct SignIn {
     l: Layout,
+    /// Where to go once signed in (a page of the account).
+    next: String,
     email: String,
     error: Option<String>,
 }
@@ -63,6 +65,20 @@ pub struct SignInForm {
     csrf: String,
     email: String,
     password: String,
+    #[serde(default)]
+    next: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NextQuery {
+    #[serde(default)]
+    next: String,
+}
+
+/// Only a page of the account: never another site (no open redirect).
+fn next_page(next: &str) -> &str {
+    let safe = next.starts_with("/account") && !next.contains(['\\', '\r', '\n']) && !next.contains("//");
+    if safe { next } else { "/account" }
 }
 
 #[derive(Debug, Deserialize)]
@@ -87,7 +103,7 @@ pub struct ConsentForm {
 
 /// The session of the cookie, for form posts: the API's extractor wants an `X-CSRF-Token`
 /// header that a form cannot send, so these posts check the form's own token instead.
-async fn session_of(platform: &Platform, headers: &HeaderMap) -> Result<Option<SessionRecord>, StoreError> {
+pub(crate) async fn session_of(platform: &Platform, headers: &HeaderMap) -> Result<Option<SessionRecord>, StoreError> {
     let Some(hash) = cookie(headers, session::COOKIE_NAME).and_then(|token| shared::tokens::hash(&token)) else {
         return Ok(None);
     };
@@ -126,8 +142,9 @@ pub async fn change_consent(
     }
 }
 
-fn see_other(to: &'static str, cookie: Option<HeaderValue>) -> Response {
-    let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response();
+pub(crate) fn see_other(to: &str, cookie: Option<HeaderValue>) -> Response {
+    let location = HeaderValue::from_str(to).unwrap_or_else(|_| HeaderValue::from_static("/"));
+    let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response();
     if let Some(cookie) = cookie {
         response.headers_mut().insert(header::SET_COOKIE, cookie);
     }
@@ -138,16 +155,21 @@ fn sign_in_page(
     platform: &Platform,
     headers: &HeaderMap,
     status: StatusCode,
-    email: String,
+    (email, next): (String, &str),
     error: Option<&str>,
 ) -> Response {
     let r = request(platform, headers, "/sign-in", "sign-in-title");
     let error = error.map(|id| r.layout.t(id));
-    render(status, &SignIn { l: r.layout, email, error }, r.set_cookie)
+    render(status, &SignIn { l: r.layout, next: next_page(next).to_owned(), email, error }, r.set_cookie)
 }
 
-pub async fn sign_in_form(State(platform): State<Platform>, headers: HeaderMap) -> Response {
-    sign_in_page(&platform, &headers, StatusCode::OK, String::new(), None)
+pub async fn sign_in_form(
+    State(platform): State<Platform>,
+    headers: HeaderMap,
+    query: Result<axum::extract::Query<NextQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let next = query.ok().map(|q| q.0.next).unwrap_or_default();
+    sign_in_page(&platform, &headers, StatusCode::OK, (String::new(), &next), None)
 }
 
 pub async fn sign_in(
@@ -163,18 +185,20 @@ pub async fn sign_in(
     };
     let client = client.map(|c| c.0.0);
     match accounts::login(&platform, &form.email, &form.password, client).await {
-        Ok(SignedIn { session, .. }) => see_other("/account", Some(session::cookie(&session.token))),
+        Ok(SignedIn { session, .. }) => see_other(next_page(&form.next), Some(session::cookie(&session.token))),
         Err(AccountError::InvalidCredentials) => {
-            sign_in_page(&platform, &headers, StatusCode::UNAUTHORIZED, form.email, Some("sign-in-failed"))
+            let kept = (form.email, form.next.as_str());
+            sign_in_page(&platform, &headers, StatusCode::UNAUTHORIZED, kept, Some("sign-in-failed"))
         }
         Err(AccountError::RateLimited(_)) => {
-            sign_in_page(&platform, &headers, StatusCode::TOO_MANY_REQUESTS, form.email, Some("sign-in-throttled"))
+            let kept = (form.email, form.next.as_str());
+            sign_in_page(&platform, &headers, StatusCode::TOO_MANY_REQUESTS, kept, Some("sign-in-throttled"))
         }
         Err(err) => failed(&platform, &headers, &err),
     }
 }
 
-fn failed(platform: &Platform, headers: &HeaderMap, err: &dyn std::fmt::Display) -> Response {
+pub(crate) fn failed(platform: &Platform, headers: &HeaderMap, err: &dyn std::fmt::Display) -> Response {
     tracing::error!(error = %err, "an account page failed");
     let r = request(platform, headers, "/", "error-title");
     let page = Outcome { text: r.layout.t("error-text"), next: r.layout.t("link-home"), next_href: "/", l: r.layout };

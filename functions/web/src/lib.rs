@@ -5,12 +5,14 @@
 
 mod account;
 pub mod banner;
+mod center;
 pub mod csrf;
 mod desks;
 pub mod i18n;
 mod links;
 pub mod notice;
 mod pages;
+mod recovery;
 
 use axum::Router;
 use axum::extract::Request;
@@ -60,6 +62,23 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/operator"),
     ("POST", "/operator/rights-requests/extend"),
     ("GET", "/desks.css"),
+    // The privacy center and password recovery (center.rs, recovery.rs).
+    ("GET", "/reset-password"),
+    ("POST", "/reset-password"),
+    ("GET", "/reset-password/new"),
+    ("POST", "/reset-password/new"),
+    ("GET", "/resend-verification"),
+    ("POST", "/resend-verification"),
+    ("GET", "/account/history"),
+    ("GET", "/account/requests"),
+    ("POST", "/account/requests"),
+    ("GET", "/account/requests/{id}/export"),
+    ("GET", "/account/settings"),
+    ("POST", "/account/email"),
+    ("POST", "/account/password"),
+    ("GET", "/account/cancel"),
+    ("POST", "/account/cancel"),
+    ("GET", "/account/complaint"),
 ];
 
 /// The pages' Content Security Policy: only our own scripts, styles and images, no inline
@@ -90,6 +109,17 @@ pub fn routes() -> Router<Platform> {
         .route("/sign-out", post(account::sign_out))
         .route("/account", get(account::account))
         .route("/account/consents", post(account::change_consent))
+        .route("/reset-password", get(recovery::reset_form).post(recovery::request_reset))
+        .route("/reset-password/new", get(recovery::new_password_page).post(recovery::set_new_password))
+        .route("/resend-verification", get(recovery::resend_form).post(recovery::resend))
+        .route("/account/history", get(center::history))
+        .route("/account/requests", get(center::requests).post(center::file_request))
+        .route("/account/requests/{id}/export", get(center::export))
+        .route("/account/settings", get(center::settings))
+        .route("/account/email", post(center::change_email))
+        .route("/account/password", post(center::change_password))
+        .route("/account/cancel", get(center::cancel_form).post(center::cancel))
+        .route("/account/complaint", get(center::complaint))
         .merge(desks::routes())
         .layer(middleware::from_fn(page_headers))
 }

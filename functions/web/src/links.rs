@@ -21,15 +21,15 @@ use crate::pages::{Layout, form_expired, render, request};
 
 #[derive(Debug, Deserialize)]
 pub struct TokenQuery {
-    token: String,
+    pub(crate) token: String,
 }
 
 #[derive(Debug, Deserialize)]
 pub struct TokenForm {
     csrf: String,
-    token: String,
+    pub(crate) token: String,
     #[serde(default)]
-    password: Option<String>,
+    pub(crate) password: Option<String>,
 }
 
 /// A page with one form: the link's token, and for an invitation a new password.
@@ -55,7 +55,7 @@ pub(crate) struct Outcome {
     pub(crate) next: String,
 }
 
-fn outcome(
+pub(crate) fn outcome(
     platform: &Platform,
     headers: &HeaderMap,
     status: StatusCode,
@@ -72,7 +72,13 @@ fn invalid_link(platform: &Platform, headers: &HeaderMap, text: &str) -> Respons
     outcome(platform, headers, StatusCode::GONE, ("link-invalid-title", text), ("/privacy/contact", "link-contact"))
 }
 
-fn failed(platform: &Platform, headers: &HeaderMap, err: &dyn std::fmt::Display) -> Response {
+/// A dead verification link: a new one can be asked for.
+fn dead_verify_link(platform: &Platform, headers: &HeaderMap) -> Response {
+    let next = ("/resend-verification", "resend-title");
+    outcome(platform, headers, StatusCode::GONE, ("link-invalid-title", "verify-invalid"), next)
+}
+
+pub(crate) fn failed(platform: &Platform, headers: &HeaderMap, err: &dyn std::fmt::Display) -> Response {
     tracing::error!(error = %err, "a link page failed");
     outcome(
         platform,
@@ -86,7 +92,7 @@ fn failed(platform: &Platform, headers: &HeaderMap, err: &dyn std::fmt::Display)
 /// A link's page: `(action, title id, button id)`, its text, the token, and whether it asks
 /// for a new password.
 #[allow(clippy::too_many_arguments, reason = "one page, its parts named")]
-fn link_page(
+pub(crate) fn link_page(
     platform: &Platform,
     headers: &HeaderMap,
     status: StatusCode,
@@ -104,7 +110,7 @@ fn link_page(
 }
 
 /// The posted form, if its CSRF token is this browser's.
-fn checked(
+pub(crate) fn checked(
     platform: &Platform,
     headers: &HeaderMap,
     form: Result<Form<TokenForm>, FormRejection>,
@@ -120,11 +126,11 @@ pub async fn verify_page(
     query: Result<Query<TokenQuery>, QueryRejection>,
 ) -> Response {
     let Ok(Query(TokenQuery { token })) = query else {
-        return invalid_link(&platform, &headers, "verify-invalid");
+        return dead_verify_link(&platform, &headers);
     };
     let kind = match accounts::load_token(&platform, &token, &[TokenKind::VerifyEmail, TokenKind::ChangeEmail]).await {
         Ok((_, record)) => record.kind,
-        Err(AccountError::InvalidToken) => return invalid_link(&platform, &headers, "verify-invalid"),
+        Err(AccountError::InvalidToken) => return dead_verify_link(&platform, &headers),
         Err(err) => return failed(&platform, &headers, &err),
     };
     let (title, text) = match kind {
@@ -151,7 +157,7 @@ pub async fn verify(
             ("verified-title", "verified-text"),
             ("/sign-in", "link-sign-in"),
         ),
-        Err(AccountError::InvalidToken) => invalid_link(&platform, &headers, "verify-invalid"),
+        Err(AccountError::InvalidToken) => dead_verify_link(&platform, &headers),
         Err(AccountError::EmailTaken(_)) => outcome(
             &platform,
             &headers,

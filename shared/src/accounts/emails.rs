@@ -74,3 +74,14 @@ pub fn invitation(settings: &Settings, to: &str, organisation_name: &str, token:
         ),
     )
 }
+
+pub fn reset_password(settings: &Settings, to: &str, token: &str) -> Email {
+    let link = format!("{}/reset-password/new?token={token}", settings.public_base_url);
+    email(
+        to,
+        "Reset your password",
+        format!(
+            "Someone asked to reset the password of the Infentre account with this address.\n\nOpen this link within 1 hour to choose a new password (it works once):\n{link}\n\nIf it was not you, ignore this e-mail: your password stays as it is.\n"
+        ),
+    )
+}

@@ -1,5 +1,6 @@
 //! Accounts and organisations: the records, their loaders, and the use cases that several
-//! functions share (signup, verification, login, invitations, address change, cancellation).
+//! functions share (signup, verification, login, invitations, address change, password reset,
+//! cancellation).
 //!
 //! Every function reads accounts through this module; none reads the user item by attribute
 //! name. Use cases return [`AccountError`]; the HTTP edge turns it into a problem document.
@@ -11,6 +12,7 @@ mod error;
 #[cfg(feature = "passwords")]
 pub mod passwords;
 pub mod records;
+pub mod reset;
 
 pub use error::AccountError;
 pub use records::{
@@ -153,7 +155,7 @@ pub async fn verify_email(platform: &Platform, token: &str) -> Result<AccountRef
                 },
             ]
         }
-        TokenKind::Invitation => return Err(AccountError::InvalidToken),
+        TokenKind::Invitation | TokenKind::PasswordReset => return Err(AccountError::InvalidToken),
     };
     match platform.store.transact(ops).await {
         Ok(()) => Ok(AccountRef { user_id, organisation_id: user.organisation_id }),

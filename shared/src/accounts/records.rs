@@ -116,6 +116,8 @@ pub enum TokenKind {
     VerifyEmail,
     ChangeEmail,
     Invitation,
+    /// Sets a new password (see `accounts::reset`).
+    PasswordReset,
 }
 
 /// A single-use token, stored under its hash.
@@ -146,7 +148,7 @@ impl TokenRecord {
         };
         let kind = match self.kind {
             TokenKind::Invitation => "invitation",
-            TokenKind::VerifyEmail | TokenKind::ChangeEmail => "token",
+            TokenKind::VerifyEmail | TokenKind::ChangeEmail | TokenKind::PasswordReset => "token",
         };
         Ok(Item::new(Self::key(token_hash), kind)
             .with_data(self)?

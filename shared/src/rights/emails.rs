@@ -36,12 +36,11 @@ pub fn received(settings: &Settings, to: &str, request: &RightsRequest, awaiting
         to,
         format!("We received your {}", what(request.kind)),
         format!(
-            "We received your {} ({}). {next}\n\nWe answer by {} at the latest. Follow it at {}/v1/rights-requests/{}\n",
+            "We received your {} ({}). {next}\n\nWe answer by {} at the latest. Follow it in your account: {}/account/requests\n",
             what(request.kind),
             request.id,
             rfc3339_from_epoch(request.due_at),
             settings.public_base_url,
-            request.id
         ),
     )
 }
@@ -92,7 +91,7 @@ pub fn extended(to: &str, request: &RightsRequest, reason: &str) -> Email {
 pub fn completed(settings: &Settings, to: &str, request: &RightsRequest) -> Email {
     let next = match request.kind {
         RequestType::Access | RequestType::Portability => format!(
-            "Download it while signed in: {}/v1/rights-requests/{}/export (each visit gives a fresh link that lasts an hour; the export is kept 7 days).",
+            "Download it (sign in if asked): {}/account/requests/{}/export (each visit gives a fresh link that lasts an hour; the export is kept 7 days).",
             settings.public_base_url, request.id
         ),
         RequestType::Correction => "If you asked for a new address, confirm it by the link we sent there.".into(),

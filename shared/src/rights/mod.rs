@@ -11,6 +11,7 @@
 
 pub mod decisions;
 pub mod emails;
+pub mod requester;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

@@ -19,6 +19,7 @@ mod membership;
 mod one_machine;
 mod panics;
 mod queue_contract;
+mod recovery;
 mod retention;
 mod retention_sweeper;
 mod rights;

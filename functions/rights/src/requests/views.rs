@@ -3,13 +3,13 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use shared::Platform;
 use shared::error::{ApiError, Problem};
 use shared::http::{ApiQuery, ListParams, Paginated};
 use shared::responses::{Query, Session};
-use shared::rights::{self, EXPORT_LINK_SECONDS, RequestType, RightsRequest, Status};
+use shared::rights::requester;
+use shared::rights::{self, RightsRequest};
 use shared::session::AuthUser;
 use shared::store::{Index, Query as StoreQuery, StoreError};
 use utoipa::{IntoParams, ToSchema};
@@ -120,38 +120,12 @@ pub async fn export(
     ApiQuery(query): ApiQuery<ExportQuery>,
 ) -> Result<Json<ExportLink>, ApiError> {
     let request = visible(&platform, &auth, &id).await?;
-    if !request.is_requester(&auth.user_id) {
-        // Admins and operators see the request, never the person's data.
-        return Err(ApiError::not_found("No export for you here: only the requester can download it."));
-    }
-    if !matches!(request.kind, RequestType::Access | RequestType::Portability) {
-        return Err(ApiError::not_found("This kind of request has no export."));
-    }
-    let Some(exports) = request.exports.filter(|_| request.status == Status::Completed) else {
-        return Err(ApiError::conflict("not_ready", "The export is not ready yet."));
+    let format = match query.format.unwrap_or(ExportFormat::Json) {
+        ExportFormat::Json => requester::ExportFormat::Json,
+        ExportFormat::Csv => requester::ExportFormat::Csv,
     };
-    if exports.expires_at <= platform.clock.epoch_seconds() {
-        return Err(ApiError::new(
-            StatusCode::GONE,
-            "export_expired",
-            "Exports are kept 7 days; this one is gone. File a new request for a fresh copy.",
-        ));
-    }
-    let (key, format) = match query.format.unwrap_or(ExportFormat::Json) {
-        ExportFormat::Json => (exports.json, "json"),
-        ExportFormat::Csv => (
-            exports.csv_zip.ok_or_else(|| {
-                ApiError::unprocessable("format_unavailable", "This export is available as JSON only.")
-            })?,
-            "csv",
-        ),
-    };
-    let link = platform
-        .blobs
-        .signed_url(&key, std::time::Duration::from_secs(EXPORT_LINK_SECONDS as u64))
-        .await
-        .map_err(ApiError::internal)?;
-    Ok(Json(ExportLink { url: link.url, expires_at: link.expires_at.to_rfc3339(), format: format.to_owned() }))
+    let link = requester::export_link(&platform, &auth.user_id, &request, format).await?;
+    Ok(Json(ExportLink { url: link.url, expires_at: link.expires_at.to_rfc3339(), format: format.as_str().to_owned() }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
