@@ -144,6 +144,23 @@ impl Backend {
         (status, body)
     }
 
+    /// Cancels by `DELETE path` (`/v1/me` or `/v1/organisations/current`): checks the `202`
+    /// answer and its `Location`, runs the rights worker until the erasure jobs are done, and
+    /// returns the job's final progress.
+    pub async fn cancel(&self, path: &str, who: &Session, password: &str) -> Value {
+        let (status, headers, accepted) =
+            call(&self.app, "DELETE", path, who.bearer(), Some(json!({ "password": password }))).await;
+        assert_eq!(status, 202, "{accepted}");
+        let progress_url = accepted["progress_url"].as_str().expect("a progress URL");
+        assert_eq!(headers.get("location").and_then(|v| v.to_str().ok()), Some(progress_url));
+        let job_path = format!("/v1/erasure-jobs/{}", accepted["job_id"].as_str().expect("a job id"));
+        assert!(progress_url.ends_with(&job_path), "{progress_url}");
+        self.process_rights().await;
+        let (status, progress) = self.get(&job_path, Auth::None).await;
+        assert_eq!((status, progress["status"].as_str()), (200, Some("completed")), "{progress}");
+        progress
+    }
+
     /// Signs up, verifies by the mailed link, and signs in: the new admin's session token.
     pub async fn admin(&self, email: &str, password: &str, organisation: &str) -> Session {
         let (status, _) = self

@@ -129,7 +129,12 @@ pub async fn login(
     LOGIN_PER_ACCOUNT.check(platform, email.canonical()).await?;
 
     let user = check_password(platform, &email, password).await?;
-    let Some(user) = user.filter(|u| u.email_verified) else {
+    // An account being erased signs in no more (its fence also refuses the session itself).
+    let fenced = match &user {
+        Some(u) => crate::erasure::fence::any(platform, &[&u.user_id, &u.organisation_id]).await?.is_some(),
+        None => false,
+    };
+    let Some(user) = user.filter(|u| u.email_verified && !fenced) else {
         LOGIN_PER_ACCOUNT.record_failure(platform, email.canonical()).await?;
         LOGIN_PER_ADDRESS.record_failure(platform, &address).await?;
         return Err(AccountError::InvalidCredentials);
