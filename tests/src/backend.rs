@@ -120,6 +120,38 @@ impl Backend {
         }
     }
 
+    /// Everything the system keeps outside the mail outbox, as text, read by brute force and
+    /// not through the erasure registry: every table item, every export file, every message
+    /// of every queue and dead-letter queue (received with a short visibility, then visible
+    /// again).
+    pub async fn everything(&self) -> Vec<String> {
+        let mut texts = self.table_text().await;
+        for key in self.platform.blobs.list("exports/").await.expect("list exports") {
+            let bytes = self.platform.blobs.get(&key).await.expect("read an export").unwrap_or_default();
+            texts.push(format!("{key}: {}", String::from_utf8_lossy(&bytes)));
+        }
+        for queue in QueueName::ALL {
+            let mut seen = std::collections::HashSet::new();
+            loop {
+                let got = self.platform.queue.receive(queue, 10, Duration::from_secs(2)).await.expect("receive");
+                let fresh: Vec<_> = got.into_iter().filter(|m| seen.insert(m.message_id.clone())).collect();
+                if fresh.is_empty() {
+                    break;
+                }
+                texts.extend(fresh.into_iter().map(|m| format!("{}: {}", queue.as_str(), m.body)));
+            }
+            for message in self.platform.queue.receive_dead_letters(queue, 10).await.expect("dead letters") {
+                texts.push(format!("{} dead letter: {}", queue.as_str(), message.body));
+            }
+        }
+        texts
+    }
+
+    /// The traces of `needles` in [`Backend::everything`].
+    pub async fn traces_of(&self, needles: &[&str]) -> Vec<String> {
+        self.everything().await.into_iter().filter(|text| needles.iter().any(|n| text.contains(n))).collect()
+    }
+
     pub async fn count_of(&self, needle: &str) -> usize {
         self.table_text().await.iter().filter(|text| text.contains(needle)).count()
     }

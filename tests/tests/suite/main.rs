@@ -8,6 +8,7 @@ mod accounts;
 mod blob_contract;
 mod consent;
 mod deployment;
+mod erasure;
 mod http_errors;
 mod idempotency_contract;
 mod lambda_events;
