@@ -64,6 +64,11 @@ pub const LOCATIONS: &[Location] = &[
         queries: |s| vec![Query::index(Index::Gsi3, crate::keys::user_rights(&s.user_id)).limit(1_000)],
     },
     Location {
+        name: "usage_quota",
+        description: "Counters of usage events stored per day (kept until the day ends).",
+        queries: |s| vec![Query::partition(throttle::event_quota_partition(&s.user_id)).limit(1_000)],
+    },
+    Location {
         name: "login_throttle",
         description: "Counters of failed logins for the account's address (kept 15 minutes).",
         queries: |s| vec![Query::partition(throttle::LOGIN_PER_ACCOUNT.partition(&s.canonical_email)).limit(1_000)],

@@ -4,6 +4,7 @@
 use infentre_tests::backend::{Backend, Session};
 use infentre_tests::{Auth, call, on_both_engines};
 use serde_json::{Value, json};
+use shared::clock::Clock;
 use shared::queue::QueueName;
 
 const PASSWORD: &str = "usage data is personal";
@@ -44,7 +45,36 @@ on_both_engines!(
     bad_event_batches_are_refused_whole,
     events_expire_three_years_after_they_happened,
     a_cancelled_account_leaves_no_usage_event,
+    a_users_daily_quota_of_stored_events_answers_429_with_retry_after,
 );
+
+async fn a_users_daily_quota_of_stored_events_answers_429_with_retry_after(b: Backend) {
+    let ada = user(&b).await;
+    b.put("/v1/me/consents/analytics_cookies", ada.bearer(), json!({"granted": true})).await;
+    let limit = b.platform.settings.events_per_user_day;
+    assert_eq!(limit, 10_000, "the default");
+    // Most of today's quota is used (as by 99 full requests and 50 events).
+    shared::throttle::take_event_quota(&b.platform, &ada.user_id, limit - 60).await.unwrap();
+
+    assert_eq!(send_events(&b, &ada, events(50)).await.0, 202);
+    let (status, _, problem) = call(&b.app, "POST", "/v1/events", ada.bearer(), Some(events(20))).await;
+    assert_eq!((status, problem["code"].as_str()), (429, Some("rate_limited")), "{problem}");
+    assert_eq!(send_events(&b, &ada, events(10)).await.0, 202, "all or nothing: the 20 took none");
+    let (status, headers, _) = call(&b.app, "POST", "/v1/events", ada.bearer(), Some(events(1))).await;
+    assert_eq!(status, 429);
+    let retry_after: i64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    let now = b.clock.epoch_seconds();
+    assert_eq!(retry_after, 86_400 - now.rem_euclid(86_400), "until the next UTC day");
+
+    // Without consent nothing is stored, so nothing counts; the next day the quota renews.
+    b.clock.advance(chrono::Duration::seconds(retry_after));
+    let ada = b.login("ada@example.com", PASSWORD).await;
+    assert_eq!(send_events(&b, &ada, events(100)).await.0, 202);
+    b.store_events().await;
+    // The counters are erased with the person.
+    b.cancel("/v1/me", &ada, PASSWORD).await;
+    assert!(b.traces_of(&[&shared::throttle::event_quota_partition(&ada.user_id)]).await.is_empty());
+}
 
 async fn with_consent_events_are_stored_with_browser_information(b: Backend) {
     let ada = user(&b).await;
