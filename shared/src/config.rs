@@ -75,6 +75,9 @@ pub struct Settings {
     /// Whether consented usage is queued for Google Analytics and Facebook
     /// (`INFENTRE_MARKETING_SYNC=on`); off, nothing is queued for them at all.
     pub marketing_sync: bool,
+    /// Usage events one user may have stored per UTC day (`INFENTRE_EVENTS_PER_USER_DAY`,
+    /// default 10,000); over it, `POST /v1/events` answers 429 with `Retry-After`.
+    pub events_per_user_day: i64,
 }
 
 /// The bookkeeping law's retention: Sweden's Bokföringslagen (1999:1078) 7 kap. 2 § keeps
@@ -227,6 +230,14 @@ impl Settings {
                 });
             }
         };
+        let events_per_user_day = get("INFENTRE_EVENTS_PER_USER_DAY", "10000")
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=1_000_000).contains(n))
+            .ok_or(ConfigError::Invalid {
+                name: "INFENTRE_EVENTS_PER_USER_DAY",
+                reason: "must be 1 to 1000000".into(),
+            })?;
         Ok(Self {
             public_base_url,
             operators,
@@ -242,6 +253,7 @@ impl Settings {
             bookkeeping,
             inactivity_days,
             marketing_sync,
+            events_per_user_day,
         })
     }
 }

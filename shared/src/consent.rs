@@ -309,9 +309,12 @@ pub async fn record_given(
                 condition: Some(Condition::NotExists),
             },
             TransactOp::Put { item: state_item(&key, &state, user_id)?, condition: Some(unchanged_since_read) },
+            // Nothing is recorded about a person whose erasure has started.
+            crate::erasure::fence::guard(user_id),
         ];
         match platform.store.transact(ops).await {
             Ok(()) => return Ok((state, true)),
+            Err(StoreError::ConditionFailed { operation: Some(FENCE_OP) }) => return Err(RecordError::Erased),
             Err(StoreError::ConditionFailed { .. } | StoreError::TransactionConflict) => {
                 backoff.wait(attempt).await;
             }
@@ -333,8 +336,14 @@ pub fn gpc_header(value: Option<&str>) -> bool {
     value.is_some_and(|v| v.trim() == "1")
 }
 
+/// The position of the fence's check in a consent change's transaction.
+const FENCE_OP: usize = 2;
+
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
+    /// The person's erasure has started: nothing more is recorded about them.
+    #[error("the account is being erased")]
+    Erased,
     /// Others kept changing the same consent: the caller may try again (503).
     #[error("too many simultaneous changes of this consent")]
     Contended,

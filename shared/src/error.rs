@@ -195,6 +195,9 @@ impl From<crate::consent::RecordError> for ApiError {
             crate::consent::RecordError::Contended => {
                 ApiError::unavailable("Too many simultaneous changes of this consent; try again.")
             }
+            crate::consent::RecordError::Erased => {
+                ApiError::unauthorized("unauthenticated", "Sign in: the account no longer exists.")
+            }
             crate::consent::RecordError::Store(err) => err.into(),
         }
     }

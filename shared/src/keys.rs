@@ -298,16 +298,22 @@ pub fn export_file(record: &Key) -> Option<&str> {
 
 // ---- The platform's own bookkeeping ----------------------------------------------------------
 
-/// Erasures that have started and not finished, oldest first (the sweeper resumes them).
-pub const ERASURE_JOURNAL_PARTITION: &str = "ERASURES_IN_PROGRESS";
-
-pub fn erasure_journal_entry(started_at: i64, id: &str) -> Key {
-    Key::new(ERASURE_JOURNAL_PARTITION, format!("{}#{id}", padded(started_at)))
+/// The fence of an erased or being-erased subject (a user or an organisation), keyed by the
+/// hash of its id: every write about the subject checks that it is absent.
+pub fn erasure_fence(subject_id: &str) -> Key {
+    Key::new(format!("FENCE#{}", sha256_hex(subject_id.as_bytes())), "FENCE")
 }
 
-/// Below this sort key are the journal entries started before `at`.
-pub fn erasure_journal_started_before(at: i64) -> String {
-    padded(at)
+/// One erasure job: its target while it runs, its checkpoint and its progress.
+pub fn erasure_job(job_id: &str) -> Key {
+    Key::new(format!("ERASURE_JOB#{job_id}"), "JOB")
+}
+
+/// Open erasure jobs (GSI1), oldest first: the sweeper finishes those nobody is running.
+pub const OPEN_ERASURE_JOBS: &str = "ERASURE_JOBS_OPEN";
+
+pub fn open_erasure_job(started_at: i64, job_id: &str) -> IndexKey {
+    IndexKey::new(OPEN_ERASURE_JOBS, format!("{}#{job_id}", padded(started_at)))
 }
 
 /// The retention runs' reports, oldest first.

@@ -20,8 +20,14 @@ pub struct RetentionReport {
     pub erased: BTreeMap<String, u64>,
     /// Expired export files deleted.
     pub exports_deleted: usize,
-    /// Erasures a crash had interrupted, finished by this run.
+    /// Erasure jobs nobody was running (a crash, a lost message), finished by this run.
     pub erasures_resumed: usize,
+    /// Erasure jobs skipped because they keep failing (the DPO was alerted once for each).
+    #[serde(default)]
+    pub erasures_failing: usize,
+    /// Steps that ran out of their time budget (the next run continues them).
+    #[serde(default)]
+    pub steps_out_of_time: Vec<String>,
     /// Inactivity reminders queued (the mail worker checks consent again).
     pub reminders_queued: usize,
     /// E-mails to the DPO about rights requests near or past their deadline.

@@ -97,3 +97,37 @@ impl Limit {
         Ok(())
     }
 }
+
+/// The daily quota of stored usage events, per user: one counter per UTC day, expiring with it.
+pub const EVENTS_PER_USER_DAY: &str = "events_day";
+
+/// The partition of a user's event-quota counters (erasure deletes it).
+pub fn event_quota_partition(user_id: &str) -> String {
+    keys::throttle_partition(EVENTS_PER_USER_DAY, &crate::hash::sha256_hex(user_id.as_bytes()))
+}
+
+/// Takes `n` events from the user's quota for today, atomically: all `n` or none (then
+/// [`ThrottleError::Limited`] until the next UTC day).
+pub async fn take_event_quota(platform: &Platform, user_id: &str, n: i64) -> Result<(), ThrottleError> {
+    const DAY: i64 = 24 * 3600;
+    let limit = platform.settings.events_per_user_day;
+    let now = platform.clock.epoch_seconds();
+    let day = now.div_euclid(DAY);
+    let next_day = (day + 1) * DAY;
+    if n > limit {
+        return Err(ThrottleError::Limited { retry_after_seconds: (next_day - now).max(1) as u64 });
+    }
+    let key = keys::throttle(EVENTS_PER_USER_DAY, &crate::hash::sha256_hex(user_id.as_bytes()), day);
+    let room = crate::store::Condition::Or(vec![
+        crate::store::Condition::AttributeNotExists("events".into()),
+        crate::store::Condition::less_than("events", limit - n + 1),
+    ]);
+    let update = Update::new().add("events", n).expires_at(Some(next_day));
+    match platform.store.update(&key, "event_quota", update, Some(room)).await {
+        Ok(_) => Ok(()),
+        Err(err) if err.is_condition_failed() => {
+            Err(ThrottleError::Limited { retry_after_seconds: (next_day - now).max(1) as u64 })
+        }
+        Err(err) => Err(err.into()),
+    }
+}

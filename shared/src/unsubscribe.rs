@@ -62,7 +62,11 @@ pub async fn withdraw(platform: &Platform, token: &str) -> Result<Option<Purpose
     let now = platform.clock.epoch_seconds();
     let Some((user_id, purpose)) = verify(&platform.settings.signing_key, token, now) else { return Ok(None) };
     if crate::accounts::find_user(platform, &user_id).await?.is_some() {
-        consent::record(platform, &user_id, purpose, false, Method::UnsubscribeLink).await?;
+        match consent::record(platform, &user_id, purpose, false, Method::UnsubscribeLink).await {
+            // Its erasure started meanwhile (the fence refused the write): nothing to withdraw.
+            Ok(_) | Err(RecordError::Erased) => {}
+            Err(err) => return Err(err),
+        }
     }
     Ok(Some(purpose))
 }

@@ -7,10 +7,11 @@
 //!
 //! `INFENTRE_TEST_MOTO_URL=http://127.0.0.1:5055 cargo bench -p infentre-tests --bench large_subject`
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use infentre_tests::backend::Backend;
 use shared::accounts::UserRecord;
+use shared::erasure::job::{Origin, SliceOutcome, Target};
 use shared::erasure::{self, Subject};
 use shared::rights::{RequestType, RightsRequest};
 use shared::store::BatchOp;
@@ -63,11 +64,16 @@ async fn run(name: &str, b: Backend, n: usize) {
     }
     let subject = Subject { user_id: user.user_id.clone(), canonical_email: user.email_canonical.clone() };
     let started = Instant::now();
-    let report = erasure::erase(&b.platform, &subject).await.unwrap();
+    let target = Target::Subject { subject: subject.clone() };
+    let job = erasure::job::begin(&b.platform, target, Origin::default()).await.unwrap().job;
+    while erasure::job::run_slice(&b.platform, &job.id, Instant::now() + Duration::from_secs(300), false).await.unwrap()
+        != SliceOutcome::Completed
+    {}
     let erase_time = started.elapsed();
-    let erased: u64 = report.erased.values().sum();
+    let job = erasure::job::load(&b.platform, &job.id).await.unwrap().unwrap();
+    let erased = job.items_erased();
     println!(
-        "{name}: erasure of {erased} items in {:.2} s; requests {:?}; floor ⌈{erased}/25⌉ = {} BatchWriteItem",
+        "{name}: erasure job of {erased} items in {:.2} s; requests {:?}; floor ⌈{erased}/25⌉ = {} BatchWriteItem",
         erase_time.as_secs_f64(),
         b.requests.as_ref().map(|r| r.snapshot()),
         erased.div_ceil(25)

@@ -625,9 +625,24 @@ def scenario(h: Harness):
     stored = h.http("TrackingFunction", event, 200, "POST /v1/webhooks/stripe")
     check(stored == {"status": "stored"}, f"the invoice is stored: {stored}")
 
-    cancelled = h.http("SignupFunction", http_event("apigw-http-delete-me.json", session), 200, "DELETE /v1/me")
-    check(cancelled.get("erased") is True and len(cancelled.get("retained", [])) == 1, f"erased, the invoice retained: {cancelled}")
-    h.http("SignupFunction", http_event("apigw-http-post-session.json"), 401, "POST /v1/sessions after the erasure")
+    # Cancellation answers at once with the erasure job; the rights worker (its queue) runs it.
+    accepted = h.http("SignupFunction", http_event("apigw-http-delete-me.json", session), 202, "DELETE /v1/me")
+    check(accepted.get("status") == "queued" and accepted.get("job_id"), f"an erasure job is queued: {accepted}")
+    h.http("SignupFunction", http_event("apigw-http-post-session.json"), 401, "POST /v1/sessions while erasing")
+    # The organisation's job, then its member's job (fanned out onto the same queue).
+    h.worker("RightsWorkerFunction", "sqs-rights.json", "RightsQueue", "organisation erasure job")
+    h.worker("RightsWorkerFunction", "sqs-rights.json", "RightsQueue", "member erasure job")
+    event = http_event("apigw-http-get-erasure-job.json")
+    job_id = str(accepted.get("job_id"))
+    for where in (event, event["requestContext"]["http"]):
+        field = "rawPath" if where is event else "path"
+        where[field] = where[field].replace("JOB_ID", job_id)
+    event["pathParameters"] = {"job_id": job_id}
+    progress = h.http("SignupFunction", event, 200, "GET /v1/erasure-jobs/{job_id}")
+    check(
+        progress.get("status") == "completed" and len(progress.get("retained", [])) == 1,
+        f"the organisation's erasure completed, the invoice retained: {progress}",
+    )
 
 
 def check_export_link(export: dict):

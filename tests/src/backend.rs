@@ -120,6 +120,38 @@ impl Backend {
         }
     }
 
+    /// Everything the system keeps outside the mail outbox, as text, read by brute force and
+    /// not through the erasure registry: every table item, every export file, every message
+    /// of every queue and dead-letter queue (received with a short visibility, then visible
+    /// again).
+    pub async fn everything(&self) -> Vec<String> {
+        let mut texts = self.table_text().await;
+        for key in self.platform.blobs.list("exports/").await.expect("list exports") {
+            let bytes = self.platform.blobs.get(&key).await.expect("read an export").unwrap_or_default();
+            texts.push(format!("{key}: {}", String::from_utf8_lossy(&bytes)));
+        }
+        for queue in QueueName::ALL {
+            let mut seen = std::collections::HashSet::new();
+            loop {
+                let got = self.platform.queue.receive(queue, 10, Duration::from_secs(2)).await.expect("receive");
+                let fresh: Vec<_> = got.into_iter().filter(|m| seen.insert(m.message_id.clone())).collect();
+                if fresh.is_empty() {
+                    break;
+                }
+                texts.extend(fresh.into_iter().map(|m| format!("{}: {}", queue.as_str(), m.body)));
+            }
+            for message in self.platform.queue.receive_dead_letters(queue, 10).await.expect("dead letters") {
+                texts.push(format!("{} dead letter: {}", queue.as_str(), message.body));
+            }
+        }
+        texts
+    }
+
+    /// The traces of `needles` in [`Backend::everything`].
+    pub async fn traces_of(&self, needles: &[&str]) -> Vec<String> {
+        self.everything().await.into_iter().filter(|text| needles.iter().any(|n| text.contains(n))).collect()
+    }
+
     pub async fn count_of(&self, needle: &str) -> usize {
         self.table_text().await.iter().filter(|text| text.contains(needle)).count()
     }
@@ -142,6 +174,23 @@ impl Backend {
     pub async fn delete(&self, path: &str, auth: Auth<'_>, body: Value) -> (u16, Value) {
         let (status, _, body) = call(&self.app, "DELETE", path, auth, Some(body)).await;
         (status, body)
+    }
+
+    /// Cancels by `DELETE path` (`/v1/me` or `/v1/organisations/current`): checks the `202`
+    /// answer and its `Location`, runs the rights worker until the erasure jobs are done, and
+    /// returns the job's final progress.
+    pub async fn cancel(&self, path: &str, who: &Session, password: &str) -> Value {
+        let (status, headers, accepted) =
+            call(&self.app, "DELETE", path, who.bearer(), Some(json!({ "password": password }))).await;
+        assert_eq!(status, 202, "{accepted}");
+        let progress_url = accepted["progress_url"].as_str().expect("a progress URL");
+        assert_eq!(headers.get("location").and_then(|v| v.to_str().ok()), Some(progress_url));
+        let job_path = format!("/v1/erasure-jobs/{}", accepted["job_id"].as_str().expect("a job id"));
+        assert!(progress_url.ends_with(&job_path), "{progress_url}");
+        self.process_rights().await;
+        let (status, progress) = self.get(&job_path, Auth::None).await;
+        assert_eq!((status, progress["status"].as_str()), (200, Some("completed")), "{progress}");
+        progress
     }
 
     /// Signs up, verifies by the mailed link, and signs in: the new admin's session token.

@@ -6,11 +6,13 @@
 //! what has expired, not with the table. Each delete is conditional on the item still being
 //! expired, so an item renewed meanwhile survives, and running twice at once is harmless.
 //!
-//! [`run`] is one scheduled run: under a lease (one run at a time), it finishes erasures a
-//! crash interrupted, sweeps, deletes expired export files, alerts the DPO about rights
-//! requests near or past their deadline, queues inactivity reminders, and keeps a report.
+//! [`run`] is one scheduled run: under a lease (one run at a time), it sweeps, deletes expired
+//! export files, alerts the DPO about rights requests near or past their deadline, queues
+//! inactivity reminders, then finishes erasure jobs nobody is running, and keeps a report.
+//! Every step has its own time budget.
 
 mod alerts;
+pub mod erasures;
 mod error;
 mod reminders;
 mod run;

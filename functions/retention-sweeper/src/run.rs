@@ -1,19 +1,23 @@
 //! One scheduled run of the sweeper, under a lease, ending in a report.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use shared::Platform;
-use shared::erasure;
 use shared::keys;
 use shared::retention::RetentionReport;
 use shared::store::{Condition, Item};
 
-use crate::{RunError, alerts, reminders, sweep_with_exports};
+use tokio::time::timeout;
+
+use crate::{RunError, SweepReport, alerts, erasures, reminders, sweep_with_exports};
 
 /// A run holds the lease at most this long; a crashed run's lease lapses by itself.
 const LEASE_SECONDS: i64 = 15 * 60;
-/// Erasures younger than this may still be running in a request: leave them alone.
-const INTERRUPTED_AFTER_SECONDS: i64 = 10 * 60;
+/// The steps' time budgets (the Lambda's timeout is 300 s).
+const SWEEP_TIME: Duration = Duration::from_secs(120);
+const ALERTS_TIME: Duration = Duration::from_secs(30);
+const REMINDERS_TIME: Duration = Duration::from_secs(30);
+const ERASURES_TIME: Duration = Duration::from_secs(90);
 
 /// One run: at most `budget` expired items erased; the next run continues from there.
 pub async fn run(platform: &Platform, budget: u64) -> Result<RetentionReport, RunError> {
@@ -43,6 +47,7 @@ pub async fn run(platform: &Platform, budget: u64) -> Result<RetentionReport, Ru
         erased = report.erased.values().sum::<u64>(),
         exports_deleted = report.exports_deleted,
         erasures_resumed = report.erasures_resumed,
+        erasures_failing = report.erasures_failing,
         reminders_queued = report.reminders_queued,
         deadline_alerts = report.deadline_alerts,
         complete = report.complete,
@@ -51,22 +56,47 @@ pub async fn run(platform: &Platform, budget: u64) -> Result<RetentionReport, Ru
     Ok(report)
 }
 
+/// Each step has its own time budget: one that runs out is reported and the next run
+/// continues it; the steps after it still run. Stalled erasure jobs come last, each with its
+/// own deadline, so however big or broken one is, alerts and reminders have gone out.
 async fn steps(platform: &Platform, budget: u64, run_id: &str, now: i64) -> Result<RetentionReport, RunError> {
-    let erasures_resumed = erasure::resume_interrupted(platform, now - INTERRUPTED_AFTER_SECONDS).await?;
-    let swept =
-        sweep_with_exports(platform.store.as_ref(), Some(platform.blobs.as_ref()), platform.clock.as_ref(), budget)
-            .await?;
-    let deadline_alerts = alerts::send(platform, now).await?;
-    let reminders_queued = reminders::send(platform, now).await?;
+    let mut out_of_time = Vec::new();
+    let sweep =
+        sweep_with_exports(platform.store.as_ref(), Some(platform.blobs.as_ref()), platform.clock.as_ref(), budget);
+    let swept = match timeout(SWEEP_TIME, sweep).await {
+        Ok(swept) => swept?,
+        Err(_) => {
+            out_of_time.push("sweep".to_owned());
+            SweepReport::default()
+        }
+    };
+    let deadline_alerts = match timeout(ALERTS_TIME, alerts::send(platform, now)).await {
+        Ok(sent) => sent?,
+        Err(_) => {
+            out_of_time.push("deadline_alerts".to_owned());
+            0
+        }
+    };
+    let reminders_queued = match timeout(REMINDERS_TIME, reminders::send(platform, now)).await {
+        Ok(queued) => queued?,
+        Err(_) => {
+            out_of_time.push("reminders".to_owned());
+            0
+        }
+    };
+    let erasures = erasures::resume(platform, now, ERASURES_TIME).await?;
+    let complete = swept.complete && out_of_time.is_empty();
     Ok(RetentionReport {
         id: run_id.to_owned(),
         started_at: shared::clock::rfc3339_from_epoch(now),
         duration_ms: 0,
         erased: swept.erased,
         exports_deleted: swept.exports_deleted,
-        erasures_resumed,
+        erasures_resumed: erasures.finished,
+        erasures_failing: erasures.failing,
+        steps_out_of_time: out_of_time,
         reminders_queued,
         deadline_alerts,
-        complete: swept.complete,
+        complete,
     })
 }

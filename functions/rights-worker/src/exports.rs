@@ -14,11 +14,12 @@ use shared::Platform;
 use shared::accounts::UserRecord;
 use shared::clock::rfc3339_from_epoch;
 use shared::consent::PURPOSES;
+use shared::erasure::fence::{self, FencedWrite};
 use shared::erasure::{self, Subject};
 use shared::keys;
 use shared::published::SUBPROCESSORS;
 use shared::rights::{EXPORT_RETENTION_SECONDS, Exports, RequestType, RightsRequest};
-use shared::store::Item;
+use shared::store::{Item, StoreError};
 
 use crate::WorkError;
 
@@ -141,8 +142,17 @@ pub async fn write(platform: &Platform, request: &RightsRequest, user: &UserReco
             .with_data(&json!({ "blob_key": key, "request_id": request.id }))
             .map_err(export_error)?
             .expires_at(expires_at);
-        platform.store.put(record, None).await?;
-        Ok::<_, WorkError>(key)
+        // The record lands before the person's fence (the erasure job then erases both), or
+        // it is refused and the file, perhaps written after the job deleted their exports,
+        // is undone here.
+        match fence::put_unless_fenced(platform.store.as_ref(), record, None, &[&user.user_id]).await {
+            Ok(()) => Ok::<_, WorkError>(key),
+            Err(FencedWrite::Fenced) => {
+                platform.blobs.delete_prefix(&key).await?;
+                Err(WorkError::RequesterGone)
+            }
+            Err(err) => Err(StoreError::from(err).into()),
+        }
     };
     match request.kind {
         RequestType::Access => {

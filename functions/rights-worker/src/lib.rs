@@ -11,18 +11,58 @@
 mod error;
 pub mod exports;
 
+use std::time::{Duration, Instant};
+
 pub use error::WorkError;
 use shared::Platform;
 use shared::accounts::{self, UserRecord};
 use shared::domain::EmailAddress;
-use shared::erasure::{self, Subject};
+use shared::erasure::job::JobMessage;
+use shared::erasure::{self, Subject, fence};
 use shared::mail;
 use shared::queue::DEFAULT_MAX_RECEIVES;
 use shared::queue::batch::{self, BatchError, Record, RecordError, SqsBatchResponse, SqsEvent};
 use shared::rights::{self, RequestType, RightsMessage, RightsRequest, SaveError, Status, emails};
 
+/// How long a batch may run when the caller gives no deadline (the local server, tests):
+/// as the Lambda's timeout in `template.yaml`.
+pub const DEFAULT_RUN_TIME: Duration = Duration::from_secs(300);
+
 pub async fn handle(platform: &Platform, event: SqsEvent) -> Result<SqsBatchResponse, BatchError> {
-    batch::process(event, 2, |record: Record| async move { process(platform, record).await }).await
+    handle_until(platform, event, Instant::now() + DEFAULT_RUN_TIME).await
+}
+
+/// Handles a batch that must end by `deadline` (the Lambda's): an erasure job stops in time
+/// and queues its continuation.
+pub async fn handle_until(
+    platform: &Platform,
+    event: SqsEvent,
+    deadline: Instant,
+) -> Result<SqsBatchResponse, BatchError> {
+    batch::process(event, 2, |record: Record| async move {
+        // Erasure jobs and rights requests share the queue; each message is one or the other.
+        match serde_json::from_str::<JobMessage>(&record.body) {
+            Ok(message) => run_job(platform, &message.erasure_job, deadline).await,
+            Err(_) => process(platform, record).await,
+        }
+    })
+    .await
+}
+
+/// Runs a slice of an erasure job. A job already completed (or long gone) is acknowledged
+/// and changes nothing; one another runner holds is left to it.
+#[tracing::instrument(skip_all)]
+async fn run_job(platform: &Platform, job_id: &str, deadline: Instant) -> Result<(), RecordError> {
+    match erasure::job::run_slice(platform, job_id, deadline, true).await {
+        Ok(outcome) => {
+            tracing::info!(?outcome, "erasure job slice");
+            Ok(())
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "erasure job slice failed; SQS will retry from the checkpoint");
+            Err(RecordError::Failed(err.to_string()))
+        }
+    }
 }
 
 /// What a run of one request ended in, for the history.
@@ -31,6 +71,8 @@ struct Done {
     exports: Option<rights::Exports>,
     /// The requester's address, read before anything was erased.
     tell: Option<String>,
+    /// The requester was erased: the request keeps no trace of them.
+    anonymise: bool,
 }
 
 #[tracing::instrument(skip_all, fields(message_id = %record.message_id, receive_count = record.receive_count))]
@@ -63,6 +105,11 @@ async fn process(platform: &Platform, record: Record) -> Result<(), RecordError>
 
     match carry_out(platform, &request).await {
         Ok(done) => finish(platform, request, done).await.map_err(failed),
+        // The job hands the request back when it completes.
+        Err(WorkError::ErasureRunning) => {
+            tracing::info!(request_id = %request.id, "erasure job under way");
+            Ok(())
+        }
         Err(reason) if record.receive_count >= DEFAULT_MAX_RECEIVES => {
             tracing::error!(request_id = %request.id, %reason, "rights request failed for good");
             give_up(platform, request, reason.to_string()).await.map_err(failed)
@@ -77,14 +124,27 @@ async fn process(platform: &Platform, record: Record) -> Result<(), RecordError>
 /// Does what the request asks. Errors are reasons for the operators: kinds and counts only.
 async fn carry_out(platform: &Platform, request: &RightsRequest) -> Result<Done, WorkError> {
     let Some(user_id) = request.user_id.clone() else {
-        return Ok(Done { note: "already anonymous".into(), exports: None, tell: None });
+        return Ok(Done { note: "already anonymous".into(), exports: None, tell: None, anonymise: false });
     };
     let user = accounts::find_user(platform, &user_id).await?;
+    // A requester being erased gets no export or correction: the request closes, anonymous.
+    let fenced = match &user {
+        Some(user) => fence::any(platform, &[&user.user_id, &user.organisation_id]).await?,
+        None => fence::find(platform.store.as_ref(), &user_id).await?,
+    };
+    if fenced.is_some() && request.kind != RequestType::Erasure {
+        return Ok(Done {
+            note: "the requester's account is erased".into(),
+            exports: None,
+            tell: None,
+            anonymise: true,
+        });
+    }
     match request.kind {
         RequestType::Access | RequestType::Portability => {
             let Some(user) = user else { return Err(WorkError::RequesterGone) };
             let exports = exports::write(platform, request, &user).await?;
-            Ok(Done { note: "export ready".into(), exports: Some(exports), tell: Some(user.email) })
+            Ok(Done { note: "export ready".into(), exports: Some(exports), tell: Some(user.email), anonymise: false })
         }
         RequestType::Correction => {
             let Some(user) = user else { return Err(WorkError::RequesterGone) };
@@ -96,32 +156,52 @@ async fn carry_out(platform: &Platform, request: &RightsRequest) -> Result<Done,
                 .ok_or(WorkError::NoCorrection)?;
             let new = EmailAddress::parse(email)?;
             if new.canonical() == user.email_canonical {
-                return Ok(Done { note: "nothing to correct".into(), exports: None, tell: Some(user.email) });
+                return Ok(Done {
+                    note: "nothing to correct".into(),
+                    exports: None,
+                    tell: Some(user.email),
+                    anonymise: false,
+                });
             }
             accounts::start_email_change(platform, &user, &new).await?;
             Ok(Done {
                 note: "verification sent to the new address; it replaces the old one once confirmed".into(),
                 exports: None,
                 tell: Some(user.email),
+                anonymise: false,
             })
         }
-        RequestType::Erasure => erase(platform, &user_id, user).await,
+        RequestType::Erasure => erase(platform, request, &user_id, user).await,
     }
 }
 
-async fn erase(platform: &Platform, user_id: &str, user: Option<UserRecord>) -> Result<Done, WorkError> {
-    // The request is out of the person's listing while it is processed (see `RightsRequest::item`),
-    // so the erasure leaves it; it is anonymised when it completes.
-    let subject = Subject {
-        user_id: user_id.to_owned(),
-        canonical_email: user.as_ref().map(|u| u.email_canonical.clone()).unwrap_or_default(),
+/// An erasure request starts the erasure job (or joins the one under way) and waits: the
+/// job hands the request back when it is done, and only then is it verified and completed.
+async fn erase(
+    platform: &Platform,
+    request: &RightsRequest,
+    user_id: &str,
+    user: Option<UserRecord>,
+) -> Result<Done, WorkError> {
+    let job = match &user {
+        Some(user) => Some(accounts::erase_account_requested(platform, user, &request.id).await?.job),
+        None => match fence::find(platform.store.as_ref(), user_id).await? {
+            Some(fence) => erasure::job::load(platform, &fence.job_id).await?,
+            None => None,
+        },
     };
-    let mut erased = 0u64;
-    if let Some(user) = &user {
-        let report = accounts::erase_account(platform, user).await?;
-        erased = report.erased.values().sum();
+    if let Some(job) = job.filter(|job| job.status != erasure::job::JobStatus::Completed) {
+        return Err(if job.rights_request_id.as_deref() == Some(request.id.as_str()) {
+            WorkError::ErasureRunning
+        } else {
+            // Another erasure of the person (their own cancellation) runs: retry after it.
+            WorkError::ErasureElsewhere
+        });
     }
     // Verification: the access collection again, which must find nothing but legal holds.
+    // (The request is out of the person's listing while it is processed, so the job left it;
+    // it is anonymised when it completes.)
+    let subject = Subject { user_id: user_id.to_owned(), canonical_email: String::new() };
     let remaining = erasure::collect(platform, &subject).await?;
     let held = remaining.iter().filter(|item| item.attrs.contains_key("legal_hold")).count();
     let left = remaining.len() - held;
@@ -129,10 +209,12 @@ async fn erase(platform: &Platform, user_id: &str, user: Option<UserRecord>) -> 
     if left > 0 || !exports.is_empty() {
         return Err(WorkError::NotErased { items: left, exports: exports.len() });
     }
+    // The job told the requester when it completed (it alone kept their address).
     Ok(Done {
-        note: format!("erased {erased} items; verified: 0 items left, {held} kept under a legal duty"),
+        note: format!("erased; verified: 0 items left, {held} kept under a legal duty"),
         exports: None,
-        tell: user.map(|u| u.email),
+        tell: None,
+        anonymise: true,
     })
 }
 
@@ -142,7 +224,7 @@ async fn finish(platform: &Platform, mut request: RightsRequest, done: Done) -> 
     for _attempt in 0..3 {
         let due_at = request.due_at;
         request.exports = done.exports.clone();
-        if request.kind == RequestType::Erasure {
+        if request.kind == RequestType::Erasure || done.anonymise {
             request.anonymise();
         }
         request.transition(Status::Completed, "worker", Some(done.note.clone()), platform.clock.epoch_seconds())?;

@@ -6,8 +6,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use shared::Platform;
+use shared::accounts::AccountError;
 use shared::clock::rfc3339_from_epoch as time;
 use shared::config::{Party, SupervisoryAuthority};
+use shared::erasure::fence::{self, FencedWrite};
 use shared::error::{ApiError, Problem};
 use shared::http::{ApiJson, ApiQuery};
 use shared::http::{ListParams, Paginated};
@@ -79,7 +81,13 @@ pub async fn create(
     let item = Item::new(keys::complaint(&auth.user_id, &id), "complaint")
         .with_data(&complaint)?
         .with_index(Index::Gsi3, IndexKey::new(keys::COMPLAINTS_LISTING, &id));
-    platform.store.put(item, Some(Condition::NotExists)).await?;
+    // Refused if the complainant's erasure started after their session was checked.
+    let complainant = [auth.user_id.as_str(), auth.organisation_id.as_str()];
+    match fence::put_unless_fenced(platform.store.as_ref(), item, Some(Condition::NotExists), &complainant).await {
+        Ok(()) => {}
+        Err(FencedWrite::Fenced) => return Err(AccountError::AccountGone.into()),
+        Err(err) => return Err(StoreError::from(err).into()),
+    }
     let notice = Email {
         to: platform.settings.dpo.email.clone(),
         subject: format!("New complaint {id}"),

@@ -1,5 +1,5 @@
 //! Accounts and organisations: signup, e-mail verification, sessions, members, invitations,
-//! self-service correction and cancellation with immediate erasure.
+//! self-service correction and cancellation (an erasure job, fenced from its first instant).
 //!
 //! The handlers parse, call the use cases of `shared::accounts` and answer; the use cases
 //! live there because the rights function and worker (and the web pages) need them too.
@@ -41,6 +41,7 @@ pub fn routes() -> Router<Platform> {
         .route("/v1/password-reset-requests", post(recovery::request_reset))
         .route("/v1/password-resets", post(recovery::reset_password))
         .route("/v1/verification-requests", post(recovery::resend_verification))
+        .route("/v1/erasure-jobs/{job_id}", get(me::erasure_progress))
 }
 
 /// This function's part of the OpenAPI document.
@@ -54,6 +55,7 @@ pub fn routes() -> Router<Platform> {
         me::get_me,
         me::correct_me,
         me::cancel_me,
+        me::erasure_progress,
         organisations::get_organisation,
         organisations::cancel_organisation,
         organisations::list_members,

@@ -1,17 +1,19 @@
 //! The signed-in user's own account: read, correct, cancel.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
 use serde::{Deserialize, Serialize};
 use shared::Platform;
 use shared::accounts;
 use shared::clock::rfc3339_from_epoch;
 use shared::domain::{EmailAddress, Region, Role};
-use shared::erasure::Retained;
+use shared::erasure;
+use shared::erasure::job::{ErasureProgress, Started};
 use shared::error::{ApiError, Problem};
 use shared::http::ApiJson;
 use shared::responses::{JsonBody, Session, SessionWrite, Throttled};
-use shared::session::AuthUser;
+use shared::session::{AuthUser, SessionEvenIfErasing};
 use utoipa::ToSchema;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -114,19 +116,25 @@ pub struct PasswordConfirmation {
     pub password: String,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Cancelled {
-    pub erased: bool,
-    /// Records kept because the law requires it, with their legal basis and purge date.
-    pub retained: Vec<Retained>,
+/// The answer to a cancellation: `202 Accepted`, the erasure job's progress, and its URL in
+/// `Location`.
+pub type ErasureAccepted = (StatusCode, [(header::HeaderName, String); 1], Json<ErasureProgress>);
+
+pub fn accepted(platform: &Platform, started: &Started) -> ErasureAccepted {
+    let progress = ErasureProgress::of(&started.job, &platform.settings.public_base_url);
+    (StatusCode::ACCEPTED, [(header::LOCATION, progress.progress_url.clone())], Json(progress))
 }
 
-/// Cancels the account: everything about the user is erased now, but what the law requires
-/// us to keep. Every session ends. The last admin of an organisation with other members
-/// must cancel the organisation instead; a sole member's organisation goes with them.
+/// Cancels the account. The password is checked, then at once every session ends, login
+/// fails and nothing more is recorded about the user; an erasure job erases everything but
+/// what the law requires us to keep (listed in the progress, with legal basis and purge
+/// date). Follow it at `progress_url` (also in `Location`). Asked again while it runs, the
+/// answer is the same job. The last admin of an organisation with other members must cancel
+/// the organisation instead; a sole member's organisation goes with them.
 #[utoipa::path(delete, path = "/v1/me", tag = "accounts", request_body = PasswordConfirmation,
     responses(JsonBody, SessionWrite, Throttled,
-        (status = 200, body = Cancelled),
+        (status = 202, description = "The erasure job, started now or already running", body = ErasureProgress,
+            headers(("Location" = String, description = "The job's progress URL"))),
         (status = 401, description = "invalid_credentials: the password is wrong; or unauthenticated", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "last_admin", body = Problem, content_type = "application/problem+json"),
     ),
@@ -134,11 +142,35 @@ pub struct Cancelled {
 #[tracing::instrument(skip_all, fields(user_id = %auth.user_id))]
 pub async fn cancel_me(
     State(platform): State<Platform>,
-    auth: AuthUser,
+    SessionEvenIfErasing(auth): SessionEvenIfErasing,
     ApiJson(request): ApiJson<PasswordConfirmation>,
-) -> Result<Json<Cancelled>, ApiError> {
+) -> Result<ErasureAccepted, ApiError> {
+    // The session is still live while the job has not reached it: the same job is the answer.
+    if let Some(running) = accounts::erasure_under_way(&platform, &auth.user_id, &auth.organisation_id).await? {
+        return Ok(accepted(&platform, &running));
+    }
     let user = accounts::load_user(&platform, &auth.user_id).await?;
     accounts::confirm_password(&platform, &user, &request.password).await?;
-    let report = accounts::erase_account(&platform, &user).await?;
-    Ok(Json(Cancelled { erased: true, retained: report.retained }))
+    let started = accounts::erase_account(&platform, &user).await?;
+    Ok(accepted(&platform, &started))
+}
+
+/// An erasure job's progress. No sign-in: the person's sessions end as it starts; the job's
+/// id is long and random, and the answer holds counts only.
+#[utoipa::path(get, path = "/v1/erasure-jobs/{job_id}", tag = "accounts",
+    params(("job_id" = String, Path, description = "From the cancellation's answer")),
+    responses(
+        (status = 200, body = ErasureProgress),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn erasure_progress(
+    State(platform): State<Platform>,
+    Path(job_id): Path<String>,
+) -> Result<Json<ErasureProgress>, ApiError> {
+    let not_found = || ApiError::not_found("No such erasure job (a completed job is kept 30 days).");
+    if job_id.len() > 128 {
+        return Err(not_found());
+    }
+    let job = erasure::job::load(&platform, &job_id).await?.ok_or_else(not_found)?;
+    Ok(Json(ErasureProgress::of(&job, &platform.settings.public_base_url)))
 }

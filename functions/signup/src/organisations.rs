@@ -16,7 +16,9 @@ use shared::responses::{JsonBody, Query, Session, SessionWrite, Throttled, Unava
 use shared::session::AuthUser;
 use utoipa::ToSchema;
 
-use crate::me::{Cancelled, PasswordConfirmation};
+use crate::me::{ErasureAccepted, PasswordConfirmation, accepted};
+use shared::erasure::job::ErasureProgress;
+use shared::session::SessionEvenIfErasing;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Organisation {
@@ -147,22 +149,31 @@ pub async fn accept_invitation(
     Ok((StatusCode::CREATED, Json(Joined { user_id: joined.user_id, organisation_id: joined.organisation_id })))
 }
 
-/// Cancels the whole organisation (admins only): every member is erased as by their own
-/// cancellation, then its invitations and the organisation itself.
+/// Cancels the whole organisation (admins only). The password is checked, then at once every
+/// member's session ends and login fails; one erasure job queues a job per member (each
+/// erased as by their own cancellation), then erases the invitations, the recipients'
+/// interactions and the organisation. Answers as `DELETE /v1/me`: the job, to follow at
+/// `progress_url`; asked again while it runs, the same job.
 #[utoipa::path(delete, path = "/v1/organisations/current", tag = "organisations", request_body = PasswordConfirmation,
-    responses(JsonBody, SessionWrite, Throttled, (status = 200, body = Cancelled),
+    responses(JsonBody, SessionWrite, Throttled,
+        (status = 202, description = "The erasure job, started now or already running", body = ErasureProgress,
+            headers(("Location" = String, description = "The job's progress URL"))),
         (status = 401, description = "invalid_credentials: the password is wrong; or unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "forbidden: admins only; or csrf_token_invalid", body = Problem, content_type = "application/problem+json")),
+        (status = 403, description = "forbidden: admins only; or csrf_token_invalid", body = Problem, content_type = "application/problem+json"),
+    ),
     security(("session" = []), ("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(organisation_id = %auth.organisation_id))]
 pub async fn cancel_organisation(
     State(platform): State<Platform>,
-    auth: AuthUser,
+    SessionEvenIfErasing(auth): SessionEvenIfErasing,
     ApiJson(request): ApiJson<PasswordConfirmation>,
-) -> Result<Json<Cancelled>, ApiError> {
+) -> Result<ErasureAccepted, ApiError> {
     auth.require_admin()?;
+    if let Some(running) = accounts::erasure_under_way(&platform, &auth.user_id, &auth.organisation_id).await? {
+        return Ok(accepted(&platform, &running));
+    }
     let user = accounts::load_user(&platform, &auth.user_id).await?;
     accounts::confirm_password(&platform, &user, &request.password).await?;
-    let report = accounts::erase_organisation(&platform, &auth.organisation_id).await?;
-    Ok(Json(Cancelled { erased: true, retained: report.retained }))
+    let started = accounts::erase_organisation(&platform, &auth.organisation_id).await?;
+    Ok(accepted(&platform, &started))
 }

@@ -5,6 +5,9 @@
 //! 25 under keys made from their ids, so a redelivered batch overwrites rather than
 //! duplicates. A malformed message fails alone; a failed write fails the records it carried.
 //!
+//! Events of a user whose erasure started between the consent check and the write are
+//! deleted again right after it (the fence, see `shared::erasure::fence`).
+//!
 //! When marketing sync is on, stored events of users who granted `marketing_sharing` are
 //! queued for the marketing worker (which checks the consent again when it sends).
 
@@ -12,6 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use shared::Platform;
 use shared::consent::{self, PurposeId};
+use shared::erasure::fence;
 use shared::marketing::{EventSource, SyncMessage};
 use shared::queue::QueueName;
 use shared::queue::batch::{BatchError, SqsBatchResponse, SqsEvent};
@@ -80,6 +84,11 @@ pub async fn handle(platform: &Platform, event: SqsEvent) -> Result<SqsBatchResp
             }
         }
     }
+    let stored = undo_if_fenced(platform, stored, &mut response).await;
+    let undone = by_kind.get("stored").copied().unwrap_or(0) - stored.len();
+    if undone > 0 {
+        *by_kind.entry("undone").or_default() += undone;
+    }
     if platform.settings.marketing_sync {
         let queued = queue_for_marketing(platform, stored, &mut response).await;
         *by_kind.entry("queued_for_marketing").or_default() += queued;
@@ -88,6 +97,7 @@ pub async fn handle(platform: &Platform, event: SqsEvent) -> Result<SqsBatchResp
         stored = by_kind.get("stored").copied().unwrap_or(0),
         queued_for_marketing = by_kind.get("queued_for_marketing").copied().unwrap_or(0),
         dropped,
+        undone = by_kind.get("undone").copied().unwrap_or(0),
         failed = response.batch_item_failures.len(),
         "tracking batch"
     );
@@ -95,6 +105,43 @@ pub async fn handle(platform: &Platform, event: SqsEvent) -> Result<SqsBatchResp
         return Err(BatchError::AllFailed(total));
     }
     Ok(response)
+}
+
+/// Undoes the events of users whose erasure started meanwhile. The consent check came before
+/// the write; if the person's fence went up between the two, their erasure job may already
+/// have passed the events' partition, so whatever this batch wrote for them is deleted again
+/// (the fence stands before the job reads anything, and is read here after the write).
+/// A failed check or undo fails the records: SQS redelivers them and this runs again.
+async fn undo_if_fenced(
+    platform: &Platform,
+    stored: Vec<(String, TrackedEvent)>,
+    response: &mut SqsBatchResponse,
+) -> Vec<(String, TrackedEvent)> {
+    let mut fenced: HashMap<String, Option<bool>> = HashMap::new();
+    for (_, tracked) in &stored {
+        if !fenced.contains_key(&tracked.user_id) {
+            let found = fence::find(platform.store.as_ref(), &tracked.user_id).await;
+            fenced.insert(tracked.user_id.clone(), found.ok().map(|fence| fence.is_some()));
+        }
+    }
+    let (mut kept, mut undo) = (Vec::with_capacity(stored.len()), Vec::new());
+    for (message_id, tracked) in stored {
+        match fenced.get(&tracked.user_id).copied().flatten() {
+            Some(false) => kept.push((message_id, tracked)),
+            Some(true) => undo.push((message_id, tracked)),
+            None => response.add_failure(message_id),
+        }
+    }
+    if !undo.is_empty() {
+        let deletes = undo.iter().filter_map(|(_, tracked)| tracked.item().ok()).map(|item| BatchOp::Delete(item.key));
+        if let Err(err) = platform.store.batch_write(deletes.collect()).await {
+            tracing::warn!(error = %err, "could not undo events of an erased user; SQS will redeliver");
+            for (message_id, _) in undo {
+                response.add_failure(message_id);
+            }
+        }
+    }
+    kept
 }
 
 /// Queues the stored events of users who share usage data with Google and Facebook. A failed

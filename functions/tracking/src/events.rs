@@ -106,11 +106,15 @@ fn check_event(n: usize, event: &EventInput, now_ms: i64) -> Result<i64, ApiErro
 
 /// Records usage events. They are stored (within seconds, by the tracking worker) only while
 /// `analytics_cookies` is granted; the IP address and browser information only then too.
-/// Either every event is valid and accepted, or none is.
+/// Either every event is valid and accepted, or none is. Stored events are limited per user
+/// and UTC day (`INFENTRE_EVENTS_PER_USER_DAY`, default 10,000): over it, `429` with
+/// `Retry-After` until the next day.
 #[utoipa::path(post, path = "/v1/events", tag = "tracking", request_body = EventsRequest,
     params(("Sec-GPC" = Option<String>, Header, description = "Global Privacy Control: 1 records marketing_sharing as refused (method gpc) before the events are taken")),
     responses(JsonBody, SessionWrite,
         (status = 202, body = EventsAccepted),
+        (status = 429, description = "rate_limited: the user's daily quota of stored events (INFENTRE_EVENTS_PER_USER_DAY, default 10,000) is used up; Retry-After says when the next UTC day starts", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds until the quota renews"))),
         (status = 422, description = "invalid_event or invalid_body; nothing is stored", body = Problem, content_type = "application/problem+json"),
     ),
     security(("session" = []), ("bearer" = [])))]
@@ -137,6 +141,8 @@ pub async fn record_events(
     if !consent::is_granted(&platform, &auth.user_id, PurposeId::AnalyticsCookies).await? {
         return Ok((StatusCode::ACCEPTED, Json(EventsAccepted { accepted: count, stored: 0 })));
     }
+    // Only stored events count against the user's daily quota (429 with Retry-After).
+    shared::throttle::take_event_quota(&platform, &auth.user_id, count as i64).await?;
     let ip = client.map(|c| c.0.0.to_string());
     let user_agent = headers
         .get(header::USER_AGENT)

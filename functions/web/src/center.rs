@@ -532,10 +532,10 @@ pub async fn cancel(
         Err(err) => Err(err),
     };
     match result {
-        Ok(report) => {
+        Ok(started) => {
             let r = request(&platform, &headers, "/", "cancelled-title");
-            let mut response =
-                render(StatusCode::OK, &Cancelled { l: r.layout, retained: report.retained }, r.set_cookie);
+            let retained = started.job.retained;
+            let mut response = render(StatusCode::OK, &Cancelled { l: r.layout, retained }, r.set_cookie);
             response.headers_mut().append(axum::http::header::SET_COOKIE, session::clear_cookie());
             response
         }

@@ -163,7 +163,13 @@ pub async fn login(
     let by_account = LOGIN_PER_ACCOUNT.acquire(platform, email.canonical()).await?;
 
     let user = check_password(platform, &email, password).await?;
-    let Some(user) = user.filter(|u| u.email_verified) else {
+    // An account being erased signs in no more (its fence also refuses the session itself).
+    // The attempt was counted before the check (atomically), so a failure needs no record.
+    let fenced = match &user {
+        Some(u) => crate::erasure::fence::any(platform, &[&u.user_id, &u.organisation_id]).await?.is_some(),
+        None => false,
+    };
+    let Some(user) = user.filter(|u| u.email_verified && !fenced) else {
         return Err(AccountError::InvalidCredentials);
     };
     LOGIN_PER_ADDRESS.refund(platform, by_address).await?;

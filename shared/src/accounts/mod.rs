@@ -22,7 +22,8 @@ pub use records::{
 
 use crate::Platform;
 use crate::domain::{EmailAddress, Role};
-use crate::erasure::{self, ErasureReport, Subject};
+use crate::erasure::job::{Origin, Started, Target};
+use crate::erasure::{self, Subject, fence};
 use crate::store::{Condition, StoreError, TransactOp, Update};
 use crate::{mail, throttle, tokens};
 
@@ -198,25 +199,65 @@ pub async fn start_email_change(
     Ok(())
 }
 
-/// Erases an account: the whole organisation with it when it is the last member; refused
-/// ([`AccountError::LastAdmin`]) for the only admin of an organisation that has other members.
-pub async fn erase_account(platform: &Platform, user: &UserRecord) -> Result<ErasureReport, AccountError> {
-    let others = other_members(platform, user).await?;
-    refuse_last_admin_among(user, &others)?;
-    let pending = if others.is_empty() {
-        erasure::Pending::Organisation { organisation_id: user.organisation_id.clone() }
-    } else {
-        let subject = Subject { user_id: user.user_id.clone(), canonical_email: user.email_canonical.clone() };
-        erasure::Pending::Subject { subject }
-    };
-    Ok(erasure::erase_journaled(platform, pending).await?)
+/// Cancels an account: checks who may leave, then starts the erasure job
+/// ([`erasure::job::begin`]): from this instant the account is fenced (no session, login or
+/// write about it is accepted) and the job erases everything but what the law requires us to
+/// keep. The whole organisation goes with its last member; the only admin of an organisation
+/// that has other members is refused ([`AccountError::LastAdmin`]). If the account is being
+/// erased already, the answer is that erasure's job. The result describes the job.
+pub async fn erase_account(platform: &Platform, user: &UserRecord) -> Result<Started, AccountError> {
+    start_account_erasure(platform, user, Origin::default()).await
 }
 
-/// Erases a whole organisation: every member as by their own cancellation, then its
-/// invitations and the organisation itself.
-pub async fn erase_organisation(platform: &Platform, organisation_id: &str) -> Result<ErasureReport, AccountError> {
-    let pending = erasure::Pending::Organisation { organisation_id: organisation_id.to_owned() };
-    Ok(erasure::erase_journaled(platform, pending).await?)
+/// [`erase_account`] for a rights request: the job completes the request and tells the
+/// requester when it is done.
+pub async fn erase_account_requested(
+    platform: &Platform,
+    user: &UserRecord,
+    request_id: &str,
+) -> Result<Started, AccountError> {
+    let origin = Origin { rights_request_id: Some(request_id.to_owned()), notify: Some(user.email.clone()) };
+    start_account_erasure(platform, user, origin).await
+}
+
+async fn start_account_erasure(
+    platform: &Platform,
+    user: &UserRecord,
+    origin: Origin,
+) -> Result<Started, AccountError> {
+    if let Some(running) = erasure_under_way(platform, &user.user_id, &user.organisation_id).await? {
+        return Ok(running);
+    }
+    let others = other_members(platform, user).await?;
+    refuse_last_admin_among(user, &others)?;
+    let target = if others.is_empty() {
+        Target::Organisation { organisation_id: user.organisation_id.clone() }
+    } else {
+        Target::Subject {
+            subject: Subject { user_id: user.user_id.clone(), canonical_email: user.email_canonical.clone() },
+        }
+    };
+    Ok(erasure::job::begin(platform, target, origin).await?)
+}
+
+/// The erasure already fencing a user or their organisation, if any.
+pub async fn erasure_under_way(
+    platform: &Platform,
+    user_id: &str,
+    organisation_id: &str,
+) -> Result<Option<Started>, AccountError> {
+    let Some(fence) = fence::any(platform, &[user_id, organisation_id]).await? else {
+        return Ok(None);
+    };
+    let job = erasure::job::load(platform, &fence.job_id).await?;
+    Ok(job.map(|job| Started { job, new: false }))
+}
+
+/// Cancels a whole organisation: one job that fences it at once (every member's session and
+/// login refused), queues one erasure job per member, then erases its own items.
+pub async fn erase_organisation(platform: &Platform, organisation_id: &str) -> Result<Started, AccountError> {
+    let target = Target::Organisation { organisation_id: organisation_id.to_owned() };
+    Ok(erasure::job::begin(platform, target, Origin::default()).await?)
 }
 
 async fn other_members(platform: &Platform, user: &UserRecord) -> Result<Vec<UserRecord>, StoreError> {

@@ -214,6 +214,23 @@ where
     .await
 }
 
+/// [`run_sqs`] for a worker that must stop in time: `handler` also gets the invocation's
+/// deadline (Lambda's), as an `Instant`.
+pub async fn run_sqs_until<H, F, E>(handler: H) -> Result<(), lambda_runtime::Error>
+where
+    H: Fn(SqsEvent, std::time::Instant) -> F,
+    F: Future<Output = Result<SqsBatchResponse, E>>,
+    E: Into<lambda_runtime::Error>,
+{
+    let handler = &handler;
+    lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<SqsEvent>| async move {
+        let deadline = std::time::Instant::now()
+            + event.context.deadline().duration_since(std::time::SystemTime::now()).unwrap_or_default();
+        handler(event.payload, deadline).await.map_err(Into::into)
+    }))
+    .await
+}
+
 /// Runs an HTTP function on Lambda: the router gets the client's address from API Gateway's
 /// request context.
 #[cfg(feature = "aws-http")]

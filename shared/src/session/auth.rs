@@ -8,6 +8,7 @@ use axum::http::{HeaderValue, Method, header};
 use super::{ABSOLUTE_TIMEOUT_SECONDS, COOKIE_NAME, CSRF_HEADER, IDLE_TIMEOUT_SECONDS, SessionRecord};
 use crate::Platform;
 use crate::domain::Role;
+use crate::erasure::fence;
 use crate::error::ApiError;
 use crate::keys;
 use crate::store::{Condition, Key, Store, Update};
@@ -98,8 +99,37 @@ where
 {
     type Rejection = ApiError;
 
+    /// A live session of a user and organisation that are not being erased: the fence stands
+    /// from the instant an erasure starts, before the job deletes any session.
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let platform = Platform::from_ref(state);
+        let auth = authenticate(parts, &platform).await?;
+        if fence::any(&platform, &[&auth.user_id, &auth.organisation_id]).await?.is_some() {
+            return Err(unauthenticated());
+        }
+        Ok(auth)
+    }
+}
+
+/// A live session even if its user or organisation is being erased: only for the
+/// cancellation endpoints, which then answer with the erasure under way.
+#[derive(Debug, Clone)]
+pub struct SessionEvenIfErasing(pub AuthUser);
+
+impl<S> FromRequestParts<S> for SessionEvenIfErasing
+where
+    Platform: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(SessionEvenIfErasing(authenticate(parts, &Platform::from_ref(state)).await?))
+    }
+}
+
+async fn authenticate(parts: &Parts, platform: &Platform) -> Result<AuthUser, ApiError> {
+    {
         let (token, via_cookie) = presented_token(parts).ok_or_else(unauthenticated)?;
         let session_hash = tokens::hash(&token).ok_or_else(unauthenticated)?;
         let key = keys::session(&session_hash);

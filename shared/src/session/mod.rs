@@ -9,7 +9,7 @@
 mod auth;
 
 #[cfg(feature = "http")]
-pub use auth::{AuthUser, clear_cookie, cookie};
+pub use auth::{AuthUser, SessionEvenIfErasing, clear_cookie, cookie};
 use serde::{Deserialize, Serialize};
 
 use crate::Platform;
@@ -72,7 +72,14 @@ pub async fn create(
         .with_data(&record)?
         .with_index(Index::Gsi1, keys::session_index(user_id, &token_hash))
         .expires_at(expires_at);
-    platform.store.put(item, Some(Condition::NotExists)).await?;
+    // No session for a user or organisation being erased: the fence is checked atomically.
+    crate::erasure::fence::put_unless_fenced(
+        platform.store.as_ref(),
+        item,
+        Some(Condition::NotExists),
+        &[user_id, organisation_id],
+    )
+    .await?;
     Ok(NewSession { token, csrf_token, expires_at })
 }
 

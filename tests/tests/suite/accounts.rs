@@ -59,8 +59,9 @@ async fn the_whole_journey_ends_with_nothing_left_about_the_cancelled_member(b: 
     assert!(b.count_of(&grace.user_id).await > 0);
 
     // Cancel → nothing about the member remains, the session is dead, login fails.
-    let (status, cancelled) = b.delete("/v1/me", grace.bearer(), json!({"password": GRACE_PASSWORD})).await;
-    assert_eq!((status, cancelled), (200, json!({"erased": true, "retained": []})));
+    let progress = b.cancel("/v1/me", &grace, GRACE_PASSWORD).await;
+    assert_eq!(progress["retained"], json!([]));
+    assert!(progress["erased"]["user"] == 1 && progress["erased"]["session"] == 1, "{progress}");
     let grace_email_hash = shared::hash::sha256_hex(GRACE.as_bytes());
     for trace in [grace.user_id.as_str(), GRACE, grace_email_hash.as_str()] {
         assert_eq!(b.count_of(trace).await, 0, "an item still holds {trace}");
@@ -74,8 +75,8 @@ async fn the_whole_journey_ends_with_nothing_left_about_the_cancelled_member(b: 
     assert_eq!(members["items"].as_array().unwrap().len(), 1);
 
     // The admin cancels the organisation: nothing of it remains either.
-    let (status, _) = b.delete("/v1/organisations/current", ada.bearer(), json!({"password": ADA_PASSWORD})).await;
-    assert_eq!(status, 200);
+    let progress = b.cancel("/v1/organisations/current", &ada, ADA_PASSWORD).await;
+    assert_eq!(progress["member_jobs"], 1, "{progress}");
     for trace in [ada.user_id.as_str(), ada.organisation_id.as_str(), "Ada@example.com", "ada@example.com"] {
         assert_eq!(b.count_of(trace).await, 0, "an item still holds {trace}");
     }
@@ -396,10 +397,17 @@ async fn an_organisation_never_sees_or_touches_another() {
     assert_eq!(b.get("/v1/organisations/current/members", other_member.bearer()).await.0, 403);
 
     // Cancelling one organisation leaves the other whole.
-    let (status, _) =
-        b.delete("/v1/organisations/current", other.bearer(), json!({"password": "eavesdropping always"})).await;
-    assert_eq!(status, 200);
-    assert_eq!(b.get("/v1/me", other_member.bearer()).await.0, 401);
+    let (status, _, accepted) = call(
+        &b.app,
+        "DELETE",
+        "/v1/organisations/current",
+        other.bearer(),
+        Some(json!({"password": "eavesdropping always"})),
+    )
+    .await;
+    assert_eq!(status, 202, "{accepted}");
+    assert_eq!(b.get("/v1/me", other_member.bearer()).await.0, 401, "refused from the instant the job is queued");
+    b.process_rights().await;
     let (_, members) = b.get("/v1/organisations/current/members", grace.bearer()).await;
     assert_eq!(members["items"].as_array().unwrap().len(), 3);
     assert!(b.count_of(&ada.organisation_id).await > 0);
@@ -443,14 +451,16 @@ async fn signup_costs_one_counter_one_transaction_and_one_queue_send() {
 }
 
 #[tokio::test]
-async fn authenticating_a_request_costs_one_read() {
+async fn authenticating_a_request_costs_one_read_and_the_fence_checks() {
     let b = moto().await;
     let ada = b.admin(ADA, ADA_PASSWORD, "Analytical Engines").await;
     let requests = b.requests.clone().unwrap();
     requests.reset();
     let (status, _) = b.get("/v1/organisations/current", ada.bearer()).await;
     assert_eq!(status, 200);
-    // One GetItem for the session, one for the organisation the endpoint returns.
-    let expected: std::collections::BTreeMap<String, u64> = [("DynamoDB.GetItem".to_owned(), 2)].into();
+    // One GetItem for the session, two (at once) for the fences of the user and the
+    // organisation (an erasure refuses sessions from its first instant), one for the
+    // organisation the endpoint returns.
+    let expected: std::collections::BTreeMap<String, u64> = [("DynamoDB.GetItem".to_owned(), 4)].into();
     assert_eq!(requests.snapshot(), expected);
 }

@@ -9,6 +9,7 @@ mod blob_contract;
 mod consent;
 mod deployment;
 mod hardening;
+mod erasure;
 mod http_errors;
 mod idempotency_contract;
 mod lambda_events;

@@ -119,8 +119,7 @@ async fn a_withdrawal_stops_what_is_already_queued(b: Backend) {
 async fn an_erased_account_shares_nothing_still_queued(b: Backend) {
     let ada = ada(&b, true).await;
     send_events(&b, &ada, 2).await;
-    let (status, body) = b.delete("/v1/me", ada.bearer(), json!({"password": PASSWORD})).await;
-    assert_eq!(status, 200, "{body}");
+    b.cancel("/v1/me", &ada, PASSWORD).await;
     b.share_events().await;
     assert!(b.recorder.received().is_empty());
 }

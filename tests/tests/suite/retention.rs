@@ -8,7 +8,7 @@ use infentre_tests::backend::Backend;
 use infentre_tests::{on_both_engines, outbox_files, stripe_signature};
 use serde_json::{Value, json};
 use shared::clock::Clock;
-use shared::erasure::{self, Pending, Subject};
+use shared::erasure;
 use shared::retention::RetentionReport;
 
 const PASSWORD: &str = "keep it no longer";
@@ -58,6 +58,7 @@ on_both_engines!(
     the_dpo_is_alerted_once_before_and_once_after_a_deadline,
     expired_exports_are_deleted_with_their_records,
     an_erasure_a_crash_interrupted_is_finished,
+    a_poisoned_erasure_does_not_stop_alerts_or_other_erasures,
     one_sweep_at_a_time,
 );
 
@@ -93,9 +94,7 @@ async fn invoices_survive_the_cancellation_until_their_purge_date(b: Backend) {
     let (status, body) = stripe(&b, &invoice_event("evt_1", &grace.organisation_id, now, "paid"), None).await;
     assert_eq!((status, body), (200, json!({"status": "stored"})));
 
-    let (status, cancelled) =
-        b.delete("/v1/organisations/current", grace.bearer(), json!({"password": PASSWORD})).await;
-    assert_eq!(status, 200, "{cancelled}");
+    let cancelled = b.cancel("/v1/organisations/current", &grace, PASSWORD).await;
     let retained = &cancelled["retained"][0];
     assert_eq!(retained["kind"], "invoice");
     assert!(retained["legal_basis"].as_str().unwrap().contains("Bokföringslagen"));
@@ -226,18 +225,74 @@ async fn an_erasure_a_crash_interrupted_is_finished(b: Backend) {
     let grace = b.admin("grace@example.com", PASSWORD, "Compilers").await;
     let ada = b.member(&grace, "ada@example.com", PASSWORD, "member").await;
     b.put("/v1/me/consents/analytics_cookies", ada.bearer(), json!({"granted": true})).await;
-    // The cancellation journaled its erasure, then the process died before erasing.
-    let subject = Subject { user_id: ada.user_id.clone(), canonical_email: "ada@example.com".into() };
-    erasure::journal(&b.platform, &Pending::Subject { subject }).await.unwrap();
+    // The cancellation fenced Ada and recorded the job; its queue message is lost.
+    let (status, _) = b.delete("/v1/me", ada.bearer(), json!({"password": PASSWORD})).await;
+    assert_eq!(status, 202);
+    let lost = b.take_messages(shared::queue::QueueName::Rights).await;
+    assert_eq!(lost.records.len(), 1, "the job's message");
 
-    assert_eq!(run(&b).await.erasures_resumed, 0, "a young erasure may still be running");
+    assert_eq!(run(&b).await.erasures_resumed, 0, "a young job may still be running");
     b.clock.advance(Duration::minutes(11));
     let report = run(&b).await;
 
     assert_eq!(report.erasures_resumed, 1);
     assert_eq!(b.count_of(&ada.user_id).await, 0);
-    assert_eq!(b.count_of("ada@example.com").await, 0, "the journal entry is gone too");
+    assert_eq!(b.count_of("ada@example.com").await, 0, "the job forgot its subject");
     assert_eq!(run(&b).await.erasures_resumed, 0);
+}
+
+/// A job that fails every time (here: its record lost its target).
+async fn poison(b: &Backend) -> String {
+    let id = format!("poisoned{}", ulid::Ulid::new());
+    let now = b.clock.epoch_seconds();
+    let job = json!({
+        "id": id, "target": null, "status": "queued",
+        "checkpoint": {"phase": "groups", "pass": 1, "group": 0, "cursors": []},
+        "erased": {}, "exports_erased": 0, "retained": [], "late_items": 0, "member_jobs": 0, "pages": 0,
+        "slices": 0, "failures": 0, "created_at": now, "updated_at": now, "completed_at": null,
+        "rights_request_id": null, "notify": null, "version": 0, "runner": null, "lease_until": null,
+    });
+    let item = shared::store::Item::new(shared::keys::erasure_job(&id), "erasure_job")
+        .with_data(&job)
+        .unwrap()
+        .with_index(shared::store::Index::Gsi1, shared::keys::open_erasure_job(now, &id));
+    b.platform.store.put(item, None).await.unwrap();
+    id
+}
+
+async fn a_poisoned_erasure_does_not_stop_alerts_or_other_erasures(b: Backend) {
+    let grace = b.admin("grace@example.com", PASSWORD, "Compilers").await;
+    let ada = b.member(&grace, "ada@example.com", PASSWORD, "member").await;
+    let (status, filed) = b.post("/v1/rights-requests", grace.bearer(), json!({"type": "access"})).await;
+    assert_eq!(status, 201);
+    let poisoned = poison(&b).await;
+    let (status, _) = b.delete("/v1/me", ada.bearer(), json!({"password": PASSWORD})).await;
+    assert_eq!(status, 202);
+    b.take_messages(shared::queue::QueueName::Rights).await;
+
+    b.clock.advance(Duration::days(24));
+    let report = run(&b).await;
+    assert_eq!(report.deadline_alerts, 1, "the alert goes out");
+    assert_eq!(report.erasures_resumed, 1, "the other erasure finishes");
+    let left: Vec<String> = b.table_text().await.into_iter().filter(|t| t.contains(&ada.user_id)).collect();
+    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(report.erasures_failing, 0, "one failure is not yet a failing job: {report:?}");
+
+    for _ in 0..2 {
+        b.clock.advance(Duration::minutes(11));
+        run(&b).await;
+    }
+    b.clock.advance(Duration::minutes(11));
+    let report = run(&b).await;
+    assert_eq!(report.erasures_failing, 1, "counted and skipped");
+    b.deliver_mail().await;
+    let alarms: Vec<String> = outbox_files(&b.outbox)
+        .into_iter()
+        .filter(|m| m.contains("To: dpo@infentre.com") && m.contains(&poisoned))
+        .collect();
+    assert_eq!(alarms.len(), 1, "the DPO is told once");
+    let id = filed["id"].as_str().unwrap();
+    assert!(outbox_files(&b.outbox).iter().any(|m| m.contains("To: dpo@infentre.com") && m.contains(id)));
 }
 
 async fn one_sweep_at_a_time(b: Backend) {

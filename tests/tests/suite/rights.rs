@@ -93,6 +93,13 @@ async fn a_redelivered_erasure_message_changes_nothing_more(b: Backend) {
         let response = rights_worker::handle(&b.platform, event.clone()).await.unwrap();
         assert!(response.batch_item_failures.is_empty());
     }
+    // The request started one erasure job (the redelivery joined it); the job hands the
+    // request back when it is done.
+    assert_eq!(b.take_messages(QueueName::Rights).await.records.len(), 1, "one job");
+    let job = shared::erasure::fence::find(b.platform.store.as_ref(), &member.user_id).await.unwrap().unwrap();
+    let message = serde_json::to_string(&shared::erasure::job::JobMessage { erasure_job: job.job_id }).unwrap();
+    b.platform.queue.send(QueueName::Rights, message).await.unwrap();
+    b.process_rights().await;
 
     let done = request(&b, &admin, id).await;
     assert_eq!(done["status"], "completed");

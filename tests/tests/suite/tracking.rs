@@ -4,6 +4,7 @@
 use infentre_tests::backend::{Backend, Session};
 use infentre_tests::{Auth, call, on_both_engines};
 use serde_json::{Value, json};
+use shared::clock::Clock;
 use shared::queue::QueueName;
 
 const PASSWORD: &str = "usage data is personal";
@@ -32,7 +33,8 @@ async fn send_events(b: &Backend, session: &Session, body: Value) -> (u16, Value
 }
 
 async fn stored_events(b: &Backend) -> Vec<String> {
-    b.table_text().await.into_iter().filter(|t| t.contains("usage_event")).collect()
+    // Not the erasure job's record, which counts erased events by kind.
+    b.table_text().await.into_iter().filter(|t| t.contains("usage_event") && !t.contains("erasure_job")).collect()
 }
 
 on_both_engines!(
@@ -43,7 +45,36 @@ on_both_engines!(
     bad_event_batches_are_refused_whole,
     events_expire_three_years_after_they_happened,
     a_cancelled_account_leaves_no_usage_event,
+    a_users_daily_quota_of_stored_events_answers_429_with_retry_after,
 );
+
+async fn a_users_daily_quota_of_stored_events_answers_429_with_retry_after(b: Backend) {
+    let ada = user(&b).await;
+    b.put("/v1/me/consents/analytics_cookies", ada.bearer(), json!({"granted": true})).await;
+    let limit = b.platform.settings.events_per_user_day;
+    assert_eq!(limit, 10_000, "the default");
+    // Most of today's quota is used (as by 99 full requests and 50 events).
+    shared::throttle::take_event_quota(&b.platform, &ada.user_id, limit - 60).await.unwrap();
+
+    assert_eq!(send_events(&b, &ada, events(50)).await.0, 202);
+    let (status, _, problem) = call(&b.app, "POST", "/v1/events", ada.bearer(), Some(events(20))).await;
+    assert_eq!((status, problem["code"].as_str()), (429, Some("rate_limited")), "{problem}");
+    assert_eq!(send_events(&b, &ada, events(10)).await.0, 202, "all or nothing: the 20 took none");
+    let (status, headers, _) = call(&b.app, "POST", "/v1/events", ada.bearer(), Some(events(1))).await;
+    assert_eq!(status, 429);
+    let retry_after: i64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    let now = b.clock.epoch_seconds();
+    assert_eq!(retry_after, 86_400 - now.rem_euclid(86_400), "until the next UTC day");
+
+    // Without consent nothing is stored, so nothing counts; the next day the quota renews.
+    b.clock.advance(chrono::Duration::seconds(retry_after));
+    let ada = b.login("ada@example.com", PASSWORD).await;
+    assert_eq!(send_events(&b, &ada, events(100)).await.0, 202);
+    b.store_events().await;
+    // The counters are erased with the person.
+    b.cancel("/v1/me", &ada, PASSWORD).await;
+    assert!(b.traces_of(&[&shared::throttle::event_quota_partition(&ada.user_id)]).await.is_empty());
+}
 
 async fn with_consent_events_are_stored_with_browser_information(b: Backend) {
     let ada = user(&b).await;
@@ -159,9 +190,8 @@ async fn a_cancelled_account_leaves_no_usage_event(b: Backend) {
     b.store_events().await;
     assert_eq!(stored_events(&b).await.len(), 40);
 
-    let (status, _) = b.delete("/v1/me", ada.bearer(), json!({"password": PASSWORD})).await;
+    b.cancel("/v1/me", &ada, PASSWORD).await;
 
-    assert_eq!(status, 200);
     assert!(stored_events(&b).await.is_empty());
     assert_eq!(b.count_of(&ada.user_id).await, 0);
 }
@@ -182,6 +212,10 @@ async fn ingestion_costs_full_batches_and_no_read_per_event() {
     assert_eq!(stored_events(&b).await.len(), 75);
     assert_eq!(requests.get("DynamoDB.BatchWriteItem"), 3, "⌈75/25⌉: one batch of 75 from the queue");
     // With marketing sync on: analytics_cookies, then marketing_sharing (not granted here).
-    assert_eq!(requests.get("DynamoDB.GetItem"), 2, "one check per purpose for the user, none per event");
+    assert_eq!(
+        requests.get("DynamoDB.GetItem"),
+        3,
+        "one check per purpose and one of the erasure fence (after the write) for the user, none per event"
+    );
     assert_eq!(requests.get("SQS.SendMessageBatch"), 0, "nothing queued for sharing without its consent");
 }

@@ -1,0 +1,659 @@
+//! Erasure as a job: started in one transaction (the fence and the job record), carried out
+//! by the rights worker in slices, resumable from a checkpoint after every page.
+//!
+//! - Memory is bounded whatever the subject's size: a step reads one page ([`PAGE`] items)
+//!   of each query of a location group (the 8 usage-event shards together, so deletes are in
+//!   flight across partitions), deletes it in `BatchWriteItem`s of 25 with at most
+//!   [`IN_FLIGHT`] in flight, retrying throttling with backoff, then saves the checkpoint.
+//! - A slice stops when its deadline nears and queues its continuation; a redelivered or
+//!   duplicate message resumes from the checkpoint (a version number and a lease make sure
+//!   only one runner moves a job at a time).
+//! - The registry is read twice: the second pass verifies and erases what slipped in before
+//!   the fence stood. Then the exports go, and the job completes: its record forgets the
+//!   subject (counts only, kept [`JOB_RECORD_SECONDS`] to follow progress) and the fence
+//!   turns `erased` (see [`super::fence`]).
+//! - An organisation's job fans out: one subject job per member (each fenced at once), then
+//!   the organisation's own items.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use futures::{StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
+
+use super::fence::{self, Fence, FenceState};
+use super::{ErasureError, LOCATIONS, Retained, Subject, export_prefix, legal_hold};
+use crate::Platform;
+use crate::accounts::records::UserRecord;
+use crate::keys;
+use crate::queue::QueueName;
+use crate::retry::Backoff;
+use crate::store::{BatchOp, Condition, Index, Item, MAX_BATCH_WRITE_ITEMS, Query, StoreError, TransactOp};
+
+/// Items read per query and step.
+pub const PAGE: u32 = 250;
+/// `BatchWriteItem` calls in flight at once.
+pub const IN_FLIGHT: usize = 8;
+/// A completed job's record (counts only) stays this long, to follow progress.
+pub const JOB_RECORD_SECONDS: i64 = 30 * 24 * 3600;
+/// A runner holds a job at most this long; a crashed runner's lease lapses by itself.
+pub const LEASE_SECONDS: i64 = 15 * 60;
+/// A slice stops this long before its deadline, to save and queue its continuation.
+pub const SLICE_MARGIN: Duration = Duration::from_secs(20);
+/// Members fanned out per step of an organisation's job.
+const MEMBERS_PER_STEP: u32 = 50;
+
+/// What is erased.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Target {
+    Subject { subject: Subject },
+    Organisation { organisation_id: String },
+}
+
+impl Target {
+    /// The id the fence is keyed by.
+    pub fn fenced_id(&self) -> &str {
+        match self {
+            Target::Subject { subject } => &subject.user_id,
+            Target::Organisation { organisation_id } => organisation_id,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    Queued,
+    Running,
+    Completed,
+}
+
+/// Where one query of a group stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "at", content = "cursor", rename_all = "snake_case")]
+pub enum QueryCursor {
+    Start,
+    After(String),
+    Done,
+}
+
+/// How far the job got.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "phase", rename_all = "snake_case")]
+pub enum Checkpoint {
+    /// Organisations only: queueing one job per member.
+    FanOut { cursor: Option<String> },
+    /// Reading and erasing location group `group` (pass 1 erases, pass 2 verifies).
+    Groups { pass: u8, group: usize, cursors: Vec<QueryCursor> },
+    /// Exports (subjects) or the organisation item; then complete.
+    Finish,
+}
+
+/// The job record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Job {
+    pub id: String,
+    /// Forgotten when the job completes.
+    pub target: Option<Target>,
+    pub status: JobStatus,
+    pub checkpoint: Checkpoint,
+    pub erased: BTreeMap<String, u64>,
+    pub exports_erased: u64,
+    pub retained: Vec<Retained>,
+    /// Items found by the verification pass (written before the fence stood).
+    pub late_items: u64,
+    pub member_jobs: u64,
+    pub pages: u64,
+    pub slices: u64,
+    /// Slices that failed (the sweeper skips and reports a job that keeps failing).
+    pub failures: u32,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub completed_at: Option<i64>,
+    pub rights_request_id: Option<String>,
+    /// Where to send the rights request's completion notice; forgotten when the job completes.
+    pub notify: Option<String>,
+    pub version: u64,
+    pub runner: Option<String>,
+    pub lease_until: Option<i64>,
+}
+
+impl Job {
+    fn item(&self) -> Result<Item, StoreError> {
+        let item = Item::new(keys::erasure_job(&self.id), "erasure_job").with_data(self)?;
+        Ok(match self.status {
+            JobStatus::Completed => item.expires_at(self.completed_at.unwrap_or(self.updated_at) + JOB_RECORD_SECONDS),
+            _ => item.with_index(Index::Gsi1, keys::open_erasure_job(self.created_at, &self.id)),
+        })
+    }
+
+    /// Saves the job if nobody else moved it since it was read.
+    async fn save(&mut self, platform: &Platform, extra: Vec<TransactOp>) -> Result<(), ErasureError> {
+        let read = self.version;
+        self.version += 1;
+        self.updated_at = platform.clock.epoch_seconds();
+        let condition = Condition::And(vec![Condition::Exists, Condition::equals("version", read)]);
+        let mut ops = vec![TransactOp::Put { item: self.item()?, condition: Some(condition) }];
+        ops.extend(extra);
+        match platform.store.transact(ops).await {
+            Ok(()) => Ok(()),
+            Err(StoreError::ConditionFailed { operation: Some(0) }) => Err(ErasureError::Moved),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Total items erased.
+    pub fn items_erased(&self) -> u64 {
+        self.erased.values().sum()
+    }
+}
+
+/// The rights queue's message that runs (or continues) a job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobMessage {
+    pub erasure_job: String,
+}
+
+/// A job started, or the one already running for the same subject.
+#[derive(Debug, Clone)]
+pub struct Started {
+    pub job: Job,
+    /// False when an erasure of the subject was already under way (or done).
+    pub new: bool,
+}
+
+/// Starts erasing: in one transaction the subject is fenced (from then on no session, login
+/// or write about it is accepted) and the job is recorded; then the job is queued. If the
+/// subject is fenced already, that erasure's job is the answer.
+/// The rights request an erasure carries out, and whom to tell when it is done.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    pub rights_request_id: Option<String>,
+    pub notify: Option<String>,
+}
+
+pub async fn begin(platform: &Platform, target: Target, origin: Origin) -> Result<Started, ErasureError> {
+    let subject_id = target.fenced_id().to_owned();
+    if let Some(existing) = existing(platform, &subject_id).await? {
+        return Ok(Started { job: existing, new: false });
+    }
+    let now = platform.clock.epoch_seconds();
+    let checkpoint = match target {
+        Target::Subject { .. } => Checkpoint::Groups { pass: 1, group: 0, cursors: Vec::new() },
+        Target::Organisation { .. } => Checkpoint::FanOut { cursor: None },
+    };
+    let job = Job {
+        id: crate::tokens::generate(),
+        target: Some(target),
+        status: JobStatus::Queued,
+        checkpoint,
+        erased: BTreeMap::new(),
+        exports_erased: 0,
+        retained: Vec::new(),
+        late_items: 0,
+        member_jobs: 0,
+        pages: 0,
+        slices: 0,
+        failures: 0,
+        created_at: now,
+        updated_at: now,
+        completed_at: None,
+        rights_request_id: origin.rights_request_id,
+        notify: origin.notify,
+        version: 0,
+        runner: None,
+        lease_until: None,
+    };
+    let fence = Fence { job_id: job.id.clone(), state: FenceState::Erasing, since: now };
+    let ops = vec![
+        TransactOp::Put { item: fence.item(&subject_id)?, condition: Some(Condition::NotExists) },
+        TransactOp::Put { item: job.item()?, condition: Some(Condition::NotExists) },
+    ];
+    match platform.store.transact(ops).await {
+        Ok(()) => {}
+        // Fenced by a concurrent call a moment ago: that erasure is the answer.
+        Err(StoreError::ConditionFailed { .. }) => {
+            return match existing(platform, &subject_id).await? {
+                Some(job) => Ok(Started { job, new: false }),
+                None => Err(ErasureError::Moved),
+            };
+        }
+        Err(err) => return Err(err.into()),
+    }
+    wake(platform, &job.id).await;
+    Ok(Started { job, new: true })
+}
+
+/// The job of the erasure fencing `subject_id`, if any.
+async fn existing(platform: &Platform, subject_id: &str) -> Result<Option<Job>, ErasureError> {
+    let Some(fence) = fence::find(platform.store.as_ref(), subject_id).await? else {
+        return Ok(None);
+    };
+    Ok(Some(load(platform, &fence.job_id).await?.unwrap_or_else(|| gone_job(&fence))))
+}
+
+/// A fence outlives its job record by design only if the record expired: describe it as done.
+fn gone_job(fence: &Fence) -> Job {
+    Job {
+        id: fence.job_id.clone(),
+        target: None,
+        status: JobStatus::Completed,
+        checkpoint: Checkpoint::Finish,
+        erased: BTreeMap::new(),
+        exports_erased: 0,
+        retained: Vec::new(),
+        late_items: 0,
+        member_jobs: 0,
+        pages: 0,
+        slices: 0,
+        failures: 0,
+        created_at: fence.since,
+        updated_at: fence.since,
+        completed_at: Some(fence.since),
+        rights_request_id: None,
+        notify: None,
+        version: 0,
+        runner: None,
+        lease_until: None,
+    }
+}
+
+/// Queues a run of the job. The job is durable in the table: if the queue refuses, the
+/// sweeper finds the open job and runs it, so this only logs.
+async fn wake(platform: &Platform, job_id: &str) {
+    let message = JobMessage { erasure_job: job_id.to_owned() };
+    let body = match serde_json::to_string(&message) {
+        Ok(body) => body,
+        Err(err) => return tracing::error!(error = %err, "could not encode an erasure job message"),
+    };
+    if let Err(err) = platform.queue.send(QueueName::Rights, body).await {
+        tracing::error!(error = %err, job_id, "could not queue an erasure job; the sweeper will run it");
+    }
+}
+
+pub async fn load(platform: &Platform, job_id: &str) -> Result<Option<Job>, StoreError> {
+    match platform.store.get(&keys::erasure_job(job_id)).await? {
+        Some(item) => Ok(Some(item.data()?)),
+        None => Ok(None),
+    }
+}
+
+/// How a slice ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SliceOutcome {
+    Completed,
+    /// Time ran low: the continuation is queued.
+    Continues,
+    /// Another runner holds the job.
+    Busy,
+    /// Completed earlier: nothing to do.
+    AlreadyDone,
+    /// No such job (its record expired long after completion): nothing to do.
+    Unknown,
+}
+
+/// Runs the job until it completes or `deadline` nears; at least one step always runs, so
+/// every slice makes progress. `requeue` queues the continuation when time runs out (the
+/// sweeper, which comes back anyway, passes false).
+pub async fn run_slice(
+    platform: &Platform,
+    job_id: &str,
+    deadline: Instant,
+    requeue: bool,
+) -> Result<SliceOutcome, ErasureError> {
+    let Some(mut job) = load(platform, job_id).await? else {
+        return Ok(SliceOutcome::Unknown);
+    };
+    if job.status == JobStatus::Completed {
+        return Ok(SliceOutcome::AlreadyDone);
+    }
+    let now = platform.clock.epoch_seconds();
+    if job.lease_until.is_some_and(|until| until > now) {
+        return Ok(SliceOutcome::Busy);
+    }
+    let runner = ulid::Ulid::new().to_string();
+    job.runner = Some(runner);
+    job.lease_until = Some(now + LEASE_SECONDS);
+    job.status = JobStatus::Running;
+    job.slices += 1;
+    match job.save(platform, Vec::new()).await {
+        Ok(()) => {}
+        Err(ErasureError::Moved) => return Ok(SliceOutcome::Busy),
+        Err(err) => return Err(err),
+    }
+    let result = run_steps(platform, &mut job, deadline).await;
+    match result {
+        Ok(true) => Ok(SliceOutcome::Completed),
+        Ok(false) => {
+            release(platform, &mut job).await?;
+            if requeue {
+                wake(platform, &job.id).await;
+            }
+            Ok(SliceOutcome::Continues)
+        }
+        Err(ErasureError::Moved) => Ok(SliceOutcome::Busy),
+        Err(err) => {
+            // Counted, and the lease let go so a retry need not wait for it to lapse.
+            job.failures += 1;
+            if let Err(save_err) = release(platform, &mut job).await {
+                tracing::warn!(error = %save_err, "could not record an erasure job's failure");
+            }
+            Err(err)
+        }
+    }
+}
+
+async fn release(platform: &Platform, job: &mut Job) -> Result<(), ErasureError> {
+    job.runner = None;
+    job.lease_until = None;
+    job.save(platform, Vec::new()).await
+}
+
+/// Steps until done (true) or out of time (false).
+async fn run_steps(platform: &Platform, job: &mut Job, deadline: Instant) -> Result<bool, ErasureError> {
+    loop {
+        if step(platform, job).await? {
+            return Ok(true);
+        }
+        if Instant::now() + SLICE_MARGIN >= deadline {
+            return Ok(false);
+        }
+    }
+}
+
+/// One step and its checkpoint; true when the job completed.
+async fn step(platform: &Platform, job: &mut Job) -> Result<bool, ErasureError> {
+    let Some(target) = job.target.clone() else {
+        return Err(ErasureError::Corrupt("an open job without a target".into()));
+    };
+    match job.checkpoint.clone() {
+        Checkpoint::FanOut { cursor } => {
+            let Target::Organisation { organisation_id } = &target else {
+                return Err(ErasureError::Corrupt("a subject job fanning out".into()));
+            };
+            let query = Query::index(Index::Gsi1, keys::organisation_members(organisation_id))
+                .limit(MEMBERS_PER_STEP)
+                .cursor(cursor);
+            let page = platform.store.query(query).await?;
+            for item in &page.items {
+                let member: UserRecord = item.data()?;
+                let subject = Subject { user_id: member.user_id, canonical_email: member.email_canonical };
+                begin(platform, Target::Subject { subject }, Origin::default()).await?;
+                job.member_jobs += 1;
+            }
+            job.checkpoint = match page.cursor {
+                Some(cursor) => Checkpoint::FanOut { cursor: Some(cursor) },
+                None => Checkpoint::Groups { pass: 1, group: 0, cursors: Vec::new() },
+            };
+            job.pages += 1;
+            job.save(platform, Vec::new()).await?;
+            Ok(false)
+        }
+        Checkpoint::Groups { pass, group, cursors } => {
+            let groups = groups(&target);
+            let Some(queries) = groups.get(group) else {
+                job.checkpoint = if pass == 1 {
+                    Checkpoint::Groups { pass: 2, group: 0, cursors: Vec::new() }
+                } else {
+                    Checkpoint::Finish
+                };
+                job.save(platform, Vec::new()).await?;
+                return Ok(false);
+            };
+            let mut cursors =
+                if cursors.len() == queries.len() { cursors } else { vec![QueryCursor::Start; queries.len()] };
+            let erased = erase_pages(platform, job, queries, &mut cursors).await?;
+            if pass == 2 {
+                job.late_items += erased;
+            }
+            job.pages += 1;
+            job.checkpoint = if cursors.iter().all(|c| *c == QueryCursor::Done) {
+                Checkpoint::Groups { pass, group: group + 1, cursors: Vec::new() }
+            } else {
+                Checkpoint::Groups { pass, group, cursors }
+            };
+            job.save(platform, Vec::new()).await?;
+            Ok(false)
+        }
+        Checkpoint::Finish => {
+            match &target {
+                Target::Subject { subject } => {
+                    let blobs = platform.blobs.delete_prefix(&export_prefix(&subject.user_id)).await?;
+                    job.exports_erased += blobs as u64;
+                }
+                Target::Organisation { organisation_id } => {
+                    let key = keys::organisation(organisation_id);
+                    if platform.store.delete(&key, None).await?.is_some() {
+                        *job.erased.entry("organisation".into()).or_default() += 1;
+                    }
+                }
+            }
+            complete(platform, job, &target).await?;
+            Ok(true)
+        }
+    }
+}
+
+/// The job completes and forgets its subject; the fence turns `erased` and starts to expire.
+async fn complete(platform: &Platform, job: &mut Job, target: &Target) -> Result<(), ErasureError> {
+    let now = platform.clock.epoch_seconds();
+    job.status = JobStatus::Completed;
+    job.completed_at = Some(now);
+    job.target = None;
+    let notify = job.notify.take();
+    job.runner = None;
+    job.lease_until = None;
+    let fence = Fence { job_id: job.id.clone(), state: FenceState::Erased, since: now };
+    let fence_item = fence.item(target.fenced_id())?.expires_at(now + fence::FENCE_SECONDS);
+    job.save(platform, vec![TransactOp::Put { item: fence_item, condition: None }]).await?;
+    if job.late_items > 0 {
+        tracing::warn!(job_id = %job.id, late_items = job.late_items, "verification erased items written before the fence");
+    }
+    tracing::info!(job_id = %job.id, erased = job.items_erased(), retained = job.retained.len(), "erasure completed");
+    if let Some(request_id) = &job.rights_request_id {
+        finish_rights_request(platform, request_id, notify.as_deref()).await?;
+    }
+    Ok(())
+}
+
+/// Tells the requester (their address was kept in the job only for this), then hands the
+/// request back to the rights worker, which verifies and completes it.
+async fn finish_rights_request(
+    platform: &Platform,
+    request_id: &str,
+    notify: Option<&str>,
+) -> Result<(), ErasureError> {
+    if let (Some(to), Some(request)) = (notify, crate::rights::load(platform, request_id).await?) {
+        let notice = crate::rights::emails::completed(&platform.settings, to, &request);
+        crate::mail::enqueue(platform.queue.as_ref(), vec![notice]).await?;
+    }
+    let body = serde_json::to_string(&crate::rights::RightsMessage { request_id: request_id.to_owned() })
+        .map_err(|err| ErasureError::Corrupt(err.to_string()))?;
+    platform.queue.send(QueueName::Rights, body).await?;
+    Ok(())
+}
+
+/// The job's location groups, in order: for a subject the registry (sessions and tokens
+/// first, so nothing signs in while the rest goes); for an organisation its own items.
+fn groups(target: &Target) -> Vec<Vec<Query>> {
+    match target {
+        Target::Subject { subject } => {
+            let mut locations: Vec<_> = LOCATIONS.iter().collect();
+            locations.sort_by_key(|location| location.name != "subject_index");
+            locations.iter().map(|location| (location.queries)(subject)).collect()
+        }
+        Target::Organisation { organisation_id } => vec![
+            (0..keys::INTERACTION_SHARDS)
+                .map(|shard| Query::index(Index::Gsi1, keys::organisation_interactions(organisation_id, shard)))
+                .collect(),
+            vec![Query::partition(keys::organisation_suppressions(organisation_id))],
+            vec![Query::partition(keys::organisation_invoices(organisation_id))],
+            vec![Query::index(Index::Gsi1, keys::organisation_invitations(organisation_id))],
+            vec![Query::partition(keys::membership_history(organisation_id))],
+        ],
+    }
+}
+
+/// Reads one page of every unfinished query of a group (at once) and erases what is not
+/// under a legal hold; returns how many items it erased.
+async fn erase_pages(
+    platform: &Platform,
+    job: &mut Job,
+    queries: &[Query],
+    cursors: &mut [QueryCursor],
+) -> Result<u64, ErasureError> {
+    let store = platform.store.as_ref();
+    let reads = queries.iter().zip(cursors.iter()).enumerate().filter_map(|(i, (query, cursor))| {
+        let cursor = match cursor {
+            QueryCursor::Done => return None,
+            QueryCursor::Start => None,
+            QueryCursor::After(cursor) => Some(cursor.clone()),
+        };
+        // Expired items too: TTL may not have removed them yet, and they are still the person's.
+        let query = query.clone().limit(PAGE).cursor(cursor).including_expired();
+        Some(async move { store.query(query).await.map(|page| (i, page)) })
+    });
+    let pages = futures::future::try_join_all(reads).await?;
+    let mut deletes = Vec::new();
+    for (i, page) in pages {
+        cursors[i] = match page.cursor {
+            Some(cursor) => QueryCursor::After(cursor),
+            None => QueryCursor::Done,
+        };
+        for item in page.items {
+            match legal_hold(&item) {
+                Some(hold) => {
+                    let retained =
+                        Retained { kind: item.entity_type.clone(), legal_basis: hold.basis, purge_after: hold.until };
+                    if !job.retained.contains(&retained) {
+                        job.retained.push(retained);
+                    }
+                }
+                None => {
+                    *job.erased.entry(item.entity_type.clone()).or_default() += 1;
+                    deletes.push(BatchOp::Delete(item.key));
+                }
+            }
+        }
+    }
+    let count = deletes.len() as u64;
+    delete_in_flight(store, deletes).await?;
+    Ok(count)
+}
+
+/// Deletes in chunks of 25, [`IN_FLIGHT`] chunks at a time; a chunk the store throttles is
+/// retried with backoff.
+pub async fn delete_in_flight(store: &dyn crate::store::Store, deletes: Vec<BatchOp>) -> Result<(), StoreError> {
+    let mut chunks = Vec::new();
+    let mut deletes = deletes.into_iter().peekable();
+    while deletes.peek().is_some() {
+        chunks.push(deletes.by_ref().take(MAX_BATCH_WRITE_ITEMS).collect::<Vec<_>>());
+    }
+    futures::stream::iter(chunks)
+        .map(|chunk| async move {
+            let mut retry = 0;
+            loop {
+                match store.batch_write(chunk.clone()).await {
+                    Err(StoreError::Throttled) => {
+                        retry += 1;
+                        if !Backoff::STORE.wait(retry).await {
+                            return Err(StoreError::Throttled);
+                        }
+                    }
+                    other => return other,
+                }
+            }
+        })
+        .buffer_unordered(IN_FLIGHT)
+        .try_collect::<Vec<()>>()
+        .await
+        .map(|_| ())
+}
+
+/// Open jobs nobody has moved since `idle_since` (unix seconds), oldest first, at most
+/// `limit`; and how many open job records do not decode (each is logged, none blocks).
+pub async fn stalled(platform: &Platform, idle_since: i64, limit: usize) -> Result<(Vec<Job>, usize), StoreError> {
+    let now = platform.clock.epoch_seconds();
+    let mut query = Query::index(Index::Gsi1, keys::OPEN_ERASURE_JOBS).limit(crate::store::MAX_QUERY_LIMIT);
+    let (mut stalled, mut corrupt) = (Vec::new(), 0);
+    loop {
+        let page = platform.store.query(query.clone()).await?;
+        for item in &page.items {
+            let job: Job = match item.data() {
+                Ok(job) => job,
+                Err(err) => {
+                    tracing::error!(error = %err, "an open erasure job does not decode");
+                    corrupt += 1;
+                    continue;
+                }
+            };
+            if job.updated_at <= idle_since && job.lease_until.is_none_or(|until| until <= now) {
+                stalled.push(job);
+                if stalled.len() >= limit {
+                    return Ok((stalled, corrupt));
+                }
+            }
+        }
+        match page.cursor {
+            Some(cursor) => query.cursor = Some(cursor),
+            None => return Ok((stalled, corrupt)),
+        }
+    }
+}
+
+/// Counts a failed slice that could not count itself (it was cut off by its deadline) and
+/// lets its lease go; returns the failures so far.
+pub async fn record_failure(platform: &Platform, job_id: &str) -> Result<u32, ErasureError> {
+    let Some(mut job) = load(platform, job_id).await? else {
+        return Ok(0);
+    };
+    job.failures += 1;
+    release(platform, &mut job).await?;
+    Ok(job.failures)
+}
+
+/// Where an erasure stands: what `DELETE /v1/me` answers and its progress URL shows. Counts
+/// only; nothing about the person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
+pub struct ErasureProgress {
+    /// The job's id: long and random, so its URL is the capability to follow it.
+    pub job_id: String,
+    pub status: JobStatus,
+    /// Where to follow progress (`GET`, no sign-in needed: the session ends as the erasure starts).
+    pub progress_url: String,
+    /// Items erased so far, by kind.
+    pub erased: BTreeMap<String, u64>,
+    pub exports_erased: u64,
+    /// Organisations: members whose own erasure job was queued.
+    pub member_jobs: u64,
+    /// Records kept because the law requires it, with their legal basis and purge date.
+    pub retained: Vec<Retained>,
+    /// RFC 3339.
+    pub started_at: String,
+    pub completed_at: Option<String>,
+}
+
+impl ErasureProgress {
+    pub fn of(job: &Job, public_base_url: &str) -> Self {
+        Self {
+            job_id: job.id.clone(),
+            status: job.status,
+            progress_url: progress_path(public_base_url, &job.id),
+            erased: job.erased.clone(),
+            exports_erased: job.exports_erased,
+            member_jobs: job.member_jobs,
+            retained: job.retained.clone(),
+            started_at: crate::clock::rfc3339_from_epoch(job.created_at),
+            completed_at: job.completed_at.map(crate::clock::rfc3339_from_epoch),
+        }
+    }
+}
+
+/// The progress URL of a job.
+pub fn progress_path(public_base_url: &str, job_id: &str) -> String {
+    format!("{}/v1/erasure-jobs/{job_id}", public_base_url.trim_end_matches('/'))
+}
