@@ -17,7 +17,7 @@ use shared::keys;
 use shared::mail::{self, Email};
 use shared::responses::{JsonBody, SessionWrite, Throttled};
 use shared::session::AuthUser;
-use shared::store::{Condition, Index, IndexKey, Item};
+use shared::store::{Condition, Index, IndexKey, Item, StoreError};
 use shared::throttle::COMPLAINTS_PER_USER;
 use utoipa::ToSchema;
 

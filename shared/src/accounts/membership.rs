@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::{AccountError, OrganisationRecord, TokenKind, TokenRecord, UserRecord, confirm_password, load_user};
 use crate::Platform;
 use crate::domain::Role;
-use crate::erasure::{self, Subject};
+use crate::erasure;
 use crate::keys;
 use crate::mail::{self, Email};
 use crate::session;
@@ -248,8 +248,8 @@ pub async fn remove_member(
     }
     let organisation = super::load_organisation(platform, organisation_id).await?;
     mail::enqueue(platform.queue.as_ref(), vec![removed_notice(&member.email, &organisation.name)]).await?;
-    let subject = Subject { user_id: member.user_id.clone(), canonical_email: member.email_canonical.clone() };
-    erasure::erase_journaled(platform, erasure::Pending::Subject { subject }).await?;
+    // Erased as by their own cancellation: fenced at once, then the erasure job.
+    super::erase_account(platform, &member).await?;
     tracing::info!(member_id, "member removed");
     Ok(())
 }
@@ -364,18 +364,20 @@ pub async fn retained_on_cancellation(
     Ok(retained)
 }
 
-/// Cancels the whole organisation (an admin, with their password): every member is erased as
-/// by their own cancellation, then its invitations and the organisation itself; what the law
-/// requires to keep is kept and listed.
+/// Cancels the whole organisation (an admin, with their password): the erasure job erases every
+/// member as by their own cancellation, then its invitations and the organisation itself;
+/// what the law requires to keep is kept, and listed in the answer (read before the job
+/// starts, since the job finds it only as it goes).
 #[tracing::instrument(skip_all, fields(organisation_id = %organisation_id))]
 pub async fn cancel_organisation(
     platform: &Platform,
     (admin_id, organisation_id): (&str, &str),
     password: &str,
-) -> Result<erasure::ErasureReport, MembershipError> {
+) -> Result<(erasure::job::Started, Vec<erasure::Retained>), MembershipError> {
     let admin = acting_admin(platform, admin_id, organisation_id).await?;
     confirm_password(platform, &admin, password).await?;
-    Ok(super::erase_organisation(platform, organisation_id).await?)
+    let retained = retained_on_cancellation(platform, organisation_id).await?;
+    Ok((super::erase_organisation(platform, organisation_id).await?, retained))
 }
 
 #[cfg(test)]

@@ -31,8 +31,8 @@ pub const RESEND_PER_CLIENT: Limit = Limit { scope: "resend_client", max_failure
 /// The per-address counters kept about a subject (erasure deletes their partitions).
 pub const PER_ACCOUNT_LIMITS: [Limit; 2] = [RESET_PER_ACCOUNT, RESEND_PER_ACCOUNT];
 
-/// Checks both limits, then counts this request against them: every request counts, so the
-/// throttle says nothing about whether the address has an account.
+/// Counts this request against both limits (atomically, before any work): every request
+/// counts, so the throttle says nothing about whether the address has an account.
 async fn throttle(
     platform: &Platform,
     (per_account, per_client): (Limit, Limit),
@@ -40,10 +40,8 @@ async fn throttle(
     client: Option<IpAddr>,
 ) -> Result<(), AccountError> {
     let client = client.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
-    per_client.check(platform, &client).await?;
-    per_account.check(platform, email.canonical()).await?;
-    per_client.record_failure(platform, &client).await?;
-    per_account.record_failure(platform, email.canonical()).await?;
+    per_client.count(platform, &client).await?;
+    per_account.count(platform, email.canonical()).await?;
     Ok(())
 }
 

@@ -33,10 +33,6 @@ pub struct NewRequest {
     pub password: Option<String>,
 }
 
-pub(crate) async fn enqueue(platform: &Platform, request_id: &str) -> Result<(), ApiError> {
-    Ok(requester::enqueue(platform, request_id).await?)
-}
-
 /// Files a request. A member's waits for an admin of their organisation; an admin's is
 /// queued at once. One open request per type and person (409 names the open one).
 #[utoipa::path(post, path = "/v1/rights-requests", tag = "rights", request_body = NewRequest, operation_id = "create_rights_request",
@@ -54,7 +50,6 @@ pub async fn create(
     ApiJson(new): ApiJson<NewRequest>,
 ) -> Result<(StatusCode, Json<RequestView>), ApiError> {
     let by = Requester { user_id: auth.user_id, organisation_id: auth.organisation_id, role: auth.role };
-    let request =
-        requester::file(&platform, &by, new.kind, new.details, new.changes, new.password.as_deref()).await?;
+    let request = requester::file(&platform, &by, new.kind, new.details, new.changes, new.password.as_deref()).await?;
     Ok((StatusCode::CREATED, Json(request.into())))
 }

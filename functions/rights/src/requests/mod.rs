@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use shared::Platform;
 use shared::clock::rfc3339_from_epoch as time;
 use shared::error::ApiError;
-use shared::rights::{Extension, HistoryEntry, IllegalTransition, RequestType, RightsRequest, Status};
+use shared::rights::{Extension, HistoryEntry, RequestType, RightsRequest, Status};
 use shared::session::AuthUser;
 use utoipa::ToSchema;
 
@@ -56,10 +56,6 @@ impl From<RightsRequest> for RequestView {
             history: r.history,
         }
     }
-}
-
-pub(crate) fn illegal(err: IllegalTransition) -> ApiError {
-    ApiError::conflict("invalid_status", err.to_string())
 }
 
 /// The request, for its requester, an admin of its organisation, or an operator; anyone else
