@@ -23,7 +23,57 @@ on_both_engines!(
     an_erasure_filed_beside_an_export_completes_with_nothing_left,
     an_organisation_cancellation_fans_out_and_leaves_nothing,
     bad_input_to_erasure,
+    the_logs_of_a_journey_to_erasure_hold_no_address,
 );
+
+/// Log lines, as the Lambdas write them (JSON), captured on this thread.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+async fn the_logs_of_a_journey_to_erasure_hold_no_address(b: Backend) {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(move || writer.clone())
+        .finish();
+    let guard = tracing::subscriber::set_default(subscriber);
+
+    let ada = b.admin("ada@example.com", PASSWORD, "Engines").await;
+    let grace = b.member(&ada, "grace@example.com", PASSWORD, "member").await;
+    with_events(&b, &grace, 3).await;
+    let (status, _) = b.post("/v1/rights-requests", grace.bearer(), json!({"type": "access"})).await;
+    assert_eq!(status, 201);
+    b.process_rights().await;
+    let (status, _) = b.post("/v1/complaints", grace.bearer(), json!({"message": "Please stop."})).await;
+    assert_eq!(status, 201);
+    let wrong =
+        b.post("/v1/sessions", Auth::None, json!({"email": "grace@example.com", "password": "wrong one!!"})).await;
+    assert_eq!(wrong.0, 401);
+    b.cancel("/v1/me", &grace, PASSWORD).await;
+    b.deliver_mail().await;
+    drop(guard);
+
+    let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+    assert!(logs.lines().count() > 10, "the journey logged: {logs}");
+    let hash = shared::hash::sha256_hex(b"grace@example.com");
+    for needle in ["grace@example.com", "ada@example.com", "@example.com", hash.as_str()] {
+        let lines: Vec<&str> = logs.lines().filter(|line| line.contains(needle)).collect();
+        assert!(lines.is_empty(), "{needle} is logged: {lines:#?}");
+    }
+    assert_no_trace(&b, &grace, "grace@example.com").await;
+}
 
 /// The independent look: no trace of the person's ids, address or address hash anywhere.
 async fn assert_no_trace(b: &Backend, who: &Session, email: &str) {
