@@ -30,7 +30,7 @@ struct Done {
     note: String,
     exports: Option<rights::Exports>,
     /// The requester's address, read before anything was erased.
-    tell: Option<String>,
+    tell: Option<UserRecord>,
 }
 
 #[tracing::instrument(skip_all, fields(message_id = %record.message_id, receive_count = record.receive_count))]
@@ -84,7 +84,7 @@ async fn carry_out(platform: &Platform, request: &RightsRequest) -> Result<Done,
         RequestType::Access | RequestType::Portability => {
             let Some(user) = user else { return Err(WorkError::RequesterGone) };
             let exports = exports::write(platform, request, &user).await?;
-            Ok(Done { note: "export ready".into(), exports: Some(exports), tell: Some(user.email) })
+            Ok(Done { note: "export ready".into(), exports: Some(exports), tell: Some(user) })
         }
         RequestType::Correction => {
             let Some(user) = user else { return Err(WorkError::RequesterGone) };
@@ -96,13 +96,13 @@ async fn carry_out(platform: &Platform, request: &RightsRequest) -> Result<Done,
                 .ok_or(WorkError::NoCorrection)?;
             let new = EmailAddress::parse(email)?;
             if new.canonical() == user.email_canonical {
-                return Ok(Done { note: "nothing to correct".into(), exports: None, tell: Some(user.email) });
+                return Ok(Done { note: "nothing to correct".into(), exports: None, tell: Some(user) });
             }
             accounts::start_email_change(platform, &user, &new).await?;
             Ok(Done {
                 note: "verification sent to the new address; it replaces the old one once confirmed".into(),
                 exports: None,
-                tell: Some(user.email),
+                tell: Some(user),
             })
         }
         RequestType::Erasure => erase(platform, &user_id, user).await,
@@ -132,7 +132,7 @@ async fn erase(platform: &Platform, user_id: &str, user: Option<UserRecord>) -> 
     Ok(Done {
         note: format!("erased {erased} items; verified: 0 items left, {held} kept under a legal duty"),
         exports: None,
-        tell: user.map(|u| u.email),
+        tell: user,
     })
 }
 
@@ -158,9 +158,9 @@ async fn finish(platform: &Platform, mut request: RightsRequest, done: Done) -> 
     Err(WorkError::KeptChanging)
 }
 
-async fn tell(platform: &Platform, request: &RightsRequest, to: Option<String>) -> Result<(), WorkError> {
+async fn tell(platform: &Platform, request: &RightsRequest, to: Option<UserRecord>) -> Result<(), WorkError> {
     if let Some(to) = to {
-        let notice = emails::completed(&platform.settings, &to, request);
+        let notice = emails::completed(&platform.settings, &to.email, to.lang, request);
         mail::enqueue(platform.queue.as_ref(), vec![notice]).await?;
     }
     tracing::info!(request_id = %request.id, kind = request.kind.as_str(), "rights request completed");
@@ -170,7 +170,7 @@ async fn tell(platform: &Platform, request: &RightsRequest, to: Option<String>) 
 async fn give_up(platform: &Platform, mut request: RightsRequest, reason: String) -> Result<(), WorkError> {
     let due_at = request.due_at;
     let tell = match &request.user_id {
-        Some(user_id) => accounts::find_user(platform, user_id).await?.map(|u| u.email),
+        Some(user_id) => accounts::find_user(platform, user_id).await?,
         None => None,
     };
     request.failure_reason = Some(reason.clone());
@@ -180,7 +180,7 @@ async fn give_up(platform: &Platform, mut request: RightsRequest, reason: String
         SaveError::Store(err) => err.into(),
     })?;
     if let Some(to) = tell {
-        let notice = emails::failed(&platform.settings, &to, &request);
+        let notice = emails::failed(&platform.settings, &to.email, to.lang, &request);
         mail::enqueue(platform.queue.as_ref(), vec![notice]).await?;
     }
     Ok(())

@@ -39,6 +39,7 @@ pub struct SignupAccepted {
     ))]
 pub async fn signup(
     State(platform): State<Platform>,
+    headers: axum::http::HeaderMap,
     ApiJson(request): ApiJson<SignupRequest>,
 ) -> Result<(StatusCode, Json<SignupAccepted>), ApiError> {
     let form = SignupForm {
@@ -46,6 +47,7 @@ pub async fn signup(
         password: &request.password,
         organisation_name: &request.organisation_name,
         region: request.region,
+        lang: shared::lang::Lang::of_request(&headers),
     };
     accounts::signup(&platform, form).await?;
     Ok((StatusCode::ACCEPTED, Json(SignupAccepted { status: "verification_sent" })))

@@ -229,6 +229,7 @@ pub async fn sign_up(
         password: &form.password,
         organisation_name: &form.organisation_name,
         region: None,
+        lang: crate::i18n::Lang::negotiate(&headers).shared(),
     };
     match accounts::signup(&platform, signup).await {
         // The same answer whether or not the address was taken: its owner gets a notice.

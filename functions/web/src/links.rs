@@ -215,7 +215,8 @@ pub async fn accept_invitation(
         return form_expired(&platform, &headers, "/");
     };
     let password = form.password.as_deref().unwrap_or_default();
-    match accounts::accept_invitation(&platform, &form.token, password).await {
+    let lang = Lang::negotiate(&headers).shared();
+    match accounts::accept_invitation(&platform, &form.token, password, lang).await {
         Ok(_) => {
             outcome(&platform, &headers, StatusCode::OK, ("joined-title", "joined-text"), ("/sign-in", "link-sign-in"))
         }

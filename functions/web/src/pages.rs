@@ -321,6 +321,15 @@ pub async fn switch_language(
     let Some(lang) = form.as_ref().and_then(|f| Lang::from_code(&f.lang)).filter(|_| valid) else {
         return form_expired(&platform, &headers, &back);
     };
+    // Signed in: the e-mails we send follow the choice too.
+    let stored = match crate::account::session_of(&platform, &headers).await {
+        Ok(Some(session)) => shared::accounts::set_language(&platform, &session.user_id, lang.shared()).await,
+        Ok(None) => Ok(()),
+        Err(err) => Err(err),
+    };
+    if let Err(err) = stored {
+        return crate::account::failed(&platform, &headers, &err);
+    }
     let secure = if secure(&platform) { "; Secure" } else { "" };
     let cookie = format!("{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax{secure}", lang.code());
     let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, back)]).into_response();

@@ -6,6 +6,7 @@ use super::{AccountError, AccountRef, EmailClaim, OrganisationRecord, TokenKind,
 use super::{UNVERIFIED_TTL_SECONDS, VERIFICATION_TTL_SECONDS, emails, load_token};
 use crate::Platform;
 use crate::domain::{EmailAddress, NewPassword, OrganisationName, Region, Role};
+use crate::lang::Lang;
 use crate::session::{self, NewSession};
 use crate::store::{Condition, StoreError, TransactOp, Update};
 use crate::throttle::{LOGIN_PER_ACCOUNT, LOGIN_PER_ADDRESS};
@@ -18,6 +19,8 @@ pub struct SignupForm<'a> {
     pub password: &'a str,
     pub organisation_name: &'a str,
     pub region: Option<Region>,
+    /// The language of the e-mails (from the page, or `Accept-Language`).
+    pub lang: Lang,
 }
 
 /// Creates an organisation and its first user (admin, unverified) and e-mails a verification
@@ -47,6 +50,7 @@ pub async fn signup(platform: &Platform, form: SignupForm<'_>) -> Result<(), Acc
         created_at: now,
         last_active_at: None,
         reminded_at: None,
+        lang: form.lang,
     };
     let organisation = OrganisationRecord {
         organisation_id: organisation_id.clone(),
@@ -75,9 +79,11 @@ pub async fn signup(platform: &Platform, form: SignupForm<'_>) -> Result<(), Acc
         ])
         .await;
     let notice = match created {
-        Ok(()) => emails::verify_address(&platform.settings, email.as_str(), &token),
+        Ok(()) => emails::verify_address(&platform.settings, email.as_str(), &token, form.lang),
         // The address is taken: nothing was written; its owner is told, the caller is not.
-        Err(StoreError::ConditionFailed { operation: Some(CLAIM_OP) }) => emails::already_registered(email.as_str()),
+        Err(StoreError::ConditionFailed { operation: Some(CLAIM_OP) }) => {
+            emails::already_registered(email.as_str(), form.lang)
+        }
         Err(err) => return Err(err.into()),
     };
     mail::enqueue(platform.queue.as_ref(), vec![notice]).await?;
@@ -175,14 +181,19 @@ pub async fn change_password(
         )
         .await?;
     session::revoke_all(platform.store.as_ref(), &user.user_id, keep_session).await?;
-    mail::enqueue(platform.queue.as_ref(), vec![emails::password_changed(&user.email)]).await?;
+    mail::enqueue(platform.queue.as_ref(), vec![emails::password_changed(&user.email, user.lang)]).await?;
     Ok(())
 }
 
 /// Accepts an invitation: the invitee joins with the invited role, their address verified by
 /// the link.
 #[tracing::instrument(skip_all)]
-pub async fn accept_invitation(platform: &Platform, token: &str, password: &str) -> Result<AccountRef, AccountError> {
+pub async fn accept_invitation(
+    platform: &Platform,
+    token: &str,
+    password: &str,
+    lang: Lang,
+) -> Result<AccountRef, AccountError> {
     let (token_hash, invitation) = load_token(platform, token, &[TokenKind::Invitation]).await?;
     let email =
         EmailAddress::parse(invitation.email.as_deref().unwrap_or_default()).map_err(|_| AccountError::InvalidToken)?;
@@ -200,6 +211,7 @@ pub async fn accept_invitation(platform: &Platform, token: &str, password: &str)
         created_at: platform.clock.epoch_seconds(),
         last_active_at: None,
         reminded_at: None,
+        lang,
     };
     let claim = EmailClaim { user_id: user.user_id.clone() };
     /// The operation that claims the address: its failure means the address is taken.

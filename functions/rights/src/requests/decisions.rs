@@ -118,7 +118,7 @@ pub async fn deny(
     {
         mail::enqueue(
             platform.queue.as_ref(),
-            vec![emails::denied(&user.email, &request, &reason, &platform.settings)],
+            vec![emails::denied(&user.email, user.lang, &request, &reason, &platform.settings)],
         )
         .await?;
     }
@@ -171,7 +171,8 @@ pub async fn extend(
     if let Some(user_id) = &request.user_id
         && let Ok(user) = accounts::load_user(&platform, user_id).await
     {
-        mail::enqueue(platform.queue.as_ref(), vec![emails::extended(&user.email, &request, &reason)]).await?;
+        mail::enqueue(platform.queue.as_ref(), vec![emails::extended(&user.email, user.lang, &request, &reason)])
+            .await?;
     }
     Ok(Json(request.into()))
 }
