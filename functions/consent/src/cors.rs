@@ -17,7 +17,7 @@ const MAX_AGE_SECONDS: &str = "600";
 fn allowed_origin(platform: &Platform, headers: &HeaderMap) -> Option<HeaderValue> {
     let origin = headers.get(header::ORIGIN)?;
     let text = origin.to_str().ok()?.to_ascii_lowercase();
-    platform.settings.cookie_consent_origins.iter().any(|o| *o == text).then(|| origin.clone())
+    platform.settings.cookie_consent_origins.contains(&text).then(|| origin.clone())
 }
 
 /// The preflight of a cross-origin cookie choice: allowed for the configured origins, for a
