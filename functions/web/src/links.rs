@@ -45,15 +45,7 @@ struct LinkPage {
     error: Option<String>,
 }
 
-/// The end of a flow, or why it cannot go on: a text and the next step.
-#[derive(Template)]
-#[template(path = "outcome.html")]
-pub(crate) struct Outcome {
-    pub(crate) l: Layout,
-    pub(crate) text: String,
-    pub(crate) next_href: &'static str,
-    pub(crate) next: String,
-}
+pub(crate) use crate::pages::Outcome;
 
 pub(crate) fn outcome(
     platform: &Platform,

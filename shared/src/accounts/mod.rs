@@ -9,6 +9,7 @@
 
 pub mod emails;
 mod error;
+pub mod limits;
 #[cfg(feature = "passwords")]
 pub mod passwords;
 pub mod records;
