@@ -78,6 +78,10 @@ pub struct Settings {
     /// Usage events one user may have stored per UTC day (`INFENTRE_EVENTS_PER_USER_DAY`,
     /// default 10,000); over it, `POST /v1/events` answers 429 with `Retry-After`.
     pub events_per_user_day: i64,
+    /// The web origins (`https://host[:port]`) whose pages may post cookie choices to
+    /// `/v1/cookie-consents` from the browser (`INFENTRE_COOKIE_CONSENT_ORIGINS`,
+    /// comma-separated): Infentre's own website and app that embed the banner.
+    pub cookie_consent_origins: Vec<String>,
 }
 
 /// The bookkeeping law's retention: Sweden's Bokföringslagen (1999:1078) 7 kap. 2 § keeps
@@ -238,6 +242,7 @@ impl Settings {
                 name: "INFENTRE_EVENTS_PER_USER_DAY",
                 reason: "must be 1 to 1000000".into(),
             })?;
+        let cookie_consent_origins = cookie_consent_origins(source)?;
         Ok(Self {
             public_base_url,
             operators,
@@ -254,8 +259,30 @@ impl Settings {
             inactivity_days,
             marketing_sync,
             events_per_user_day,
+            cookie_consent_origins,
         })
     }
+}
+
+/// An origin exactly as a browser sends it: scheme, host and optional port; no path, no
+/// trailing slash, no wildcard.
+fn cookie_consent_origins(source: &dyn Source) -> Result<Vec<String>, ConfigError> {
+    let name = "INFENTRE_COOKIE_CONSENT_ORIGINS";
+    let mut origins = Vec::new();
+    for origin in source.get(name).unwrap_or_default().split(',').map(str::trim).filter(|o| !o.is_empty()) {
+        let host = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"));
+        let valid = host.is_some_and(|h| {
+            !h.is_empty() && h.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+        });
+        if !valid {
+            return Err(ConfigError::Invalid {
+                name,
+                reason: format!("{origin:?} is not an origin like https://www.example.com"),
+            });
+        }
+        origins.push(origin.to_ascii_lowercase());
+    }
+    Ok(origins)
 }
 
 /// SendGrid publishes its webhook key as base64 of a DER SubjectPublicKeyInfo (P-256).
@@ -282,6 +309,22 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+
+    #[test]
+    fn cookie_consent_origins_are_exact_origins() {
+        let source =
+            HashMap::from([("INFENTRE_COOKIE_CONSENT_ORIGINS", " https://www.Infentre.com, http://localhost:3000 ,")]);
+        let settings =
+            Settings::from_source(&source, "https://privacy.example".into(), SigningKey::generate()).unwrap();
+        assert_eq!(settings.cookie_consent_origins, vec!["https://www.infentre.com", "http://localhost:3000"]);
+        for bad in ["*", "https://www.infentre.com/", "www.infentre.com", "https://x.com/path", "https://"] {
+            let source = HashMap::from([("INFENTRE_COOKIE_CONSENT_ORIGINS", bad)]);
+            assert!(
+                Settings::from_source(&source, "https://privacy.example".into(), SigningKey::generate()).is_err(),
+                "{bad}"
+            );
+        }
+    }
 
     #[test]
     fn operators_are_normalised_and_checked() {

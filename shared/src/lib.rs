@@ -32,6 +32,7 @@ pub mod error;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod idempotency;
+pub mod lang;
 pub mod mail;
 pub mod marketing;
 pub mod platform;

@@ -1,6 +1,7 @@
 """The cookie banner (consent.js) on its demo page, in Chromium."""
 
 import json
+import time
 
 import pytest
 from conftest import PHONE, Recorder, Server
@@ -9,6 +10,16 @@ DEMO = "/demo/consent-banner"
 STANDINS = {"/assets/gtag-standin.js", "/assets/gtag-config.js", "/assets/fbevents-standin.js"}
 ESSENTIAL_COOKIES = {"infentre_csrf", "infentre_lang", "infentre_consent", "__Host-infentre_session"}
 GPC = "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', {get: () => true})"
+
+
+def wait_until(page, expression, timeout=10.0):
+    """Polls `expression` from here: `page.wait_for_function` polls with eval() inside the page,
+    which the pages' CSP forbids (no 'unsafe-eval'), so it failed whenever the first check came
+    too early. `page.evaluate` goes through the DevTools protocol, which the CSP does not govern."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"never true within {timeout} s: {expression}"
+        time.sleep(0.05)
 
 
 def consent_calls(page, kind):
@@ -85,7 +96,7 @@ def test_accepting_updates_consent_mode_and_runs_the_blocked_tags(context, serve
     recorded = record_choice(page, "accept")
     assert (recorded["analytics"], recorded["marketing"]) == (True, True)
 
-    page.wait_for_function("window.__standins && window.__standins.google && window.__standins.facebook")
+    wait_until(page, "window.__standins && window.__standins.google && window.__standins.facebook")
     assert page.evaluate("window.__standins.googleConfigured"), "the tags ran in document order"
     assert consent_calls(page, "update")[-1] == {
         "analytics_storage": "granted",
@@ -103,7 +114,7 @@ def test_accepting_updates_consent_mode_and_runs_the_blocked_tags(context, serve
 
     # The next page applies the choice at once, without asking.
     page.reload()
-    page.wait_for_function("window.__standins && window.__standins.facebook")
+    wait_until(page, "window.__standins && window.__standins.facebook")
     assert page.locator("#infentre-consent").count() == 0
     assert consent_calls(page, "update")[0]["ad_storage"] == "granted"
     assert recorder.third_party() == []
@@ -135,7 +146,7 @@ def test_choosing_analytics_only_runs_only_the_analytics_tag(context, server):
     page.check("#ic-analytics")
     recorded = record_choice(page, "save")
     assert (recorded["analytics"], recorded["marketing"]) == (True, False)
-    page.wait_for_function("window.__standins && window.__standins.google")
+    wait_until(page, "window.__standins && window.__standins.google")
     page.wait_for_load_state("networkidle")
     assert page.evaluate("window.__standins.facebook === undefined")
     assert non_essential_cookies(c) == ["_ga"]
@@ -159,7 +170,7 @@ def test_global_privacy_control_keeps_marketing_off_and_says_why(context, server
     update = consent_calls(page, "update")[-1]
     assert update["analytics_storage"] == "granted" and update["ad_storage"] == "denied"
     assert update["ad_user_data"] == "denied" and update["ad_personalization"] == "denied"
-    page.wait_for_function("window.__standins && window.__standins.google")
+    wait_until(page, "window.__standins && window.__standins.google")
     page.wait_for_load_state("networkidle")
     assert page.evaluate("window.__standins.facebook === undefined")
     assert "/assets/fbevents-standin.js" not in recorder.paths()
@@ -168,7 +179,7 @@ def test_global_privacy_control_keeps_marketing_off_and_says_why(context, server
 def test_cookie_settings_reopens_the_banner_and_a_withdrawal_stops_the_tags(context, server):
     c, page, _ = open_demo(context, server)
     record_choice(page, "accept")
-    page.wait_for_function("window.__standins && window.__standins.facebook")
+    wait_until(page, "window.__standins && window.__standins.facebook")
     page.click("a[data-consent-settings]")
     banner = page.locator("#infentre-consent")
     assert banner.is_visible()
@@ -210,7 +221,7 @@ def own_server():
 def test_a_new_policy_version_asks_again(context, own_server):
     c, page, _ = open_demo(context, own_server)
     record_choice(page, "accept")
-    page.wait_for_function("window.__standins && window.__standins.facebook")
+    wait_until(page, "window.__standins && window.__standins.facebook")
 
     own_server.restart(policy_version="2026-12-01")
     page.goto(own_server.base + DEMO)

@@ -184,3 +184,13 @@ def test_the_center_works_without_javascript(context, server, member):
     page.fill("#new_email", "mary@example.com")
     page.click("form.link button[type=submit]")
     assert "Correction" in [page.locator("#requests tbody tr th").nth(i).inner_text() for i in range(page.locator("#requests tbody tr").count())]
+
+
+def test_the_language_chosen_while_signed_in_is_the_language_of_the_emails(context, server, member):
+    page = context(locale="en-GB", java_script_enabled=False).new_page()
+    sign_in(page, server, member, PASSWORD)
+    page.click("form.language button[value='sv']")
+    assert page.locator("html").get_attribute("lang") == "sv"
+    assert api(server, "POST", "/v1/password-reset-requests", {"email": member})[0] == 202
+    reset = wait_for_mail(server, member, "återställ ditt lösenord")
+    assert "Öppna den här länken inom 1 timme" in reset.get_body(("plain",)).get_content()

@@ -136,7 +136,8 @@ def test_sign_up_verify_sign_in_and_out_in_the_browser(context, server):
     page.click("form.link button[type=submit]")
     assert page.locator("h1").inner_text() == "Kolla din e-post"
 
-    [verify] = links(wait_for_mail(server, "grace@example.com", "verify your"))
+    # Signed up on a Swedish page: the e-mail is in Swedish too.
+    [verify] = links(wait_for_mail(server, "grace@example.com", "bekräfta din e-postadress"))
     page.goto(verify)
     page.click("form.link button[type=submit]")
     assert page.locator("h1").inner_text() == "Adressen är bekräftad"

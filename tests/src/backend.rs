@@ -356,6 +356,7 @@ pub async fn moto() -> Backend {
         ("INFENTRE_SENDGRID_WEBHOOK_PUBLIC_KEY", public_key.as_str()),
         ("INFENTRE_MARKETING_SYNC", "on"),
         ("INFENTRE_STRIPE_WEBHOOK_SECRET", crate::STRIPE_SECRET),
+        ("INFENTRE_COOKIE_CONSENT_ORIGINS", crate::BANNER_ORIGIN),
     ]);
     let settings = shared::config::Settings::from_source(
         &source,

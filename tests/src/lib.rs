@@ -145,6 +145,9 @@ pub fn shared_clock(clock: &ManualClock) -> Arc<dyn shared::clock::Clock> {
     Arc::new(clock.clone())
 }
 
+/// The website that embeds the cookie banner, in the tests' settings.
+pub const BANNER_ORIGIN: &str = "https://www.infentre.example";
+
 /// A fresh embedded engine in a temporary data directory.
 pub fn embedded_engine(clock: &ManualClock) -> (shared::embedded::Engine, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temporary data directory");
@@ -154,6 +157,7 @@ pub fn embedded_engine(clock: &ManualClock) -> (shared::embedded::Engine, tempfi
         ("INFENTRE_SENDGRID_WEBHOOK_PUBLIC_KEY", public_key.as_str()),
         ("INFENTRE_MARKETING_SYNC", "on"),
         ("INFENTRE_STRIPE_WEBHOOK_SECRET", STRIPE_SECRET),
+        ("INFENTRE_COOKIE_CONSENT_ORIGINS", BANNER_ORIGIN),
     ]);
     let settings = shared::config::Settings::from_source(
         &source,

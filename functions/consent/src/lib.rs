@@ -2,6 +2,7 @@
 //! unsubscribe, and the published privacy information (notice, cookies, sub-processors).
 
 mod broadcast;
+mod cors;
 mod ledger;
 pub mod published;
 pub mod visitors;
@@ -20,7 +21,7 @@ pub fn routes() -> Router<Platform> {
         .route("/v1/me/consents/{purpose}", put(ledger::change_consent))
         .route("/v1/consent-receipts/{receipt_id}", get(ledger::receipt))
         .route("/v1/unsubscribe", post(ledger::unsubscribe))
-        .route("/v1/cookie-consents", post(visitors::record_cookie_choice))
+        .route("/v1/cookie-consents", post(cors::record_cookie_choice).options(cors::preflight))
         .route("/v1/me/cookie-consents/claim", post(visitors::claim))
         .route("/v1/cookies", get(published::cookies))
         .route("/v1/privacy-notice", get(published::privacy_notice))
@@ -33,6 +34,7 @@ pub fn routes() -> Router<Platform> {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(
+        cors::preflight,
         ledger::purposes,
         ledger::my_consents,
         ledger::change_consent,

@@ -70,7 +70,7 @@ struct Done {
     note: String,
     exports: Option<rights::Exports>,
     /// The requester's address, read before anything was erased.
-    tell: Option<String>,
+    tell: Option<UserRecord>,
     /// The requester was erased: the request keeps no trace of them.
     anonymise: bool,
 }
@@ -144,7 +144,7 @@ async fn carry_out(platform: &Platform, request: &RightsRequest) -> Result<Done,
         RequestType::Access | RequestType::Portability => {
             let Some(user) = user else { return Err(WorkError::RequesterGone) };
             let exports = exports::write(platform, request, &user).await?;
-            Ok(Done { note: "export ready".into(), exports: Some(exports), tell: Some(user.email), anonymise: false })
+            Ok(Done { note: "export ready".into(), exports: Some(exports), tell: Some(user), anonymise: false })
         }
         RequestType::Correction => {
             let Some(user) = user else { return Err(WorkError::RequesterGone) };
@@ -159,7 +159,7 @@ async fn carry_out(platform: &Platform, request: &RightsRequest) -> Result<Done,
                 return Ok(Done {
                     note: "nothing to correct".into(),
                     exports: None,
-                    tell: Some(user.email),
+                    tell: Some(user),
                     anonymise: false,
                 });
             }
@@ -167,7 +167,7 @@ async fn carry_out(platform: &Platform, request: &RightsRequest) -> Result<Done,
             Ok(Done {
                 note: "verification sent to the new address; it replaces the old one once confirmed".into(),
                 exports: None,
-                tell: Some(user.email),
+                tell: Some(user),
                 anonymise: false,
             })
         }
@@ -240,9 +240,9 @@ async fn finish(platform: &Platform, mut request: RightsRequest, done: Done) -> 
     Err(WorkError::KeptChanging)
 }
 
-async fn tell(platform: &Platform, request: &RightsRequest, to: Option<String>) -> Result<(), WorkError> {
+async fn tell(platform: &Platform, request: &RightsRequest, to: Option<UserRecord>) -> Result<(), WorkError> {
     if let Some(to) = to {
-        let notice = emails::completed(&platform.settings, &to, request);
+        let notice = emails::completed(&platform.settings, &to.email, to.lang, request);
         mail::enqueue(platform.queue.as_ref(), vec![notice]).await?;
     }
     tracing::info!(request_id = %request.id, kind = request.kind.as_str(), "rights request completed");
@@ -252,7 +252,7 @@ async fn tell(platform: &Platform, request: &RightsRequest, to: Option<String>) 
 async fn give_up(platform: &Platform, mut request: RightsRequest, reason: String) -> Result<(), WorkError> {
     let due_at = request.due_at;
     let tell = match &request.user_id {
-        Some(user_id) => accounts::find_user(platform, user_id).await?.map(|u| u.email),
+        Some(user_id) => accounts::find_user(platform, user_id).await?,
         None => None,
     };
     request.failure_reason = Some(reason.clone());
@@ -262,7 +262,7 @@ async fn give_up(platform: &Platform, mut request: RightsRequest, reason: String
         SaveError::Store(err) => err.into(),
     })?;
     if let Some(to) = tell {
-        let notice = emails::failed(&platform.settings, &to, &request);
+        let notice = emails::failed(&platform.settings, &to.email, to.lang, &request);
         mail::enqueue(platform.queue.as_ref(), vec![notice]).await?;
     }
     Ok(())

@@ -108,7 +108,10 @@ pub async fn invite(
     ApiJson(request): ApiJson<InvitationRequest>,
 ) -> Result<(StatusCode, Json<Invitation>), ApiError> {
     auth.require_admin()?;
-    let (email, expires_at) = accounts::invite(&platform, &auth.organisation_id, &request.email, request.role).await?;
+    // In the inviter's language: the invitee has no account yet.
+    let lang = accounts::load_user(&platform, &auth.user_id).await?.lang;
+    let (email, expires_at) =
+        accounts::invite_in(&platform, &auth.organisation_id, &request.email, request.role, lang).await?;
     Ok((
         StatusCode::CREATED,
         Json(Invitation { email: email.as_str().to_owned(), role: request.role, expires_at: time(expires_at) }),
@@ -143,9 +146,11 @@ pub struct Joined {
 #[tracing::instrument(skip_all)]
 pub async fn accept_invitation(
     State(platform): State<Platform>,
+    headers: axum::http::HeaderMap,
     ApiJson(request): ApiJson<AcceptRequest>,
 ) -> Result<(StatusCode, Json<Joined>), ApiError> {
-    let joined = accounts::accept_invitation(&platform, &request.token, &request.password).await?;
+    let lang = shared::lang::Lang::of_request(&headers);
+    let joined = accounts::accept_invitation(&platform, &request.token, &request.password, lang).await?;
     Ok((StatusCode::CREATED, Json(Joined { user_id: joined.user_id, organisation_id: joined.organisation_id })))
 }
 

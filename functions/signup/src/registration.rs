@@ -45,6 +45,7 @@ pub struct SignupAccepted {
 pub async fn signup(
     State(platform): State<Platform>,
     client: Option<axum::Extension<ClientAddress>>,
+    headers: axum::http::HeaderMap,
     ApiJson(request): ApiJson<SignupRequest>,
 ) -> Result<(StatusCode, Json<SignupAccepted>), ApiError> {
     let form = SignupForm {
@@ -53,6 +54,7 @@ pub async fn signup(
         organisation_name: &request.organisation_name,
         region: request.region,
         client: client.map(|c| c.0.0),
+        lang: shared::lang::Lang::of_request(&headers),
     };
     accounts::signup(&platform, form).await?;
     Ok((StatusCode::ACCEPTED, Json(SignupAccepted { status: "verification_sent" })))

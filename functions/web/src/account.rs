@@ -13,13 +13,13 @@ use shared::accounts::{self, AccountError, SignedIn, SignupForm};
 use shared::consent::{self, Method, PurposeId};
 use shared::error::ApiError;
 use shared::http::ClientAddress;
-use shared::session::{self, AuthUser, SessionRecord};
-use shared::store::StoreError;
+use shared::session::{self, AuthUser};
 
 use crate::csrf;
 use crate::i18n::cookie;
-use crate::links::Outcome;
+use crate::pages::Outcome;
 use crate::pages::{Layout, form_expired, render, request};
+pub(crate) use crate::signed_in::session_of;
 
 #[derive(Template)]
 #[template(path = "sign_in.html")]
@@ -99,17 +99,6 @@ pub struct ConsentForm {
     csrf: String,
     purpose: String,
     granted: bool,
-}
-
-/// The session of the cookie, for form posts: the API's extractor wants an `X-CSRF-Token`
-/// header that a form cannot send, so these posts check the form's own token instead.
-pub(crate) async fn session_of(platform: &Platform, headers: &HeaderMap) -> Result<Option<SessionRecord>, StoreError> {
-    let Some(hash) = cookie(headers, session::COOKIE_NAME).and_then(|token| shared::tokens::hash(&token)) else {
-        return Ok(None);
-    };
-    let Some(item) = platform.store.get(&shared::keys::session(&hash)).await? else { return Ok(None) };
-    let record: SessionRecord = item.data()?;
-    Ok((platform.clock.epoch_seconds() < record.absolute_expires_at).then_some(record))
 }
 
 /// Gives or withdraws one purpose: one click either way.
@@ -238,6 +227,7 @@ pub async fn sign_up(
         organisation_name: &form.organisation_name,
         region: None,
         client: client.map(|c| c.0.0),
+        lang: crate::i18n::Lang::negotiate(&headers).shared(),
     };
     match accounts::signup(&platform, signup).await {
         // The same answer whether or not the address was taken: its owner gets a notice.

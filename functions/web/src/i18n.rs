@@ -65,6 +65,14 @@ impl Lang {
         best.map(|(lang, _)| lang)
     }
 
+    /// The same language as the e-mails know it.
+    pub fn shared(self) -> shared::lang::Lang {
+        match self {
+            Lang::En => shared::lang::Lang::En,
+            Lang::Sv => shared::lang::Lang::Sv,
+        }
+    }
+
     pub fn catalog(self) -> &'static Catalog {
         match self {
             Lang::En => &EN,

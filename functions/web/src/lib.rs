@@ -13,6 +13,7 @@ mod links;
 pub mod notice;
 mod pages;
 mod recovery;
+mod signed_in;
 
 use axum::Router;
 use axum::extract::Request;

@@ -45,15 +45,7 @@ struct LinkPage {
     error: Option<String>,
 }
 
-/// The end of a flow, or why it cannot go on: a text and the next step.
-#[derive(Template)]
-#[template(path = "outcome.html")]
-pub(crate) struct Outcome {
-    pub(crate) l: Layout,
-    pub(crate) text: String,
-    pub(crate) next_href: &'static str,
-    pub(crate) next: String,
-}
+pub(crate) use crate::pages::Outcome;
 
 pub(crate) fn outcome(
     platform: &Platform,
@@ -215,7 +207,8 @@ pub async fn accept_invitation(
         return form_expired(&platform, &headers, "/");
     };
     let password = form.password.as_deref().unwrap_or_default();
-    match accounts::accept_invitation(&platform, &form.token, password).await {
+    let lang = Lang::negotiate(&headers).shared();
+    match accounts::accept_invitation(&platform, &form.token, password, lang).await {
         Ok(_) => {
             outcome(&platform, &headers, StatusCode::OK, ("joined-title", "joined-text"), ("/sign-in", "link-sign-in"))
         }

@@ -46,6 +46,16 @@ impl Layout {
     }
 }
 
+/// The end of a flow, or why it cannot go on: a text and the next step.
+#[derive(Template)]
+#[template(path = "outcome.html")]
+pub(crate) struct Outcome {
+    pub(crate) l: Layout,
+    pub(crate) text: String,
+    pub(crate) next_href: &'static str,
+    pub(crate) next: String,
+}
+
 pub(crate) struct Request {
     pub layout: Layout,
     pub set_cookie: Option<String>,
@@ -321,6 +331,19 @@ pub async fn switch_language(
     let Some(lang) = form.as_ref().and_then(|f| Lang::from_code(&f.lang)).filter(|_| valid) else {
         return form_expired(&platform, &headers, &back);
     };
+    // Signed in: the e-mails we send follow the choice too.
+    let stored = match crate::signed_in::session_of(&platform, &headers).await {
+        Ok(Some(session)) => shared::accounts::set_language(&platform, &session.user_id, lang.shared()).await,
+        Ok(None) => Ok(()),
+        Err(err) => Err(err),
+    };
+    if let Err(err) = stored {
+        tracing::error!(error = %err, "the language could not be kept on the account");
+        let r = request(&platform, &headers, "/", "error-title");
+        let page =
+            Outcome { text: r.layout.t("error-text"), next: r.layout.t("link-home"), next_href: "/", l: r.layout };
+        return render(StatusCode::INTERNAL_SERVER_ERROR, &page, r.set_cookie);
+    }
     let secure = if secure(&platform) { "; Secure" } else { "" };
     let cookie = format!("{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax{secure}", lang.code());
     let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, back)]).into_response();

@@ -6,6 +6,7 @@ use super::{AccountError, AccountRef, EmailClaim, OrganisationRecord, TokenKind,
 use super::{UNVERIFIED_TTL_SECONDS, VERIFICATION_TTL_SECONDS, emails, load_token};
 use crate::Platform;
 use crate::domain::{EmailAddress, NewPassword, OrganisationName, Region, Role};
+use crate::lang::Lang;
 use crate::session::{self, NewSession};
 use crate::store::{Condition, StoreError, TransactOp, Update};
 use crate::throttle::{LOGIN_PER_ACCOUNT, LOGIN_PER_ADDRESS, MAIL_PER_RECIPIENT, SIGNUP_PER_CLIENT};
@@ -20,6 +21,8 @@ pub struct SignupForm<'a> {
     pub region: Option<Region>,
     /// The client's address, for the per-client limit.
     pub client: Option<std::net::IpAddr>,
+    /// The language of the e-mails (from the page, or `Accept-Language`).
+    pub lang: Lang,
 }
 
 /// Creates an organisation and its first user (admin, unverified) and e-mails a verification
@@ -54,6 +57,7 @@ pub async fn signup(platform: &Platform, form: SignupForm<'_>) -> Result<(), Acc
         created_at: now,
         last_active_at: None,
         reminded_at: None,
+        lang: form.lang,
     };
     let organisation = OrganisationRecord {
         organisation_id: organisation_id.clone(),
@@ -98,10 +102,10 @@ pub async fn signup(platform: &Platform, form: SignupForm<'_>) -> Result<(), Acc
         created = platform.store.transact(ops).await;
     }
     let notice = match created {
-        Ok(()) => emails::verify_address(&platform.settings, email.as_str(), &token),
+        Ok(()) => emails::verify_address(&platform.settings, email.as_str(), &token, form.lang),
         // The address is taken (or the pending signup was verified meanwhile): nothing was
         // written; its owner is told, the caller is not.
-        Err(StoreError::ConditionFailed { .. }) => emails::already_registered(email.as_str()),
+        Err(StoreError::ConditionFailed { .. }) => emails::already_registered(email.as_str(), form.lang),
         Err(err) => return Err(err.into()),
     };
     mail::enqueue(platform.queue.as_ref(), vec![notice]).await?;
@@ -216,14 +220,19 @@ pub async fn change_password(
         )
         .await?;
     session::revoke_all(platform.store.as_ref(), &user.user_id, keep_session).await?;
-    mail::enqueue(platform.queue.as_ref(), vec![emails::password_changed(&user.email)]).await?;
+    mail::enqueue(platform.queue.as_ref(), vec![emails::password_changed(&user.email, user.lang)]).await?;
     Ok(())
 }
 
 /// Accepts an invitation: the invitee joins with the invited role, their address verified by
 /// the link.
 #[tracing::instrument(skip_all)]
-pub async fn accept_invitation(platform: &Platform, token: &str, password: &str) -> Result<AccountRef, AccountError> {
+pub async fn accept_invitation(
+    platform: &Platform,
+    token: &str,
+    password: &str,
+    lang: Lang,
+) -> Result<AccountRef, AccountError> {
     let (token_hash, invitation) = load_token(platform, token, &[TokenKind::Invitation]).await?;
     let email =
         EmailAddress::parse(invitation.email.as_deref().unwrap_or_default()).map_err(|_| AccountError::InvalidToken)?;
@@ -241,6 +250,7 @@ pub async fn accept_invitation(platform: &Platform, token: &str, password: &str)
         created_at: platform.clock.epoch_seconds(),
         last_active_at: None,
         reminded_at: None,
+        lang,
     };
     let claim = EmailClaim { user_id: user.user_id.clone() };
     /// The operation that claims the address: its failure means the address is taken.

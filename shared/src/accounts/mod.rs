@@ -9,6 +9,7 @@
 
 pub mod emails;
 mod error;
+pub mod limits;
 #[cfg(feature = "passwords")]
 pub mod passwords;
 pub mod records;
@@ -24,6 +25,7 @@ use crate::Platform;
 use crate::domain::{EmailAddress, Role};
 use crate::erasure::job::{Origin, Started, Target};
 use crate::erasure::{self, Subject, fence};
+use crate::lang::Lang;
 use crate::store::{Condition, StoreError, TransactOp, Update};
 use crate::{mail, throttle, tokens};
 
@@ -91,6 +93,17 @@ pub async fn mark_reminded(platform: &Platform, user_id: &str, now: i64, cutoff:
     match platform.store.update(&UserRecord::key(user_id), "user", update, Some(not_reminded)).await {
         Ok(_) => Ok(true),
         Err(err) if err.is_condition_failed() => Ok(false),
+        Err(err) => Err(err),
+    }
+}
+
+/// Keeps the language the person chose, for the e-mails we send them; nothing to do when the
+/// account is gone.
+pub async fn set_language(platform: &Platform, user_id: &str, lang: Lang) -> Result<(), StoreError> {
+    let update = Update::new().set("lang", lang.code());
+    match platform.store.update(&UserRecord::key(user_id), "user", update, Some(Condition::Exists)).await {
+        Ok(_) => Ok(()),
+        Err(err) if err.is_condition_failed() => Ok(()),
         Err(err) => Err(err),
     }
 }
@@ -192,8 +205,8 @@ pub async fn start_email_change(
     let expires_at = platform.clock.epoch_seconds() + VERIFICATION_TTL_SECONDS;
     platform.store.put(record.item(&token_hash, expires_at)?, Some(Condition::NotExists)).await?;
     let notices = vec![
-        emails::confirm_new_address(&platform.settings, new.as_str(), &token),
-        emails::address_change_requested(&user.email),
+        emails::confirm_new_address(&platform.settings, new.as_str(), &token, user.lang),
+        emails::address_change_requested(&user.email, user.lang),
     ];
     mail::enqueue(platform.queue.as_ref(), notices).await?;
     Ok(())
@@ -280,13 +293,15 @@ fn refuse_last_admin_among(user: &UserRecord, others: &[UserRecord]) -> Result<(
 }
 
 /// Invites someone to an organisation: a single-use link, valid 7 days, mailed to them.
-/// Returns the normalised address and when the link expires.
+/// Returns the normalised address and when the link expires. The e-mail is in `lang` (the
+/// inviter's: the invitee has no account yet).
 #[tracing::instrument(skip_all)]
-pub async fn invite(
+pub async fn invite_in(
     platform: &Platform,
     organisation_id: &str,
     email: &str,
     role: Role,
+    lang: Lang,
 ) -> Result<(EmailAddress, i64), AccountError> {
     let email = EmailAddress::parse(email)?;
     let organisation = load_organisation(platform, organisation_id).await?;
@@ -303,9 +318,19 @@ pub async fn invite(
         role: Some(role),
     };
     platform.store.put(record.item(&token_hash, expires_at)?, Some(Condition::NotExists)).await?;
-    let message = emails::invitation(&platform.settings, email.as_str(), &organisation.name, &token);
+    let message = emails::invitation(&platform.settings, email.as_str(), &organisation.name, &token, lang);
     mail::enqueue(platform.queue.as_ref(), vec![message]).await?;
     Ok((email, expires_at))
+}
+
+/// [`invite_in`] English.
+pub async fn invite(
+    platform: &Platform,
+    organisation_id: &str,
+    email: &str,
+    role: Role,
+) -> Result<(EmailAddress, i64), AccountError> {
+    invite_in(platform, organisation_id, email, role, Lang::default()).await
 }
 
 #[cfg(feature = "passwords")]

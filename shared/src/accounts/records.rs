@@ -2,6 +2,7 @@
 
 use crate::domain::{Region, Role};
 use crate::keys;
+use crate::lang::Lang;
 use crate::store::{Condition, Index, IndexKey, Item, Key, Query, Store, StoreError, Update, query_all};
 use serde::{Deserialize, Serialize};
 
@@ -29,6 +30,10 @@ pub struct UserRecord {
     /// When the last inactivity reminder was queued (absent: never).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reminded_at: Option<i64>,
+    /// The language of the e-mails we send them (absent on accounts made before it was kept:
+    /// English).
+    #[serde(default)]
+    pub lang: Lang,
 }
 
 impl UserRecord {

@@ -14,22 +14,12 @@ use crate::Platform;
 use crate::domain::EmailAddress;
 use crate::store::Condition;
 use crate::throttle::Limit;
+
+pub use super::limits::{RESEND_PER_ACCOUNT, RESEND_PER_CLIENT, RESET_PER_ACCOUNT, RESET_PER_CLIENT};
 use crate::{mail, tokens};
 
 /// How long a reset link works.
 pub const RESET_TTL_SECONDS: i64 = 3600;
-
-/// Reset links mailed to one address: 3 an hour (each request counts, answered or not).
-pub const RESET_PER_ACCOUNT: Limit = Limit { scope: "reset_account", max_failures: 3, window_seconds: 3600 };
-/// Reset requests from one client address: 20 an hour.
-pub const RESET_PER_CLIENT: Limit = Limit { scope: "reset_client", max_failures: 20, window_seconds: 3600 };
-/// Verification links mailed again to one address: 3 an hour.
-pub const RESEND_PER_ACCOUNT: Limit = Limit { scope: "resend_account", max_failures: 3, window_seconds: 3600 };
-/// Resend requests from one client address: 20 an hour.
-pub const RESEND_PER_CLIENT: Limit = Limit { scope: "resend_client", max_failures: 20, window_seconds: 3600 };
-
-/// The per-address counters kept about a subject (erasure deletes their partitions).
-pub const PER_ACCOUNT_LIMITS: [Limit; 2] = [RESET_PER_ACCOUNT, RESEND_PER_ACCOUNT];
 
 /// Counts this request against both limits (atomically, before any work): every request
 /// counts, so the throttle says nothing about whether the address has an account.
@@ -86,8 +76,11 @@ pub async fn request_password_reset(
     // (a new verification link is the way in).
     let Some(user) = owner(platform, &email).await?.filter(|u| u.email_verified) else { return Ok(()) };
     let token = issue(platform, &user, TokenKind::PasswordReset, RESET_TTL_SECONDS).await?;
-    mail::enqueue(platform.queue.as_ref(), vec![emails::reset_password(&platform.settings, &user.email, &token)])
-        .await?;
+    mail::enqueue(
+        platform.queue.as_ref(),
+        vec![emails::reset_password(&platform.settings, &user.email, &token, user.lang)],
+    )
+    .await?;
     Ok(())
 }
 
@@ -99,8 +92,11 @@ pub async fn resend_verification(platform: &Platform, email: &str, client: Optio
     throttle(platform, (RESEND_PER_ACCOUNT, RESEND_PER_CLIENT), &email, client).await?;
     let Some(user) = owner(platform, &email).await?.filter(|u| !u.email_verified) else { return Ok(()) };
     let token = issue(platform, &user, TokenKind::VerifyEmail, VERIFICATION_TTL_SECONDS).await?;
-    mail::enqueue(platform.queue.as_ref(), vec![emails::verify_address(&platform.settings, &user.email, &token)])
-        .await?;
+    mail::enqueue(
+        platform.queue.as_ref(),
+        vec![emails::verify_address(&platform.settings, &user.email, &token, user.lang)],
+    )
+    .await?;
     Ok(())
 }
 
@@ -147,7 +143,7 @@ mod set {
         revoke_tokens(platform, &user_id, &[TokenKind::ChangeEmail, TokenKind::PasswordReset]).await?;
         // The mailbox's owner is back in: earlier wrong guesses no longer lock them out.
         LOGIN_PER_ACCOUNT.clear(platform, &user.email_canonical).await?;
-        mail::enqueue(platform.queue.as_ref(), vec![emails::password_changed(&user.email)]).await?;
+        mail::enqueue(platform.queue.as_ref(), vec![emails::password_changed(&user.email, user.lang)]).await?;
         Ok(AccountRef { user_id, organisation_id: user.organisation_id })
     }
 

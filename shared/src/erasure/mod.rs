@@ -82,7 +82,7 @@ pub const LOCATIONS: &[Location] = &[
         name: "link_request_throttle",
         description: "Counters of password reset and verification links mailed to the account's address (kept 1 hour).",
         queries: |s| {
-            crate::accounts::reset::PER_ACCOUNT_LIMITS
+            crate::accounts::limits::PER_ACCOUNT_LIMITS
                 .iter()
                 .map(|limit| Query::partition(limit.partition(&s.canonical_email)).limit(1_000))
                 .collect()

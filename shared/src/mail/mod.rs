@@ -10,6 +10,7 @@ pub mod outbox;
 pub mod sendgrid;
 #[cfg(feature = "smtp")]
 pub mod smtp;
+pub mod texts;
 
 pub use mailbox::Mailbox;
 

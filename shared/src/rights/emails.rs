@@ -3,7 +3,9 @@
 use super::{RequestType, RightsRequest};
 use crate::clock::rfc3339_from_epoch;
 use crate::config::Settings;
+use crate::lang::Lang;
 use crate::mail::Email;
+use crate::mail::texts::text;
 
 fn email(to: &str, subject: String, text: String) -> Email {
     Email {
@@ -17,105 +19,64 @@ fn email(to: &str, subject: String, text: String) -> Email {
     }
 }
 
-fn what(kind: RequestType) -> &'static str {
-    match kind {
-        RequestType::Access => "access request (a copy of your data)",
-        RequestType::Portability => "portability request (your data in a machine-readable form)",
-        RequestType::Correction => "correction request",
-        RequestType::Erasure => "erasure request",
-    }
-}
-
-pub fn received(settings: &Settings, to: &str, request: &RightsRequest, awaiting_admin: bool) -> Email {
-    let next = if awaiting_admin {
-        "Your organisation's admin must approve it first (your organisation is responsible for your data on Infentre)."
-    } else {
-        "We have started on it."
+fn what(lang: Lang, kind: RequestType) -> String {
+    let id = match kind {
+        RequestType::Access => "what-access",
+        RequestType::Portability => "what-portability",
+        RequestType::Correction => "what-correction",
+        RequestType::Erasure => "what-erasure",
     };
-    email(
-        to,
-        format!("We received your {}", what(request.kind)),
-        format!(
-            "We received your {} ({}). {next}\n\nWe answer by {} at the latest. Follow it in your account: {}/account/requests\n",
-            what(request.kind),
-            request.id,
-            rfc3339_from_epoch(request.due_at),
-            settings.public_base_url,
-        ),
-    )
+    text(lang, id, &[])
 }
 
-pub fn awaiting_approval(settings: &Settings, to: &str, request: &RightsRequest) -> Email {
-    email(
-        to,
-        format!("A member's {} awaits your approval", what(request.kind)),
-        format!(
-            "A member of your organisation filed a {} ({}). As an admin, approve or deny it:\n{}/v1/rights-requests/{}\n\nIt must be answered by {}.\n",
-            what(request.kind),
-            request.id,
-            settings.public_base_url,
-            request.id,
-            rfc3339_from_epoch(request.due_at)
-        ),
-    )
+/// A message about a request: its subject and body in `lang`, with the request's type and id
+/// and the extra variables.
+fn about(to: &str, lang: Lang, request: &RightsRequest, (subject, body): (&str, &str), vars: &[(&str, &str)]) -> Email {
+    let what = what(lang, request.kind);
+    let due = rfc3339_from_epoch(request.due_at);
+    let mut all = vec![("what", what.as_str()), ("id", request.id.as_str()), ("due", due.as_str())];
+    all.extend_from_slice(vars);
+    email(to, text(lang, subject, &all), text(lang, body, &all) + "\n")
 }
 
-pub fn denied(to: &str, request: &RightsRequest, reason: &str, settings: &Settings) -> Email {
-    email(
-        to,
-        format!("Your {} was denied", what(request.kind)),
-        format!(
-            "Your organisation's admin denied your {} ({}).\n\nTheir reason: {reason}\n\nYou may complain to our data protection officer ({}) or to {} ({}).\n",
-            what(request.kind),
-            request.id,
-            settings.dpo.email,
-            settings.supervisory_authority.name,
-            settings.supervisory_authority.url
-        ),
-    )
+pub fn received(settings: &Settings, to: &str, lang: Lang, request: &RightsRequest, awaiting_admin: bool) -> Email {
+    let next = text(lang, if awaiting_admin { "received-awaiting" } else { "received-started" }, &[]);
+    let link = format!("{}/account/requests", settings.public_base_url);
+    about(to, lang, request, ("received-subject", "received-body"), &[("next", &next), ("link", &link)])
 }
 
-pub fn extended(to: &str, request: &RightsRequest, reason: &str) -> Email {
-    email(
-        to,
-        format!("More time for your {}", what(request.kind)),
-        format!(
-            "We need more time for your {} ({}), as GDPR Art. 12(3) allows.\n\nWhy: {reason}\n\nWe now answer by {}.\n",
-            what(request.kind),
-            request.id,
-            rfc3339_from_epoch(request.due_at)
-        ),
-    )
+pub fn awaiting_approval(settings: &Settings, to: &str, lang: Lang, request: &RightsRequest) -> Email {
+    let link = format!("{}/v1/rights-requests/{}", settings.public_base_url, request.id);
+    about(to, lang, request, ("awaiting-subject", "awaiting-body"), &[("link", &link)])
 }
 
-pub fn completed(settings: &Settings, to: &str, request: &RightsRequest) -> Email {
+pub fn denied(to: &str, lang: Lang, request: &RightsRequest, reason: &str, settings: &Settings) -> Email {
+    let authority = &settings.supervisory_authority;
+    let vars = [
+        ("reason", reason),
+        ("dpo", settings.dpo.email.as_str()),
+        ("authority", authority.name.as_str()),
+        ("authority_url", authority.url.as_str()),
+    ];
+    about(to, lang, request, ("denied-subject", "denied-body"), &vars)
+}
+
+pub fn extended(to: &str, lang: Lang, request: &RightsRequest, reason: &str) -> Email {
+    about(to, lang, request, ("extended-subject", "extended-body"), &[("reason", reason)])
+}
+
+pub fn completed(settings: &Settings, to: &str, lang: Lang, request: &RightsRequest) -> Email {
     let next = match request.kind {
-        RequestType::Access | RequestType::Portability => format!(
-            "Download it (sign in if asked): {}/account/requests/{}/export (each visit gives a fresh link that lasts an hour; the export is kept 7 days).",
-            settings.public_base_url, request.id
-        ),
-        RequestType::Correction => "If you asked for a new address, confirm it by the link we sent there.".into(),
-        RequestType::Erasure => {
-            "Everything we held about you is erased, except what the law requires us to keep. This is the last e-mail we send you.".into()
+        RequestType::Access | RequestType::Portability => {
+            let link = format!("{}/account/requests/{}/export", settings.public_base_url, request.id);
+            text(lang, "completed-export", &[("link", &link)])
         }
+        RequestType::Correction => text(lang, "completed-correction", &[]),
+        RequestType::Erasure => text(lang, "completed-erasure", &[]),
     };
-    email(
-        to,
-        format!("Your {} is done", what(request.kind)),
-        format!("Your {} ({}) is done.\n\n{next}\n", what(request.kind), request.id),
-    )
+    about(to, lang, request, ("completed-subject", "completed-body"), &[("next", &next)])
 }
 
-pub fn failed(settings: &Settings, to: &str, request: &RightsRequest) -> Email {
-    email(
-        to,
-        format!("We could not complete your {}", what(request.kind)),
-        format!(
-            "We could not complete your {} ({}). Our staff have been alerted and will follow up before {}.\n\nYou may contact our data protection officer at {}.\n",
-            what(request.kind),
-            request.id,
-            rfc3339_from_epoch(request.due_at),
-            settings.dpo.email
-        ),
-    )
+pub fn failed(settings: &Settings, to: &str, lang: Lang, request: &RightsRequest) -> Email {
+    about(to, lang, request, ("failed-subject", "failed-body"), &[("dpo", settings.dpo.email.as_str())])
 }

@@ -152,12 +152,12 @@ pub async fn file(
         super::withdraw_creation(platform, &request).await?;
         return Err(err.into());
     }
-    let mut notices = vec![emails::received(&platform.settings, &user.email, &request, !by_admin)];
+    let mut notices = vec![emails::received(&platform.settings, &user.email, user.lang, &request, !by_admin)];
     if !by_admin {
         // The organisation's admins decide: tell them there is something to decide.
         for member in accounts::members(platform, &requester.organisation_id).await? {
             if member.role == Role::Admin {
-                notices.push(emails::awaiting_approval(&platform.settings, &member.email, &request));
+                notices.push(emails::awaiting_approval(&platform.settings, &member.email, member.lang, &request));
             }
         }
     }

@@ -45,6 +45,7 @@ fn every_endpoint_is_routed_and_every_route_is_served() {
             ("PUT", item.put.is_some()),
             ("PATCH", item.patch.is_some()),
             ("DELETE", item.delete.is_some()),
+            ("OPTIONS", item.options.is_some()),
         ];
         for (method, present) in methods {
             // Export downloads are the local server's own: in AWS they are S3 presigned URLs.

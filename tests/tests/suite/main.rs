@@ -7,6 +7,7 @@
 mod accounts;
 mod blob_contract;
 mod consent;
+mod cors;
 mod deployment;
 mod erasure;
 mod hardening;

@@ -19,6 +19,7 @@ on_both_engines!(
     link_requests_are_throttled_per_address_with_retry_after,
     a_new_verification_link_goes_only_to_an_unverified_account,
     reset_links_and_their_counters_are_erased_with_the_account,
+    emails_are_written_in_the_language_of_their_recipient,
 );
 
 /// The mails to `to` whose text holds `part`, oldest first.
@@ -175,4 +176,52 @@ async fn reset_requests_from_one_client_are_throttled_across_addresses() {
     }
     let (status, problem) = request_reset(&b, "person20@example.com").await;
     assert_eq!((status, problem["code"].as_str()), (429, Some("rate_limited")));
+}
+
+/// Signs up with `Accept-Language`.
+async fn sign_up_in(b: &Backend, email: &str, password: &str, accept_language: &str) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let body = json!({"email": email, "password": password, "organisation_name": "Språkbolaget"});
+    let request = http::Request::post("/v1/signup")
+        .header("content-type", "application/json")
+        .header("accept-language", accept_language)
+        .body(axum::body::Body::from(body.to_string()))
+        .unwrap();
+    let response = b.app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 202, "{:?}", response.into_body().collect().await.unwrap().to_bytes());
+}
+
+async fn emails_are_written_in_the_language_of_their_recipient(b: Backend) {
+    sign_up_in(&b, GRACE, GRACE_PASSWORD, "sv-SE,sv;q=0.9,en;q=0.5").await;
+    sign_up_in(&b, ADA, ADA_PASSWORD, "de-DE, fr;q=0.8").await;
+    b.deliver_mail().await;
+    // Subjects are RFC 2047 encoded once not ASCII: the bodies tell the language.
+    let swedish = mails_about(&b, GRACE, "Välkommen till Infentre.");
+    assert_eq!(swedish.len(), 1, "{:?}", outbox_files(&b.outbox));
+    assert_eq!(mails_about(&b, ADA, "to verify your e-mail address").len(), 1, "neither German nor French: English");
+    let token = token_in(&swedish[0]).unwrap();
+    assert_eq!(b.post("/v1/email-verifications", Auth::None, json!({"token": token})).await.0, 200);
+    let grace = b.login(GRACE, GRACE_PASSWORD).await;
+
+    // What she is sent later follows the language kept on her account.
+    request_reset(&b, GRACE).await;
+    let invite = json!({"email": "bob@example.com", "role": "member"});
+    assert_eq!(b.post("/v1/organisations/current/invitations", grace.bearer(), invite).await.0, 201);
+    let (status, _) = b.post("/v1/rights-requests", grace.bearer(), json!({"type": "access"})).await;
+    assert_eq!(status, 201);
+    b.deliver_mail().await;
+    b.process_rights().await;
+    b.deliver_mail().await;
+
+    assert_eq!(mails_about(&b, GRACE, "Någon bad om att återställa lösenordet").len(), 1);
+    assert_eq!(
+        mails_about(&b, "bob@example.com", "Du är inbjuden att gå med i Språkbolaget").len(),
+        1,
+        "the inviter's"
+    );
+    assert_eq!(mails_about(&b, GRACE, "Vi har tagit emot din begäran om tillgång").len(), 1);
+    let done = mails_about(&b, GRACE, "Ladda ner den (logga in om du ombeds)");
+    assert_eq!(done.len(), 1, "{:?}", outbox_files(&b.outbox));
+    assert!(done[0].contains("/account/requests/") && done[0].contains("/export"), "{}", done[0]);
 }
