@@ -244,6 +244,7 @@ async fn opening_an_unsubscribe_link_changes_nothing_until_the_button_is_pressed
         password: "correct horse battery staple",
         organisation_name: "Analytical Engines",
         region: None,
+        client: None,
     };
     shared::accounts::signup(&app.platform, form).await.unwrap();
     let claim = app.platform.store.get(&shared::accounts::EmailClaim::key("ada@example.com")).await.unwrap().unwrap();

@@ -66,8 +66,7 @@ impl AuthUser {
             return Ok(false);
         }
         let user = crate::accounts::find_user(platform, &self.user_id).await?;
-        Ok(user
-            .is_some_and(|u| u.email_verified && platform.settings.operators.iter().any(|o| *o == u.email_canonical)))
+        Ok(user.is_some_and(|u| u.email_verified && platform.settings.operators.contains(&u.email_canonical)))
     }
 }
 
