@@ -92,6 +92,9 @@ pub fn article_15(platform: &Platform) -> Value {
 
 fn csv_field(value: &Value) -> String {
     let text = match value {
+        // A spreadsheet runs a cell that starts like a formula (OWASP "CSV injection"): text
+        // from others (an admin's deny reason) must stay text.
+        Value::String(s) if s.starts_with(['=', '+', '-', '@', '\t', '\r']) => format!("'{s}"),
         Value::String(s) => s.clone(),
         Value::Null => String::new(),
         other => other.to_string(),
@@ -178,5 +181,22 @@ pub async fn write(platform: &Platform, request: &RightsRequest, user: &UserReco
             let json = put(format!("{prefix}{}-portability.json", request.id), json, "application/json").await?;
             Ok(Exports { json, csv_zip: None, expires_at })
         }
+    }
+}
+
+#[cfg(test)]
+mod csv_tests {
+    use super::csv_field;
+    use serde_json::json;
+
+    #[test]
+    fn formulas_stay_text_and_quotes_are_doubled() {
+        assert_eq!(csv_field(&json!("=HYPERLINK(\"http://x\")")), "\"'=HYPERLINK(\"\"http://x\"\")\"");
+        for start in ["+1", "-1", "@SUM(A1)", "\tx", "\rx"] {
+            assert!(csv_field(&json!(start)).starts_with("\"'"), "{start}");
+        }
+        assert_eq!(csv_field(&json!("plain")), "\"plain\"");
+        assert_eq!(csv_field(&json!(-5)), "\"-5\"", "a number is no formula");
+        assert_eq!(csv_field(&json!(null)), "\"\"");
     }
 }
