@@ -229,7 +229,11 @@ pub async fn erase_account_requested(
     user: &UserRecord,
     request_id: &str,
 ) -> Result<Started, AccountError> {
-    let origin = Origin { rights_request_id: Some(request_id.to_owned()), notify: Some(user.email.clone()) };
+    let origin = Origin {
+        rights_request_id: Some(request_id.to_owned()),
+        notify: Some(user.email.clone()),
+        notify_lang: user.lang,
+    };
     start_account_erasure(platform, user, origin).await
 }
 

@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use super::fence::{self, Fence, FenceState};
 use super::{ErasureError, LOCATIONS, Retained, Subject, export_prefix, legal_hold};
 use crate::Platform;
+use crate::lang::Lang;
 use crate::accounts::records::UserRecord;
 use crate::keys;
 use crate::queue::QueueName;
@@ -115,6 +116,9 @@ pub struct Job {
     pub rights_request_id: Option<String>,
     /// Where to send the rights request's completion notice; forgotten when the job completes.
     pub notify: Option<String>,
+    /// The language of that notice.
+    #[serde(default)]
+    pub notify_lang: Lang,
     pub version: u64,
     pub runner: Option<String>,
     pub lease_until: Option<i64>,
@@ -173,6 +177,7 @@ pub struct Started {
 pub struct Origin {
     pub rights_request_id: Option<String>,
     pub notify: Option<String>,
+    pub notify_lang: Lang,
 }
 
 pub async fn begin(platform: &Platform, target: Target, origin: Origin) -> Result<Started, ErasureError> {
@@ -203,6 +208,7 @@ pub async fn begin(platform: &Platform, target: Target, origin: Origin) -> Resul
         completed_at: None,
         rights_request_id: origin.rights_request_id,
         notify: origin.notify,
+        notify_lang: origin.notify_lang,
         version: 0,
         runner: None,
         lease_until: None,
@@ -255,6 +261,7 @@ fn gone_job(fence: &Fence) -> Job {
         completed_at: Some(fence.since),
         rights_request_id: None,
         notify: None,
+        notify_lang: Lang::default(),
         version: 0,
         runner: None,
         lease_until: None,
@@ -454,7 +461,7 @@ async fn complete(platform: &Platform, job: &mut Job, target: &Target) -> Result
     }
     tracing::info!(job_id = %job.id, erased = job.items_erased(), retained = job.retained.len(), "erasure completed");
     if let Some(request_id) = &job.rights_request_id {
-        finish_rights_request(platform, request_id, notify.as_deref()).await?;
+        finish_rights_request(platform, request_id, notify.as_deref(), job.notify_lang).await?;
     }
     Ok(())
 }
@@ -465,9 +472,10 @@ async fn finish_rights_request(
     platform: &Platform,
     request_id: &str,
     notify: Option<&str>,
+    lang: Lang,
 ) -> Result<(), ErasureError> {
     if let (Some(to), Some(request)) = (notify, crate::rights::load(platform, request_id).await?) {
-        let notice = crate::rights::emails::completed(&platform.settings, to, &request);
+        let notice = crate::rights::emails::completed(&platform.settings, to, lang, &request);
         crate::mail::enqueue(platform.queue.as_ref(), vec![notice]).await?;
     }
     let body = serde_json::to_string(&crate::rights::RightsMessage { request_id: request_id.to_owned() })

@@ -154,7 +154,7 @@ pub async fn deny(platform: &Platform, actor: &Actor, id: &str, reason: &str) ->
     if let Some(user_id) = &request.user_id
         && let Ok(user) = accounts::load_user(platform, user_id).await
     {
-        let notice = emails::denied(&user.email, &request, &reason, &platform.settings);
+        let notice = emails::denied(&user.email, user.lang, &request, &reason, &platform.settings);
         mail::enqueue(platform.queue.as_ref(), vec![notice]).await?;
     }
     Ok(request)
@@ -200,7 +200,7 @@ pub async fn extend(
     if let Some(user_id) = &request.user_id
         && let Ok(user) = accounts::load_user(platform, user_id).await
     {
-        mail::enqueue(platform.queue.as_ref(), vec![emails::extended(&user.email, &request, &reason)]).await?;
+        mail::enqueue(platform.queue.as_ref(), vec![emails::extended(&user.email, user.lang, &request, &reason)]).await?;
     }
     Ok(request)
 }
