@@ -238,6 +238,7 @@ impl From<crate::rights::decisions::DecisionError> for ApiError {
                 ApiError::conflict("invalid_status", err.to_string())
             }
             E::AlreadyExtended => ApiError::conflict("already_extended", err.to_string()),
+            E::DeadlinePassed => ApiError::conflict("deadline_passed", err.to_string()),
             E::InvalidReason => ApiError::unprocessable("invalid_reason", err.to_string()),
             E::InvalidDays => ApiError::unprocessable("invalid_days", err.to_string()),
             E::Conflict => ApiError::conflict("conflict", err.to_string()),

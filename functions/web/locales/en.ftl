@@ -311,3 +311,6 @@ desk-report-complete = Complete
 desk-yes = Yes
 desk-no = No
 desk-scroll-table = Table (scrolls sideways on narrow screens)
+desk-filed-by = filed by { $member }
+desk-error-deadline-passed = The deadline has passed: an extension must be decided and told before it (GDPR Art. 12(3)).
+desk-extend-too-late = The deadline has passed, so it can no longer be extended: answer the request now.

@@ -310,3 +310,6 @@ desk-report-complete = Klar
 desk-yes = Ja
 desk-no = Nej
 desk-scroll-table = Tabell (rullar i sidled på smala skärmar)
+desk-filed-by = från { $member }
+desk-error-deadline-passed = Tidsfristen har passerat: en förlängning måste beslutas och meddelas före den (artikel 12.3 i GDPR).
+desk-extend-too-late = Tidsfristen har passerat och kan inte längre förlängas: besvara begäran nu.

@@ -65,7 +65,7 @@ const DONE: [&str; 8] = [
     "recipient-erased",
     "extended",
 ];
-const ERRORS: [&str; 13] = [
+const ERRORS: [&str; 14] = [
     "wrong-password",
     "last-admin",
     "self-removal",
@@ -75,6 +75,7 @@ const ERRORS: [&str; 13] = [
     "invalid-reason",
     "invalid-days",
     "already-extended",
+    "deadline-passed",
     "not-open",
     "not-pending",
     "rate-limited",
@@ -263,6 +264,7 @@ fn decision_outcome(
         Err(DecisionError::NotAwaitingApproval | DecisionError::Illegal(_)) => "not-pending",
         Err(DecisionError::NotOpen) => "not-open",
         Err(DecisionError::AlreadyExtended) => "already-extended",
+        Err(DecisionError::DeadlinePassed) => "deadline-passed",
         Err(DecisionError::InvalidReason) => "invalid-reason",
         Err(DecisionError::InvalidDays) => "invalid-days",
         Err(DecisionError::Conflict) => "conflict",
@@ -322,6 +324,8 @@ pub struct InvitationRow {
 
 pub struct RequestRow {
     pub id: String,
+    /// Who filed it, while they are a member.
+    pub by: String,
     pub kind: String,
     pub status: String,
     pub received: String,
@@ -433,6 +437,11 @@ pub async fn admin_desk(
         requests: requests
             .into_iter()
             .map(|q| RequestRow {
+                by: l.t1(
+                    "desk-filed-by",
+                    "member",
+                    &q.user_id.as_deref().and_then(email_of).unwrap_or_else(|| l.t("desk-history-someone")),
+                ),
                 kind: type_text(l, q.kind),
                 status: status_text(l, q.status),
                 received: date(q.created_at),

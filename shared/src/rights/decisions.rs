@@ -27,18 +27,6 @@ pub struct Actor {
     pub operator: bool,
 }
 
-#[cfg(feature = "http")]
-impl From<&crate::session::AuthUser> for Actor {
-    fn from(auth: &crate::session::AuthUser) -> Self {
-        Self {
-            user_id: auth.user_id.clone(),
-            organisation_id: auth.organisation_id.clone(),
-            role: auth.role,
-            operator: auth.operator,
-        }
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum DecisionError {
     /// Absent, or not the caller's to see: one answer for both.
@@ -54,6 +42,9 @@ pub enum DecisionError {
     NotOpen,
     #[error("A request can be extended once.")]
     AlreadyExtended,
+    /// GDPR Art. 12(3): the person is told of an extension within the first period.
+    #[error("The deadline has passed: it can no longer be extended.")]
+    DeadlinePassed,
     #[error("A reason of 1 to 1,000 characters is required.")]
     InvalidReason,
     #[error("An extension is 1 to 61 days (two months at most).")]
@@ -155,8 +146,8 @@ pub async fn deny(platform: &Platform, actor: &Actor, id: &str, reason: &str) ->
     Ok(request)
 }
 
-/// An operator extends an open request's deadline, once, by 1 to 61 days; the requester is
-/// told why.
+/// An operator extends an open request's deadline, once, by 1 to 61 days, before it has
+/// passed; the requester is told why.
 #[tracing::instrument(skip_all, fields(user_id = %actor.user_id))]
 pub async fn extend(
     platform: &Platform,
@@ -180,6 +171,9 @@ pub async fn extend(
         return Err(DecisionError::AlreadyExtended);
     }
     let now = platform.clock.epoch_seconds();
+    if now >= request.due_at {
+        return Err(DecisionError::DeadlinePassed);
+    }
     let previous_due = request.due_at;
     request.due_at += days * 24 * 3600;
     request.extension = Some(Extension { days, reason: reason.clone(), at: time(now) });

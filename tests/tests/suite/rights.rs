@@ -375,6 +375,11 @@ async fn operators_extend_once_and_see_what_is_overdue(b: Backend) {
     let (_, overdue) = b.get("/v1/operator/rights-requests?overdue=true", operator.bearer()).await;
     let ids: Vec<&str> = overdue["items"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
     assert_eq!(ids, [late], "the extended one is not overdue yet");
+    // Art. 12(3): an extension is told within the first month; past the deadline it is too late.
+    let (status, problem) = b
+        .post(&format!("/v1/rights-requests/{late}/extend"), operator.bearer(), json!({"reason": "late", "days": 5}))
+        .await;
+    assert_eq!((status, problem["code"].as_str()), (409, Some("deadline_passed")));
 }
 
 async fn a_complaint_reaches_the_dpo_and_answers_with_the_authority(b: Backend) {

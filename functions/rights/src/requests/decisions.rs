@@ -8,11 +8,11 @@ use shared::Platform;
 use shared::error::{ApiError, Problem};
 use shared::http::ApiJson;
 use shared::rights::Status;
-use shared::rights::decisions::{self, Actor};
+use shared::rights::decisions;
 use shared::session::AuthUser;
 use utoipa::ToSchema;
 
-use super::RequestView;
+use super::{RequestView, actor};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Decision {
@@ -35,7 +35,7 @@ pub async fn approve(
     auth: AuthUser,
     Path(id): Path<String>,
 ) -> Result<Json<Decision>, ApiError> {
-    let request = decisions::approve(&platform, &Actor::from(&auth), &id).await?;
+    let request = decisions::approve(&platform, &actor(&auth), &id).await?;
     Ok(Json(Decision { status: request.status }))
 }
 
@@ -64,7 +64,7 @@ pub async fn deny(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<Reason>,
 ) -> Result<Json<Decision>, ApiError> {
-    let request = decisions::deny(&platform, &Actor::from(&auth), &id, &body.reason).await?;
+    let request = decisions::deny(&platform, &actor(&auth), &id, &body.reason).await?;
     Ok(Json(Decision { status: request.status }))
 }
 
@@ -82,7 +82,7 @@ pub struct ExtensionRequest {
     responses(
         (status = 200, body = RequestView),
         (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "already_extended or not open", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "already_extended, deadline_passed, or invalid_status (not open)", body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ),
     security(("session" = []), ("bearer" = [])))]
@@ -93,6 +93,6 @@ pub async fn extend(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ExtensionRequest>,
 ) -> Result<Json<RequestView>, ApiError> {
-    let request = decisions::extend(&platform, &Actor::from(&auth), &id, &body.reason, body.days).await?;
+    let request = decisions::extend(&platform, &actor(&auth), &id, &body.reason, body.days).await?;
     Ok(Json(request.into()))
 }

@@ -65,5 +65,15 @@ pub(crate) fn illegal(err: IllegalTransition) -> ApiError {
 /// The request, for its requester, an admin of its organisation, or an operator; anyone else
 /// gets 404, as if it did not exist (the rule is `shared::rights::decisions::visible`).
 pub(crate) async fn visible(platform: &Platform, auth: &AuthUser, id: &str) -> Result<RightsRequest, ApiError> {
-    Ok(shared::rights::decisions::visible(platform, &auth.into(), id).await?)
+    Ok(shared::rights::decisions::visible(platform, &actor(auth), id).await?)
+}
+
+/// The caller, as the decisions of `shared::rights` take them.
+pub(crate) fn actor(auth: &AuthUser) -> shared::rights::decisions::Actor {
+    shared::rights::decisions::Actor {
+        user_id: auth.user_id.clone(),
+        organisation_id: auth.organisation_id.clone(),
+        role: auth.role,
+        operator: auth.operator,
+    }
 }
