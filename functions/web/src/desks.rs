@@ -21,9 +21,10 @@ use shared::accounts::membership::{self, MembershipError};
 use shared::accounts::{self, AccountError};
 use shared::domain::{EmailAddress, Role};
 use shared::erasure::Retained;
+use shared::error::ApiError;
 use shared::rights::decisions::{self, Actor, DecisionError};
 use shared::rights::{RequestType, RightsRequest, Status};
-use shared::session::{self, SessionRecord};
+use shared::session::{self, AuthUser, SessionRecord};
 use shared::store::StoreError;
 
 use crate::csrf;
@@ -107,12 +108,32 @@ async fn session_of(platform: &Platform, headers: &HeaderMap) -> Result<Option<S
     Ok((platform.clock.epoch_seconds() < record.absolute_expires_at).then_some(record))
 }
 
-fn actor(session: &SessionRecord) -> Actor {
+/// Who is signed in, as their session says (the use cases check the account itself again).
+struct Who {
+    user_id: String,
+    organisation_id: String,
+    role: Role,
+    operator: bool,
+}
+
+impl From<SessionRecord> for Who {
+    fn from(s: SessionRecord) -> Self {
+        Self { user_id: s.user_id, organisation_id: s.organisation_id, role: s.role, operator: s.operator }
+    }
+}
+
+impl From<AuthUser> for Who {
+    fn from(u: AuthUser) -> Self {
+        Self { user_id: u.user_id, organisation_id: u.organisation_id, role: u.role, operator: u.operator }
+    }
+}
+
+fn actor(who: &Who) -> Actor {
     Actor {
-        user_id: session.user_id.clone(),
-        organisation_id: session.organisation_id.clone(),
-        role: session.role,
-        operator: session.operator,
+        user_id: who.user_id.clone(),
+        organisation_id: who.organisation_id.clone(),
+        role: who.role,
+        operator: who.operator,
     }
 }
 
@@ -165,10 +186,10 @@ impl Desk {
         }
     }
 
-    fn admits(self, session: &SessionRecord) -> bool {
+    fn admits(self, who: &Who) -> bool {
         match self {
-            Desk::Admin => session.role == Role::Admin,
-            Desk::Operator => session.operator,
+            Desk::Admin => who.role == Role::Admin,
+            Desk::Operator => who.operator,
         }
     }
 
@@ -182,13 +203,23 @@ impl Desk {
 
 /// The signed-in person a desk admits, or the answer for anyone else: the sign-in page for
 /// the signed-out, a 403 page for the others.
-async fn admitted(platform: &Platform, headers: &HeaderMap, desk: Desk) -> Result<SessionRecord, Response> {
-    match session_of(platform, headers).await {
-        Ok(Some(session)) if desk.admits(&session) => Ok(session),
-        Ok(Some(_)) => Err(forbidden(platform, headers, desk.refusal())),
-        Ok(None) => Err(see_other("/sign-in".into())),
-        Err(err) => Err(failed(platform, headers, &err)),
+fn admit(platform: &Platform, headers: &HeaderMap, desk: Desk, who: Option<Who>) -> Result<Who, Response> {
+    match who {
+        Some(who) if desk.admits(&who) => Ok(who),
+        Some(_) => Err(forbidden(platform, headers, desk.refusal())),
+        None => Err(see_other("/sign-in".into())),
     }
+}
+
+/// A desk's page: the API's extractor reads the session (and, as any request does, keeps it
+/// alive while the desk is used).
+fn shown_to(
+    platform: &Platform,
+    headers: &HeaderMap,
+    desk: Desk,
+    user: Result<AuthUser, ApiError>,
+) -> Result<Who, Response> {
+    admit(platform, headers, desk, user.ok().map(Who::from))
 }
 
 /// A form post to a desk: its token checked, then the person.
@@ -197,12 +228,15 @@ async fn posted<F: FormToken>(
     headers: &HeaderMap,
     form: Result<Form<F>, FormRejection>,
     desk: Desk,
-) -> Result<(SessionRecord, F), Response> {
+) -> Result<(Who, F), Response> {
     let key = &platform.settings.signing_key;
     let Some(form) = form.ok().map(|Form(f)| f).filter(|f| csrf::verify(headers, key, f.token())) else {
         return Err(form_expired(platform, headers, desk.path()));
     };
-    Ok((admitted(platform, headers, desk).await?, form))
+    match session_of(platform, headers).await {
+        Ok(session) => Ok((admit(platform, headers, desk, session.map(Who::from))?, form)),
+        Err(err) => Err(failed(platform, headers, &err)),
+    }
 }
 
 trait FormToken {
@@ -364,9 +398,10 @@ const DESK_PAGE: u32 = 100;
 pub async fn admin_desk(
     State(platform): State<Platform>,
     headers: HeaderMap,
+    user: Result<AuthUser, ApiError>,
     query: Result<Query<Flash>, QueryRejection>,
 ) -> Response {
-    let session = match admitted(&platform, &headers, Desk::Admin).await {
+    let session = match shown_to(&platform, &headers, Desk::Admin, user) {
         Ok(session) => session,
         Err(response) => return response,
     };
@@ -704,9 +739,10 @@ struct OperatorDesk {
 pub async fn operator_desk(
     State(platform): State<Platform>,
     headers: HeaderMap,
+    user: Result<AuthUser, ApiError>,
     query: Result<Query<Flash>, QueryRejection>,
 ) -> Response {
-    if let Err(response) = admitted(&platform, &headers, Desk::Operator).await {
+    if let Err(response) = shown_to(&platform, &headers, Desk::Operator, user) {
         return response;
     }
     let loaded = async {
