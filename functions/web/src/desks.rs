@@ -203,11 +203,11 @@ impl Desk {
 
 /// The signed-in person a desk admits, or the answer for anyone else: the sign-in page for
 /// the signed-out, a 403 page for the others.
-fn admit(platform: &Platform, headers: &HeaderMap, desk: Desk, who: Option<Who>) -> Result<Who, Response> {
+fn admit(platform: &Platform, headers: &HeaderMap, desk: Desk, who: Option<Who>) -> Result<Who, Box<Response>> {
     match who {
         Some(who) if desk.admits(&who) => Ok(who),
-        Some(_) => Err(forbidden(platform, headers, desk.refusal())),
-        None => Err(see_other("/sign-in".into())),
+        Some(_) => Err(Box::new(forbidden(platform, headers, desk.refusal()))),
+        None => Err(Box::new(see_other("/sign-in".into()))),
     }
 }
 
@@ -218,7 +218,7 @@ fn shown_to(
     headers: &HeaderMap,
     desk: Desk,
     user: Result<AuthUser, ApiError>,
-) -> Result<Who, Response> {
+) -> Result<Who, Box<Response>> {
     admit(platform, headers, desk, user.ok().map(Who::from))
 }
 
@@ -234,7 +234,7 @@ async fn posted<F: FormToken>(
         return Err(form_expired(platform, headers, desk.path()));
     };
     match session_of(platform, headers).await {
-        Ok(session) => Ok((admit(platform, headers, desk, session.map(Who::from))?, form)),
+        Ok(session) => Ok((admit(platform, headers, desk, session.map(Who::from)).map_err(|r| *r)?, form)),
         Err(err) => Err(failed(platform, headers, &err)),
     }
 }
@@ -403,7 +403,7 @@ pub async fn admin_desk(
 ) -> Response {
     let session = match shown_to(&platform, &headers, Desk::Admin, user) {
         Ok(session) => session,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let organisation_id = &session.organisation_id;
     let loaded = async {
@@ -743,7 +743,7 @@ pub async fn operator_desk(
     query: Result<Query<Flash>, QueryRejection>,
 ) -> Response {
     if let Err(response) = shown_to(&platform, &headers, Desk::Operator, user) {
-        return response;
+        return *response;
     }
     let loaded = async {
         let (open, _) = decisions::open_page(&platform, None, 200, None).await?;
