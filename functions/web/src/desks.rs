@@ -21,9 +21,10 @@ use shared::accounts::membership::{self, MembershipError};
 use shared::accounts::{self, AccountError};
 use shared::domain::{EmailAddress, Role};
 use shared::erasure::Retained;
+use shared::error::ApiError;
 use shared::rights::decisions::{self, Actor, DecisionError};
 use shared::rights::{RequestType, RightsRequest, Status};
-use shared::session::{self, SessionRecord};
+use shared::session::{self, AuthUser, SessionRecord};
 use shared::store::StoreError;
 
 use crate::csrf;
@@ -107,14 +108,34 @@ async fn session_of(platform: &Platform, headers: &HeaderMap) -> Result<Option<S
     Ok((platform.clock.epoch_seconds() < record.absolute_expires_at).then_some(record))
 }
 
-/// The session's holder; operator rights checked against the account as it is now.
-async fn actor(platform: &Platform, session: &SessionRecord) -> Result<Actor, StoreError> {
-    Ok(Actor {
-        user_id: session.user_id.clone(),
-        organisation_id: session.organisation_id.clone(),
-        role: session.role,
-        operator: session.operator && shared::accounts::is_operator(platform, &session.user_id).await?,
-    })
+/// Who is signed in, as their session says; `operator` is true only once [`admit`] has
+/// re-checked it against the account for the operator desk.
+struct Who {
+    user_id: String,
+    organisation_id: String,
+    role: Role,
+    operator: bool,
+}
+
+impl From<SessionRecord> for Who {
+    fn from(s: SessionRecord) -> Self {
+        Self { user_id: s.user_id, organisation_id: s.organisation_id, role: s.role, operator: s.operator }
+    }
+}
+
+impl From<AuthUser> for Who {
+    fn from(u: AuthUser) -> Self {
+        Self { user_id: u.user_id, organisation_id: u.organisation_id, role: u.role, operator: u.operator }
+    }
+}
+
+fn actor(who: &Who) -> Actor {
+    Actor {
+        user_id: who.user_id.clone(),
+        organisation_id: who.organisation_id.clone(),
+        role: who.role,
+        operator: who.operator,
+    }
 }
 
 fn see_other(to: String) -> Response {
@@ -167,10 +188,10 @@ impl Desk {
     }
 
     /// Operators are re-checked against the account as it is now, like the API does.
-    async fn admits(self, platform: &Platform, session: &SessionRecord) -> Result<bool, StoreError> {
+    async fn admits(self, platform: &Platform, who: &Who) -> Result<bool, StoreError> {
         Ok(match self {
-            Desk::Admin => session.role == Role::Admin,
-            Desk::Operator => session.operator && shared::accounts::is_operator(platform, &session.user_id).await?,
+            Desk::Admin => who.role == Role::Admin,
+            Desk::Operator => who.operator && shared::accounts::is_operator(platform, &who.user_id).await?,
         })
     }
 
@@ -184,17 +205,33 @@ impl Desk {
 
 /// The signed-in person a desk admits, or the answer for anyone else: the sign-in page for
 /// the signed-out, a 403 page for the others.
-async fn admitted(platform: &Platform, headers: &HeaderMap, desk: Desk) -> Result<SessionRecord, Response> {
-    let session = match session_of(platform, headers).await {
-        Ok(Some(session)) => session,
-        Ok(None) => return Err(see_other("/sign-in".into())),
-        Err(err) => return Err(failed(platform, headers, &err)),
-    };
-    match desk.admits(platform, &session).await {
-        Ok(true) => Ok(session),
-        Ok(false) => Err(forbidden(platform, headers, desk.refusal())),
-        Err(err) => Err(failed(platform, headers, &err)),
+async fn admit(
+    platform: &Platform,
+    headers: &HeaderMap,
+    desk: Desk,
+    who: Option<Who>,
+) -> Result<Who, Box<Response>> {
+    let Some(mut who) = who else { return Err(Box::new(see_other("/sign-in".into()))) };
+    match desk.admits(platform, &who).await {
+        Ok(true) => {
+            // Operator powers only where they were just checked.
+            who.operator = matches!(desk, Desk::Operator);
+            Ok(who)
+        }
+        Ok(false) => Err(Box::new(forbidden(platform, headers, desk.refusal()))),
+        Err(err) => Err(Box::new(failed(platform, headers, &err))),
     }
+}
+
+/// A desk's page: the API's extractor reads the session (and, as any request does, keeps it
+/// alive while the desk is used).
+async fn shown_to(
+    platform: &Platform,
+    headers: &HeaderMap,
+    desk: Desk,
+    user: Result<AuthUser, ApiError>,
+) -> Result<Who, Box<Response>> {
+    admit(platform, headers, desk, user.ok().map(Who::from)).await
 }
 
 /// A form post to a desk: its token checked, then the person.
@@ -203,12 +240,15 @@ async fn posted<F: FormToken>(
     headers: &HeaderMap,
     form: Result<Form<F>, FormRejection>,
     desk: Desk,
-) -> Result<(SessionRecord, F), Response> {
+) -> Result<(Who, F), Response> {
     let key = &platform.settings.signing_key;
     let Some(form) = form.ok().map(|Form(f)| f).filter(|f| csrf::verify(headers, key, f.token())) else {
         return Err(form_expired(platform, headers, desk.path()));
     };
-    Ok((admitted(platform, headers, desk).await?, form))
+    match session_of(platform, headers).await {
+        Ok(session) => Ok((admit(platform, headers, desk, session.map(Who::from)).await.map_err(|r| *r)?, form)),
+        Err(err) => Err(failed(platform, headers, &err)),
+    }
 }
 
 trait FormToken {
@@ -270,9 +310,9 @@ fn decision_outcome(
         Err(DecisionError::NotAwaitingApproval | DecisionError::Illegal(_)) => "not-pending",
         Err(DecisionError::NotOpen) => "not-open",
         Err(DecisionError::AlreadyExtended) => "already-extended",
+        Err(DecisionError::DeadlinePassed) => "deadline-passed",
         Err(DecisionError::InvalidReason) => "invalid-reason",
         Err(DecisionError::InvalidDays) => "invalid-days",
-        Err(DecisionError::DeadlinePassed) => "deadline-passed",
         Err(DecisionError::Conflict) => "conflict",
         Err(DecisionError::NotAdmin | DecisionError::NotOperator) => {
             return forbidden(platform, headers, desk.refusal());
@@ -330,6 +370,8 @@ pub struct InvitationRow {
 
 pub struct RequestRow {
     pub id: String,
+    /// Who filed it, while they are a member.
+    pub by: String,
     pub kind: String,
     pub status: String,
     pub received: String,
@@ -368,11 +410,12 @@ const DESK_PAGE: u32 = 100;
 pub async fn admin_desk(
     State(platform): State<Platform>,
     headers: HeaderMap,
+    user: Result<AuthUser, ApiError>,
     query: Result<Query<Flash>, QueryRejection>,
 ) -> Response {
-    let session = match admitted(&platform, &headers, Desk::Admin).await {
+    let session = match shown_to(&platform, &headers, Desk::Admin, user).await {
         Ok(session) => session,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let organisation_id = &session.organisation_id;
     let loaded = async {
@@ -441,6 +484,11 @@ pub async fn admin_desk(
         requests: requests
             .into_iter()
             .map(|q| RequestRow {
+                by: l.t1(
+                    "desk-filed-by",
+                    "member",
+                    &q.user_id.as_deref().and_then(email_of).unwrap_or_else(|| l.t("desk-history-someone")),
+                ),
                 kind: type_text(l, q.kind),
                 status: status_text(l, q.status),
                 received: date(q.created_at),
@@ -597,11 +645,7 @@ pub async fn approve(
         Ok(posted) => posted,
         Err(response) => return response,
     };
-    let actor = match actor(&platform, &session).await {
-        Ok(actor) => actor,
-        Err(err) => return failed(&platform, &headers, &err),
-    };
-    let result = decisions::approve(&platform, &actor, &form.id).await;
+    let result = decisions::approve(&platform, &actor(&session), &form.id).await;
     decision_outcome(&platform, &headers, Desk::Admin, result, "approved")
 }
 
@@ -614,11 +658,7 @@ pub async fn deny(
         Ok(posted) => posted,
         Err(response) => return response,
     };
-    let actor = match actor(&platform, &session).await {
-        Ok(actor) => actor,
-        Err(err) => return failed(&platform, &headers, &err),
-    };
-    let result = decisions::deny(&platform, &actor, &form.id, &form.reason).await;
+    let result = decisions::deny(&platform, &actor(&session), &form.id, &form.reason).await;
     decision_outcome(&platform, &headers, Desk::Admin, result, "denied")
 }
 
@@ -656,9 +696,9 @@ pub async fn cancel_organisation(
     };
     let acting = (session.user_id.as_str(), session.organisation_id.as_str());
     match membership::cancel_organisation(&platform, acting, &form.password).await {
-        Ok((_job, retained)) => {
+        Ok(report) => {
             let r = request(&platform, &headers, "/", "desk-cancelled-title");
-            let retained = retained.into_iter().map(|x| retained_row(r.layout.lang.catalog(), x)).collect();
+            let retained = report.retained.into_iter().map(|x| retained_row(r.layout.lang.catalog(), x)).collect();
             let mut response = render(StatusCode::OK, &Cancelled { l: r.layout, retained }, r.set_cookie);
             // Every session died with the accounts; the cookie goes too.
             response.headers_mut().append(header::SET_COOKIE, session::clear_cookie());
@@ -711,10 +751,11 @@ struct OperatorDesk {
 pub async fn operator_desk(
     State(platform): State<Platform>,
     headers: HeaderMap,
+    user: Result<AuthUser, ApiError>,
     query: Result<Query<Flash>, QueryRejection>,
 ) -> Response {
-    if let Err(response) = admitted(&platform, &headers, Desk::Operator).await {
-        return response;
+    if let Err(response) = shown_to(&platform, &headers, Desk::Operator, user).await {
+        return *response;
     }
     let loaded = async {
         let (open, _) = decisions::open_page(&platform, None, 200, None).await?;
@@ -786,11 +827,7 @@ pub async fn extend(
         Err(response) => return response,
     };
     let Ok(days) = form.days.trim().parse::<i64>() else { return back(Desk::Operator, Err("invalid-days")) };
-    let actor = match actor(&platform, &session).await {
-        Ok(actor) => actor,
-        Err(err) => return failed(&platform, &headers, &err),
-    };
-    let result = decisions::extend(&platform, &actor, &form.id, &form.reason, days).await;
+    let result = decisions::extend(&platform, &actor(&session), &form.id, &form.reason, days).await;
     decision_outcome(&platform, &headers, Desk::Operator, result, "extended")
 }
 

@@ -56,13 +56,13 @@ pub enum DecisionError {
     NotOpen,
     #[error("A request can be extended once.")]
     AlreadyExtended,
+    /// GDPR Art. 12(3): the person is told of an extension within the first period.
+    #[error("The deadline has passed: it can no longer be extended.")]
+    DeadlinePassed,
     #[error("A reason of 1 to 1,000 characters is required.")]
     InvalidReason,
     #[error("An extension is 1 day to two further months.")]
     InvalidDays,
-    /// Art. 12(3): the person must be told of an extension within the first month.
-    #[error("The deadline has passed: it can no longer be extended.")]
-    DeadlinePassed,
     #[error("{0}")]
     Illegal(#[from] IllegalTransition),
     /// Someone else changed the request first.

@@ -133,13 +133,18 @@ async fn a_removed_member_is_erased_and_told(b: Backend) {
     assert_eq!(status, 404, "already gone");
 
     b.deliver_mail().await;
-    let told = outbox_files(&b.outbox).into_iter().filter(|m| m.contains(&format!("To: {GRACE}"))).last().unwrap();
+    let told = outbox_files(&b.outbox).into_iter().rfind(|m| m.contains(&format!("To: {GRACE}"))).unwrap();
     assert!(told.contains("removed you from the organisation"), "{told}");
     let events = history(&b, &ada).await;
     assert_eq!(
         (events[0]["action"].as_str(), events[0]["from_role"].as_str()),
         (Some("member_removed"), Some("member"))
     );
+
+    // The history is the organisation's: it goes with it.
+    shared::erasure::erase_organisation(&b.platform, &ada.organisation_id).await.unwrap();
+    assert_eq!(b.count_of(&grace.user_id).await, 0);
+    assert_eq!(b.count_of(&ada.organisation_id).await, 0);
 }
 
 async fn invitations_are_listed_and_a_revoked_one_stops_working(b: Backend) {

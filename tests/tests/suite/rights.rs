@@ -409,7 +409,7 @@ async fn operators_extend_once_and_see_what_is_overdue(b: Backend) {
     let (_, overdue) = b.get("/v1/operator/rights-requests?overdue=true", operator.bearer()).await;
     let ids: Vec<&str> = overdue["items"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
     assert_eq!(ids, [late], "the extended one is not overdue yet");
-    // Past its deadline, the other one can no longer be extended.
+    // Art. 12(3): an extension is told within the first month; past the deadline it is too late.
     let (status, problem) = b
         .post(&format!("/v1/rights-requests/{late}/extend"), operator.bearer(), json!({"reason": "late", "days": 5}))
         .await;

@@ -13,7 +13,7 @@ use shared::rights::decisions;
 use shared::session::AuthUser;
 use utoipa::ToSchema;
 
-use super::RequestView;
+use super::{RequestView, actor};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Decision {
