@@ -205,12 +205,7 @@ impl Desk {
 
 /// The signed-in person a desk admits, or the answer for anyone else: the sign-in page for
 /// the signed-out, a 403 page for the others.
-async fn admit(
-    platform: &Platform,
-    headers: &HeaderMap,
-    desk: Desk,
-    who: Option<Who>,
-) -> Result<Who, Box<Response>> {
+async fn admit(platform: &Platform, headers: &HeaderMap, desk: Desk, who: Option<Who>) -> Result<Who, Box<Response>> {
     let Some(mut who) = who else { return Err(Box::new(see_other("/sign-in".into()))) };
     match desk.admits(platform, &who).await {
         Ok(true) => {
@@ -696,9 +691,9 @@ pub async fn cancel_organisation(
     };
     let acting = (session.user_id.as_str(), session.organisation_id.as_str());
     match membership::cancel_organisation(&platform, acting, &form.password).await {
-        Ok(report) => {
+        Ok((_job, retained)) => {
             let r = request(&platform, &headers, "/", "desk-cancelled-title");
-            let retained = report.retained.into_iter().map(|x| retained_row(r.layout.lang.catalog(), x)).collect();
+            let retained = retained.into_iter().map(|x| retained_row(r.layout.lang.catalog(), x)).collect();
             let mut response = render(StatusCode::OK, &Cancelled { l: r.layout, retained }, r.set_cookie);
             // Every session died with the accounts; the cookie goes too.
             response.headers_mut().append(header::SET_COOKIE, session::clear_cookie());

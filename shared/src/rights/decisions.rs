@@ -200,7 +200,8 @@ pub async fn extend(
     if let Some(user_id) = &request.user_id
         && let Ok(user) = accounts::load_user(platform, user_id).await
     {
-        mail::enqueue(platform.queue.as_ref(), vec![emails::extended(&user.email, user.lang, &request, &reason)]).await?;
+        mail::enqueue(platform.queue.as_ref(), vec![emails::extended(&user.email, user.lang, &request, &reason)])
+            .await?;
     }
     Ok(request)
 }

@@ -13,7 +13,7 @@ use shared::rights::decisions;
 use shared::session::AuthUser;
 use utoipa::ToSchema;
 
-use super::{RequestView, actor};
+use super::RequestView;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Decision {
