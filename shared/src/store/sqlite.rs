@@ -1,11 +1,11 @@
 //! The store on SQLite: one `items` table with the same keys and indexes as the DynamoDB
-//! table. Conditions and updates run in Rust inside an immediate transaction, with the same
+//! table. Conditions and updates run in Rust inside a write (`SqliteDb::write`), with the same
 //! meaning as DynamoDB's expressions (see [`Condition::holds_for`] and [`Update::apply`]).
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::{Map, Value};
 
 use super::{
@@ -131,11 +131,9 @@ impl Store for SqliteStore {
         item.validate()?;
         let now = self.clock.epoch_seconds();
         self.db
-            .call(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            .write(move |tx| {
                 check(condition.as_ref(), load_live(&tx, &item.key, now)?.as_ref(), None)?;
                 write(&tx, &item)?;
-                tx.commit()?;
                 Ok(())
             })
             .await
@@ -153,13 +151,11 @@ impl Store for SqliteStore {
         let (key, entity_type) = (key.clone(), entity_type.to_owned());
         let now = self.clock.epoch_seconds();
         self.db
-            .call(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            .write(move |tx| {
                 let current = load_live(&tx, &key, now)?;
                 check(condition.as_ref(), current.as_ref(), None)?;
                 let item = updated(current, &key, &entity_type, &update)?;
                 write(&tx, &item)?;
-                tx.commit()?;
                 Ok(item)
             })
             .await
@@ -170,12 +166,10 @@ impl Store for SqliteStore {
         let key = key.clone();
         let now = self.clock.epoch_seconds();
         self.db
-            .call(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            .write(move |tx| {
                 let current = load_live(&tx, &key, now)?;
                 check(condition.as_ref(), current.as_ref(), None)?;
                 remove(&tx, &key)?;
-                tx.commit()?;
                 Ok(current)
             })
             .await
@@ -192,8 +186,7 @@ impl Store for SqliteStore {
         validate_transaction(&ops)?;
         let now = self.clock.epoch_seconds();
         self.db
-            .call(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            .write(move |tx| {
                 for (position, op) in ops.iter().enumerate() {
                     let current = load_live(&tx, op.key(), now)?;
                     match op {
@@ -215,8 +208,7 @@ impl Store for SqliteStore {
                         }
                     }
                 }
-                // Returning early above drops `tx`, which rolls everything back.
-                tx.commit()?;
+                // Returning early above rolls everything back (the write's savepoint).
                 Ok(())
             })
             .await
@@ -225,15 +217,13 @@ impl Store for SqliteStore {
     async fn batch_write(&self, ops: Vec<BatchOp>) -> Result<(), StoreError> {
         for chunk in batch_chunks(ops)? {
             self.db
-                .call(move |conn| {
-                    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                .write(move |tx| {
                     for op in &chunk {
                         match op {
                             BatchOp::Put(item) => write(&tx, item)?,
                             BatchOp::Delete(key) => remove(&tx, key)?,
                         }
                     }
-                    tx.commit()?;
                     Ok::<_, StoreError>(())
                 })
                 .await?;
