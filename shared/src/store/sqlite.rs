@@ -214,6 +214,21 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn batch_get(&self, keys: Vec<Key>) -> Result<Vec<Item>, StoreError> {
+        keys.iter().try_for_each(validate_key)?;
+        let keys: std::collections::BTreeSet<Key> = keys.into_iter().collect();
+        let now = self.clock.epoch_seconds();
+        self.db
+            .call(move |conn| {
+                let mut items = Vec::with_capacity(keys.len());
+                for key in &keys {
+                    items.extend(load_live(conn, key, now)?);
+                }
+                Ok(items)
+            })
+            .await
+    }
+
     async fn batch_write(&self, ops: Vec<BatchOp>) -> Result<(), StoreError> {
         for chunk in batch_chunks(ops)? {
             self.db
