@@ -74,6 +74,7 @@ def main() -> int:
     parser.add_argument("--starts", type=int, default=20)
     parser.add_argument("--no-build", action="store_true", help="use the binaries of the last build")
     parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--binaries", help="take the binaries from this folder (implies --no-build), e.g. target/debug for a smoke run")
     parser.add_argument("--only", help="comma-separated binaries (e.g. consent,tracking-worker): measure these functions only")
     args = parser.parse_args()
     if not args.moto:
@@ -91,10 +92,10 @@ def main() -> int:
     if args.only:
         chosen = set(args.only.split(","))
         functions = {logical: binary for logical, binary in functions.items() if binary in chosen}
-    if not args.no_build:
+    if not args.no_build and not args.binaries:
         print("== building each binary alone with the Lambda settings (scripts/lambda-sizes)", flush=True)
         build(list(functions.values()) + BASELINES)
-    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release"
+    target = Path(args.binaries) if args.binaries else Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release"
     binaries = {logical: target / binary for logical, binary in functions.items()}
     binaries.update({name: target / name for name in BASELINES})
 

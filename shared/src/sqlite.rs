@@ -157,7 +157,11 @@ impl SqliteDb {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
         let alone = std::env::var(GROUP_COMMIT_SETTING).is_ok_and(|value| value == "off");
-        Ok(Self { conn: Arc::new(Mutex::new(conn)), pending: Arc::default(), max_group: if alone { 1 } else { MAX_GROUP } })
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+            pending: Arc::default(),
+            max_group: if alone { 1 } else { MAX_GROUP },
+        })
     }
 
     /// Runs `work` in a write transaction and answers once it is committed (durable). `work`

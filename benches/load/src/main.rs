@@ -174,7 +174,8 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let rest = args.url.strip_prefix("http://").ok_or("only http:// URLs")?;
-    let (authority, path) = rest.split_once('/').map(|(a, p)| (a.to_owned(), format!("/{p}"))).unwrap_or((rest.to_owned(), "/".to_owned()));
+    let (authority, path) =
+        rest.split_once('/').map(|(a, p)| (a.to_owned(), format!("/{p}"))).unwrap_or((rest.to_owned(), "/".to_owned()));
     let mut headers = Vec::new();
     for header in &args.headers {
         let (name, value) = header.split_once(':').ok_or("a header is `Name: value`")?;

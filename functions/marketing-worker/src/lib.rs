@@ -111,7 +111,11 @@ impl MarketingWorker {
         let found: Result<HashMap<Key, Item>, StoreError> = if wanted.is_empty() {
             Ok(HashMap::new())
         } else {
-            self.platform.store.batch_get(wanted).await.map(|items| items.into_iter().map(|i| (i.key.clone(), i)).collect())
+            self.platform
+                .store
+                .batch_get(wanted)
+                .await
+                .map(|items| items.into_iter().map(|i| (i.key.clone(), i)).collect())
         };
 
         let mut ready: Vec<(String, SyncMessage, HashedUser, BTreeSet<DestinationId>)> = Vec::new();

@@ -36,7 +36,8 @@ pub async fn handle(platform: &Platform, event: SqsEvent) -> Result<SqsBatchResp
     }
 
     // One consent check per user for the whole batch.
-    let consented = consents(platform, decoded.iter().map(|(_, tracked)| &tracked.user_id), PurposeId::AnalyticsCookies).await;
+    let consented =
+        consents(platform, decoded.iter().map(|(_, tracked)| &tracked.user_id), PurposeId::AnalyticsCookies).await;
     let mut writes: Vec<(String, BatchOp, TrackedEvent)> = Vec::with_capacity(decoded.len());
     let mut dropped = 0usize;
     for (message_id, tracked) in decoded {
@@ -111,7 +112,8 @@ async fn queue_for_marketing(
     stored: Vec<(String, TrackedEvent)>,
     response: &mut SqsBatchResponse,
 ) -> usize {
-    let sharing = consents(platform, stored.iter().map(|(_, tracked)| &tracked.user_id), PurposeId::MarketingSharing).await;
+    let sharing =
+        consents(platform, stored.iter().map(|(_, tracked)| &tracked.user_id), PurposeId::MarketingSharing).await;
     let mut messages: Vec<(String, String)> = Vec::new();
     for (message_id, tracked) in stored {
         match sharing[&tracked.user_id] {

@@ -132,8 +132,8 @@ impl Store for SqliteStore {
         let now = self.clock.epoch_seconds();
         self.db
             .write(move |tx| {
-                check(condition.as_ref(), load_live(&tx, &item.key, now)?.as_ref(), None)?;
-                write(&tx, &item)?;
+                check(condition.as_ref(), load_live(tx, &item.key, now)?.as_ref(), None)?;
+                write(tx, &item)?;
                 Ok(())
             })
             .await
@@ -152,10 +152,10 @@ impl Store for SqliteStore {
         let now = self.clock.epoch_seconds();
         self.db
             .write(move |tx| {
-                let current = load_live(&tx, &key, now)?;
+                let current = load_live(tx, &key, now)?;
                 check(condition.as_ref(), current.as_ref(), None)?;
                 let item = updated(current, &key, &entity_type, &update)?;
-                write(&tx, &item)?;
+                write(tx, &item)?;
                 Ok(item)
             })
             .await
@@ -167,9 +167,9 @@ impl Store for SqliteStore {
         let now = self.clock.epoch_seconds();
         self.db
             .write(move |tx| {
-                let current = load_live(&tx, &key, now)?;
+                let current = load_live(tx, &key, now)?;
                 check(condition.as_ref(), current.as_ref(), None)?;
-                remove(&tx, &key)?;
+                remove(tx, &key)?;
                 Ok(current)
             })
             .await
@@ -188,20 +188,20 @@ impl Store for SqliteStore {
         self.db
             .write(move |tx| {
                 for (position, op) in ops.iter().enumerate() {
-                    let current = load_live(&tx, op.key(), now)?;
+                    let current = load_live(tx, op.key(), now)?;
                     match op {
                         TransactOp::Put { item, condition } => {
                             check(condition.as_ref(), current.as_ref(), Some(position))?;
-                            write(&tx, item)?;
+                            write(tx, item)?;
                         }
                         TransactOp::Update { key, entity_type, update, condition } => {
                             check(condition.as_ref(), current.as_ref(), Some(position))?;
                             let item = updated(current, key, entity_type, update)?;
-                            write(&tx, &item)?;
+                            write(tx, &item)?;
                         }
                         TransactOp::Delete { key, condition } => {
                             check(condition.as_ref(), current.as_ref(), Some(position))?;
-                            remove(&tx, key)?;
+                            remove(tx, key)?;
                         }
                         TransactOp::Check { condition, .. } => {
                             check(Some(condition), current.as_ref(), Some(position))?;
@@ -235,8 +235,8 @@ impl Store for SqliteStore {
                 .write(move |tx| {
                     for op in &chunk {
                         match op {
-                            BatchOp::Put(item) => write(&tx, item)?,
-                            BatchOp::Delete(key) => remove(&tx, key)?,
+                            BatchOp::Put(item) => write(tx, item)?,
+                            BatchOp::Delete(key) => remove(tx, key)?,
                         }
                     }
                     Ok::<_, StoreError>(())

@@ -351,7 +351,8 @@ impl DynamoStore {
             if attempt > 0 && !self.backoff.wait(attempt).await {
                 return Err(StoreError::Throttled);
             }
-            let request = KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(true).build().map_err(backend)?;
+            let request =
+                KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(true).build().map_err(backend)?;
             let output =
                 self.client.batch_get_item().request_items(&self.table, request).send().await.map_err(sdk_error)?;
             for map in output.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
