@@ -17,6 +17,7 @@
 )]
 
 pub mod clock;
+pub mod concurrent;
 pub mod hash;
 pub mod keys;
 pub mod store;

@@ -3,11 +3,18 @@
 //! rusqlite is synchronous: every call runs on tokio's blocking pool, one at a time on one
 //! connection. Writes are serialised anyway by SQLite; WAL keeps the file consistent if the
 //! process dies mid-write.
+//!
+//! Writes commit in groups ([`SqliteDb::write`]): with `synchronous=FULL` each commit waits for
+//! an fsync, which capped concurrent writers at one fsync each. Writes that queue while a
+//! commit is running go into the next transaction together, each in its own savepoint (a
+//! failed one is rolled back alone), and every caller is answered after that commit's fsync.
 
+use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
+use tokio::sync::oneshot;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS items (
@@ -55,6 +62,74 @@ CREATE INDEX IF NOT EXISTS queue_dead_letters_queue ON queue_dead_letters (queue
 #[derive(Clone)]
 pub struct SqliteDb {
     conn: Arc<Mutex<Connection>>,
+    /// Writes waiting for the next group commit.
+    pending: Arc<Mutex<Vec<Box<dyn Job>>>>,
+    /// At most this many writes share one commit.
+    max_group: usize,
+}
+
+/// The group size: bounded, so one commit's latency stays bounded.
+const MAX_GROUP: usize = 256;
+/// `INFENTRE_SQLITE_GROUP_COMMIT=off` commits every write alone, as before group commit: for
+/// the peer benchmark's before/after (`benches/peer/run`), not for production.
+const GROUP_COMMIT_SETTING: &str = "INFENTRE_SQLITE_GROUP_COMMIT";
+
+/// A write waiting for its group: `run` inside the group's transaction (in its savepoint),
+/// then `finish` with the commit's outcome.
+trait Job: Send {
+    /// Runs the work; false if it failed (its savepoint is then rolled back).
+    fn run(&mut self, conn: &Connection) -> bool;
+    fn finish(self: Box<Self>, commit: Result<(), &rusqlite::Error>);
+}
+
+struct Pending<T, E, F> {
+    work: Option<F>,
+    result: Option<Result<T, E>>,
+    reply: oneshot::Sender<Result<T, E>>,
+}
+
+impl<T, E, F> Job for Pending<T, E, F>
+where
+    T: Send,
+    E: From<rusqlite::Error> + Send,
+    F: FnOnce(&Connection) -> Result<T, E> + Send,
+{
+    fn run(&mut self, conn: &Connection) -> bool {
+        let Some(work) = self.work.take() else { return false };
+        // A panicking write is rolled back and answered as failed; the others go on.
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| work(conn)))
+            .unwrap_or_else(|_| Err(E::from(failure("the write panicked"))));
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    fn finish(self: Box<Self>, commit: Result<(), &rusqlite::Error>) {
+        let result = match (self.result, commit) {
+            (Some(Err(err)), _) => Err(err),
+            (Some(Ok(value)), Ok(())) => Ok(value),
+            (Some(Ok(_)), Err(err)) => Err(E::from(same_error(err))),
+            (None, Ok(())) => Err(E::from(failure("the write did not run"))),
+            (None, Err(err)) => Err(E::from(same_error(err))),
+        };
+        // The caller may have gone (its request was cancelled): the write stands anyway.
+        let _ = self.reply.send(result);
+    }
+}
+
+fn failure(message: &str) -> rusqlite::Error {
+    rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ABORT), Some(message.to_owned()))
+}
+
+/// The group's commit error, for each of its writers (rusqlite's error is not Clone).
+fn same_error(err: &rusqlite::Error) -> rusqlite::Error {
+    match err {
+        rusqlite::Error::SqliteFailure(code, message) => rusqlite::Error::SqliteFailure(*code, message.clone()),
+        other => rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_IOERR),
+            Some(format!("the group commit failed: {other}")),
+        ),
+    }
 }
 
 impl std::fmt::Debug for SqliteDb {
@@ -81,7 +156,84 @@ impl SqliteDb {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+        let alone = std::env::var(GROUP_COMMIT_SETTING).is_ok_and(|value| value == "off");
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+            pending: Arc::default(),
+            max_group: if alone { 1 } else { MAX_GROUP },
+        })
+    }
+
+    /// Runs `work` in a write transaction and answers once it is committed (durable). `work`
+    /// gets the connection inside its own savepoint: returning an error rolls back only its
+    /// changes. Writes queued meanwhile share the commit (see the module's documentation).
+    pub async fn write<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<rusqlite::Error> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(Box::new(Pending {
+            work: Some(work),
+            result: None,
+            reply,
+        }));
+        let db = self.clone();
+        // Whichever committer gets the connection first takes every pending write, this one
+        // included; the others find nothing left and return. The answer comes with the
+        // commit that carried this write, not when this committer is done.
+        drop(tokio::task::spawn_blocking(move || db.commit_pending()));
+        answer.await.unwrap_or_else(|_| Err(E::from(failure("the write was dropped before its commit"))))
+    }
+
+    fn commit_pending(&self) {
+        loop {
+            // Taken again for each group, so reads (`call`) get their turn between groups.
+            let conn = self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let group: Vec<Box<dyn Job>> = {
+                let mut pending = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                let take = pending.len().min(self.max_group);
+                pending.drain(..take).collect()
+            };
+            if group.is_empty() {
+                return;
+            }
+            Self::commit_group(&conn, group);
+        }
+    }
+
+    fn commit_group(conn: &Connection, mut group: Vec<Box<dyn Job>>) {
+        if let Err(err) = conn.execute_batch("BEGIN IMMEDIATE") {
+            for job in group {
+                job.finish(Err(&err));
+            }
+            return;
+        }
+        // A failing statement of our own (not of a write) leaves the transaction in doubt:
+        // then the whole group is rolled back and every writer told.
+        let mut broken = None;
+        for job in &mut group {
+            if let Err(err) = conn.execute_batch("SAVEPOINT job") {
+                broken = Some(err);
+                break;
+            }
+            let undo = if job.run(conn) { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
+            if let Err(err) = conn.execute_batch(undo) {
+                broken = Some(err);
+                break;
+            }
+        }
+        let commit = match broken {
+            Some(err) => Err(err),
+            None => conn.execute_batch("COMMIT"),
+        };
+        if commit.is_err() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        for job in group {
+            job.finish(commit.as_ref().map(|_| ()));
+        }
     }
 
     /// Runs `work` with the connection on the blocking pool.
@@ -99,5 +251,97 @@ impl SqliteDb {
             work(&mut guard)
         })
         .await?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    enum TestError {
+        Sqlite(String),
+        Join,
+        Refused,
+    }
+
+    impl From<rusqlite::Error> for TestError {
+        fn from(err: rusqlite::Error) -> Self {
+            TestError::Sqlite(err.to_string())
+        }
+    }
+
+    impl From<tokio::task::JoinError> for TestError {
+        fn from(_: tokio::task::JoinError) -> Self {
+            TestError::Join
+        }
+    }
+
+    async fn rows(db: &SqliteDb) -> Vec<String> {
+        db.call(|conn| {
+            let mut stmt = conn.prepare("SELECT pk FROM items ORDER BY pk")?;
+            let rows = stmt.query_map([], |row| row.get(0))?.collect::<Result<Vec<String>, _>>()?;
+            Ok::<_, TestError>(rows)
+        })
+        .await
+        .unwrap()
+    }
+
+    fn insert(conn: &Connection, pk: &str) -> rusqlite::Result<usize> {
+        conn.execute("INSERT INTO items (pk, sk, entity_type, attrs) VALUES (?1, 'x', 't', '{}')", [pk])
+    }
+
+    /// Concurrent writes share commits; each is answered with its own outcome, and one that
+    /// fails (after writing) or panics leaves nothing behind while the others stand.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_group_commits_each_write_or_rolls_it_back_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteDb::open(&dir.path().join("db.sqlite")).unwrap();
+        let writes = (0..60).map(|i| {
+            let db = db.clone();
+            tokio::spawn(async move {
+                db.write(move |conn| {
+                    insert(conn, &format!("k{i:02}"))?;
+                    match i % 10 {
+                        3 => Err(TestError::Refused),
+                        7 => panic!("a write that panics"),
+                        _ => Ok(i),
+                    }
+                })
+                .await
+            })
+        });
+        let answers = futures::future::join_all(writes).await;
+        let mut expected = Vec::new();
+        for (i, answer) in answers.into_iter().enumerate() {
+            match (i % 10, answer.unwrap()) {
+                (3, Err(TestError::Refused)) => {}
+                (7, Err(TestError::Sqlite(message))) => assert!(message.contains("panicked"), "{message}"),
+                (_, Ok(value)) if value == i => expected.push(format!("k{i:02}")),
+                (_, other) => panic!("write {i}: {other:?}"),
+            }
+        }
+        assert_eq!(expected.len(), 48);
+        assert_eq!(rows(&db).await, expected);
+    }
+
+    /// A write that breaks a constraint is refused alone; an acknowledged write is on disk
+    /// for the next connection.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn acknowledged_writes_are_durable_and_a_refused_one_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        let db = SqliteDb::open(&path).unwrap();
+        db.write(|conn| insert(conn, "a").map_err(TestError::from)).await.unwrap();
+        let duplicate = db
+            .write(|conn| -> Result<usize, TestError> {
+                insert(conn, "b")?;
+                Ok(insert(conn, "a")?)
+            })
+            .await;
+        assert!(matches!(duplicate, Err(TestError::Sqlite(_))), "{duplicate:?}");
+        drop(db);
+        let reopened = SqliteDb::open(&path).unwrap();
+        assert_eq!(rows(&reopened).await, vec!["a".to_owned()]);
     }
 }

@@ -12,11 +12,12 @@ use std::sync::Arc;
 
 use shared::Platform;
 use shared::accounts;
+use shared::concurrent::{IO_CONCURRENCY, map_bounded};
 use shared::consent::{self, PurposeId};
 use shared::keys;
 use shared::marketing::{Destination, DestinationId, HashedUser, Outgoing, SyncMessage};
 use shared::queue::batch::{BatchError, SqsBatchResponse, SqsEvent};
-use shared::store::{BatchOp, Item, StoreError};
+use shared::store::{BatchOp, Item, Key, StoreError};
 
 /// How long a "sent" record is kept: longer than a message can live in the queue and its
 /// dead-letter queue is not needed, as the APIs refuse events older than 7 days anyway.
@@ -86,16 +87,39 @@ impl MarketingWorker {
             }
         }
 
-        // Who may be shared, checked now: consent and account once per user, suppression once
-        // per recipient.
-        let mut users: HashMap<String, Result<Option<HashedUser>, StoreError>> = HashMap::new();
-        let mut suppressions: HashMap<(String, String), Result<bool, StoreError>> = HashMap::new();
+        // Who may be shared, read now and together: consent and account once per user (the
+        // users' reads in flight together), then the recipients' suppressions and the events'
+        // sent records in one batch read (BatchGetItem per 100 keys, not a GetItem per event).
+        let user_ids: BTreeSet<String> = decoded.iter().map(|(_, message)| message.user_id.clone()).collect();
+        let users: HashMap<String, Result<Option<HashedUser>, StoreError>> =
+            map_bounded(user_ids, IO_CONCURRENCY, |user_id| async move {
+                let user = self.shareable_user(&user_id).await;
+                (user_id, user)
+            })
+            .await
+            .into_iter()
+            .collect();
+        let mut wanted: Vec<Key> = Vec::new();
+        for (_, message) in &decoded {
+            if matches!(users[&message.user_id], Ok(Some(_))) {
+                if let Some(recipient) = &message.recipient {
+                    wanted.push(keys::suppression(&recipient.organisation_id, &recipient.recipient));
+                }
+                wanted.push(keys::marketing_sent(&message.event_id));
+            }
+        }
+        let found: Result<HashMap<Key, Item>, StoreError> = if wanted.is_empty() {
+            Ok(HashMap::new())
+        } else {
+            self.platform
+                .store
+                .batch_get(wanted)
+                .await
+                .map(|items| items.into_iter().map(|i| (i.key.clone(), i)).collect())
+        };
+
         let mut ready: Vec<(String, SyncMessage, HashedUser, BTreeSet<DestinationId>)> = Vec::new();
         for (message_id, message) in decoded {
-            if !users.contains_key(&message.user_id) {
-                let user = self.shareable_user(&message.user_id).await;
-                users.insert(message.user_id.clone(), user);
-            }
             let user = match &users[&message.user_id] {
                 Ok(Some(user)) => user.clone(),
                 Ok(None) => {
@@ -109,37 +133,23 @@ impl MarketingWorker {
                     continue;
                 }
             };
-            if let Some(recipient) = &message.recipient {
-                let pair = (recipient.organisation_id.clone(), recipient.recipient.clone());
-                if !suppressions.contains_key(&pair) {
-                    let key = keys::suppression(&pair.0, &pair.1);
-                    let found = self.platform.store.get(&key).await.map(|item| item.is_some());
-                    suppressions.insert(pair.clone(), found);
-                }
-                match &suppressions[&pair] {
-                    Ok(false) => {}
-                    Ok(true) => {
-                        summary.suppressed += 1;
-                        continue;
-                    }
-                    Err(err) => {
-                        tracing::warn!(%message_id, error = %err, "suppression check failed");
-                        response.add_failure(message_id);
-                        summary.failed += 1;
-                        continue;
-                    }
-                }
-            }
-            let key = keys::marketing_sent(&message.event_id);
-            let already = match self.platform.store.get(&key).await {
-                Ok(item) => item.map(|item| sent_destinations(&item)).unwrap_or_default(),
+            let found = match &found {
+                Ok(found) => found,
                 Err(err) => {
-                    tracing::warn!(%message_id, error = %err, "sent record unreadable");
+                    tracing::warn!(%message_id, error = %err, "suppressions and sent records unreadable");
                     response.add_failure(message_id);
                     summary.failed += 1;
                     continue;
                 }
             };
+            if let Some(recipient) = &message.recipient
+                && found.contains_key(&keys::suppression(&recipient.organisation_id, &recipient.recipient))
+            {
+                summary.suppressed += 1;
+                continue;
+            }
+            let already =
+                found.get(&keys::marketing_sent(&message.event_id)).map(sent_destinations).unwrap_or_default();
             ready.push((message_id, message, user, already));
         }
 

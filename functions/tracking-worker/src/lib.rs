@@ -1,7 +1,8 @@
 //! The tracking worker: stores the usage events of the tracking queue.
 //!
 //! Consent is checked again here, once per user per batch, so a withdrawal between the
-//! request and the write stops the event. Events are written with BatchWriteItem in chunks of
+//! request and the write stops the event. The users' checks, the write chunks and the
+//! marketing sends are independent: each group is in flight together (bounded). Events are written with BatchWriteItem in chunks of
 //! 25 under keys made from their ids, so a redelivered batch overwrites rather than
 //! duplicates. A malformed message fails alone; a failed write fails the records it carried.
 //!
@@ -11,15 +12,16 @@
 //! When marketing sync is on, stored events of users who granted `marketing_sharing` are
 //! queued for the marketing worker (which checks the consent again when it sends).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use shared::Platform;
+use shared::concurrent::{IO_CONCURRENCY, map_bounded};
 use shared::consent::{self, PurposeId};
 use shared::erasure::fence;
 use shared::marketing::{EventSource, SyncMessage};
 use shared::queue::QueueName;
 use shared::queue::batch::{BatchError, SqsBatchResponse, SqsEvent};
-use shared::store::BatchOp;
+use shared::store::{BatchOp, StoreError};
 use shared::tracking::TrackedEvent;
 
 pub async fn handle(platform: &Platform, event: SqsEvent) -> Result<SqsBatchResponse, BatchError> {
@@ -38,20 +40,18 @@ pub async fn handle(platform: &Platform, event: SqsEvent) -> Result<SqsBatchResp
     }
 
     // One consent check per user for the whole batch.
-    let mut consented: HashMap<String, bool> = HashMap::new();
+    let consented =
+        consents(platform, decoded.iter().map(|(_, tracked)| &tracked.user_id), PurposeId::AnalyticsCookies).await;
     let mut writes: Vec<(String, BatchOp, TrackedEvent)> = Vec::with_capacity(decoded.len());
     let mut dropped = 0usize;
     for (message_id, tracked) in decoded {
-        let granted = match consented.get(&tracked.user_id) {
-            Some(granted) => *granted,
-            None => match consent::is_granted(platform, &tracked.user_id, PurposeId::AnalyticsCookies).await {
-                Ok(granted) => *consented.entry(tracked.user_id.clone()).or_insert(granted),
-                Err(err) => {
-                    tracing::warn!(%message_id, error = %err, "consent check failed");
-                    response.add_failure(message_id);
-                    continue;
-                }
-            },
+        let granted = match &consented[&tracked.user_id] {
+            Ok(granted) => *granted,
+            Err(err) => {
+                tracing::warn!(%message_id, error = %err, "consent check failed");
+                response.add_failure(message_id);
+                continue;
+            }
         };
         if !granted {
             dropped += 1;
@@ -69,9 +69,16 @@ pub async fn handle(platform: &Platform, event: SqsEvent) -> Result<SqsBatchResp
     // Chunks of 25 (one BatchWriteItem each); a chunk that fails fails its records only.
     let mut by_kind: BTreeMap<&str, usize> = BTreeMap::new();
     let mut stored: Vec<(String, TrackedEvent)> = Vec::with_capacity(writes.len());
-    for chunk in writes.chunks(shared::store::MAX_BATCH_WRITE_ITEMS) {
+    let size = shared::store::MAX_BATCH_WRITE_ITEMS;
+    let writes = &writes;
+    let written = map_bounded((0..writes.len()).step_by(size), IO_CONCURRENCY, |start| async move {
+        let chunk = &writes[start..writes.len().min(start + size)];
         let ops = chunk.iter().map(|(_, op, _)| op.clone()).collect();
-        match platform.store.batch_write(ops).await {
+        (chunk, platform.store.batch_write(ops).await)
+    })
+    .await;
+    for (chunk, outcome) in written {
+        match outcome {
             Ok(()) => {
                 *by_kind.entry("stored").or_default() += chunk.len();
                 stored.extend(chunk.iter().map(|(message_id, _, tracked)| (message_id.clone(), tracked.clone())));
@@ -152,20 +159,14 @@ async fn queue_for_marketing(
     stored: Vec<(String, TrackedEvent)>,
     response: &mut SqsBatchResponse,
 ) -> usize {
-    let mut sharing: HashMap<String, Option<bool>> = HashMap::new();
+    let sharing =
+        consents(platform, stored.iter().map(|(_, tracked)| &tracked.user_id), PurposeId::MarketingSharing).await;
     let mut messages: Vec<(String, String)> = Vec::new();
     for (message_id, tracked) in stored {
-        let granted = match sharing.get(&tracked.user_id) {
-            Some(known) => *known,
-            None => {
-                let checked = consent::is_granted(platform, &tracked.user_id, PurposeId::MarketingSharing).await.ok();
-                *sharing.entry(tracked.user_id.clone()).or_insert(checked)
-            }
-        };
-        match granted {
-            Some(true) => {}
-            Some(false) => continue,
-            None => {
+        match sharing[&tracked.user_id] {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(_) => {
                 response.add_failure(message_id);
                 continue;
             }
@@ -185,9 +186,16 @@ async fn queue_for_marketing(
         }
     }
     let mut queued = 0;
-    for chunk in messages.chunks(shared::queue::MAX_BATCH_MESSAGES) {
+    let size = shared::queue::MAX_BATCH_MESSAGES;
+    let messages = &messages;
+    let sent = map_bounded((0..messages.len()).step_by(size), IO_CONCURRENCY, |start| async move {
+        let chunk = &messages[start..messages.len().min(start + size)];
         let bodies = chunk.iter().map(|(_, body)| body.clone()).collect();
-        match platform.queue.send_batch(QueueName::Marketing, bodies).await {
+        (chunk, platform.queue.send_batch(QueueName::Marketing, bodies).await)
+    })
+    .await;
+    for (chunk, outcome) in sent {
+        match outcome {
             Ok(()) => queued += chunk.len(),
             Err(err) => {
                 tracing::warn!(error = %err, records = chunk.len(), "marketing queue refused; SQS will redeliver");
@@ -198,4 +206,21 @@ async fn queue_for_marketing(
         }
     }
     queued
+}
+
+/// Each distinct user's consent to `purpose`, the users' reads in flight together.
+async fn consents<'a>(
+    platform: &Platform,
+    users: impl Iterator<Item = &'a String>,
+    purpose: PurposeId,
+) -> HashMap<String, Result<bool, StoreError>> {
+    // Owned ids: the futures must not borrow the closure's argument (they are sent between threads).
+    let users: BTreeSet<String> = users.cloned().collect();
+    map_bounded(users, IO_CONCURRENCY, |user| async move {
+        let granted = consent::is_granted(platform, &user, purpose).await;
+        (user, granted)
+    })
+    .await
+    .into_iter()
+    .collect()
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use rusqlite::{TransactionBehavior, params};
+use rusqlite::params;
 
 use super::{Queue, QueueError, QueueName, ReceivedMessage, batches, validate_receive};
 use crate::clock::Clock;
@@ -59,16 +59,14 @@ impl Queue for SqliteQueue {
         let batches = batches(bodies)?;
         let now = self.now_ms();
         self.db
-            .call(move |conn| {
-                // One transaction for everything: a local send is all or nothing.
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            .write(move |tx| {
+                // One savepoint for everything: a local send is all or nothing.
                 for body in batches.into_iter().flatten() {
                     tx.execute(
                         "INSERT INTO queue_messages (id, queue, body, sent_at_ms, visible_at_ms) VALUES (?1, ?2, ?3, ?4, ?4)",
                         params![ulid::Ulid::new().to_string(), queue.as_str(), body, now],
                     )?;
                 }
-                tx.commit()?;
                 Ok(())
             })
             .await
@@ -85,8 +83,7 @@ impl Queue for SqliteQueue {
         let hidden_until = now.saturating_add(i64::try_from(visibility.as_millis()).unwrap_or(i64::MAX));
         let max_receives = self.max_receives;
         self.db
-            .call(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            .write(move |tx| {
                 let candidates: Vec<(String, String, u32)> = {
                     let mut stmt = tx.prepare_cached(
                         "SELECT id, body, receive_count FROM queue_messages
@@ -114,7 +111,6 @@ impl Queue for SqliteQueue {
                     )?;
                     received.push(ReceivedMessage { message_id: id, receipt, body, receive_count: receive_count + 1 });
                 }
-                tx.commit()?;
                 Ok(received)
             })
             .await
@@ -123,7 +119,7 @@ impl Queue for SqliteQueue {
     async fn delete(&self, queue: QueueName, receipt: &str) -> Result<(), QueueError> {
         let receipt = receipt.to_owned();
         self.db
-            .call(move |conn| {
+            .write(move |conn| {
                 conn.execute(
                     "DELETE FROM queue_messages WHERE queue = ?1 AND receipt = ?2",
                     params![queue.as_str(), receipt],
@@ -140,8 +136,7 @@ impl Queue for SqliteQueue {
     async fn receive_dead_letters(&self, queue: QueueName, max: usize) -> Result<Vec<ReceivedMessage>, QueueError> {
         validate_receive(max)?;
         self.db
-            .call(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            .write(move |tx| {
                 let rows: Vec<(String, String, u32)> = {
                     let mut stmt = tx.prepare(
                         "SELECT id, body, receive_count FROM queue_dead_letters WHERE queue = ?1 ORDER BY dead_at_ms LIMIT ?2",
@@ -155,7 +150,6 @@ impl Queue for SqliteQueue {
                     tx.execute("UPDATE queue_dead_letters SET receipt = ?2 WHERE id = ?1", params![id, receipt])?;
                     received.push(ReceivedMessage { message_id: id, receipt, body, receive_count });
                 }
-                tx.commit()?;
                 Ok(received)
             })
             .await

@@ -29,6 +29,7 @@ pub const RESERVED_ATTRIBUTES: [&str; 10] =
 /// DynamoDB's limits, enforced in our code because moto (and SQLite) would not.
 pub const MAX_TRANSACTION_ITEMS: usize = 100;
 pub const MAX_BATCH_WRITE_ITEMS: usize = 25;
+pub const MAX_BATCH_GET_ITEMS: usize = 100;
 pub const MAX_ITEM_BYTES: usize = 400 * 1024;
 pub const MAX_QUERY_LIMIT: u32 = 1_000;
 
@@ -603,6 +604,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Unconditional puts and deletes in chunks of 25, each chunk retried with backoff for
     /// what the backend left unprocessed.
     async fn batch_write(&self, ops: Vec<BatchOp>) -> Result<(), StoreError>;
+
+    /// Strongly consistent reads of many items: in chunks of 100 (one BatchGetItem each on
+    /// DynamoDB, in flight together), retried with backoff for what the backend left
+    /// unprocessed. Missing and expired items are left out; the order is not kept.
+    async fn batch_get(&self, keys: Vec<Key>) -> Result<Vec<Item>, StoreError>;
 }
 
 /// Reads every page of a query. For bounded partitions only (the caller knows the size).

@@ -1,11 +1,11 @@
 //! The store on SQLite: one `items` table with the same keys and indexes as the DynamoDB
-//! table. Conditions and updates run in Rust inside an immediate transaction, with the same
+//! table. Conditions and updates run in Rust inside a write (`SqliteDb::write`), with the same
 //! meaning as DynamoDB's expressions (see [`Condition::holds_for`] and [`Update::apply`]).
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::{Map, Value};
 
 use super::{
@@ -131,11 +131,9 @@ impl Store for SqliteStore {
         item.validate()?;
         let now = self.clock.epoch_seconds();
         self.db
-            .call(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                check(condition.as_ref(), load_live(&tx, &item.key, now)?.as_ref(), None)?;
-                write(&tx, &item)?;
-                tx.commit()?;
+            .write(move |tx| {
+                check(condition.as_ref(), load_live(tx, &item.key, now)?.as_ref(), None)?;
+                write(tx, &item)?;
                 Ok(())
             })
             .await
@@ -153,13 +151,11 @@ impl Store for SqliteStore {
         let (key, entity_type) = (key.clone(), entity_type.to_owned());
         let now = self.clock.epoch_seconds();
         self.db
-            .call(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let current = load_live(&tx, &key, now)?;
+            .write(move |tx| {
+                let current = load_live(tx, &key, now)?;
                 check(condition.as_ref(), current.as_ref(), None)?;
                 let item = updated(current, &key, &entity_type, &update)?;
-                write(&tx, &item)?;
-                tx.commit()?;
+                write(tx, &item)?;
                 Ok(item)
             })
             .await
@@ -170,12 +166,10 @@ impl Store for SqliteStore {
         let key = key.clone();
         let now = self.clock.epoch_seconds();
         self.db
-            .call(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let current = load_live(&tx, &key, now)?;
+            .write(move |tx| {
+                let current = load_live(tx, &key, now)?;
                 check(condition.as_ref(), current.as_ref(), None)?;
-                remove(&tx, &key)?;
-                tx.commit()?;
+                remove(tx, &key)?;
                 Ok(current)
             })
             .await
@@ -192,32 +186,45 @@ impl Store for SqliteStore {
         validate_transaction(&ops)?;
         let now = self.clock.epoch_seconds();
         self.db
-            .call(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            .write(move |tx| {
                 for (position, op) in ops.iter().enumerate() {
-                    let current = load_live(&tx, op.key(), now)?;
+                    let current = load_live(tx, op.key(), now)?;
                     match op {
                         TransactOp::Put { item, condition } => {
                             check(condition.as_ref(), current.as_ref(), Some(position))?;
-                            write(&tx, item)?;
+                            write(tx, item)?;
                         }
                         TransactOp::Update { key, entity_type, update, condition } => {
                             check(condition.as_ref(), current.as_ref(), Some(position))?;
                             let item = updated(current, key, entity_type, update)?;
-                            write(&tx, &item)?;
+                            write(tx, &item)?;
                         }
                         TransactOp::Delete { key, condition } => {
                             check(condition.as_ref(), current.as_ref(), Some(position))?;
-                            remove(&tx, key)?;
+                            remove(tx, key)?;
                         }
                         TransactOp::Check { condition, .. } => {
                             check(Some(condition), current.as_ref(), Some(position))?;
                         }
                     }
                 }
-                // Returning early above drops `tx`, which rolls everything back.
-                tx.commit()?;
+                // Returning early above rolls everything back (the write's savepoint).
                 Ok(())
+            })
+            .await
+    }
+
+    async fn batch_get(&self, keys: Vec<Key>) -> Result<Vec<Item>, StoreError> {
+        keys.iter().try_for_each(validate_key)?;
+        let keys: std::collections::BTreeSet<Key> = keys.into_iter().collect();
+        let now = self.clock.epoch_seconds();
+        self.db
+            .call(move |conn| {
+                let mut items = Vec::with_capacity(keys.len());
+                for key in &keys {
+                    items.extend(load_live(conn, key, now)?);
+                }
+                Ok(items)
             })
             .await
     }
@@ -225,15 +232,13 @@ impl Store for SqliteStore {
     async fn batch_write(&self, ops: Vec<BatchOp>) -> Result<(), StoreError> {
         for chunk in batch_chunks(ops)? {
             self.db
-                .call(move |conn| {
-                    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                .write(move |tx| {
                     for op in &chunk {
                         match op {
-                            BatchOp::Put(item) => write(&tx, item)?,
-                            BatchOp::Delete(key) => remove(&tx, key)?,
+                            BatchOp::Put(item) => write(tx, item)?,
+                            BatchOp::Delete(key) => remove(tx, key)?,
                         }
                     }
-                    tx.commit()?;
                     Ok::<_, StoreError>(())
                 })
                 .await?;

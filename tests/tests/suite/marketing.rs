@@ -221,6 +221,25 @@ async fn email_interactions_are_shared_as_the_senders_usage_unless_suppressed(b:
 
 /// The destination port's contract: the outbox writes exactly the body the HTTP adapter posts.
 #[tokio::test]
+async fn a_batch_reads_each_user_once_and_the_events_in_one_batch_read() {
+    let b = infentre_tests::backend::moto().await;
+    let ada = ada(&b, true).await;
+    send_events(&b, &ada, 10).await;
+    let event = b.take_messages(QueueName::Marketing).await;
+    assert_eq!(event.records.len(), 10);
+    let requests = b.requests.clone().unwrap();
+    requests.reset();
+
+    let response = worker(&b).handle(event).await.unwrap();
+
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(b.recorder.at(GA4_PATH).len(), 1);
+    assert_eq!(requests.get("DynamoDB.GetItem"), 2, "the user's consent and account, once for ten events");
+    assert_eq!(requests.get("DynamoDB.BatchGetItem"), 1, "the ten events' sent records in one read");
+    assert_eq!(requests.get("DynamoDB.BatchWriteItem"), 2, "what each destination took, one write each");
+}
+
+#[tokio::test]
 async fn the_outbox_holds_exactly_what_http_would_send() {
     let recorder = MarketingRecorder::start_accepting_anything().await;
     let dir = tempfile::tempdir().unwrap();

@@ -28,6 +28,7 @@ infentre_tests::contract!(
     a_transaction_is_all_or_nothing,
     transactions_hold_dynamodb_limits,
     batch_writes_go_out_in_chunks_of_25,
+    batch_gets_read_live_items_in_chunks_of_100,
     oversized_items_and_reserved_names_are_refused,
     expired_items_are_listed_only_when_asked,
 );
@@ -309,6 +310,31 @@ async fn batch_writes_go_out_in_chunks_of_25(f: Fixture) {
     let deletes: Vec<_> = (0..60).map(|n| BatchOp::Delete(Key::new("EVENTS#1", format!("E{n:03}")))).collect();
     f.store.batch_write(deletes).await.unwrap();
     assert!(query_all(f.store.as_ref(), Query::partition("EVENTS#1")).await.unwrap().is_empty());
+}
+
+async fn batch_gets_read_live_items_in_chunks_of_100(f: Fixture) {
+    // 150 items, every tenth expiring in a minute; asked for with 20 missing keys and repeats.
+    let puts: Vec<_> = (0..150)
+        .map(|n| {
+            let thing = item("MANY#1", &format!("E{n:03}"));
+            BatchOp::Put(if n % 10 == 0 { thing.expires_at(f.clock.epoch_seconds_plus(60)) } else { thing })
+        })
+        .collect();
+    f.store.batch_write(puts).await.unwrap();
+    f.clock.advance(Duration::seconds(61));
+    if let Some(requests) = &f.requests {
+        requests.reset();
+    }
+    let keys: Vec<Key> = (0..170).chain(0..30).map(|n| Key::new("MANY#1", format!("E{n:03}"))).collect();
+    let mut read: Vec<String> = f.store.batch_get(keys).await.unwrap().into_iter().map(|item| item.key.sk).collect();
+    read.sort();
+    let live: Vec<String> = (0..150).filter(|n| n % 10 != 0).map(|n| format!("E{n:03}")).collect();
+    assert_eq!(read, live, "live items once each; missing and expired ones left out");
+    if let Some(requests) = &f.requests {
+        assert_eq!(requests.get("DynamoDB.BatchGetItem"), 2, "⌈170 distinct keys/100⌉ requests");
+    }
+    assert!(f.store.batch_get(Vec::new()).await.unwrap().is_empty());
+    assert!(matches!(f.store.batch_get(vec![Key::new("", "x")]).await, Err(StoreError::Invalid(_))));
 }
 
 async fn oversized_items_and_reserved_names_are_refused(f: Fixture) {

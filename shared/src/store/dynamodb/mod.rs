@@ -11,13 +11,13 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, DeleteRequest, Put, PutRequest, ReturnValue, TransactWriteItem,
-    Update as DynamoUpdate, WriteRequest,
+    AttributeValue, ConditionCheck, Delete, DeleteRequest, KeysAndAttributes, Put, PutRequest, ReturnValue,
+    TransactWriteItem, Update as DynamoUpdate, WriteRequest,
 };
 
 use super::{
-    BatchOp, Condition, CursorKey, Item, Key, Page, Query, SortKey, Store, StoreError, TransactOp, Update,
-    batch_chunks, validate_key, validate_transaction,
+    BatchOp, Condition, CursorKey, Item, Key, MAX_BATCH_GET_ITEMS, Page, Query, SortKey, Store, StoreError, TransactOp,
+    Update, batch_chunks, validate_key, validate_transaction,
 };
 use crate::clock::Clock;
 use crate::retry::Backoff;
@@ -299,37 +299,85 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn batch_write(&self, ops: Vec<BatchOp>) -> Result<(), StoreError> {
-        for chunk in batch_chunks(ops)? {
-            let requests = chunk
-                .iter()
-                .map(|op| match op {
-                    BatchOp::Put(item) => Ok(WriteRequest::builder()
-                        .put_request(
-                            PutRequest::builder().set_item(Some(to_attributes(item)?)).build().map_err(backend)?,
-                        )
-                        .build()),
-                    BatchOp::Delete(key) => Ok(WriteRequest::builder()
-                        .delete_request(
-                            DeleteRequest::builder().set_key(Some(key_attributes(key))).build().map_err(backend)?,
-                        )
-                        .build()),
-                })
-                .collect::<Result<Vec<_>, StoreError>>()?;
-            write_until_processed(requests, self.backoff, |requests| async {
-                let output = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table, requests)
-                    .send()
-                    .await
-                    .map_err(sdk_error)?;
-                Ok(output.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default())
-            })
+    async fn batch_get(&self, keys: Vec<Key>) -> Result<Vec<Item>, StoreError> {
+        use futures::{StreamExt, TryStreamExt};
+        keys.iter().try_for_each(validate_key)?;
+        // DynamoDB refuses a request that names a key twice.
+        let keys: Vec<Key> = keys.into_iter().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+        let chunks: Vec<Vec<AttributeMap>> =
+            keys.chunks(MAX_BATCH_GET_ITEMS).map(|chunk| chunk.iter().map(key_attributes).collect()).collect();
+        let pages: Vec<Vec<Item>> = futures::stream::iter(chunks)
+            .map(|chunk| self.get_chunk(chunk))
+            .buffer_unordered(BATCH_CONCURRENCY)
+            .try_collect()
             .await?;
-        }
-        Ok(())
+        let now = self.clock.epoch_seconds();
+        Ok(pages.into_iter().flatten().filter(|item| !item.is_expired_at(now)).collect())
     }
+
+    async fn batch_write(&self, ops: Vec<BatchOp>) -> Result<(), StoreError> {
+        use futures::{StreamExt, TryStreamExt};
+        let chunks = batch_chunks(ops)?
+            .iter()
+            .map(|chunk| chunk.iter().map(write_request).collect::<Result<Vec<_>, StoreError>>())
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        // The chunks are independent requests: up to BATCH_CONCURRENCY of them in flight, not
+        // one round trip after another. Same requests, same count (⌈n/25⌉).
+        futures::stream::iter(chunks)
+            .map(|requests| {
+                write_until_processed(requests, self.backoff, |requests| async {
+                    let output = self
+                        .client
+                        .batch_write_item()
+                        .request_items(&self.table, requests)
+                        .send()
+                        .await
+                        .map_err(sdk_error)?;
+                    Ok(output.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default())
+                })
+            })
+            .buffer_unordered(BATCH_CONCURRENCY)
+            .try_collect::<()>()
+            .await
+    }
+}
+
+impl DynamoStore {
+    /// One BatchGetItem of at most 100 keys, then what it left unprocessed, with backoff.
+    async fn get_chunk(&self, mut keys: Vec<AttributeMap>) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::with_capacity(keys.len());
+        let mut attempt = 0;
+        while !keys.is_empty() {
+            if attempt > 0 && !self.backoff.wait(attempt).await {
+                return Err(StoreError::Throttled);
+            }
+            let request =
+                KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(true).build().map_err(backend)?;
+            let output =
+                self.client.batch_get_item().request_items(&self.table, request).send().await.map_err(sdk_error)?;
+            for map in output.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
+                items.push(from_attributes(map)?);
+            }
+            keys = output.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).map(|k| k.keys).unwrap_or_default();
+            attempt += 1;
+        }
+        Ok(items)
+    }
+}
+
+/// Independent batch requests in flight at once (a bound, so one large batch does not take
+/// every connection of the client).
+pub(crate) const BATCH_CONCURRENCY: usize = 4;
+
+fn write_request(op: &BatchOp) -> Result<WriteRequest, StoreError> {
+    Ok(match op {
+        BatchOp::Put(item) => WriteRequest::builder()
+            .put_request(PutRequest::builder().set_item(Some(to_attributes(item)?)).build().map_err(backend)?)
+            .build(),
+        BatchOp::Delete(key) => WriteRequest::builder()
+            .delete_request(DeleteRequest::builder().set_key(Some(key_attributes(key))).build().map_err(backend)?)
+            .build(),
+    })
 }
 
 /// Sends a batch, then what the backend left unprocessed, with backoff, until nothing is
