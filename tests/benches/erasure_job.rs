@@ -60,6 +60,9 @@ impl Store for InFlight {
     async fn transact(&self, ops: Vec<TransactOp>) -> Result<(), StoreError> {
         self.inner.transact(ops).await
     }
+    async fn batch_get(&self, keys: Vec<Key>) -> Result<Vec<Item>, StoreError> {
+        self.inner.batch_get(keys).await
+    }
     async fn batch_write(&self, ops: Vec<BatchOp>) -> Result<(), StoreError> {
         let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
         self.max.fetch_max(now, Ordering::SeqCst);
