@@ -27,20 +27,6 @@ pub struct Actor {
     pub operator: bool,
 }
 
-#[cfg(feature = "http")]
-impl crate::session::AuthUser {
-    /// The caller as an actor; operator rights checked against the account as it is now
-    /// (see [`crate::session::AuthUser::require_operator`]), not only the session's flag.
-    pub async fn actor(&self, platform: &Platform) -> Result<Actor, crate::error::ApiError> {
-        Ok(Actor {
-            user_id: self.user_id.clone(),
-            organisation_id: self.organisation_id.clone(),
-            role: self.role,
-            operator: self.is_operator_now(platform).await?,
-        })
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum DecisionError {
     /// Absent, or not the caller's to see: one answer for both.

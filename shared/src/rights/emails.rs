@@ -46,7 +46,8 @@ pub fn received(settings: &Settings, to: &str, lang: Lang, request: &RightsReque
 }
 
 pub fn awaiting_approval(settings: &Settings, to: &str, lang: Lang, request: &RightsRequest) -> Email {
-    let link = format!("{}/v1/rights-requests/{}", settings.public_base_url, request.id);
+    // The admin desk, at the request: a page with its approve and deny buttons.
+    let link = format!("{}/admin#request-{}", settings.public_base_url, request.id);
     about(to, lang, request, ("awaiting-subject", "awaiting-body"), &[("link", &link)])
 }
 

@@ -70,6 +70,19 @@ impl AuthUser {
     }
 }
 
+impl AuthUser {
+    /// The caller as the rights decisions take them; operator rights checked against the
+    /// account as it is now (see [`AuthUser::require_operator`]), not only the session's flag.
+    pub async fn actor(&self, platform: &Platform) -> Result<crate::rights::decisions::Actor, ApiError> {
+        Ok(crate::rights::decisions::Actor {
+            user_id: self.user_id.clone(),
+            organisation_id: self.organisation_id.clone(),
+            role: self.role,
+            operator: self.is_operator_now(platform).await?,
+        })
+    }
+}
+
 fn unauthenticated() -> ApiError {
     ApiError::unauthorized("unauthenticated", "Sign in: the session is missing, invalid or expired.")
 }
