@@ -12,7 +12,7 @@ use shared::erasure;
 use shared::erasure::job::{ErasureProgress, Started};
 use shared::error::{ApiError, Problem};
 use shared::http::ApiJson;
-use shared::responses::{JsonBody, Session, SessionWrite, Throttled};
+use shared::responses::{JsonBody, Session, SessionWrite, Throttled, Unavailable};
 use shared::session::{AuthUser, SessionEvenIfErasing};
 use utoipa::ToSchema;
 
@@ -159,9 +159,9 @@ pub async fn cancel_me(
 /// id is long and random, and the answer holds counts only.
 #[utoipa::path(get, path = "/v1/erasure-jobs/{job_id}", tag = "accounts",
     params(("job_id" = String, Path, description = "From the cancellation's answer")),
-    responses(
+    responses(Unavailable,
         (status = 200, body = ErasureProgress),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not_found: no such job (a completed job is kept 30 days)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn erasure_progress(
     State(platform): State<Platform>,

@@ -13,6 +13,7 @@ use shared::clock::rfc3339_from_epoch as time;
 use shared::domain::Role;
 use shared::error::{ApiError, Problem};
 use shared::http::{ApiJson, ApiQuery, ListParams, Paginated};
+use shared::responses::{JsonBody, Query, Session, SessionWrite, Throttled};
 use shared::session::AuthUser;
 use utoipa::ToSchema;
 
@@ -31,16 +32,13 @@ pub struct RoleChange {
 /// end, so the change holds at once; the organisation always keeps an admin.
 #[utoipa::path(patch, path = "/v1/organisations/current/members/{user_id}", tag = "organisations",
     params(("user_id" = String, Path)), request_body = RoleChange,
-    responses(
+    responses(JsonBody, SessionWrite, Throttled,
         (status = 200, body = Member),
-        (status = 400, description = "malformed_json", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "unauthenticated, or invalid_credentials: wrong password", body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "forbidden: admins only; or csrf_token_invalid", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "no such member in your organisation", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "last_admin, or conflict: another change came first", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "unsupported_media_type", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "invalid_body", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited: too many wrong passwords", body = Problem, content_type = "application/problem+json"),
     ),
     security(("session" = []), ("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(organisation_id = %auth.organisation_id))]
@@ -65,16 +63,13 @@ pub async fn change_role(
 /// told by e-mail. Not yourself (cancel your account instead), never the last admin.
 #[utoipa::path(delete, path = "/v1/organisations/current/members/{user_id}", tag = "organisations",
     params(("user_id" = String, Path)), request_body = PasswordConfirmation,
-    responses(
+    responses(JsonBody, SessionWrite, Throttled,
         (status = 204, description = "removed and erased"),
-        (status = 400, description = "malformed_json", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "unauthenticated, or invalid_credentials: wrong password", body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "forbidden: admins only; or csrf_token_invalid", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "no such member in your organisation", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "self_removal, last_admin, or conflict: another change came first", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "unsupported_media_type", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "invalid_body", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited: too many wrong passwords", body = Problem, content_type = "application/problem+json"),
     ),
     security(("session" = []), ("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(organisation_id = %auth.organisation_id))]
@@ -107,11 +102,9 @@ impl From<PendingInvitation> for PendingInvitationView {
 
 /// The organisation's invitations not yet accepted nor expired (admins only).
 #[utoipa::path(get, path = "/v1/organisations/current/invitations", tag = "organisations", params(ListParams),
-    responses(
+    responses(Query, Session,
         (status = 200, body = Paginated<PendingInvitationView>),
-        (status = 400, description = "invalid limit or cursor", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "forbidden: admins only", body = Problem, content_type = "application/problem+json"),
     ),
     security(("session" = []), ("bearer" = [])))]
 pub async fn list_invitations(
@@ -128,10 +121,9 @@ pub async fn list_invitations(
 /// Revokes a pending invitation (admins only): its link stops working at once.
 #[utoipa::path(delete, path = "/v1/organisations/current/invitations/{id}", tag = "organisations",
     params(("id" = String, Path)),
-    responses(
+    responses(SessionWrite,
         (status = 204, description = "revoked"),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "forbidden: admins only; or csrf_token_invalid", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "no such pending invitation in your organisation", body = Problem, content_type = "application/problem+json"),
     ),
     security(("session" = []), ("bearer" = [])))]
@@ -177,12 +169,10 @@ impl From<MembershipEvent> for MembershipEventView {
 }
 
 /// The history of role changes, removals and revoked invitations, newest first (admins only).
-#[utoipa::path(get, path = "/v1/organisations/current/membership-history", tag = "organisations", params(ListParams),
-    responses(
+#[utoipa::path(get, path = "/v1/organisations/current/membership-history", tag = "organisations", operation_id = "membership_history", params(ListParams),
+    responses(Query, Session,
         (status = 200, body = Paginated<MembershipEventView>),
-        (status = 400, description = "invalid limit or cursor", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "forbidden: admins only", body = Problem, content_type = "application/problem+json"),
     ),
     security(("session" = []), ("bearer" = [])))]
 pub async fn history(

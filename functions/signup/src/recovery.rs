@@ -9,6 +9,7 @@ use shared::Platform;
 use shared::accounts::reset;
 use shared::error::{ApiError, Problem};
 use shared::http::{ApiJson, ClientAddress};
+use shared::responses::{JsonBody, Throttled, Unavailable};
 use utoipa::ToSchema;
 
 use crate::registration::Verified;
@@ -28,10 +29,9 @@ pub struct Requested {
 /// Mails a single-use link (valid 1 hour) to set a new password, if the address belongs to a
 /// verified account. The answer is the same for any address.
 #[utoipa::path(post, path = "/v1/password-reset-requests", tag = "accounts", request_body = AddressRequest,
-    responses(
+    responses(JsonBody, Throttled, Unavailable,
         (status = 202, body = Requested),
         (status = 422, description = "invalid_email or invalid_body", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited (per address and per client), with Retry-After", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn request_reset(
     State(platform): State<Platform>,
@@ -54,9 +54,9 @@ pub struct ResetRequest {
 /// Sets a new password with a reset link. Every session of the account ends, and its pending
 /// address changes and other reset links are revoked.
 #[utoipa::path(post, path = "/v1/password-resets", tag = "accounts", request_body = ResetRequest,
-    responses(
+    responses(JsonBody, Unavailable,
         (status = 200, body = Verified),
-        (status = 400, description = "invalid_token: unknown, used or expired", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "invalid_token: unknown, used or expired; or malformed_json", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "weak_password or invalid_body", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn reset_password(
@@ -70,10 +70,9 @@ pub async fn reset_password(
 /// Mails a new verification link if the address belongs to an account not verified yet. The
 /// answer is the same for any address.
 #[utoipa::path(post, path = "/v1/verification-requests", tag = "accounts", request_body = AddressRequest,
-    responses(
+    responses(JsonBody, Throttled, Unavailable,
         (status = 202, body = Requested),
         (status = 422, description = "invalid_email or invalid_body", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited (per address and per client), with Retry-After", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn resend_verification(
     State(platform): State<Platform>,

@@ -14,10 +14,14 @@ const PASSWORD: &str = "tenants never meet";
 
 /// Every operation with a path parameter, as the document lists them. A new one fails
 /// [`the_isolation_test_covers_every_operation_taking_an_id`] until it is tried below.
-const COVERED: [&str; 9] = [
+const COVERED: [&str; 13] = [
     "GET /v1/consent-receipts/{receipt_id}",
+    "GET /v1/erasure-jobs/{job_id}",
     "GET /v1/exports/{key}",
     "PUT /v1/me/consents/{purpose}",
+    "DELETE /v1/organisations/current/invitations/{id}",
+    "PATCH /v1/organisations/current/members/{user_id}",
+    "DELETE /v1/organisations/current/members/{user_id}",
     "DELETE /v1/organisations/current/recipients/{email}",
     "GET /v1/rights-requests/{id}",
     "POST /v1/rights-requests/{id}/approve",
@@ -50,6 +54,7 @@ struct Ours {
     pending_request: String,
     completed_request: String,
     export_key: String,
+    invitation_id: String,
 }
 
 async fn our_organisation(b: &Backend) -> Ours {
@@ -57,6 +62,10 @@ async fn our_organisation(b: &Backend) -> Ours {
     let member = b.member(&admin, "grace@ours.example", PASSWORD, "member").await;
     let (_, granted) = b.put("/v1/me/consents/product_updates", member.bearer(), json!({"granted": true})).await;
     let receipt_id = granted["receipt_id"].as_str().unwrap().to_owned();
+    let invitation = json!({"email": "charles@ours.example", "role": "member"});
+    assert_eq!(b.post("/v1/organisations/current/invitations", admin.bearer(), invitation).await.0, 201);
+    let (_, invitations) = b.get("/v1/organisations/current/invitations", admin.bearer()).await;
+    let invitation_id = invitations["items"][0]["id"].as_str().unwrap().to_owned();
     // A member's request waits for the admin; the admin's own access request is done at once.
     let (_, pending) = b.post("/v1/rights-requests", member.bearer(), json!({"type": "access"})).await;
     let (_, completed) = b.post("/v1/rights-requests", admin.bearer(), json!({"type": "access"})).await;
@@ -89,6 +98,7 @@ async fn our_organisation(b: &Backend) -> Ours {
         pending_request: pending["id"].as_str().unwrap().to_owned(),
         completed_request,
         export_key,
+        invitation_id,
     }
 }
 
@@ -103,6 +113,7 @@ async fn another_organisation_gets_refusals_that_name_nothing_of_ours(b: Backend
         ours.receipt_id.as_str(),
         ours.pending_request.as_str(),
         ours.completed_request.as_str(),
+        ours.invitation_id.as_str(),
         "ours.example",
         "Ours",
     ];
@@ -120,6 +131,24 @@ async fn another_organisation_gets_refusals_that_name_nothing_of_ours(b: Backend
             ("POST", format!("/v1/rights-requests/{pending}/deny"), Some(json!({"reason": "mine now"})), &[404]),
             // Only operators extend; neither of them is one.
             ("POST", format!("/v1/rights-requests/{pending}/extend"), Some(json!({"reason": "x", "days": 5})), &[403]),
+            // Members and invitations: their admin finds none of ours (404), their member may
+            // not manage members at all (403).
+            (
+                "PATCH",
+                format!("/v1/organisations/current/members/{}", ours.member.user_id),
+                Some(json!({"role": "admin", "current_password": PASSWORD})),
+                &[403, 404],
+            ),
+            (
+                "DELETE",
+                format!("/v1/organisations/current/members/{}", ours.member.user_id),
+                Some(json!({"password": PASSWORD})),
+                &[403, 404],
+            ),
+            ("DELETE", format!("/v1/organisations/current/invitations/{}", ours.invitation_id), None, &[403, 404]),
+            // An erasure job's id is its capability (32 random bytes, counts only in the
+            // answer): nobody's ids lead to one.
+            ("GET", format!("/v1/erasure-jobs/{}", ours.admin.organisation_id), None, &[404]),
             // A signed link is the only way to an export file; the bare key is refused.
             ("GET", format!("/v1/exports/{}", ours.export_key), None, &[403, 404]),
             ("GET", format!("/v1/exports/{}?expires=9999999999&signature=00", ours.export_key), None, &[403, 404]),
