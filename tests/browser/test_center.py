@@ -183,6 +183,11 @@ def test_the_center_works_without_javascript(context, server, member):
     page.check("#type-correction")
     page.fill("#new_email", "mary@example.com")
     page.click("form.link button[type=submit]")
+    assert page.locator("#form-error").is_visible(), "a new address needs the current password"
+    page.check("#type-correction")
+    page.fill("#new_email", "mary@example.com")
+    page.fill("#request-password", PASSWORD)
+    page.click("form.link button[type=submit]")
     assert "Correction" in [page.locator("#requests tbody tr th").nth(i).inner_text() for i in range(page.locator("#requests tbody tr").count())]
 
 

@@ -219,7 +219,8 @@ async fn an_erasure_filed_beside_an_export_completes_with_nothing_left(b: Backen
     // An admin's requests are queued at once; the worker runs them side by side.
     let (status, portability) = b.post("/v1/rights-requests", grace.bearer(), json!({"type": "portability"})).await;
     assert_eq!(status, 201, "{portability}");
-    let (status, erasure) = b.post("/v1/rights-requests", grace.bearer(), json!({"type": "erasure"})).await;
+    let erasure = json!({"type": "erasure", "password": PASSWORD});
+    let (status, erasure) = b.post("/v1/rights-requests", grace.bearer(), erasure).await;
     assert_eq!(status, 201, "{erasure}");
     b.process_rights().await;
     b.process_rights().await;

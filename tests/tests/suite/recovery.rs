@@ -34,8 +34,14 @@ async fn request_reset(b: &Backend, email: &str) -> (u16, serde_json::Value) {
 async fn a_reset_link_sets_a_new_password_once_and_ends_every_session(b: Backend) {
     let laptop = b.admin(ADA, ADA_PASSWORD, "Analytical Engines").await;
     let phone = b.login(ADA, ADA_PASSWORD).await;
-    let (status, _, _) =
-        call(&b.app, "PATCH", "/v1/me", laptop.bearer(), Some(json!({"email": "countess@example.com"}))).await;
+    let (status, _, _) = call(
+        &b.app,
+        "PATCH",
+        "/v1/me",
+        laptop.bearer(),
+        Some(json!({"email": "countess@example.com", "current_password": ADA_PASSWORD})),
+    )
+    .await;
     assert_eq!(status, 200);
     b.deliver_mail().await;
     let address_change = token_in(&mails_about(&b, "countess@example.com", "new e-mail address")[0]).unwrap();
