@@ -42,7 +42,7 @@ pub async fn find_user(platform: &Platform, user_id: &str) -> Result<Option<User
 /// the list or a change of address counts at once, whatever a session said at login.
 pub async fn is_operator(platform: &Platform, user_id: &str) -> Result<bool, StoreError> {
     let user = find_user(platform, user_id).await?;
-    Ok(user.is_some_and(|u| u.email_verified && platform.settings.operators.iter().any(|o| *o == u.email_canonical)))
+    Ok(user.is_some_and(|u| u.email_verified && platform.settings.operators.contains(&u.email_canonical)))
 }
 
 /// The caller's account; [`AccountError::AccountGone`] if it was erased while a session lived on.
