@@ -231,6 +231,20 @@ impl From<crate::accounts::AccountError> for ApiError {
     }
 }
 
+impl From<crate::complaints::ComplaintError> for ApiError {
+    fn from(err: crate::complaints::ComplaintError) -> Self {
+        use crate::complaints::ComplaintError as E;
+        match err {
+            E::InvalidMessage => ApiError::unprocessable("invalid_message", err.to_string()),
+            E::RateLimited { retry_after_seconds } => ApiError::rate_limited(retry_after_seconds),
+            // The same answer as an erased session's.
+            E::AccountGone => crate::accounts::AccountError::AccountGone.into(),
+            E::Store(err) => err.into(),
+            E::Queue(err) => err.into(),
+        }
+    }
+}
+
 impl From<crate::rights::decisions::DecisionError> for ApiError {
     fn from(err: crate::rights::decisions::DecisionError) -> Self {
         use crate::rights::decisions::DecisionError as E;

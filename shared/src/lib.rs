@@ -1,6 +1,6 @@
 //! Infentre's common crate: what every function and worker shares.
 //!
-//! - The domain and its use cases: [`accounts`], [`consent`], [`rights`], [`erasure`],
+//! - The domain and its use cases: [`accounts`], [`complaints`], [`consent`], [`rights`], [`erasure`],
 //!   [`retention`], [`tracking`], sessions ([`session`]) and login throttling ([`throttle`]).
 //!   They return their own error enums; the HTTP edge maps them to problem documents.
 //! - Ports with two adapters each: [`store`], [`queue`], [`blob`], [`mail`], [`marketing`].
@@ -51,6 +51,7 @@ pub mod aws;
 
 pub use platform::Platform;
 pub mod accounts;
+pub mod complaints;
 pub mod consent;
 pub mod domain;
 pub mod erasure;

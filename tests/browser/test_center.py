@@ -199,3 +199,38 @@ def test_the_language_chosen_while_signed_in_is_the_language_of_the_emails(conte
     assert api(server, "POST", "/v1/password-reset-requests", {"email": member})[0] == 202
     reset = wait_for_mail(server, member, "återställ ditt lösenord")
     assert "Öppna den här länken inom 1 timme" in reset.get_body(("plain",)).get_content()
+
+
+def file_complaint(page, message):
+    page.fill("#complaint-message", message)
+    page.click("form[action='/account/complaint'] button")
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+@pytest.mark.parametrize("locale", ["en-GB", "sv-SE"])
+def test_a_complaint_is_filed_from_the_page_and_every_step_passes_axe(context, server, member, locale, viewport):
+    page = context(locale=locale, viewport=viewport).new_page()
+    sign_in(page, server, member, PASSWORD)
+    page.goto(server.base + "/account/complaint")
+    assert page.locator("#complaint-message").get_attribute("maxlength") == "10000"
+    checked = [("form", serious(page))]
+    # Only spaces pass the browser's `required` but not the server: refused, the text kept.
+    file_complaint(page, "   ")
+    assert page.locator("#form-error").is_visible()
+    assert page.locator("#complaint-message").input_value() == "   "
+    checked.append(("refused", serious(page)))
+    file_complaint(page, "You kept e-mailing me after I withdrew.")
+    assert page.locator("#complaint-received").is_visible()
+    assert page.locator("#dpo-email").is_visible() and page.locator("#authority-name").is_visible()
+    checked.append(("received", serious(page)))
+    failures = [(step, found) for step, found in checked if found]
+    assert failures == [], failures
+
+
+def test_a_complaint_is_filed_without_javascript(context, server, member):
+    page = context(locale="en-GB", java_script_enabled=False).new_page()
+    sign_in(page, server, member, PASSWORD)
+    page.goto(server.base + "/account/complaint")
+    file_complaint(page, "x" * 20)
+    received = page.locator("#complaint-received").inner_text()
+    assert received.startswith("We received your complaint (reference "), received

@@ -431,3 +431,12 @@ request-password-required = Erasure and a new address need your current password
 desk-filed-by = filed by { $member }
 desk-error-deadline-passed = The deadline has passed: an extension must be decided and told before it (GDPR Art. 12(3)).
 desk-extend-too-late = The deadline has passed, so it can no longer be extended: answer the request now.
+
+## ---- Privacy center: the complaint form (/account/complaint) ----
+complaint-form-heading = Complain to our Data Protection Officer
+complaint-message = Your complaint
+complaint-message-hint = Up to 10,000 characters. Our Data Protection Officer reads it and answers you by e-mail.
+complaint-send = Send the complaint
+complaint-received = We received your complaint (reference { $id }). Our Data Protection Officer answers within one month; you can also reach them, or the supervisory authority, with the contacts below.
+complaint-invalid = Write your complaint: 1 to 10,000 characters.
+complaint-throttled = You have sent many complaints today. Wait until tomorrow, or write to our Data Protection Officer or the supervisory authority directly.

@@ -430,3 +430,12 @@ request-password-required = Radering och en ny adress kräver ditt nuvarande lö
 desk-filed-by = från { $member }
 desk-error-deadline-passed = Tidsfristen har passerat: en förlängning måste beslutas och meddelas före den (artikel 12.3 i GDPR).
 desk-extend-too-late = Tidsfristen har passerat och kan inte längre förlängas: besvara begäran nu.
+
+## ---- Integritetscenter: klagomålsformuläret (/account/complaint) ----
+complaint-form-heading = Klaga till vårt dataskyddsombud
+complaint-message = Ditt klagomål
+complaint-message-hint = Högst 10 000 tecken. Vårt dataskyddsombud läser det och svarar dig via e-post.
+complaint-send = Skicka klagomålet
+complaint-received = Vi har tagit emot ditt klagomål (referens { $id }). Vårt dataskyddsombud svarar inom en månad; du kan också nå ombudet, eller tillsynsmyndigheten, med kontaktuppgifterna nedan.
+complaint-invalid = Skriv ditt klagomål: 1 till 10 000 tecken.
+complaint-throttled = Du har skickat många klagomål i dag. Vänta till i morgon, eller skriv direkt till vårt dataskyddsombud eller tillsynsmyndigheten.

@@ -1,7 +1,7 @@
 //! The privacy center under `/account`, for the signed-in person: the history of their
 //! consents with each receipt, their rights requests (file one, follow its status and
 //! deadline, download an export), their address and password, cancelling the account, and
-//! how to complain. Every form carries the CSRF token and posts; the pages work without
+//! complain to the DPO. Every form carries the CSRF token and posts; the pages work without
 //! JavaScript. Handlers parse, call a use case of `shared`, and render.
 
 use askama::Template;
@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use shared::Platform;
 use shared::accounts::{self, AccountError, UserRecord};
+use shared::complaints::{self, ComplaintError};
 use shared::config::{Party, SupervisoryAuthority};
 use shared::consent::{self, LedgerEntry, Method};
 use shared::domain::EmailAddress;
@@ -560,18 +561,80 @@ struct Complaint {
     l: Layout,
     dpo: Party,
     authority: SupervisoryAuthority,
+    /// The filed complaint's reference: the page confirms it instead of showing the form.
+    received: Option<String>,
+    error: Option<String>,
+    message: String,
+    max_message: usize,
 }
 
-/// How to complain: to our Data Protection Officer, or to the supervisory authority.
-pub async fn complaint(State(platform): State<Platform>, headers: HeaderMap) -> Response {
-    if let Err(response) = signed_in(&platform, &headers, "/account/complaint").await {
-        return response;
-    }
-    let r = request(&platform, &headers, "/account/complaint", "complaint-title");
+fn complaint_page(
+    platform: &Platform,
+    headers: &HeaderMap,
+    status: StatusCode,
+    received: Option<String>,
+    error: Option<&str>,
+    message: String,
+) -> Response {
+    let r = request(platform, headers, "/account/complaint", "complaint-title");
+    let error = error.map(|id| r.layout.t(id));
     let page = Complaint {
         l: r.layout,
         dpo: platform.settings.dpo.clone(),
         authority: platform.settings.supervisory_authority.clone(),
+        received,
+        error,
+        message,
+        max_message: complaints::MAX_MESSAGE,
     };
-    render(StatusCode::OK, &page, r.set_cookie)
+    render(status, &page, r.set_cookie)
+}
+
+/// How to complain: to our Data Protection Officer (the form), or to the supervisory authority.
+pub async fn complaint(State(platform): State<Platform>, headers: HeaderMap) -> Response {
+    if let Err(response) = signed_in(&platform, &headers, "/account/complaint").await {
+        return response;
+    }
+    complaint_page(&platform, &headers, StatusCode::OK, None, None, String::new())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ComplaintForm {
+    csrf: String,
+    #[serde(default)]
+    message: String,
+}
+
+impl HasCsrf for ComplaintForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// Files a complaint through the same use case as the API; a refusal shows why, keeping what
+/// was typed.
+pub async fn file_complaint(
+    State(platform): State<Platform>,
+    headers: HeaderMap,
+    form: Result<Form<ComplaintForm>, FormRejection>,
+) -> Response {
+    let Some(form) = form_ok(&platform, &headers, form) else {
+        return form_expired(&platform, &headers, "/account/complaint");
+    };
+    let (session, _) = match signed_in(&platform, &headers, "/account/complaint").await {
+        Ok(who) => who,
+        Err(response) => return response,
+    };
+    let (status, error) =
+        match complaints::file(&platform, &session.user_id, &session.organisation_id, &form.message).await {
+            Ok(receipt) => {
+                return complaint_page(&platform, &headers, StatusCode::OK, Some(receipt.id), None, String::new());
+            }
+            Err(ComplaintError::InvalidMessage) => (StatusCode::UNPROCESSABLE_ENTITY, "complaint-invalid"),
+            Err(ComplaintError::RateLimited { .. }) => (StatusCode::TOO_MANY_REQUESTS, "complaint-throttled"),
+            // Erased since the session was checked: signed out, like any page of a gone account.
+            Err(ComplaintError::AccountGone) => return see_other("/sign-in", Some(session::clear_cookie())),
+            Err(err) => return failed(&platform, &headers, &err),
+        };
+    complaint_page(&platform, &headers, status, None, Some(error), form.message)
 }

@@ -80,6 +80,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/account/cancel"),
     ("POST", "/account/cancel"),
     ("GET", "/account/complaint"),
+    ("POST", "/account/complaint"),
 ];
 
 /// The pages' Content Security Policy: only our own scripts, styles and images, no inline
@@ -120,7 +121,7 @@ pub fn routes() -> Router<Platform> {
         .route("/account/email", post(center::change_email))
         .route("/account/password", post(center::change_password))
         .route("/account/cancel", get(center::cancel_form).post(center::cancel))
-        .route("/account/complaint", get(center::complaint))
+        .route("/account/complaint", get(center::complaint).post(center::file_complaint))
         .merge(desks::routes())
         .layer(middleware::from_fn(page_headers))
 }

@@ -293,3 +293,39 @@ async fn a_consent_change_needs_the_form_token_and_a_session() {
     let (signed_out, _) = send(&app, get("/account", &[])).await;
     assert_eq!(header(&signed_out, "location"), "/sign-in");
 }
+
+#[tokio::test]
+async fn filing_a_complaint_needs_the_form_token_and_a_session() {
+    let app = app();
+    let (page, html) = send(&app, get("/sign-in", &[])).await;
+    let (cookie, csrf) = form_token(&page, &html);
+    let body = |csrf: &str| format!("csrf={csrf}&message=Too+many+e-mails");
+    let (forged, _) = send(&app, post_form("/account/complaint", "", body(&csrf))).await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let (anonymous, _) = send(&app, post_form("/account/complaint", &cookie, body(&csrf))).await;
+    assert_eq!(anonymous.status(), StatusCode::SEE_OTHER);
+    assert!(header(&anonymous, "location").starts_with("/sign-in"));
+}
+
+/// The use case behind both the API and the form: checked, stored for the operators, bounded.
+#[tokio::test]
+async fn a_complaint_is_checked_stored_and_bounded_per_person() {
+    use shared::complaints::{self, ComplaintError, MAX_MESSAGE};
+    let app = app();
+    let p = &app.platform;
+    assert!(matches!(complaints::file(p, "u1", "o1", "  \n ").await, Err(ComplaintError::InvalidMessage)));
+    let long = "é".repeat(MAX_MESSAGE + 1);
+    assert!(matches!(complaints::file(p, "u1", "o1", &long).await, Err(ComplaintError::InvalidMessage)));
+    let receipt = complaints::file(p, "u1", "o1", " Too many e-mails ").await.unwrap();
+    assert_eq!(receipt.dpo, p.settings.dpo);
+    let (listed, _) = shared::operator::complaints_page(p, 10, None).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!((listed[0].id.as_str(), listed[0].message.as_str()), (receipt.id.as_str(), "Too many e-mails"));
+    let limit = shared::throttle::COMPLAINTS_PER_USER.max_failures as usize;
+    for _ in 1..limit {
+        complaints::file(p, "u1", "o1", "again").await.unwrap();
+    }
+    assert!(matches!(complaints::file(p, "u1", "o1", "again").await, Err(ComplaintError::RateLimited { .. })));
+    // Another person's limit is their own.
+    complaints::file(p, "u2", "o1", "mine").await.unwrap();
+}

@@ -1,0 +1,104 @@
+//! Complaints to the DPO, the one use case behind `POST /v1/complaints` and the privacy
+//! center's form: checked, bounded per person, stored with the complainant (erased with them)
+//! and told to the DPO by e-mail.
+
+use crate::Platform;
+use crate::clock::rfc3339_from_epoch as time;
+use crate::config::{Party, SupervisoryAuthority};
+use crate::erasure::fence::{self, FencedWrite};
+use crate::keys;
+use crate::mail::{self, Email};
+use crate::operator::ComplaintEntry;
+use crate::queue::QueueError;
+use crate::store::{Condition, Index, IndexKey, Item, StoreError};
+use crate::throttle::{COMPLAINTS_PER_USER, ThrottleError};
+
+/// The longest message, in characters (after trimming).
+pub const MAX_MESSAGE: usize = 10_000;
+
+/// What the complainant is answered: the complaint's id and whom else they may turn to.
+#[derive(Debug, Clone)]
+pub struct Receipt {
+    pub id: String,
+    pub dpo: Party,
+    pub supervisory_authority: SupervisoryAuthority,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ComplaintError {
+    #[error("The message is 1 to 10,000 characters.")]
+    InvalidMessage,
+    #[error("too many complaints; retry in {retry_after_seconds} s")]
+    RateLimited { retry_after_seconds: u64 },
+    /// The complainant's erasure started after their session was checked.
+    #[error("the complainant is being erased")]
+    AccountGone,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+impl From<ThrottleError> for ComplaintError {
+    fn from(err: ThrottleError) -> Self {
+        match err {
+            ThrottleError::Limited { retry_after_seconds } => ComplaintError::RateLimited { retry_after_seconds },
+            ThrottleError::Store(err) => ComplaintError::Store(err),
+        }
+    }
+}
+
+/// Files a complaint of `user_id` (of `organisation_id`) with the DPO.
+pub async fn file(
+    platform: &Platform,
+    user_id: &str,
+    organisation_id: &str,
+    message: &str,
+) -> Result<Receipt, ComplaintError> {
+    let message = message.trim();
+    if message.is_empty() || message.chars().count() > MAX_MESSAGE {
+        return Err(ComplaintError::InvalidMessage);
+    }
+    // Each complaint e-mails the DPO: bounded per person.
+    COMPLAINTS_PER_USER.count(platform, user_id).await?;
+    let id = ulid::Ulid::new().to_string();
+    let complaint = ComplaintEntry {
+        id: id.clone(),
+        user_id: user_id.to_owned(),
+        organisation_id: organisation_id.to_owned(),
+        message: message.to_owned(),
+        status: "received".into(),
+        created_at: time(platform.clock.epoch_seconds()),
+    };
+    // Filed in the complainant's partition: erased with them, like everything about them.
+    let item = Item::new(keys::complaint(user_id, &id), "complaint")
+        .with_data(&complaint)?
+        .with_index(Index::Gsi3, IndexKey::new(keys::COMPLAINTS_LISTING, &id));
+    // Refused if the complainant's erasure started after their session was checked.
+    let complainant = [user_id, organisation_id];
+    match fence::put_unless_fenced(platform.store.as_ref(), item, Some(Condition::NotExists), &complainant).await {
+        Ok(()) => {}
+        Err(FencedWrite::Fenced) => return Err(ComplaintError::AccountGone),
+        Err(err) => return Err(StoreError::from(err).into()),
+    }
+    let notice = Email {
+        to: platform.settings.dpo.email.clone(),
+        subject: format!("New complaint {id}"),
+        text: format!(
+            "A user filed a complaint.\n\nComplaint: {id}\nUser: {user_id}\n\
+             Organisation: {organisation_id}\n\n{message}\n"
+        ),
+        html: None,
+        headers: Vec::new(),
+        category: "transactional".into(),
+        organisation_id: None,
+    };
+    mail::enqueue(platform.queue.as_ref(), vec![notice]).await?;
+    // The id only: the message and the person stay out of the logs.
+    tracing::info!(complaint_id = %id, "complaint filed");
+    Ok(Receipt {
+        id,
+        dpo: platform.settings.dpo.clone(),
+        supervisory_authority: platform.settings.supervisory_authority.clone(),
+    })
+}
