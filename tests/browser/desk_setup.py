@@ -42,7 +42,10 @@ def member(server, admin_session, email, role="member"):
 
 
 def file_request(server, session, kind, **fields):
-    status, request = api(server, "POST", "/v1/rights-requests", {"type": kind, **fields}, session["token"])
+    body = {"type": kind, **fields}
+    if kind == "erasure" or "email" in fields.get("changes", {}):
+        body.setdefault("password", PASSWORD)  # erasure and a new address need the password (M5)
+    status, request = api(server, "POST", "/v1/rights-requests", body, session["token"])
     assert status == 201, request
     return request
 

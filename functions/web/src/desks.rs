@@ -28,8 +28,9 @@ use shared::session::{self, AuthUser, SessionRecord};
 use shared::store::StoreError;
 
 use crate::csrf;
-use crate::i18n::{Catalog, cookie};
+use crate::i18n::Catalog;
 use crate::pages::{Layout, form_expired, render, request};
+use crate::signed_in::session_of;
 
 /// The desks' routes; `crate::ROUTES` lists them for `template.yaml`.
 pub fn routes() -> Router<Platform> {
@@ -95,17 +96,6 @@ fn flash(l: &Catalog, flash: &Flash) -> (Option<String>, Option<String>) {
         code.as_deref().filter(|c| list.contains(c)).map(|c| l.t(&format!("{prefix}-{c}")))
     };
     (known(&flash.done, &DONE, "desk-done"), known(&flash.error, &ERRORS, "desk-error"))
-}
-
-/// The session of the cookie: form posts cannot send the API's `X-CSRF-Token` header, so they
-/// are checked by the form's own token instead.
-async fn session_of(platform: &Platform, headers: &HeaderMap) -> Result<Option<SessionRecord>, StoreError> {
-    let Some(hash) = cookie(headers, session::COOKIE_NAME).and_then(|token| shared::tokens::hash(&token)) else {
-        return Ok(None);
-    };
-    let Some(item) = platform.store.get(&shared::keys::session(&hash)).await? else { return Ok(None) };
-    let record: SessionRecord = item.data()?;
-    Ok((platform.clock.epoch_seconds() < record.absolute_expires_at).then_some(record))
 }
 
 /// Who is signed in, as their session says; `operator` is true only once [`admit`] has
