@@ -75,3 +75,28 @@ failed-subject = We could not complete your { $what }
 failed-body = We could not complete your { $what } ({ $id }). Our staff have been alerted and will follow up before { $due }.
 
     You may contact our data protection officer at { $dpo }.
+case-action-withdraw_consent = withdraw your consent to product update e-mails and to sharing your usage with Google and Facebook
+case-action-access = file an access request (a copy of your data)
+case-action-portability = file a portability request (your data in a machine-readable file)
+case-action-erasure = file an erasure request (your account and data erased)
+case-confirm-subject = Confirm your request to Infentre
+case-confirm-body = We received your e-mail "{ $subject }" on { $received }. Before we act on it, please confirm that it was you.
+
+    If you confirm, we will { $action }.
+
+    Confirm here (the link works once, for { $hours } hours):
+    { $link }
+
+    If you did not write to us, ignore this e-mail: nothing will change.
+case-member-note = As a member of an organisation, your request goes to your organisation's admins, as our privacy notice says. The one-month deadline counts from the day your e-mail arrived.
+case-received-subject = We received your message
+case-received-body = We received your e-mail "{ $subject }" on { $received }. Our staff will read it and answer you.
+
+    Most choices are yours to make at once, signed in, in the privacy center: { $link }
+case-unknown-subject = About your message to Infentre
+case-unknown-body = We received your e-mail "{ $subject }" on { $received }, but no Infentre account uses this address, so we cannot act on it by e-mail.
+
+    - If you have an account under another address, sign in and use the privacy center: { $signin }
+    - If you have none, there is nothing about you in our product; you may sign up here: { $signup }
+    - To complain, write to our data protection officer at { $dpo }, or to { $authority } ({ $authority_url }).
+case-reply-footer = Your case: { $id }

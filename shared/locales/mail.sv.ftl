@@ -74,3 +74,28 @@ failed-subject = Vi kunde inte slutföra din { $what }
 failed-body = Vi kunde inte slutföra din { $what } ({ $id }). Vår personal har larmats och följer upp före { $due }.
 
     Du kan kontakta vårt dataskyddsombud på { $dpo }.
+case-action-withdraw_consent = återkalla ditt samtycke till mejl om produktnyheter och till att din användning delas med Google och Facebook
+case-action-access = registrera en begäran om tillgång (en kopia av dina uppgifter)
+case-action-portability = registrera en begäran om dataportabilitet (dina uppgifter i en maskinläsbar fil)
+case-action-erasure = registrera en begäran om radering (ditt konto och dina uppgifter raderas)
+case-confirm-subject = Bekräfta din begäran till Infentre
+case-confirm-body = Vi fick ditt mejl "{ $subject }" den { $received }. Innan vi gör något vill vi att du bekräftar att det var du.
+
+    Om du bekräftar kommer vi att { $action }.
+
+    Bekräfta här (länken fungerar en gång, i { $hours } timmar):
+    { $link }
+
+    Om du inte skrev till oss kan du bortse från det här mejlet: inget ändras.
+case-member-note = Som medlem i en organisation går din begäran till organisationens administratörer, som vår integritetspolicy säger. Tidsfristen på en månad räknas från dagen ditt mejl kom fram.
+case-received-subject = Vi har fått ditt meddelande
+case-received-body = Vi fick ditt mejl "{ $subject }" den { $received }. Vår personal läser det och svarar dig.
+
+    De flesta val kan du göra direkt, inloggad, i integritetscentret: { $link }
+case-unknown-subject = Om ditt meddelande till Infentre
+case-unknown-body = Vi fick ditt mejl "{ $subject }" den { $received }, men inget Infentre-konto använder den här adressen, så vi kan inte göra något utifrån ett mejl.
+
+    - Om du har ett konto under en annan adress, logga in och använd integritetscentret: { $signin }
+    - Om du inte har något konto finns inget om dig i vår produkt; du kan registrera dig här: { $signup }
+    - För att klaga, skriv till vårt dataskyddsombud på { $dpo }, eller till { $authority } ({ $authority_url }).
+case-reply-footer = Ditt ärende: { $id }

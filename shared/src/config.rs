@@ -82,6 +82,9 @@ pub struct Settings {
     /// `/v1/cookie-consents` from the browser (`INFENTRE_COOKIE_CONSENT_ORIGINS`,
     /// comma-separated): Infentre's own website and app that embed the banner.
     pub cookie_consent_origins: Vec<String>,
+    /// Days a closed case of the hello@ channel is kept (`INFENTRE_CASE_RETENTION_DAYS`,
+    /// default 365).
+    pub case_retention_days: i64,
 }
 
 /// The bookkeeping law's retention: Sweden's Bokföringslagen (1999:1078) 7 kap. 2 § keeps
@@ -243,6 +246,10 @@ impl Settings {
                 reason: "must be 1 to 1000000".into(),
             })?;
         let cookie_consent_origins = cookie_consent_origins(source)?;
+        let case_retention_days =
+            get("INFENTRE_CASE_RETENTION_DAYS", "365").parse::<i64>().ok().filter(|n| (1..=3650).contains(n)).ok_or(
+                ConfigError::Invalid { name: "INFENTRE_CASE_RETENTION_DAYS", reason: "must be 1 to 3650".into() },
+            )?;
         Ok(Self {
             public_base_url,
             operators,
@@ -260,6 +267,7 @@ impl Settings {
             marketing_sync,
             events_per_user_day,
             cookie_consent_origins,
+            case_retention_days,
         })
     }
 }

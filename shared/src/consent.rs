@@ -133,6 +133,8 @@ pub enum Method {
     UnsubscribeLink,
     Gpc,
     Operator,
+    /// Asked by e-mail to hello@ and confirmed by the single-use link mailed back.
+    Email,
 }
 
 /// The current state of one purpose for one user.

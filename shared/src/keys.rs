@@ -336,6 +336,50 @@ pub fn reminders_checkpoint() -> Key {
     Key::new("REMINDERS", "CHECKPOINT")
 }
 
+// ---- Cases of the hello@ channel -------------------------------------------------------------
+
+/// One case: an inbound message on the operator desk.
+pub fn case(case_id: &str) -> Key {
+    Key::new(format!("CASE#{case_id}"), "CASE")
+}
+
+/// GSI1 partition of the cases sent from one address (keyed by its hash): erasure finds a
+/// person's cases by their address even when no account was linked.
+pub fn cases_of_sender(canonical_email: &str) -> String {
+    format!("CASES#SENDER#{}", sha256_hex(canonical_email.as_bytes()))
+}
+
+/// GSI1 partition of the cases linked to an account.
+pub fn cases_of_user(user_id: &str) -> String {
+    format!("USER#{user_id}#CASES")
+}
+
+/// The operators' listing of cases in one status (GSI3), newest last.
+pub fn cases_in_status(status: &str) -> String {
+    format!("CASES#{status}")
+}
+
+pub fn case_listing_sort(received_at: i64, case_id: &str) -> String {
+    format!("{}#{case_id}", padded(received_at))
+}
+
+/// A message already taken in (by the hash of its Message-ID): a provider's retry makes no
+/// second case.
+pub fn inbound_message(message_id_hash: &str) -> Key {
+    Key::new(format!("INBOUND#{message_id_hash}"), "SEEN")
+}
+
+/// A case's single-use confirmation link, keyed by the hash of its token.
+pub fn case_link(token_hash: &str) -> Key {
+    Key::new(format!("CASE_LINK#{token_hash}"), "LINK")
+}
+
+/// The link's entry in its account's subject index (erased with the person). Not under
+/// [`TOKEN_INDEX_PREFIX`]: those entries decode as account tokens.
+pub fn case_link_index(user_id: &str, token_hash: &str) -> IndexKey {
+    IndexKey::new(subject_index(user_id), format!("CASE_LINK#{token_hash}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -355,6 +355,7 @@ method-cookie-banner = Cookie banner
 method-unsubscribe-link = Unsubscribe link
 method-gpc = Global Privacy Control signal
 method-operator = By our staff
+method-email = By e-mail, confirmed by link
 requests-title = Your rights requests
 requests-intro = Ask for a copy of your data, a portable copy, a correction, or erasure. We answer within one month. A member's request is first approved by an admin of the organisation.
 requests-list = Your requests

@@ -354,6 +354,7 @@ method-cookie-banner = Cookiebanner
 method-unsubscribe-link = Avregistreringslänk
 method-gpc = Signalen Global Privacy Control
 method-operator = Av vår personal
+method-email = Via mejl, bekräftat med länk
 requests-title = Dina begäranden om rättigheter
 requests-intro = Be om en kopia av dina uppgifter, en flyttbar kopia, en rättelse eller radering. Vi svarar inom en månad. En medlems begäran godkänns först av en administratör i organisationen.
 requests-list = Dina begäranden

@@ -98,6 +98,7 @@ fn method_id(method: Method) -> &'static str {
         Method::UnsubscribeLink => "method-unsubscribe-link",
         Method::Gpc => "method-gpc",
         Method::Operator => "method-operator",
+        Method::Email => "method-email",
     }
 }
 

@@ -88,6 +88,16 @@ pub const LOCATIONS: &[Location] = &[
                 .collect()
         },
     },
+    Location {
+        name: "cases",
+        description: "Messages to hello@ (cases on the operators' desk): from the account's address or linked to it; purged a year after closure.",
+        queries: |s| {
+            vec![
+                Query::index(Index::Gsi1, keys::cases_of_user(&s.user_id)).limit(1_000),
+                Query::index(Index::Gsi1, keys::cases_of_sender(&s.canonical_email)).limit(1_000),
+            ]
+        },
+    },
 ];
 
 /// Where a subject's exports are kept in the blob store.

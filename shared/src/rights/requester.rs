@@ -124,6 +124,43 @@ pub async fn file(
         accounts::refuse_last_admin(platform, &user).await?;
     }
     let now = platform.clock.epoch_seconds();
+    file_checked(platform, requester, &user, kind, details, changes, now).await
+}
+
+/// Files a request the person asked for outside the product and then confirmed, such as an
+/// e-mail to hello@ confirmed by its single-use link: its deadline counts from `received_at`,
+/// when the request reached us. No password is asked: the link went to the account's own
+/// address, and whoever reads that mailbox could reset the password anyway.
+#[tracing::instrument(skip_all, fields(user_id = %requester.user_id))]
+pub async fn file_on_behalf(
+    platform: &Platform,
+    requester: &Requester,
+    kind: RequestType,
+    details: Option<String>,
+    received_at: i64,
+) -> Result<RightsRequest, FileError> {
+    if details.as_ref().is_some_and(|d| d.chars().count() > MAX_DETAILS) {
+        return Err(refused("details_too_long", "`details` is at most 2,000 characters."));
+    }
+    check_changes(kind, &None)?;
+    let user = accounts::load_user(platform, &requester.user_id).await?;
+    if kind == RequestType::Erasure {
+        accounts::refuse_last_admin(platform, &user).await?;
+    }
+    file_checked(platform, requester, &user, kind, details, None, received_at).await
+}
+
+/// [`file`] once the request is checked: received at `received_at`.
+async fn file_checked(
+    platform: &Platform,
+    requester: &Requester,
+    user: &accounts::UserRecord,
+    kind: RequestType,
+    details: Option<String>,
+    changes: Option<Map<String, Value>>,
+    received_at: i64,
+) -> Result<RightsRequest, FileError> {
+    let now = platform.clock.epoch_seconds();
     let mut request = RightsRequest::new(
         ulid::Ulid::new().to_string(),
         requester.organisation_id.clone(),
@@ -131,7 +168,7 @@ pub async fn file(
         kind,
         details.filter(|d| !d.trim().is_empty()),
         changes,
-        now,
+        received_at.min(now),
     );
     let by_admin = requester.role == Role::Admin;
     request.transition(Status::AwaitingOrganisationApproval, requester.user_id.clone(), None, now)?;
