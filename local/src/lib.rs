@@ -4,6 +4,7 @@
 //! adapters to the functions.
 
 mod delivery;
+pub mod inbox;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -43,6 +44,9 @@ pub enum StartError {
 
 pub use delivery::{MAIL_TRANSPORT, MailTransport};
 
+/// How often the inbox folder is looked at.
+const INBOX_SCAN_EVERY: Duration = Duration::from_secs(5);
+
 /// The local binary's parts: the embedded engine, where mail and marketing go, and whose
 /// `X-Forwarded-For` to believe.
 #[derive(Debug, Clone)]
@@ -51,6 +55,8 @@ pub struct Local {
     pub mailer: Arc<dyn Mailer>,
     pub destinations: Vec<Arc<dyn Destination>>,
     pub trusted_proxies: Arc<TrustedProxies>,
+    /// Where `.eml` files dropped in are taken in from (`<data-dir>/inbox/`).
+    pub inbox: std::path::PathBuf,
 }
 
 /// Opens the data directory (database, exports, outbox and signing key) and checks every
@@ -69,7 +75,10 @@ pub fn open(
     let engine = Engine::open(data_dir, settings, clock.clone())?;
     let mailer = transport.mailer(&engine, &engine.platform.settings, clock)?;
     let destinations = delivery::marketing_destinations(source, &engine)?;
-    Ok(Local { engine, mailer, destinations, trusted_proxies })
+    let inbox = inbox::inbox_dir(data_dir);
+    std::fs::create_dir_all(&inbox)
+        .map_err(|source| StartError::Open(shared::embedded::OpenError::DataDir { path: inbox.clone(), source }))?;
+    Ok(Local { engine, mailer, destinations, trusted_proxies, inbox })
 }
 
 /// Opens with the system clock, reading settings from the environment.
@@ -174,6 +183,12 @@ pub async fn serve_on(
     for poller in pollers(&local) {
         background.push(tokio::spawn(poller.run(Duration::from_millis(250), stop_rx.clone())));
     }
+    background.push(tokio::spawn(inbox::scan_periodically(
+        local.engine.platform.clone(),
+        local.inbox.clone(),
+        INBOX_SCAN_EVERY,
+        stop_rx.clone(),
+    )));
     background.push(tokio::spawn(sweep_periodically(local.engine.clone(), sweep_every, stop_rx)));
 
     let app = router(&local.engine)

@@ -31,6 +31,15 @@ enum Command {
     Sweep,
     /// Print the OpenAPI document.
     Openapi,
+    /// The hello@ mailbox.
+    #[command(subcommand)]
+    Inbox(InboxCommand),
+}
+
+#[derive(Subcommand)]
+enum InboxCommand {
+    /// Take in one `.eml` file as an e-mail to hello@ (a case, and the answer to its sender).
+    Import { file: PathBuf },
 }
 
 #[tokio::main]
@@ -47,6 +56,18 @@ async fn main() -> ExitCode {
                 Ok(report) => {
                     println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
                     Ok(())
+                }
+                Err(err) => Err(err.to_string()),
+            },
+            Err(err) => Err(err.to_string()),
+        },
+        Command::Inbox(InboxCommand::Import { file }) => match infentre::open_from_env(&cli.data_dir, cli.addr) {
+            Ok(local) => match infentre::inbox::import_file(&local.engine.platform, &file).await {
+                Ok(taken) => {
+                    let note = if taken.duplicate { " (already taken in)" } else { "" };
+                    println!("case {}{note}", taken.case_id);
+                    // The answer to the sender goes out now, as the server would send it.
+                    infentre::drain_queues(&local).await.map(|_| ()).map_err(|err| err.to_string())
                 }
                 Err(err) => Err(err.to_string()),
             },

@@ -85,6 +85,9 @@ pub struct Settings {
     /// Days a closed case of the hello@ channel is kept (`INFENTRE_CASE_RETENTION_DAYS`,
     /// default 365).
     pub case_retention_days: i64,
+    /// The verification key of the Inbound Parse webhook's security policy
+    /// (`INFENTRE_SENDGRID_INBOUND_PUBLIC_KEY`): when set, unsigned inbound mail is refused.
+    pub sendgrid_inbound_key: Option<p256::ecdsa::VerifyingKey>,
 }
 
 /// The bookkeeping law's retention: Sweden's Bokföringslagen (1999:1078) 7 kap. 2 § keeps
@@ -200,6 +203,12 @@ impl Settings {
                 None => None,
                 Some(text) => Some(sendgrid_key(&text)?),
             };
+        // The Inbound Parse webhook's security policy has its own key pair.
+        let sendgrid_inbound_key =
+            match source.get("INFENTRE_SENDGRID_INBOUND_PUBLIC_KEY").filter(|v| !v.trim().is_empty()) {
+                None => None,
+                Some(text) => Some(public_key("INFENTRE_SENDGRID_INBOUND_PUBLIC_KEY", &text)?),
+            };
         let stripe_webhook_secret = source.get("INFENTRE_STRIPE_WEBHOOK_SECRET").filter(|v| !v.trim().is_empty());
         let fiscal_year_end = {
             let text = get("INFENTRE_FISCAL_YEAR_END", "12-31");
@@ -268,6 +277,7 @@ impl Settings {
             events_per_user_day,
             cookie_consent_origins,
             case_retention_days,
+            sendgrid_inbound_key,
         })
     }
 }
@@ -295,8 +305,12 @@ fn cookie_consent_origins(source: &dyn Source) -> Result<Vec<String>, ConfigErro
 
 /// SendGrid publishes its webhook key as base64 of a DER SubjectPublicKeyInfo (P-256).
 pub fn sendgrid_key(text: &str) -> Result<p256::ecdsa::VerifyingKey, ConfigError> {
+    public_key("INFENTRE_SENDGRID_WEBHOOK_PUBLIC_KEY", text)
+}
+
+/// A P-256 public key given as base64 of a DER SubjectPublicKeyInfo, from the setting `name`.
+fn public_key(name: &'static str, text: &str) -> Result<p256::ecdsa::VerifyingKey, ConfigError> {
     use p256::pkcs8::DecodePublicKey;
-    let name = "INFENTRE_SENDGRID_WEBHOOK_PUBLIC_KEY";
     let der = STANDARD
         .decode(text.trim())
         .map_err(|err| ConfigError::Invalid { name, reason: format!("not base64: {err}") })?;

@@ -306,3 +306,29 @@ impl From<crate::rights::requester::ExportError> for ApiError {
         }
     }
 }
+
+impl From<crate::cases::confirm::ConfirmError> for ApiError {
+    fn from(err: crate::cases::confirm::ConfirmError) -> Self {
+        use crate::cases::confirm::ConfirmError as E;
+        match err {
+            E::InvalidLink => ApiError::bad_request("invalid_token", err.to_string()),
+            E::AccountGone => ApiError::conflict("account_gone", "The account is no longer there."),
+            E::Refused(detail) => ApiError::conflict("refused", detail),
+            E::Store(err) => err.into(),
+            err @ E::Filing(_) => ApiError::internal(err),
+        }
+    }
+}
+
+impl From<crate::cases::desk::DeskError> for ApiError {
+    fn from(err: crate::cases::desk::DeskError) -> Self {
+        use crate::cases::desk::DeskError as E;
+        match err {
+            E::NotFound => ApiError::not_found(err.to_string()),
+            E::Invalid(detail) => ApiError::unprocessable("invalid_body", detail),
+            E::Closed => ApiError::conflict("case_closed", err.to_string()),
+            E::Store(err) => err.into(),
+            E::Queue(err) => err.into(),
+        }
+    }
+}

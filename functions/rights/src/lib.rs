@@ -4,6 +4,7 @@
 //! organisation's admin, denial, extension by an operator); the rights worker carries them
 //! out. See `shared::rights` for the record and its state machine.
 
+mod cases;
 mod complaints;
 mod requests;
 mod retention_reports;
@@ -28,6 +29,13 @@ pub fn routes() -> Router<Platform> {
         .route("/v1/operator/retention-reports", get(retention_reports::retention_reports))
         .route("/v1/complaints", post(complaints::create))
         .route("/v1/operator/complaints", get(complaints::list))
+        .route("/v1/case-confirmations", get(cases::preview).post(cases::confirm))
+        .route("/v1/operator/cases", get(cases::list))
+        .route("/v1/operator/cases/{id}", get(cases::get_one))
+        .route("/v1/operator/cases/{id}/classify", post(cases::classify))
+        .route("/v1/operator/cases/{id}/link", post(cases::link))
+        .route("/v1/operator/cases/{id}/reply", post(cases::reply))
+        .route("/v1/operator/cases/{id}/close", post(cases::close))
 }
 
 /// This function's part of the OpenAPI document.
@@ -45,7 +53,18 @@ pub fn routes() -> Router<Platform> {
         retention_reports::retention_reports,
         complaints::create,
         complaints::list,
+        cases::preview,
+        cases::confirm,
+        cases::list,
+        cases::get_one,
+        cases::classify,
+        cases::link,
+        cases::reply,
+        cases::close,
     ),
-    tags((name = "rights", description = "Rights requests (GDPR Art. 15–20) and complaints"))
+    tags(
+        (name = "rights", description = "Rights requests (GDPR Art. 15–20) and complaints"),
+        (name = "cases", description = "The hello@ channel: confirmation links and the operators' desk of inbound e-mail")
+    )
 )]
 pub struct ApiDoc;

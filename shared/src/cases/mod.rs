@@ -210,6 +210,10 @@ pub(crate) fn bounded(text: &str, max: usize) -> String {
 }
 
 pub async fn load(platform: &Platform, case_id: &str) -> Result<Option<Case>, StoreError> {
+    // Case ids are ULIDs: anything else names no case (and never reaches the store's key rules).
+    if case_id.len() != 26 || !case_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Ok(None);
+    }
     match platform.store.get(&keys::case(case_id)).await? {
         Some(item) => Ok(Some(item.data()?)),
         None => Ok(None),
