@@ -441,3 +441,14 @@ complaint-send = Send the complaint
 complaint-received = We received your complaint (reference { $id }). Our Data Protection Officer answers within one month; you can also reach them, or the supervisory authority, with the contacts below.
 complaint-invalid = Write your complaint: 1 to 10,000 characters.
 complaint-throttled = You have sent many complaints today. Wait until tomorrow, or write to our Data Protection Officer or the supervisory authority directly.
+# The confirmation link of an e-mail to hello@ (confirm.rs).
+confirm-request-title = Confirm your e-mailed request
+confirm-request-text = You wrote to us on { $received }. If you confirm, we will
+confirm-request-button = Confirm
+confirm-request-invalid = This confirmation link is not valid: it was used already or has expired (links last 24 hours). You can make the same choices signed in, in your account, or write to us again.
+confirmed-title = Confirmed
+confirmed-withdrawal = Your consent is withdrawn. You can see the receipts, and give consent again, in your account.
+confirmed-request = Your request is filed. Its one-month deadline counts from the day your e-mail arrived; you can follow it in your account.
+confirm-refused-title = We could not do this
+confirm-refused-text = The request could not be carried out for this account (it may be being erased, or be the organisation's last admin). Write to our Data Protection Officer if you need help.
+link-privacy-center = Go to your account

@@ -440,3 +440,14 @@ complaint-send = Skicka klagomålet
 complaint-received = Vi har tagit emot ditt klagomål (referens { $id }). Vårt dataskyddsombud svarar inom en månad; du kan också nå ombudet, eller tillsynsmyndigheten, med kontaktuppgifterna nedan.
 complaint-invalid = Skriv ditt klagomål: 1 till 10 000 tecken.
 complaint-throttled = Du har skickat många klagomål i dag. Vänta till i morgon, eller skriv direkt till vårt dataskyddsombud eller tillsynsmyndigheten.
+# The confirmation link of an e-mail to hello@ (confirm.rs).
+confirm-request-title = Bekräfta din begäran via mejl
+confirm-request-text = Du skrev till oss den { $received }. Om du bekräftar kommer vi att
+confirm-request-button = Bekräfta
+confirm-request-invalid = Bekräftelselänken är inte giltig: den har redan använts eller gått ut (länkar gäller i 24 timmar). Du kan göra samma val inloggad, i ditt konto, eller skriva till oss igen.
+confirmed-title = Bekräftat
+confirmed-withdrawal = Ditt samtycke är återkallat. Du ser kvittona, och kan ge samtycke igen, i ditt konto.
+confirmed-request = Din begäran är registrerad. Tidsfristen på en månad räknas från dagen ditt mejl kom fram; du kan följa den i ditt konto.
+confirm-refused-title = Vi kunde inte göra det här
+confirm-refused-text = Begäran kunde inte utföras för det här kontot (det kanske håller på att raderas, eller är organisationens sista administratör). Skriv till vårt dataskyddsombud om du behöver hjälp.
+link-privacy-center = Till ditt konto

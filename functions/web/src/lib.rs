@@ -6,6 +6,7 @@
 mod account;
 pub mod banner;
 mod center;
+mod confirm;
 pub mod csrf;
 mod desks;
 pub mod i18n;
@@ -43,6 +44,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/accept-invitation"),
     ("GET", "/unsubscribe"),
     ("POST", "/unsubscribe"),
+    ("GET", "/confirm-request"),
+    ("POST", "/confirm-request"),
     ("GET", "/sign-in"),
     ("POST", "/sign-in"),
     ("GET", "/sign-up"),
@@ -106,6 +109,7 @@ pub fn routes() -> Router<Platform> {
         .route("/verify-email", get(links::verify_page).post(links::verify))
         .route("/accept-invitation", get(links::invitation_page).post(links::accept_invitation))
         .route("/unsubscribe", get(links::unsubscribe_page).post(links::unsubscribe))
+        .route("/confirm-request", get(confirm::page).post(confirm::confirm))
         .route("/sign-in", get(account::sign_in_form).post(account::sign_in))
         .route("/sign-up", get(account::sign_up_form).post(account::sign_up))
         .route("/sign-out", post(account::sign_out))

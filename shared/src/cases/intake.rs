@@ -16,6 +16,7 @@ use crate::lang::Lang;
 use crate::mail;
 use crate::queue::QueueError;
 use crate::store::{Condition, Index, Item, StoreError, TransactOp};
+use crate::throttle::{MAIL_PER_RECIPIENT, ThrottleError};
 use crate::tokens;
 use serde::{Deserialize, Serialize};
 
@@ -131,7 +132,16 @@ pub async fn intake(platform: &Platform, message: InboundMessage) -> Result<Take
 
     let user = owner(platform, &parsed.sender).await?;
     let kind = classify(&parsed.subject, &parsed.text);
-    let wants_link = user.is_some() && kind.confirmable() && !parsed.automatic;
+    // Each answer is unasked mail to that address, counted as the others are: a flood of
+    // forged messages cannot turn us into a flood of mail.
+    let recipient = user.as_ref().map_or(parsed.sender.as_str(), |u| u.email.as_str());
+    let answered = !parsed.automatic
+        && match MAIL_PER_RECIPIENT.count(platform, &canonical(recipient)).await {
+            Ok(()) => true,
+            Err(ThrottleError::Limited { .. }) => false,
+            Err(ThrottleError::Store(err)) => return Err(err.into()),
+        };
+    let wants_link = user.is_some() && kind.confirmable() && answered;
     let mut case = Case {
         id: ulid::Ulid::new().to_string(),
         sender: parsed.sender.clone(),
@@ -186,10 +196,10 @@ pub async fn intake(platform: &Platform, message: InboundMessage) -> Result<Take
                 member,
             ));
         }
-        (Some(user), false) if !parsed.automatic => {
+        (Some(user), false) if answered => {
             answer = Some(emails::received(&platform.settings, &user.email, user.lang, &case));
         }
-        (None, _) if !parsed.automatic => {
+        (None, _) if answered => {
             answer = Some(emails::unknown_sender(&platform.settings, &case.sender, language_of(&parsed), &case));
         }
         _ => {}
@@ -214,7 +224,7 @@ pub async fn intake(platform: &Platform, message: InboundMessage) -> Result<Take
         mail::enqueue(platform.queue.as_ref(), vec![answer]).await?;
     }
     // Ids and kinds only: the sender and the text stay out of the logs.
-    tracing::info!(case_id = %case.id, kind = kind.as_str(), linked = user.is_some(), "inbound message taken in");
+    tracing::info!(case_id = %case.id, kind = kind.as_str(), linked = user.is_some(), answered, "inbound message taken in");
     Ok(Taken { case_id: case.id, duplicate: false })
 }
 

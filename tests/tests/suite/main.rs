@@ -13,6 +13,7 @@ mod erasure;
 mod hardening;
 mod http_errors;
 mod idempotency_contract;
+mod inbox;
 mod lambda_events;
 mod mail_contract;
 mod mail_pipeline;

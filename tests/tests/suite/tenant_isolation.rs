@@ -14,7 +14,7 @@ const PASSWORD: &str = "tenants never meet";
 
 /// Every operation with a path parameter, as the document lists them. A new one fails
 /// [`the_isolation_test_covers_every_operation_taking_an_id`] until it is tried below.
-const COVERED: [&str; 13] = [
+const COVERED: [&str; 18] = [
     "GET /v1/consent-receipts/{receipt_id}",
     "GET /v1/erasure-jobs/{job_id}",
     "GET /v1/exports/{key}",
@@ -28,6 +28,11 @@ const COVERED: [&str; 13] = [
     "POST /v1/rights-requests/{id}/deny",
     "GET /v1/rights-requests/{id}/export",
     "POST /v1/rights-requests/{id}/extend",
+    "GET /v1/operator/cases/{id}",
+    "POST /v1/operator/cases/{id}/classify",
+    "POST /v1/operator/cases/{id}/link",
+    "POST /v1/operator/cases/{id}/reply",
+    "POST /v1/operator/cases/{id}/close",
 ];
 
 #[test]
@@ -55,6 +60,7 @@ struct Ours {
     completed_request: String,
     export_key: String,
     invitation_id: String,
+    case_id: String,
 }
 
 async fn our_organisation(b: &Backend) -> Ours {
@@ -91,7 +97,20 @@ async fn our_organisation(b: &Backend) -> Ours {
         .unwrap();
     let response = tower::ServiceExt::oneshot(b.app.clone(), request).await.unwrap();
     assert_eq!(response.status(), 200);
+    // Our member's e-mail to hello@: a case on the operators' desk, linked to them.
+    let form = "--b\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\n\
+                From: grace@ours.example\r\nSubject: Unsubscribe\r\nMessage-ID: <ours-1@ours.example>\r\n\r\nStop.\r\n\
+                \r\n--b--\r\n";
+    let request = http::Request::post("/v1/webhooks/sendgrid-inbound")
+        .header("content-type", "multipart/form-data; boundary=b")
+        .body(axum::body::Body::from(form))
+        .unwrap();
+    let response = tower::ServiceExt::oneshot(b.app.clone(), request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let bytes = http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
+    let taken: Value = serde_json::from_slice(&bytes).unwrap();
     Ours {
+        case_id: taken["case_id"].as_str().unwrap().to_owned(),
         admin,
         member,
         receipt_id,
@@ -114,6 +133,7 @@ async fn another_organisation_gets_refusals_that_name_nothing_of_ours(b: Backend
         ours.pending_request.as_str(),
         ours.completed_request.as_str(),
         ours.invitation_id.as_str(),
+        ours.case_id.as_str(),
         "ours.example",
         "Ours",
     ];
@@ -152,6 +172,17 @@ async fn another_organisation_gets_refusals_that_name_nothing_of_ours(b: Backend
             // A signed link is the only way to an export file; the bare key is refused.
             ("GET", format!("/v1/exports/{}", ours.export_key), None, &[403, 404]),
             ("GET", format!("/v1/exports/{}?expires=9999999999&signature=00", ours.export_key), None, &[403, 404]),
+            // The desk of cases is for operators alone.
+            ("GET", format!("/v1/operator/cases/{}", ours.case_id), None, &[403]),
+            ("POST", format!("/v1/operator/cases/{}/classify", ours.case_id), Some(json!({"kind": "other"})), &[403]),
+            (
+                "POST",
+                format!("/v1/operator/cases/{}/link", ours.case_id),
+                Some(json!({"user_id": them.user_id})),
+                &[403],
+            ),
+            ("POST", format!("/v1/operator/cases/{}/reply", ours.case_id), Some(json!({"message": "hi"})), &[403]),
+            ("POST", format!("/v1/operator/cases/{}/close", ours.case_id), Some(json!({"outcome": "x"})), &[403]),
         ];
         for (method, path, body, expected) in tries {
             let (status, _, answer) = call(&b.app, method, &path, them.bearer(), body).await;
