@@ -58,8 +58,16 @@ fn form_token(response: &Response<()>, html: &str) -> (String, String) {
 }
 
 /// The pages behind e-mailed links (they need a token) and the signed-in pages (account, desks).
-const LINK_PAGES: [&str; 7] =
-    ["/verify-email", "/accept-invitation", "/unsubscribe", "/account", "/admin", "/operator", "/reset-password/new"];
+const LINK_PAGES: [&str; 8] = [
+    "/verify-email",
+    "/accept-invitation",
+    "/unsubscribe",
+    "/confirm-request",
+    "/account",
+    "/admin",
+    "/operator",
+    "/reset-password/new",
+];
 
 fn page_paths() -> Vec<&'static str> {
     web::ROUTES
@@ -230,6 +238,8 @@ async fn a_dead_link_gets_a_page_that_says_so_and_what_to_do_next() {
         ("/accept-invitation?token=not-a-token", "Ask an admin"),
         ("/unsubscribe?token=v1.a.product_updates.9999999999.00", "withdraw consent"),
         ("/verify-email", "href=\"/resend-verification\""),
+        ("/confirm-request?token=not-a-token", "write to us again"),
+        ("/confirm-request", "write to us again"),
     ] {
         let (response, html) = send(&app, get(path, &[])).await;
         assert_eq!(response.status(), StatusCode::GONE, "{path}");
@@ -278,6 +288,74 @@ async fn opening_an_unsubscribe_link_changes_nothing_until_the_button_is_pressed
     assert_eq!(done.status(), StatusCode::OK);
     assert!(html.contains("You are unsubscribed"), "{html}");
     assert!(!consent::is_granted(&app.platform, &user_id, PurposeId::ProductUpdates).await.unwrap());
+}
+
+#[tokio::test]
+async fn an_emailed_request_is_carried_out_by_the_button_of_its_link_only() {
+    use shared::cases::{Case, CaseKind, CaseLink, CaseStatus};
+    use shared::consent::{self, Method, PurposeId};
+    use shared::store::{Index, Item};
+    let app = app();
+    let form = shared::accounts::SignupForm {
+        email: "ada@example.com",
+        password: "correct horse battery staple",
+        organisation_name: "Analytical Engines",
+        region: None,
+        client: None,
+        lang: shared::lang::Lang::En,
+    };
+    shared::accounts::signup(&app.platform, form).await.unwrap();
+    let claim = app.platform.store.get(&shared::accounts::EmailClaim::key("ada@example.com")).await.unwrap().unwrap();
+    let user_id = claim.data::<shared::accounts::EmailClaim>().unwrap().user_id;
+    consent::record(&app.platform, &user_id, PurposeId::ProductUpdates, true, Method::Api).await.unwrap();
+    // A case as intake leaves it, awaiting its link.
+    let now = shared::clock::Clock::epoch_seconds(app.platform.clock.as_ref());
+    let case = Case {
+        id: "01ARZ3NDEKTSV4RRFFQ69G5FAV".into(),
+        sender: "ada@example.com".into(),
+        subject: "Unsubscribe".into(),
+        received_at: now,
+        suggested_kind: CaseKind::WithdrawConsent,
+        kind: CaseKind::WithdrawConsent,
+        text: "Stop".into(),
+        status: CaseStatus::AwaitingConfirmation,
+        user_id: Some(user_id.clone()),
+        organisation_id: None,
+        rights_request_id: None,
+        outcome: None,
+        closed_at: None,
+        history: Vec::new(),
+        version: 0,
+    };
+    app.platform.store.put(case.item(365).unwrap(), None).await.unwrap();
+    let token = shared::tokens::generate();
+    let hash = shared::tokens::hash(&token).unwrap();
+    let link = Item::new(shared::keys::case_link(&hash), "case_link")
+        .with_data(&CaseLink { case_id: case.id.clone(), user_id: user_id.clone() })
+        .unwrap()
+        .with_index(Index::Gsi1, shared::keys::case_link_index(&user_id, &hash))
+        .expires_at(now + 3600);
+    app.platform.store.put(link, None).await.unwrap();
+    let path = format!("/confirm-request?token={token}");
+
+    for lang in ["sv", "en"] {
+        let (page, html) = send(&app, get(&path, &[("accept-language", lang)])).await;
+        assert_eq!(page.status(), StatusCode::OK);
+        assert!(html.contains("<form class=\"link\""), "{html}");
+    }
+    assert!(consent::is_granted(&app.platform, &user_id, PurposeId::ProductUpdates).await.unwrap());
+    let (page, html) = send(&app, get(&path, &[])).await;
+    assert!(html.contains("withdraw your consent to product update e-mails"), "{html}");
+    let (cookie, csrf) = form_token(&page, &html);
+    let (forged, _) = send(&app, post_form("/confirm-request", "", format!("csrf={csrf}&token={token}"))).await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN, "another site cannot press the button");
+    assert!(consent::is_granted(&app.platform, &user_id, PurposeId::ProductUpdates).await.unwrap());
+    let (done, html) = send(&app, post_form("/confirm-request", &cookie, format!("csrf={csrf}&token={token}"))).await;
+    assert_eq!(done.status(), StatusCode::OK, "{html}");
+    assert!(html.contains("Your consent is withdrawn"), "{html}");
+    assert!(!consent::is_granted(&app.platform, &user_id, PurposeId::ProductUpdates).await.unwrap());
+    let (again, _) = send(&app, post_form("/confirm-request", &cookie, format!("csrf={csrf}&token={token}"))).await;
+    assert_eq!(again.status(), StatusCode::GONE, "a link works once");
 }
 
 #[tokio::test]
