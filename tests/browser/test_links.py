@@ -112,6 +112,24 @@ def test_every_emailed_link_opens_a_page_that_works(context, server):
     assert page.locator("h1").inner_text() == "You are unsubscribed"
     assert api(server, "GET", "/v1/me/consents", token=ada)[1]["purposes"]["product_updates"]["granted"] is False
 
+    # An e-mail to hello@ dropped into the local inbox: answered with a confirmation link to
+    # the account's address, which does nothing until its button is pressed.
+    assert api(server, "PUT", "/v1/me/consents/marketing_sharing", {"granted": True}, ada)[0] == 200
+    with open(os.path.join(server.data_dir, "inbox", "hello.eml"), "w") as f:
+        f.write("From: Ada <ada@example.com>\r\nTo: hello@infentre.com\r\nSubject: Please unsubscribe me\r\n"
+                "Message-ID: <hello-1@example.com>\r\n\r\nNo more marketing, thank you.\r\n")
+    [confirm] = [link for link in links(wait_for_mail(server, "ada@example.com", "confirm your request")) if "token=" in link]
+    assert "/confirm-request?token=" in confirm
+    for _ in range(2):  # a mail scanner's prefetch, then the person
+        assert open_link(confirm).status == 200
+        assert page.locator("h1").inner_text() == "Confirm your e-mailed request"
+    assert api(server, "GET", "/v1/me/consents", token=ada)[1]["purposes"]["marketing_sharing"]["granted"] is True
+    page.click("form.link button[type=submit]")
+    assert page.locator("h1").inner_text() == "Confirmed"
+    checked.append(("confirmed", serious(page)))
+    assert api(server, "GET", "/v1/me/consents", token=ada)[1]["purposes"]["marketing_sharing"]["granted"] is False
+    assert open_link(confirm).status == 410
+
     # Every link in every mail sent opens one of our pages (no 404, no error).
     for message in mails(server):
         for url in links(message):
