@@ -110,11 +110,16 @@ fn language_of(parsed: &Parsed) -> Lang {
     if swedish(&parsed.subject) || swedish(&parsed.text) { Lang::Sv } else { Lang::En }
 }
 
-/// The verified account that owns the address, if any.
+/// The verified account that owns the address, if any, and not being erased (nothing new is
+/// filed under a person whose erasure has started).
 async fn owner(platform: &Platform, sender: &str) -> Result<Option<UserRecord>, StoreError> {
     let Some(claim) = platform.store.get(&EmailClaim::key(&canonical(sender))).await? else { return Ok(None) };
     let claim: EmailClaim = claim.data()?;
-    Ok(accounts::find_user(platform, &claim.user_id).await?.filter(|user| user.email_verified))
+    let Some(user) = accounts::find_user(platform, &claim.user_id).await?.filter(|user| user.email_verified) else {
+        return Ok(None);
+    };
+    let fenced = crate::erasure::fence::any(platform, &[&user.user_id, &user.organisation_id]).await?.is_some();
+    Ok((!fenced).then_some(user))
 }
 
 /// Takes one message in: a case, and an answer to the sender.
