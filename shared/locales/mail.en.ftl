@@ -75,3 +75,12 @@ failed-subject = We could not complete your { $what }
 failed-body = We could not complete your { $what } ({ $id }). Our staff have been alerted and will follow up before { $due }.
 
     You may contact our data protection officer at { $dpo }.
+service-notice-subject = Service notice: { $subject }
+service-notice-footer = This is a service notice about the Infentre platform you use: changes or technical issues that may affect it. We send these to every user without asking for consent, and they never contain marketing.
+product-update-footer = You get this because you asked for product updates. Unsubscribe with one click: { $link }
+policy-change-subject = We have updated our privacy notice
+policy-change-body = We have published a new version of our privacy notice (version { $version }, dated { $date }).
+
+    Read it here: { $link }
+
+    Where the new version changes how we use your information for a purpose you agreed to, we will ask you again the next time you sign in, and you can change your choices at any time in your account.

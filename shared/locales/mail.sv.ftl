@@ -74,3 +74,12 @@ failed-subject = Vi kunde inte slutföra din { $what }
 failed-body = Vi kunde inte slutföra din { $what } ({ $id }). Vår personal har larmats och följer upp före { $due }.
 
     Du kan kontakta vårt dataskyddsombud på { $dpo }.
+service-notice-subject = Driftmeddelande: { $subject }
+service-notice-footer = Det här är ett driftmeddelande om Infentres plattform som du använder: ändringar eller tekniska problem som kan påverka den. Vi skickar sådana till alla användare utan att be om samtycke, och de innehåller aldrig marknadsföring.
+product-update-footer = Du får det här eftersom du har bett om produktnyheter. Avregistrera dig med ett klick: { $link }
+policy-change-subject = Vi har uppdaterat vår integritetspolicy
+policy-change-body = Vi har publicerat en ny version av vår integritetspolicy (version { $version }, daterad { $date }).
+
+    Läs den här: { $link }
+
+    Om den nya versionen ändrar hur vi använder dina uppgifter för ett ändamål du har samtyckt till frågar vi dig igen nästa gång du loggar in, och du kan alltid ändra dina val i ditt konto.

@@ -51,6 +51,7 @@ pub mod aws;
 
 pub use platform::Platform;
 pub mod accounts;
+pub mod broadcast;
 pub mod complaints;
 pub mod consent;
 pub mod domain;
