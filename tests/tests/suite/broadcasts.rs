@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use infentre_tests::backend::{Backend, mail_poller};
-use infentre_tests::{Auth, on_both_engines, outbox_files};
+use infentre_tests::{Auth, call, on_both_engines, outbox_files};
 use serde_json::json;
 use shared::accounts::records::{OrganisationRecord, UserRecord};
 use shared::domain::{Region, Role};
@@ -22,6 +22,7 @@ on_both_engines!(
     a_service_notice_with_marketing_wording_is_refused,
     a_service_notice_to_chosen_organisations_reaches_only_their_users,
     a_new_notice_version_is_announced_once_to_every_user,
+    a_new_notice_version_asks_again_at_the_next_sign_in_and_is_announced,
 );
 
 /// Fails every send after the first `allowed`, as a provider outage (or a worker stopping)
@@ -218,8 +219,10 @@ async fn a_new_notice_version_is_announced_once_to_every_user(b: Backend) {
     seed_users(&b, "reader", 120).await;
     b.deliver_mail().await;
 
-    assert!(shared::broadcast::announce_policy(&b.platform).await.unwrap(), "the first run starts it");
+    // The hourly sweeper starts it; later runs (and calls) find it.
+    retention_sweeper::run(&b.platform, retention_sweeper::BUDGET).await.unwrap();
     assert!(!shared::broadcast::announce_policy(&b.platform).await.unwrap(), "once per version");
+    retention_sweeper::run(&b.platform, retention_sweeper::BUDGET).await.unwrap();
     b.deliver_mail().await;
     assert!(!shared::broadcast::announce_policy(&b.platform).await.unwrap(), "not again when completed");
     b.deliver_mail().await;
@@ -232,4 +235,60 @@ async fn a_new_notice_version_is_announced_once_to_every_user(b: Backend) {
         .find(|m| m.contains("To: ada@example.com") && m.contains("(version "))
         .unwrap();
     assert!(mail.contains(&b.platform.settings.policy_date), "the date: {mail}");
+}
+
+async fn a_new_notice_version_asks_again_at_the_next_sign_in_and_is_announced(b: Backend) {
+    let ada = b.admin("ada@example.com", "ada reads notices", "Analytical Engines").await;
+    for purpose in ["analytics_cookies", "product_updates", "marketing_sharing"] {
+        b.put(&format!("/v1/me/consents/{purpose}"), ada.bearer(), json!({"granted": true})).await;
+    }
+    let (status, _, session) = call(
+        &b.app,
+        "POST",
+        "/v1/sessions",
+        Auth::None,
+        Some(json!({"email": "ada@example.com", "password": "ada reads notices"})),
+    )
+    .await;
+    assert_eq!((status, &session["ask_again"]), (201, &json!([])), "nothing to ask under the version in force");
+    assert!(shared::broadcast::announce_policy(&b.platform).await.unwrap());
+    b.deliver_mail().await;
+
+    // A new version is published (the deployment's settings).
+    let mut settings = (*b.platform.settings).clone();
+    settings.policy_version = "2027-01-01".into();
+    settings.policy_date = "2027-01-01".into();
+    let platform = shared::Platform { settings: Arc::new(settings), ..b.platform.clone() };
+    let app = shared::http::app(::signup::routes().merge(::consent::routes()).with_state(platform.clone()));
+
+    let login = json!({"email": "ada@example.com", "password": "ada reads notices"});
+    let (status, _, session) = call(&app, "POST", "/v1/sessions", Auth::None, Some(login)).await;
+    assert_eq!(status, 201);
+    assert_eq!(
+        session["ask_again"],
+        json!(["analytics_cookies", "marketing_sharing"]),
+        "product updates do not ask again"
+    );
+    assert!(shared::broadcast::announce_policy(&platform).await.unwrap(), "the new version is announced");
+    assert!(!shared::broadcast::announce_policy(&platform).await.unwrap());
+    let worker = mail_poller(&platform, b.mailer.clone());
+    worker.drain().await.unwrap();
+    let announcements: Vec<_> =
+        outbox_files(&b.outbox).into_iter().filter(|m| m.contains("(version 2027-01-01, dated 2027-01-01)")).collect();
+    assert_eq!(announcements.len(), 1, "one for the one user");
+    assert!(announcements[0].contains("To: ada@example.com"));
+
+    // Given again, it is no longer asked.
+    let (status, _, _) = call(
+        &app,
+        "PUT",
+        "/v1/me/consents/marketing_sharing",
+        Auth::Bearer(session["token"].as_str().unwrap()),
+        Some(json!({"granted": true})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let login = json!({"email": "ada@example.com", "password": "ada reads notices"});
+    let (_, _, session) = call(&app, "POST", "/v1/sessions", Auth::None, Some(login)).await;
+    assert_eq!(session["ask_again"], json!(["analytics_cookies"]));
 }
