@@ -100,3 +100,12 @@ case-unknown-body = We received your e-mail "{ $subject }" on { $received }, but
     - If you have none, there is nothing about you in our product; you may sign up here: { $signup }
     - To complain, write to our data protection officer at { $dpo }, or to { $authority } ({ $authority_url }).
 case-reply-footer = Your case: { $id }
+service-notice-subject = Service notice: { $subject }
+service-notice-footer = This is a service notice about the Infentre platform you use: changes or technical issues that may affect it. We send these to every user without asking for consent, and they never contain marketing.
+product-update-footer = You get this because you asked for product updates. Unsubscribe with one click: { $link }
+policy-change-subject = We have updated our privacy notice
+policy-change-body = We have published a new version of our privacy notice (version { $version }, dated { $date }).
+
+    Read it here: { $link }
+
+    Where the new version changes how we use your information for a purpose you agreed to, we will ask you again the next time you sign in, and you can change your choices at any time in your account.

@@ -99,3 +99,12 @@ case-unknown-body = Vi fick ditt mejl "{ $subject }" den { $received }, men inge
     - Om du inte har något konto finns inget om dig i vår produkt; du kan registrera dig här: { $signup }
     - För att klaga, skriv till vårt dataskyddsombud på { $dpo }, eller till { $authority } ({ $authority_url }).
 case-reply-footer = Ditt ärende: { $id }
+service-notice-subject = Driftmeddelande: { $subject }
+service-notice-footer = Det här är ett driftmeddelande om Infentres plattform som du använder: ändringar eller tekniska problem som kan påverka den. Vi skickar sådana till alla användare utan att be om samtycke, och de innehåller aldrig marknadsföring.
+product-update-footer = Du får det här eftersom du har bett om produktnyheter. Avregistrera dig med ett klick: { $link }
+policy-change-subject = Vi har uppdaterat vår integritetspolicy
+policy-change-body = Vi har publicerat en ny version av vår integritetspolicy (version { $version }, daterad { $date }).
+
+    Läs den här: { $link }
+
+    Om den nya versionen ändrar hur vi använder dina uppgifter för ett ändamål du har samtyckt till frågar vi dig igen nästa gång du loggar in, och du kan alltid ändra dina val i ditt konto.

@@ -216,6 +216,17 @@ pub async fn is_granted(platform: &Platform, user_id: &str, purpose: PurposeId) 
     }
 }
 
+/// The purposes to ask the user about again: given under an older notice version, for a
+/// purpose whose consent a new version suspends (one query; shown at sign-in).
+pub async fn to_ask_again(
+    store: &dyn Store,
+    user_id: &str,
+    policy_version: &str,
+) -> Result<Vec<PurposeId>, StoreError> {
+    let states = states(store, user_id).await?;
+    Ok(states.into_iter().filter(|(_, s)| s.granted && !s.in_force(policy_version)).map(|(p, _)| p).collect())
+}
+
 /// Every purpose's current state for a user: one query.
 pub async fn states(store: &dyn Store, user_id: &str) -> Result<BTreeMap<PurposeId, ConsentState>, StoreError> {
     let query =

@@ -380,6 +380,36 @@ pub fn case_link_index(user_id: &str, token_hash: &str) -> IndexKey {
     IndexKey::new(subject_index(user_id), format!("CASE_LINK#{token_hash}"))
 }
 
+// ---- Broadcasts (service notices, product updates) -------------------------------------------
+
+/// A broadcast job and its per-recipient markers share one partition.
+pub fn broadcast_partition(job_id: &str) -> String {
+    format!("BROADCAST#{job_id}")
+}
+
+pub fn broadcast_job(job_id: &str) -> Key {
+    Key::new(broadcast_partition(job_id), "JOB")
+}
+
+/// "This job mailed this recipient": keyed by a hash of the pair, so it holds no user id.
+pub fn broadcast_sent(job_id: &str, user_id: &str) -> Key {
+    Key::new(broadcast_partition(job_id), format!("SENT#{}", sha256_hex(format!("{job_id}:{user_id}").as_bytes())))
+}
+
+/// Shards of the listing of every organisation (GSI3), which a broadcast to all users reads.
+pub const ORGANISATION_SHARDS: u32 = 8;
+
+pub fn organisations_listing(shard: u32) -> String {
+    format!("ORGANISATIONS#{shard}")
+}
+
+pub fn organisation_listed(organisation_id: &str) -> IndexKey {
+    IndexKey::new(
+        organisations_listing(shard_of(organisation_id, ORGANISATION_SHARDS)),
+        format!("ORG#{organisation_id}"),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

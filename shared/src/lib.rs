@@ -52,6 +52,7 @@ pub mod aws;
 pub use platform::Platform;
 pub mod accounts;
 pub mod cases;
+pub mod broadcast;
 pub mod complaints;
 pub mod consent;
 pub mod domain;

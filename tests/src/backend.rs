@@ -30,6 +30,8 @@ pub struct Backend {
     pub app: Router,
     pub platform: Platform,
     pub mail: Poller,
+    /// The mailer the mail worker sends with (tests wrap it to play a provider failure).
+    pub mailer: Arc<dyn Mailer>,
     pub tracking: Poller,
     pub marketing: Poller,
     pub rights: Poller,
@@ -302,7 +304,7 @@ fn marketing_poller(platform: &Platform, recorder: &MarketingRecorder) -> Poller
     }
 }
 
-fn mail_poller(platform: &Platform, mailer: Arc<dyn Mailer>) -> Poller {
+pub fn mail_poller(platform: &Platform, mailer: Arc<dyn Mailer>) -> Poller {
     let worker = Arc::new(mail_worker::MailWorker::new(platform.clone(), mailer));
     let handler: Worker = Arc::new(move |event| {
         let worker = worker.clone();
@@ -329,6 +331,7 @@ pub async fn sqlite() -> Backend {
         app: infentre::router(&engine),
         platform: engine.platform.clone(),
         mail: mail_poller(&engine.platform, engine.mailer.clone()),
+        mailer: engine.mailer.clone(),
         tracking: tracking_poller(&engine.platform),
         outbox: engine.mailer.dir().clone(),
         clock,
@@ -385,7 +388,8 @@ pub async fn moto() -> Backend {
                 .merge(rights::routes())
                 .with_state(platform.clone()),
         ),
-        mail: mail_poller(&platform, mailer),
+        mail: mail_poller(&platform, mailer.clone()),
+        mailer,
         tracking: tracking_poller(&platform),
         outbox,
         platform,

@@ -1,15 +1,16 @@
-//! Operators send a product-update e-mail to everyone who consented to `product_updates`.
+//! Operators' broadcasts, each a job (`shared::broadcast`) that the mail worker carries out:
+//! product updates to everyone who consented to `product_updates`, and service notices
+//! (changes or technical issues) to every user or the users of chosen organisations.
 
 use axum::Json;
-use axum::extract::State;
-use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use serde::Deserialize;
 use shared::Platform;
-use shared::consent::{self, PurposeId};
+use shared::broadcast::{self, Audience, BroadcastError, Kind, Message, Progress};
 use shared::error::{ApiError, Problem};
 use shared::http::ApiJson;
-use shared::mail;
-use shared::responses::{JsonBody, SessionWrite};
+use shared::responses::{JsonBody, Session, SessionWrite};
 use shared::session::AuthUser;
 use utoipa::ToSchema;
 
@@ -22,18 +23,52 @@ pub struct ProductUpdate {
     /// The message, 1 to 20,000 characters of plain text. An unsubscribe link is added.
     #[schema(min_length = 1, max_length = 20000)]
     pub text: String,
+    /// The same in Swedish, for those who read Swedish (else they get the English).
+    #[serde(default)]
+    pub sv: Option<Message>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Broadcast {
-    /// E-mails queued; each is sent only if the consent still holds when it goes out.
-    pub queued: usize,
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceNotice {
+    /// 1 to 200 characters, one line; no marketing wording.
+    #[schema(min_length = 1, max_length = 200, pattern = "^[^\\r\\n]*$")]
+    pub subject: String,
+    /// 1 to 20,000 characters of plain text about changes or technical issues; no marketing
+    /// wording (offers, discounts, "buy", "upgrade now", ... in English or Swedish).
+    #[schema(min_length = 1, max_length = 20000)]
+    pub text: String,
+    /// The same in Swedish, for those who read Swedish (else they get the English).
+    #[serde(default)]
+    pub sv: Option<Message>,
+    /// Only the users of these organisations (1 to 100); absent: every user.
+    #[serde(default)]
+    #[schema(min_items = 1, max_items = 100)]
+    pub organisation_ids: Option<Vec<String>>,
 }
 
-/// Queues a product-update e-mail for every user who consented (operators only).
+type Accepted = (StatusCode, [(header::HeaderName, String); 1], Json<Progress>);
+
+fn accepted(platform: &Platform, progress: Progress) -> Accepted {
+    let url = format!("{}/v1/operator/broadcast-jobs/{}", platform.settings.public_base_url, progress.job_id);
+    (StatusCode::ACCEPTED, [(header::LOCATION, url)], Json(progress))
+}
+
+fn api_error(err: BroadcastError) -> ApiError {
+    match err {
+        BroadcastError::Invalid(invalid) => invalid.into(),
+        BroadcastError::Store(err) => err.into(),
+        BroadcastError::Queue(err) => err.into(),
+    }
+}
+
+/// Starts a product update to everyone who consented (operators only). A job: each recipient
+/// is mailed at most once, and only if the consent still holds when their e-mail goes out.
+/// Follow it at `Location`.
 #[utoipa::path(post, path = "/v1/operator/product-updates", tag = "consent", request_body = ProductUpdate,
     responses(JsonBody, SessionWrite,
-        (status = 202, body = Broadcast),
+        (status = 202, description = "The job, queued", body = Progress,
+            headers(("Location" = String, description = "The job's progress URL"))),
         (status = 403, description = "forbidden: operators only; or csrf_token_invalid", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "invalid_subject, invalid_text, or invalid_body", body = Problem, content_type = "application/problem+json"),
     ),
@@ -43,41 +78,64 @@ pub async fn send_product_update(
     State(platform): State<Platform>,
     auth: AuthUser,
     ApiJson(update): ApiJson<ProductUpdate>,
-) -> Result<(StatusCode, Json<Broadcast>), ApiError> {
+) -> Result<Accepted, ApiError> {
     auth.require_operator(&platform).await?;
-    let subject = update.subject.trim();
-    if subject.is_empty() || subject.chars().count() > 200 || subject.contains(['\r', '\n']) {
-        return Err(ApiError::unprocessable("invalid_subject", "The subject must be one line of 1 to 200 characters."));
+    let en = Message { subject: update.subject, text: update.text };
+    let progress =
+        broadcast::start_written(&platform, Kind::ProductUpdate, Audience::Consented, &en, update.sv.as_ref())
+            .await
+            .map_err(api_error)?;
+    Ok(accepted(&platform, progress))
+}
+
+/// Starts a service notice (operators only): changes or technical issues that may affect the
+/// platform, to every user or to the users of the chosen organisations. It needs no consent,
+/// is marked as a service notice, and may not carry marketing (refused with
+/// `marketing_content`). Each user is mailed at most once, in their language.
+#[utoipa::path(post, path = "/v1/operator/service-notices", tag = "consent", request_body = ServiceNotice,
+    responses(JsonBody, SessionWrite,
+        (status = 202, description = "The job, queued", body = Progress,
+            headers(("Location" = String, description = "The job's progress URL"))),
+        (status = 403, description = "forbidden: operators only; or csrf_token_invalid", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "marketing_content, invalid_subject, invalid_text, invalid_organisations, unknown_organisation, or invalid_body", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("session" = []), ("bearer" = [])))]
+#[tracing::instrument(skip_all)]
+pub async fn send_service_notice(
+    State(platform): State<Platform>,
+    auth: AuthUser,
+    ApiJson(notice): ApiJson<ServiceNotice>,
+) -> Result<Accepted, ApiError> {
+    auth.require_operator(&platform).await?;
+    let audience = match notice.organisation_ids {
+        Some(organisation_ids) => Audience::Organisations { organisation_ids },
+        None => Audience::Everyone,
+    };
+    let en = Message { subject: notice.subject, text: notice.text };
+    let progress = broadcast::start_written(&platform, Kind::ServiceNotice, audience, &en, notice.sv.as_ref())
+        .await
+        .map_err(api_error)?;
+    Ok(accepted(&platform, progress))
+}
+
+/// A broadcast job's progress (operators only).
+#[utoipa::path(get, path = "/v1/operator/broadcast-jobs/{job_id}", tag = "consent",
+    params(("job_id" = String, Path, description = "From the broadcast's answer")),
+    responses(Session,
+        (status = 200, body = Progress),
+        (status = 403, description = "forbidden: operators only", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not_found: no such job (a job is kept 90 days)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("session" = []), ("bearer" = [])))]
+pub async fn progress(
+    State(platform): State<Platform>,
+    auth: AuthUser,
+    Path(job_id): Path<String>,
+) -> Result<Json<Progress>, ApiError> {
+    auth.require_operator(&platform).await?;
+    let not_found = || ApiError::not_found("No such broadcast job (a job is kept 90 days).");
+    if job_id.len() > 128 {
+        return Err(not_found());
     }
-    if update.text.trim().is_empty() || update.text.chars().count() > 20_000 {
-        return Err(ApiError::unprocessable("invalid_text", "The text must have 1 to 20,000 characters."));
-    }
-    let mut queued = 0;
-    for shard in 0..shared::keys::CONSENTED_SHARDS {
-        let mut query = consent::consented_query(PurposeId::ProductUpdates, shard);
-        loop {
-            let page = platform.store.query(query.clone()).await?;
-            let user_ids: Vec<String> = page
-                .items
-                .iter()
-                .filter_map(|item| item.index(shared::store::Index::Gsi3))
-                .map(|k| k.sk.clone())
-                .collect();
-            mail::enqueue_consented(
-                platform.queue.as_ref(),
-                &user_ids,
-                PurposeId::ProductUpdates,
-                subject,
-                &update.text,
-            )
-            .await?;
-            queued += user_ids.len();
-            match page.cursor {
-                Some(cursor) => query.cursor = Some(cursor),
-                None => break,
-            }
-        }
-    }
-    tracing::info!(queued, "product update queued");
-    Ok((StatusCode::ACCEPTED, Json(Broadcast { queued })))
+    broadcast::progress(&platform, &job_id).await?.map(Json).ok_or_else(not_found)
 }

@@ -28,6 +28,8 @@ pub fn routes() -> Router<Platform> {
         .route("/v1/subprocessors", get(published::subprocessors))
         .route("/.well-known/gpc.json", get(published::gpc))
         .route("/v1/operator/product-updates", post(broadcast::send_product_update))
+        .route("/v1/operator/service-notices", post(broadcast::send_service_notice))
+        .route("/v1/operator/broadcast-jobs/{job_id}", get(broadcast::progress))
 }
 
 /// This function's part of the OpenAPI document.
@@ -48,6 +50,8 @@ pub fn routes() -> Router<Platform> {
         published::subprocessors,
         published::gpc,
         broadcast::send_product_update,
+        broadcast::send_service_notice,
+        broadcast::progress,
     ),
     tags((name = "consent", description = "Purposes, consent changes with proof, receipts, cookie consent, unsubscribe"),
          (name = "privacy", description = "The published privacy information"))

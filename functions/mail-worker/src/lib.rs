@@ -5,15 +5,18 @@
 //! it; it then gets the address from the account (the message carries none) and the RFC 8058
 //! unsubscribe headers and link. A provider outage fails the record so SQS redelivers it
 //! later; after the maximum receives it waits in the dead-letter queue for an operator.
+//!
+//! The queue also carries the steps of broadcast jobs (`shared::broadcast`): each mails one
+//! page of recipients, at most once each, and queues the next step.
 
 use std::sync::Arc;
 
 use shared::Platform;
-use shared::consent;
 use shared::idempotency::{Idempotency, IdempotencyError};
 use shared::mail::{Email, MailError, Mailer, OutgoingMail};
 use shared::queue::batch::{self, BatchError, Record, RecordError, SqsBatchResponse, SqsEvent};
 use shared::{accounts, unsubscribe};
+use shared::{broadcast, consent};
 
 /// How many e-mails of one batch are sent at once.
 const CONCURRENCY: usize = 4;
@@ -45,6 +48,11 @@ impl MailWorker {
 
     #[tracing::instrument(skip_all, fields(message_id = %record.message_id, receive_count = record.receive_count))]
     async fn send(&self, record: Record) -> Result<(), RecordError> {
+        if let Ok(step) = serde_json::from_str::<broadcast::StepMessage>(&record.body) {
+            return broadcast::step(&self.platform, self.mailer.as_ref(), &step)
+                .await
+                .map_err(|err| RecordError::Failed(format!("broadcast step: {err}")));
+        }
         let mail: OutgoingMail = record.json()?;
         let outcome = self.idempotency.run("mail", &mail.id, record.body.as_bytes(), || self.deliver(&mail)).await;
         match outcome {

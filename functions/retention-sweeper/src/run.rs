@@ -18,6 +18,7 @@ const SWEEP_TIME: Duration = Duration::from_secs(120);
 const ALERTS_TIME: Duration = Duration::from_secs(30);
 const REMINDERS_TIME: Duration = Duration::from_secs(30);
 const ERASURES_TIME: Duration = Duration::from_secs(90);
+const ANNOUNCE_TIME: Duration = Duration::from_secs(10);
 
 /// One run: at most `budget` expired items erased; the next run continues from there.
 pub async fn run(platform: &Platform, budget: u64) -> Result<RetentionReport, RunError> {
@@ -84,6 +85,14 @@ async fn steps(platform: &Platform, budget: u64, run_id: &str, now: i64) -> Resu
             0
         }
     };
+    // The notice version in force is announced to every user once (a broadcast job keyed by
+    // the version); a failure here is retried next run and stops no other step.
+    match timeout(ANNOUNCE_TIME, shared::broadcast::announce_policy(platform)).await {
+        Ok(Ok(true)) => tracing::info!("new privacy notice version: announcement started"),
+        Ok(Ok(false)) => {}
+        Ok(Err(err)) => tracing::warn!(error = %err, "could not start the notice version's announcement"),
+        Err(_) => out_of_time.push("policy_announcement".to_owned()),
+    }
     let erasures = erasures::resume(platform, now, ERASURES_TIME).await?;
     let complete = swept.complete && out_of_time.is_empty();
     Ok(RetentionReport {

@@ -31,6 +31,9 @@ pub struct SessionCreated {
     pub organisation_id: String,
     pub role: Role,
     pub expires_at: String,
+    /// Purposes given under an older version of the privacy notice that a new version asks
+    /// about again: not in force until given again (`PUT /v1/me/consents/{purpose}`).
+    pub ask_again: Vec<shared::consent::PurposeId>,
 }
 
 /// Signs in. Unknown address, wrong password and unverified account give the same 401.
@@ -48,9 +51,13 @@ pub async fn login(
     let SignedIn { user, session } = accounts::login(&platform, &request.email, &request.password, client).await?;
     let expires_at =
         chrono::DateTime::from_timestamp(session.expires_at, 0).map(shared::clock::rfc3339).unwrap_or_default();
+    let ask_again =
+        shared::consent::to_ask_again(platform.store.as_ref(), &user.user_id, &platform.settings.policy_version)
+            .await?;
     let mut headers = HeaderMap::new();
     headers.insert(header::SET_COOKIE, session::cookie(&session.token));
     let body = SessionCreated {
+        ask_again,
         token: session.token,
         csrf_token: session.csrf_token,
         user_id: user.user_id,

@@ -93,7 +93,10 @@ impl OrganisationRecord {
     }
 
     pub fn item(&self) -> Result<Item, StoreError> {
-        Item::new(Self::key(&self.organisation_id), "organisation").with_data(self)
+        // Listed among all organisations: a service notice to everyone reads this listing.
+        Ok(Item::new(Self::key(&self.organisation_id), "organisation")
+            .with_data(self)?
+            .with_index(Index::Gsi3, keys::organisation_listed(&self.organisation_id)))
     }
 }
 

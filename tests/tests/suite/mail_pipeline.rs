@@ -34,11 +34,14 @@ async fn a_product_update_reaches_only_those_who_consented_and_can_unsubscribe(b
         )
         .await;
 
-    assert_eq!((status, body), (202, json!({"queued": 1})));
+    assert_eq!((status, &body["kind"], &body["status"]), (202, &json!("product_update"), &json!("queued")));
     let queued = b.platform.queue.receive(QueueName::Mail, 10, Duration::ZERO).await.unwrap();
-    assert_eq!(queued.len(), 1);
+    assert_eq!(queued.len(), 1, "one step of the job");
     assert!(!queued[0].body.contains("ada@example.com"), "the queue carries no address: {}", queued[0].body);
     b.deliver_mail().await;
+    let (_, progress) =
+        b.get(&format!("/v1/operator/broadcast-jobs/{}", body["job_id"].as_str().unwrap()), dpo.bearer()).await;
+    assert_eq!((&progress["status"], &progress["counts"]["sent"]), (&json!("completed"), &json!(1)));
     let updates: Vec<_> = outbox_files(&b.outbox).into_iter().filter(|m| m.contains(UPDATE)).collect();
     assert_eq!(updates.len(), 1);
     let mail = &updates[0];
@@ -62,7 +65,7 @@ async fn a_withdrawal_after_queueing_stops_the_email(b: Backend) {
     b.put("/v1/me/consents/product_updates", ada.bearer(), json!({"granted": true})).await;
     let (_, body) =
         b.post("/v1/operator/product-updates", dpo.bearer(), json!({"subject": UPDATE, "text": "Hello"})).await;
-    assert_eq!(body["queued"], 1);
+    assert_eq!(body["status"], "queued");
 
     b.put("/v1/me/consents/product_updates", ada.bearer(), json!({"granted": false})).await;
     b.deliver_mail().await;

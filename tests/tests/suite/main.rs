@@ -6,6 +6,7 @@
 
 mod accounts;
 mod blob_contract;
+mod broadcasts;
 mod consent;
 mod cors;
 mod deployment;

@@ -14,10 +14,11 @@ const PASSWORD: &str = "tenants never meet";
 
 /// Every operation with a path parameter, as the document lists them. A new one fails
 /// [`the_isolation_test_covers_every_operation_taking_an_id`] until it is tried below.
-const COVERED: [&str; 18] = [
+const COVERED: [&str; 19] = [
     "GET /v1/consent-receipts/{receipt_id}",
     "GET /v1/erasure-jobs/{job_id}",
     "GET /v1/exports/{key}",
+    "GET /v1/operator/broadcast-jobs/{job_id}",
     "PUT /v1/me/consents/{purpose}",
     "DELETE /v1/organisations/current/invitations/{id}",
     "PATCH /v1/organisations/current/members/{user_id}",
@@ -151,6 +152,8 @@ async fn another_organisation_gets_refusals_that_name_nothing_of_ours(b: Backend
             ("POST", format!("/v1/rights-requests/{pending}/deny"), Some(json!({"reason": "mine now"})), &[404]),
             // Only operators extend; neither of them is one.
             ("POST", format!("/v1/rights-requests/{pending}/extend"), Some(json!({"reason": "x", "days": 5})), &[403]),
+            // Broadcast jobs are operators' alone.
+            ("GET", format!("/v1/operator/broadcast-jobs/{pending}"), None, &[403]),
             // Members and invitations: their admin finds none of ours (404), their member may
             // not manage members at all (403).
             (
