@@ -238,6 +238,28 @@ pub fn marketing_sent(event_id: &str) -> Key {
     Key::new(format!("MARKETING#{}", sha256_hex(event_id.as_bytes())), "SENT")
 }
 
+/// An e-mail waiting for the mail worker: the queue message carries only this id, so a
+/// message stuck in a dead-letter queue holds no address (`shared::mail::enqueue`).
+pub fn outgoing_mail(mail_id: &str) -> Key {
+    Key::new(format!("MAIL#{mail_id}"), "MAIL")
+}
+
+/// GSI1 partition of the e-mails waiting for one address (erasure deletes them); keyed by a
+/// hash so keys never show the address.
+pub fn outgoing_mail_partition(canonical_email: &str) -> String {
+    format!("MAILTO#{}", sha256_hex(canonical_email.as_bytes()))
+}
+
+pub fn outgoing_mail_index(canonical_email: &str, mail_id: &str) -> IndexKey {
+    IndexKey::new(outgoing_mail_partition(canonical_email), format!("MAIL#{mail_id}"))
+}
+
+/// The address and browser of one `POST /v1/events` request, in the user's partition (erased
+/// with them): the tracking messages carry only its id.
+pub fn request_context(user_id: &str, context_id: &str) -> Key {
+    Key::new(user_partition(user_id), format!("CONTEXT#{context_id}"))
+}
+
 /// An idempotency record: the scope names the operation (worker, endpoint), the key is a
 /// hash of what identifies one invocation.
 pub fn idempotency(scope: &str, key_hash: &str) -> Key {

@@ -18,7 +18,7 @@ fn batch_of_100(platform: &Platform) -> SqsEvent {
     let now_ms = platform.clock.epoch_seconds() * 1000;
     let records: Vec<_> = (0..100)
         .map(|n| {
-            let event = infentre_tests::page_view(USER, "01JBENCHORG000000000000000", n, now_ms);
+            let event = infentre_tests::page_view_message(USER, "01JBENCHORG000000000000000", n, now_ms);
             json!({"messageId": format!("m{n}"), "body": serde_json::to_string(&event).unwrap()})
         })
         .collect();

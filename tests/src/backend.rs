@@ -16,8 +16,8 @@ use shared::aws::{AwsSettings, RequestCounter};
 use shared::clock::ManualClock;
 use shared::mail::Mailer;
 use shared::mail::sendgrid::SendGridMailer;
-use shared::queue::QueueName;
 use shared::queue::poller::{Poller, Worker};
+use shared::queue::{Queue, QueueError, QueueName};
 use shared::store::sqlite::SqliteStore;
 
 use crate::recorder::{MarketingRecorder, SendGridStandIn};
@@ -28,6 +28,8 @@ use crate::{
 
 pub struct Backend {
     pub app: Router,
+    /// Every message body put on any queue, by anyone (producers, workers, the test itself).
+    pub queued: QueuedBodies,
     pub platform: Platform,
     pub mail: Poller,
     /// The mailer the mail worker sends with (tests wrap it to play a provider failure).
@@ -44,6 +46,81 @@ pub struct Backend {
     pub sqlite: Option<Arc<SqliteStore>>,
     pub dynamo: Option<(aws_sdk_dynamodb::Client, String)>,
     pub dirs: Vec<tempfile::TempDir>,
+}
+
+/// Every message body put on a queue, recorded as it is sent.
+#[derive(Debug, Clone, Default)]
+pub struct QueuedBodies(Arc<std::sync::Mutex<Vec<(QueueName, String)>>>);
+
+impl QueuedBodies {
+    pub fn all(&self) -> Vec<(QueueName, String)> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Messages carry ids, never an e-mail address, an IP address or a browser string: a
+    /// message stuck in a dead-letter queue holds nothing erasure cannot reach by id.
+    pub fn assert_ids_only(&self) {
+        for (queue, body) in self.all() {
+            let personal = body.contains('@') || body.contains("Mozilla") || has_ipv4(&body) || has_ipv6(&body);
+            assert!(!personal, "a {} message holds personal data: {body}", queue.as_str());
+        }
+    }
+}
+
+/// A dotted quad of numbers 0..=255 anywhere in the text.
+fn has_ipv4(text: &str) -> bool {
+    text.split(|c: char| !(c.is_ascii_digit() || c == '.')).any(|token| {
+        let parts: Vec<&str> = token.split('.').collect();
+        parts.len() == 4 && parts.iter().all(|p| !p.is_empty() && p.len() <= 3 && p.parse::<u8>().is_ok())
+    })
+}
+
+/// Something an IPv6 parser accepts (at least two colons) anywhere in the text.
+fn has_ipv6(text: &str) -> bool {
+    text.split(|c: char| !(c.is_ascii_hexdigit() || c == ':' || c == '.'))
+        .any(|token| token.matches(':').count() >= 2 && token.parse::<std::net::Ipv6Addr>().is_ok())
+}
+
+/// The engine's queue, recording each body it is given.
+#[derive(Debug)]
+struct RecordingQueue {
+    inner: Arc<dyn Queue>,
+    queued: QueuedBodies,
+}
+
+#[async_trait::async_trait]
+impl Queue for RecordingQueue {
+    async fn send_batch(&self, queue: QueueName, bodies: Vec<String>) -> Result<(), QueueError> {
+        self.queued.0.lock().unwrap_or_else(|p| p.into_inner()).extend(bodies.iter().map(|b| (queue, b.clone())));
+        self.inner.send_batch(queue, bodies).await
+    }
+
+    async fn receive(
+        &self,
+        queue: QueueName,
+        max: usize,
+        visibility: Duration,
+    ) -> Result<Vec<shared::queue::ReceivedMessage>, QueueError> {
+        self.inner.receive(queue, max, visibility).await
+    }
+
+    async fn delete(&self, queue: QueueName, receipt: &str) -> Result<(), QueueError> {
+        self.inner.delete(queue, receipt).await
+    }
+
+    async fn receive_dead_letters(
+        &self,
+        queue: QueueName,
+        max: usize,
+    ) -> Result<Vec<shared::queue::ReceivedMessage>, QueueError> {
+        self.inner.receive_dead_letters(queue, max).await
+    }
+}
+
+fn recording(platform: &mut Platform) -> QueuedBodies {
+    let queued = QueuedBodies::default();
+    platform.queue = Arc::new(RecordingQueue { inner: platform.queue.clone(), queued: queued.clone() });
+    queued
 }
 
 /// The providers' stand-ins of one backend, checked once more when a journey ends.
@@ -321,9 +398,11 @@ pub fn mail_poller(platform: &Platform, mailer: Arc<dyn Mailer>) -> Poller {
 
 pub async fn sqlite() -> Backend {
     let clock = clock();
-    let (engine, dir) = embedded_engine(&clock);
+    let (mut engine, dir) = embedded_engine(&clock);
+    let queued = recording(&mut engine.platform);
     let recorder = MarketingRecorder::start_with_clock(shared_clock(&clock)).await;
     Backend {
+        queued,
         marketing: marketing_poller(&engine.platform, &recorder),
         rights: rights_poller(&engine.platform),
         recorder,
@@ -367,7 +446,8 @@ pub async fn moto() -> Backend {
         shared::signing::SigningKey::generate(),
     )
     .unwrap();
-    let platform = clients.platform(&aws, settings, shared_clock(&clock));
+    let mut platform = clients.platform(&aws, settings, shared_clock(&clock));
+    let queued = recording(&mut platform);
     let dir = tempfile::tempdir().unwrap();
     let outbox = dir.path().join("outbox");
     // As the mail worker Lambda sends: SendGrid's API, from the configured (default) sender.
@@ -377,6 +457,7 @@ pub async fn moto() -> Backend {
     let recorder = MarketingRecorder::start_with_clock(shared_clock(&clock)).await;
     clients.requests.reset();
     Backend {
+        queued,
         marketing: marketing_poller(&platform, &recorder),
         rights: rights_poller(&platform),
         recorder,
@@ -409,17 +490,42 @@ macro_rules! on_both_engines {
             $( #[tokio::test] async fn $case() {
                 let backend = $crate::backend::sqlite().await;
                 let stand_ins = backend.stand_ins();
+                let queued = backend.queued.clone();
                 super::$case(backend).await;
                 stand_ins.assert_valid();
+                queued.assert_ids_only();
             } )*
         }
         mod functions_on_moto {
             $( #[tokio::test] async fn $case() {
                 let backend = $crate::backend::moto().await;
                 let stand_ins = backend.stand_ins();
+                let queued = backend.queued.clone();
                 super::$case(backend).await;
                 stand_ins.assert_valid();
+                queued.assert_ids_only();
             } )*
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_queue_scan_finds_addresses_ips_and_browsers_and_passes_ids() {
+        let queued = QueuedBodies::default();
+        queued.0.lock().unwrap().push((QueueName::Mail, r#"{"id":"01JDXQ6W7N3V4Y8Z2K5M9P1R3T"}"#.into()));
+        queued.assert_ids_only();
+        for personal in
+            [r#"{"to":"ada@example.com"}"#, r#"{"ip":"203.0.113.9"}"#, r#"{"ip":"2001:db8::1"}"#, "Mozilla/5.0"]
+        {
+            let queued = QueuedBodies::default();
+            queued.0.lock().unwrap().push((QueueName::Tracking, personal.into()));
+            let caught = std::panic::catch_unwind(|| queued.assert_ids_only());
+            assert!(caught.is_err(), "{personal} passed the scan");
+        }
+        assert!(!has_ipv4("1795942800000 and v1.2.3") && !has_ipv6("MAIL#01JD:x"));
+    }
 }

@@ -327,3 +327,18 @@ pub fn page_view(user_id: &str, organisation_id: &str, n: i64, now_ms: i64) -> s
         user_agent: Some("bench".into()),
     }
 }
+
+/// [`page_view`] as the tracking queue carries it (ids and the event; no request context).
+pub fn page_view_message(user_id: &str, organisation_id: &str, n: i64, now_ms: i64) -> shared::tracking::EventMessage {
+    let event = page_view(user_id, organisation_id, n, now_ms);
+    shared::tracking::EventMessage {
+        event_id: event.event_id,
+        user_id: event.user_id,
+        organisation_id: event.organisation_id,
+        name: event.name,
+        occurred_at_ms: event.occurred_at_ms,
+        received_at: event.received_at,
+        properties: event.properties,
+        context_id: None,
+    }
+}

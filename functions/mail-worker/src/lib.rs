@@ -1,6 +1,9 @@
 //! The mail worker: sends each e-mail of the mail queue once.
 //!
-//! A redelivered message is not sent again (idempotency on the message id). Mail that needs
+//! A message carries the id of an e-mail stored in the table (no address): the worker reads
+//! it, sends it and deletes it; when it is gone (erased with its recipient) the message is
+//! acknowledged with no effect. A redelivered message is not sent again (idempotency on the
+//! message id). Mail that needs
 //! consent is checked right before sending, so a withdrawal between queueing and sending stops
 //! it; it then gets the address from the account (the message carries none) and the RFC 8058
 //! unsubscribe headers and link. A provider outage fails the record so SQS redelivers it
@@ -13,7 +16,7 @@ use std::sync::Arc;
 
 use shared::Platform;
 use shared::idempotency::{Idempotency, IdempotencyError};
-use shared::mail::{Email, MailError, Mailer, OutgoingMail};
+use shared::mail::{self, Email, MailError, Mailer, OutgoingMail};
 use shared::queue::batch::{self, BatchError, Record, RecordError, SqsBatchResponse, SqsEvent};
 use shared::{accounts, unsubscribe};
 use shared::{broadcast, consent};
@@ -34,6 +37,8 @@ pub enum Outcome {
     Sent,
     /// The consent was withdrawn (or the account erased) before sending.
     Withheld,
+    /// The stored e-mail is gone: its recipient was erased (or it was sent already).
+    Gone,
 }
 
 impl MailWorker {
@@ -57,7 +62,13 @@ impl MailWorker {
         let outcome = self.idempotency.run("mail", &mail.id, record.body.as_bytes(), || self.deliver(&mail)).await;
         match outcome {
             Ok(outcome) => {
-                tracing::info!(category = %mail.email.category, ?outcome, "e-mail done");
+                if outcome == Outcome::Sent && mail.email.is_none() {
+                    // Sent: the stored e-mail (its address) goes. Should this fail, it expires.
+                    if let Err(err) = mail::forget(&self.platform, &mail.id).await {
+                        tracing::warn!(error = %err, "a sent e-mail could not be deleted; it expires");
+                    }
+                }
+                tracing::info!(?outcome, "e-mail done");
                 Ok(())
             }
             Err(IdempotencyError::Handler(MailError::Rejected(reason))) => {
@@ -68,20 +79,29 @@ impl MailWorker {
     }
 
     async fn deliver(&self, mail: &OutgoingMail) -> Result<Outcome, MailError> {
-        let email = match &mail.consent {
-            None => mail.email.clone(),
-            Some(recipient) => match self.consented(mail, recipient).await? {
+        let email = match (&mail.consent, &mail.email) {
+            (Some(recipient), Some(template)) => match self.consented(template, recipient).await? {
                 Some(email) => email,
                 None => return Ok(Outcome::Withheld),
             },
+            (Some(_), None) => return Err(MailError::Rejected("consented mail without its text".into())),
+            (None, _) => {
+                let found = mail::stored(&self.platform, &mail.id).await;
+                match found.map_err(|err| MailError::Backend(Box::new(err)))? {
+                    Some(email) => email,
+                    // Erased with its recipient (or already sent): acknowledged, no effect.
+                    None => return Ok(Outcome::Gone),
+                }
+            }
         };
+        tracing::debug!(category = %email.category, "sending");
         self.mailer.send(&email).await.map(|()| Outcome::Sent)
     }
 
     /// The e-mail to send if the consent holds now, addressed and with unsubscribe headers.
     async fn consented(
         &self,
-        mail: &OutgoingMail,
+        template: &Email,
         recipient: &shared::mail::ConsentedRecipient,
     ) -> Result<Option<Email>, MailError> {
         let backend = |err: shared::store::StoreError| MailError::Backend(Box::new(err));
@@ -93,7 +113,7 @@ impl MailWorker {
         };
         let now = self.platform.clock.epoch_seconds();
         let (link, headers) = unsubscribe::headers(&self.platform.settings, &recipient.user_id, recipient.purpose, now);
-        let mut email = mail.email.clone();
+        let mut email = template.clone();
         email.to = user.email;
         email.headers.extend(headers);
         email.text = format!(

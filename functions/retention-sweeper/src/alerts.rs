@@ -53,7 +53,7 @@ pub async fn send(platform: &Platform, now: i64) -> Result<usize, RunError> {
             category: "transactional".into(),
             organisation_id: None,
         };
-        mail::enqueue(platform.queue.as_ref(), vec![notice]).await?;
+        mail::enqueue(platform, vec![notice]).await?;
         sent += 1;
     }
     Ok(sent)

@@ -87,6 +87,6 @@ async fn alarm(platform: &Platform, job_id: &str, failures: u32) -> Result<(), R
         category: "transactional".into(),
         organisation_id: None,
     };
-    mail::enqueue(platform.queue.as_ref(), vec![notice]).await?;
+    mail::enqueue(platform, vec![notice]).await?;
     Ok(())
 }

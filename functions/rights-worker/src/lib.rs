@@ -243,7 +243,7 @@ async fn finish(platform: &Platform, mut request: RightsRequest, done: Done) -> 
 async fn tell(platform: &Platform, request: &RightsRequest, to: Option<UserRecord>) -> Result<(), WorkError> {
     if let Some(to) = to {
         let notice = emails::completed(&platform.settings, &to.email, to.lang, request);
-        mail::enqueue(platform.queue.as_ref(), vec![notice]).await?;
+        mail::enqueue(platform, vec![notice]).await?;
     }
     tracing::info!(request_id = %request.id, kind = request.kind.as_str(), "rights request completed");
     Ok(())
@@ -263,7 +263,7 @@ async fn give_up(platform: &Platform, mut request: RightsRequest, reason: String
     })?;
     if let Some(to) = tell {
         let notice = emails::failed(&platform.settings, &to.email, to.lang, &request);
-        mail::enqueue(platform.queue.as_ref(), vec![notice]).await?;
+        mail::enqueue(platform, vec![notice]).await?;
     }
     Ok(())
 }

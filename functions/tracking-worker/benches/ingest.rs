@@ -10,7 +10,7 @@ use serde_json::json;
 use shared::clock::SystemClock;
 use shared::consent::{self, Method, PurposeId};
 use shared::queue::batch::SqsEvent;
-use shared::tracking::TrackedEvent;
+use shared::tracking::EventMessage;
 
 fn benches(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -23,7 +23,7 @@ fn benches(c: &mut Criterion) {
     let now_ms = chrono::Utc::now().timestamp_millis();
     let records: Vec<_> = (0..100)
         .map(|n| {
-            let event = TrackedEvent {
+            let event = EventMessage {
                 event_id: ulid::Ulid::new().to_string(),
                 user_id: "01JBENCHUSER".into(),
                 organisation_id: "01JBENCHORG".into(),
@@ -31,8 +31,7 @@ fn benches(c: &mut Criterion) {
                 occurred_at_ms: now_ms - n,
                 received_at: now_ms / 1000,
                 properties: serde_json::from_value(json!({"page": format!("/p/{n}")})).unwrap(),
-                ip: Some("203.0.113.7".into()),
-                user_agent: Some("bench".into()),
+                context_id: None,
             };
             json!({"messageId": format!("m{n}"), "body": serde_json::to_string(&event).unwrap()})
         })

@@ -22,22 +22,23 @@ use shared::marketing::{EventSource, SyncMessage};
 use shared::queue::QueueName;
 use shared::queue::batch::{BatchError, SqsBatchResponse, SqsEvent};
 use shared::store::{BatchOp, StoreError};
-use shared::tracking::TrackedEvent;
+use shared::tracking::{EventMessage, RequestContext, TrackedEvent};
 
 pub async fn handle(platform: &Platform, event: SqsEvent) -> Result<SqsBatchResponse, BatchError> {
     let total = event.records.len();
     let mut response = SqsBatchResponse::default();
-    let mut decoded: Vec<(String, TrackedEvent)> = Vec::with_capacity(total);
+    let mut messages: Vec<(String, EventMessage)> = Vec::with_capacity(total);
     for record in event.records {
         let message_id = record.message_id.ok_or(BatchError::MissingMessageId)?;
-        match serde_json::from_str::<TrackedEvent>(record.body.as_deref().unwrap_or_default()) {
-            Ok(tracked) => decoded.push((message_id, tracked)),
+        match serde_json::from_str::<EventMessage>(record.body.as_deref().unwrap_or_default()) {
+            Ok(message) => messages.push((message_id, message)),
             Err(err) => {
                 tracing::warn!(%message_id, kind = ?err.classify(), "malformed tracking message");
                 response.add_failure(message_id);
             }
         }
     }
+    let decoded = with_contexts(platform, messages, &mut response).await;
 
     // One consent check per user for the whole batch.
     let consented =
@@ -112,6 +113,48 @@ pub async fn handle(platform: &Platform, event: SqsEvent) -> Result<SqsBatchResp
         return Err(BatchError::AllFailed(total));
     }
     Ok(response)
+}
+
+/// The stored form of each event: with its request's address and browser, read once per
+/// request (a batch usually holds one or a few). A context that is gone (erased with the
+/// user) leaves the event without them; a failed read fails its records (SQS redelivers).
+async fn with_contexts(
+    platform: &Platform,
+    messages: Vec<(String, EventMessage)>,
+    response: &mut SqsBatchResponse,
+) -> Vec<(String, TrackedEvent)> {
+    let wanted: BTreeSet<(String, String)> =
+        messages.iter().filter_map(|(_, m)| m.context_id.as_ref().map(|id| (m.user_id.clone(), id.clone()))).collect();
+    let now = platform.clock.epoch_seconds();
+    let contexts: HashMap<(String, String), Result<Option<RequestContext>, StoreError>> =
+        map_bounded(wanted, IO_CONCURRENCY, |(user_id, context_id)| async move {
+            let key = shared::keys::request_context(&user_id, &context_id);
+            let found = match platform.store.get(&key).await {
+                Ok(Some(item)) if !item.is_expired_at(now) => item.data::<RequestContext>().map(Some),
+                Ok(_) => Ok(None),
+                Err(err) => Err(err),
+            };
+            ((user_id, context_id), found)
+        })
+        .await
+        .into_iter()
+        .collect();
+    let mut decoded = Vec::with_capacity(messages.len());
+    for (message_id, message) in messages {
+        let context = match &message.context_id {
+            None => None,
+            Some(id) => match &contexts[&(message.user_id.clone(), id.clone())] {
+                Ok(context) => context.as_ref(),
+                Err(err) => {
+                    tracing::warn!(%message_id, error = %err, "request context unreadable; SQS will redeliver");
+                    response.add_failure(message_id);
+                    continue;
+                }
+            },
+        };
+        decoded.push((message_id, message.into_tracked(context)));
+    }
+    decoded
 }
 
 /// Undoes the events of users whose erasure started meanwhile. The consent check came before

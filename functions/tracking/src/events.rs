@@ -12,7 +12,7 @@ use shared::http::{ApiJson, ClientAddress};
 use shared::queue::QueueName;
 use shared::responses::{JsonBody, SessionWrite};
 use shared::session::AuthUser;
-use shared::tracking::{RETENTION_SECONDS, TrackedEvent};
+use shared::tracking::{EventMessage, RETENTION_SECONDS, RequestContext};
 use utoipa::ToSchema;
 
 pub const MAX_EVENTS: usize = 100;
@@ -141,20 +141,30 @@ pub async fn record_events(
     if !consent::is_granted(&platform, &auth.user_id, PurposeId::AnalyticsCookies).await? {
         return Ok((StatusCode::ACCEPTED, Json(EventsAccepted { accepted: count, stored: 0 })));
     }
-    // Only stored events count against the user's daily quota (429 with Retry-After).
-    shared::throttle::take_event_quota(&platform, &auth.user_id, count as i64).await?;
     let ip = client.map(|c| c.0.0.to_string());
     let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(|ua| ua.chars().take(256).collect::<String>());
+    // The address and browser wait in the user's partition; the messages carry only its id.
+    let context = RequestContext { ip, user_agent };
+    let (context_id, context_item) = if context.ip.is_some() || context.user_agent.is_some() {
+        let id = ulid::Ulid::new().to_string();
+        let item = context.item(&auth.user_id, &id, now_ms / 1000).map_err(ApiError::internal)?;
+        (Some(id), Some(item))
+    } else {
+        (None, None)
+    };
+    // Only stored events count against the user's daily quota (429 with Retry-After); the
+    // context is written in the same request.
+    shared::throttle::take_event_quota(&platform, &auth.user_id, count as i64, context_item).await?;
     let received_at = now_ms / 1000;
     let bodies = request
         .events
         .into_iter()
         .zip(times)
         .map(|(event, occurred_at_ms)| {
-            let event = TrackedEvent {
+            let event = EventMessage {
                 event_id: ulid::Ulid::new().to_string(),
                 user_id: auth.user_id.clone(),
                 organisation_id: auth.organisation_id.clone(),
@@ -162,8 +172,7 @@ pub async fn record_events(
                 occurred_at_ms,
                 received_at,
                 properties: event.properties.unwrap_or_default(),
-                ip: ip.clone(),
-                user_agent: user_agent.clone(),
+                context_id: context_id.clone(),
             };
             serde_json::to_string(&event).map_err(ApiError::internal)
         })

@@ -108,7 +108,7 @@ pub async fn signup(platform: &Platform, form: SignupForm<'_>) -> Result<(), Acc
         Err(StoreError::ConditionFailed { .. }) => emails::already_registered(email.as_str(), form.lang),
         Err(err) => return Err(err.into()),
     };
-    mail::enqueue(platform.queue.as_ref(), vec![notice]).await?;
+    mail::enqueue(platform, vec![notice]).await?;
     Ok(())
 }
 
@@ -220,7 +220,7 @@ pub async fn change_password(
         )
         .await?;
     session::revoke_all(platform.store.as_ref(), &user.user_id, keep_session).await?;
-    mail::enqueue(platform.queue.as_ref(), vec![emails::password_changed(&user.email, user.lang)]).await?;
+    mail::enqueue(platform, vec![emails::password_changed(&user.email, user.lang)]).await?;
     Ok(())
 }
 

@@ -247,7 +247,7 @@ pub async fn remove_member(
         Err(err) => return Err(err.into()),
     }
     let organisation = super::load_organisation(platform, organisation_id).await?;
-    mail::enqueue(platform.queue.as_ref(), vec![removed_notice(&member.email, &organisation.name)]).await?;
+    mail::enqueue_erasure_notice(platform, vec![removed_notice(&member.email, &organisation.name)]).await?;
     // Erased as by their own cancellation: fenced at once, then the erasure job.
     super::erase_account(platform, &member).await?;
     tracing::info!(member_id, "member removed");

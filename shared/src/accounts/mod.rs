@@ -208,7 +208,7 @@ pub async fn start_email_change(
         emails::confirm_new_address(&platform.settings, new.as_str(), &token, user.lang),
         emails::address_change_requested(&user.email, user.lang),
     ];
-    mail::enqueue(platform.queue.as_ref(), notices).await?;
+    mail::enqueue(platform, notices).await?;
     Ok(())
 }
 
@@ -323,7 +323,7 @@ pub async fn invite_in(
     };
     platform.store.put(record.item(&token_hash, expires_at)?, Some(Condition::NotExists)).await?;
     let message = emails::invitation(&platform.settings, email.as_str(), &organisation.name, &token, lang);
-    mail::enqueue(platform.queue.as_ref(), vec![message]).await?;
+    mail::enqueue(platform, vec![message]).await?;
     Ok((email, expires_at))
 }
 

@@ -76,11 +76,7 @@ pub async fn request_password_reset(
     // (a new verification link is the way in).
     let Some(user) = owner(platform, &email).await?.filter(|u| u.email_verified) else { return Ok(()) };
     let token = issue(platform, &user, TokenKind::PasswordReset, RESET_TTL_SECONDS).await?;
-    mail::enqueue(
-        platform.queue.as_ref(),
-        vec![emails::reset_password(&platform.settings, &user.email, &token, user.lang)],
-    )
-    .await?;
+    mail::enqueue(platform, vec![emails::reset_password(&platform.settings, &user.email, &token, user.lang)]).await?;
     Ok(())
 }
 
@@ -92,11 +88,7 @@ pub async fn resend_verification(platform: &Platform, email: &str, client: Optio
     throttle(platform, (RESEND_PER_ACCOUNT, RESEND_PER_CLIENT), &email, client).await?;
     let Some(user) = owner(platform, &email).await?.filter(|u| !u.email_verified) else { return Ok(()) };
     let token = issue(platform, &user, TokenKind::VerifyEmail, VERIFICATION_TTL_SECONDS).await?;
-    mail::enqueue(
-        platform.queue.as_ref(),
-        vec![emails::verify_address(&platform.settings, &user.email, &token, user.lang)],
-    )
-    .await?;
+    mail::enqueue(platform, vec![emails::verify_address(&platform.settings, &user.email, &token, user.lang)]).await?;
     Ok(())
 }
 
@@ -143,7 +135,7 @@ mod set {
         revoke_tokens(platform, &user_id, &[TokenKind::ChangeEmail, TokenKind::PasswordReset]).await?;
         // The mailbox's owner is back in: earlier wrong guesses no longer lock them out.
         LOGIN_PER_ACCOUNT.clear(platform, &user.email_canonical).await?;
-        mail::enqueue(platform.queue.as_ref(), vec![emails::password_changed(&user.email, user.lang)]).await?;
+        mail::enqueue(platform, vec![emails::password_changed(&user.email, user.lang)]).await?;
         Ok(AccountRef { user_id, organisation_id: user.organisation_id })
     }
 

@@ -476,7 +476,7 @@ async fn finish_rights_request(
 ) -> Result<(), ErasureError> {
     if let (Some(to), Some(request)) = (notify, crate::rights::load(platform, request_id).await?) {
         let notice = crate::rights::emails::completed(&platform.settings, to, lang, &request);
-        crate::mail::enqueue(platform.queue.as_ref(), vec![notice]).await?;
+        crate::mail::enqueue_erasure_notice(platform, vec![notice]).await?;
     }
     let body = serde_json::to_string(&crate::rights::RightsMessage { request_id: request_id.to_owned() })
         .map_err(|err| ErasureError::Corrupt(err.to_string()))?;

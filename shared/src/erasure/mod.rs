@@ -64,6 +64,11 @@ pub const LOCATIONS: &[Location] = &[
         queries: |s| vec![Query::index(Index::Gsi3, crate::keys::user_rights(&s.user_id)).limit(1_000)],
     },
     Location {
+        name: "outgoing_mail",
+        description: "E-mails to the account's address waiting to be sent (deleted once sent, kept 15 days at most).",
+        queries: |s| vec![Query::index(Index::Gsi1, keys::outgoing_mail_partition(&s.canonical_email)).limit(1_000)],
+    },
+    Location {
         name: "usage_quota",
         description: "Counters of usage events stored per day (kept until the day ends).",
         queries: |s| vec![Query::partition(throttle::event_quota_partition(&s.user_id)).limit(1_000)],

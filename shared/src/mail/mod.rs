@@ -17,7 +17,10 @@ pub use mailbox::Mailbox;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::Platform;
+use crate::keys;
 use crate::queue::{Queue, QueueError, QueueName};
+use crate::store::{BatchOp, Index, Item};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -37,16 +40,22 @@ pub struct Email {
     pub organisation_id: Option<String>,
 }
 
-/// A message on the mail queue: one e-mail, sent at most once per `id`.
+/// A message on the mail queue: one e-mail, sent at most once per `id`. It carries ids only:
+/// the e-mail itself waits in the table under [`crate::keys::outgoing_mail`], filed under its
+/// recipient's address so that erasure deletes it (then the message finds nothing and is
+/// acknowledged), and a message in a dead-letter queue holds nothing personal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutgoingMail {
-    /// The idempotency key: a redelivered message with the same id is not sent again.
+    /// The idempotency key (a redelivered message with the same id is not sent again) and
+    /// the stored e-mail's id.
     pub id: String,
-    pub email: Email,
+    /// Only for mail that needs consent: a text for everyone, with no address (`to` is empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<Email>,
     /// For mail that needs consent (product updates, reminders): whose and for what. The
-    /// mail worker checks the consent when it sends, looks the address up then (the message
-    /// carries none), and adds the RFC 8058 unsubscribe headers and link.
+    /// mail worker checks the consent when it sends, looks the address up then, and adds the
+    /// RFC 8058 unsubscribe headers and link.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consent: Option<ConsentedRecipient>,
 }
@@ -58,16 +67,69 @@ pub struct ConsentedRecipient {
     pub purpose: crate::consent::PurposeId,
 }
 
-/// Puts e-mails on the mail queue (every e-mail the system sends goes this way).
-pub async fn enqueue(queue: &dyn Queue, emails: Vec<Email>) -> Result<(), QueueError> {
-    let bodies = emails
-        .into_iter()
-        .map(|email| {
-            let message = OutgoingMail { id: ulid::Ulid::new().to_string(), email, consent: None };
-            serde_json::to_string(&message).map_err(|err| QueueError::Invalid(err.to_string()))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    queue.send_batch(QueueName::Mail, bodies).await
+/// How long a stored e-mail waits for the mail worker at most: longer than a message can
+/// wait in a queue and its dead-letter queue (14 days), so a redriven message still finds it.
+/// The worker deletes it once sent.
+pub const OUTGOING_MAIL_SECONDS: i64 = 15 * 24 * 3600;
+
+/// Puts e-mails on the mail queue (every e-mail the system sends goes this way). Each is
+/// stored, filed under its recipient's address (erasure deletes what still waits), and the
+/// message carries only its id.
+pub async fn enqueue(platform: &Platform, emails: Vec<Email>) -> Result<(), QueueError> {
+    queue_stored(platform, emails, true).await
+}
+
+/// [`enqueue`] for the notices of an erasure itself (a removed member, the erasure done):
+/// they must reach the person after their erasure started, so they are not filed under the
+/// address. They are deleted once sent and expire after [`OUTGOING_MAIL_SECONDS`].
+pub async fn enqueue_erasure_notice(platform: &Platform, emails: Vec<Email>) -> Result<(), QueueError> {
+    queue_stored(platform, emails, false).await
+}
+
+async fn queue_stored(platform: &Platform, emails: Vec<Email>, filed: bool) -> Result<(), QueueError> {
+    let expires_at = platform.clock.epoch_seconds() + OUTGOING_MAIL_SECONDS;
+    let mut writes = Vec::with_capacity(emails.len());
+    let mut bodies = Vec::with_capacity(emails.len());
+    for email in emails {
+        let id = ulid::Ulid::new().to_string();
+        let mut item = Item::new(keys::outgoing_mail(&id), "outgoing_mail")
+            .with_data(&email)
+            .map_err(|err| QueueError::Invalid(err.to_string()))?
+            .expires_at(expires_at);
+        if filed {
+            item = item.with_index(Index::Gsi1, keys::outgoing_mail_index(&canonical(&email.to), &id));
+        }
+        writes.push(BatchOp::Put(item));
+        let message = OutgoingMail { id, email: None, consent: None };
+        bodies.push(serde_json::to_string(&message).map_err(|err| QueueError::Invalid(err.to_string()))?);
+    }
+    // Stored first: a message never points at nothing it was meant to find.
+    for chunk in writes.chunks(crate::store::MAX_BATCH_WRITE_ITEMS) {
+        platform.store.batch_write(chunk.to_vec()).await.map_err(|err| QueueError::Backend(Box::new(err)))?;
+    }
+    platform.queue.send_batch(QueueName::Mail, bodies).await
+}
+
+/// The address as accounts and erasure identify it (see `domain::EmailAddress::canonical`).
+fn canonical(to: &str) -> String {
+    match crate::domain::EmailAddress::parse(to) {
+        Ok(address) => address.canonical().to_owned(),
+        Err(_) => to.trim().to_lowercase(),
+    }
+}
+
+/// The stored e-mail of a message, or `None` when it is gone (its recipient was erased, or it
+/// was sent and deleted).
+pub async fn stored(platform: &Platform, mail_id: &str) -> Result<Option<Email>, crate::store::StoreError> {
+    match platform.store.get(&keys::outgoing_mail(mail_id)).await? {
+        Some(item) if !item.is_expired_at(platform.clock.epoch_seconds()) => Ok(Some(item.data()?)),
+        _ => Ok(None),
+    }
+}
+
+/// Deletes a sent e-mail: the address is kept no longer than needed.
+pub async fn forget(platform: &Platform, mail_id: &str) -> Result<(), crate::store::StoreError> {
+    platform.store.delete(&keys::outgoing_mail(mail_id), None).await.map(|_| ())
 }
 
 /// Queues one e-mail per user for a purpose that needs consent (in batches of 10). Only the
@@ -84,7 +146,7 @@ pub async fn enqueue_consented(
         .map(|user_id| {
             let message = OutgoingMail {
                 id: ulid::Ulid::new().to_string(),
-                email: Email {
+                email: Some(Email {
                     to: String::new(),
                     subject: subject.to_owned(),
                     text: text.to_owned(),
@@ -92,7 +154,7 @@ pub async fn enqueue_consented(
                     headers: Vec::new(),
                     category: purpose.as_str().to_owned(),
                     organisation_id: None,
-                },
+                }),
                 consent: Some(ConsentedRecipient { user_id: user_id.clone(), purpose }),
             };
             serde_json::to_string(&message).map_err(|err| QueueError::Invalid(err.to_string()))

@@ -141,7 +141,7 @@ pub async fn deny(platform: &Platform, actor: &Actor, id: &str, reason: &str) ->
         && let Ok(user) = accounts::load_user(platform, user_id).await
     {
         let notice = emails::denied(&user.email, user.lang, &request, &reason, &platform.settings);
-        mail::enqueue(platform.queue.as_ref(), vec![notice]).await?;
+        mail::enqueue(platform, vec![notice]).await?;
     }
     Ok(request)
 }
@@ -186,8 +186,7 @@ pub async fn extend(
     if let Some(user_id) = &request.user_id
         && let Ok(user) = accounts::load_user(platform, user_id).await
     {
-        mail::enqueue(platform.queue.as_ref(), vec![emails::extended(&user.email, user.lang, &request, &reason)])
-            .await?;
+        mail::enqueue(platform, vec![emails::extended(&user.email, user.lang, &request, &reason)]).await?;
     }
     Ok(request)
 }

@@ -198,7 +198,7 @@ async fn file_checked(
             }
         }
     }
-    mail::enqueue(platform.queue.as_ref(), notices).await?;
+    mail::enqueue(platform, notices).await?;
     tracing::info!(request_id = %request.id, kind = request.kind.as_str(), "rights request filed");
     Ok(request)
 }

@@ -24,6 +24,7 @@ on_both_engines!(
     an_organisation_cancellation_fans_out_and_leaves_nothing,
     bad_input_to_erasure,
     the_logs_of_a_journey_to_erasure_hold_no_address,
+    a_mail_waiting_for_the_subject_is_erased_and_its_message_does_nothing,
 );
 
 /// Log lines, as the Lambdas write them (JSON), captured on this thread.
@@ -81,6 +82,30 @@ async fn assert_no_trace(b: &Backend, who: &Session, email: &str) {
     let lower = email.to_lowercase();
     let traces = b.traces_of(&[who.user_id.as_str(), email, lower.as_str(), hash.as_str()]).await;
     assert!(traces.is_empty(), "traces of the erased person: {traces:#?}");
+}
+
+async fn a_mail_waiting_for_the_subject_is_erased_and_its_message_does_nothing(b: Backend) {
+    let ada = b.admin("ada@example.com", PASSWORD, "Engines").await;
+    let grace = b.member(&ada, "grace@example.com", PASSWORD, "member").await;
+    b.deliver_mail().await;
+    let (status, _) = b.post("/v1/password-reset-requests", Auth::None, json!({"email": "grace@example.com"})).await;
+    assert_eq!(status, 202);
+    // The message holds the stored e-mail's id only; the e-mail waits filed under her address.
+    let queued = b.queued.all();
+    let (_, body) = queued.last().expect("the reset e-mail is queued");
+    assert!(!body.contains("grace"), "{body}");
+
+    b.cancel("/v1/me", &grace, PASSWORD).await;
+    // The message stays on the queue (the e-mail was erased, not the message), and does nothing.
+    b.deliver_mail().await;
+    let to_grace: Vec<String> = infentre_tests::outbox_files(&b.outbox)
+        .into_iter()
+        .filter(|m| m.contains("To: grace@example.com") && m.contains("Reset your password"))
+        .collect();
+    assert!(to_grace.is_empty(), "an erased person's waiting e-mail is not sent: {to_grace:?}");
+    assert!(b.platform.queue.receive_dead_letters(QueueName::Mail, 10).await.unwrap().is_empty(), "acknowledged");
+    assert!(b.platform.queue.receive(QueueName::Mail, 10, Duration::from_secs(1)).await.unwrap().is_empty());
+    assert_no_trace(&b, &grace, "grace@example.com").await;
 }
 
 async fn with_events(b: &Backend, who: &Session, n: usize) {

@@ -125,6 +125,10 @@ async fn a_removed_member_is_erased_and_told(b: Backend) {
     b.process_rights().await;
     let (_, members) = b.get("/v1/organisations/current/members", ada.bearer()).await;
     assert_eq!(members["items"].as_array().unwrap().len(), 1);
+    // Until the mail worker sends it, the notice of her removal waits with her address
+    // (not filed under it: her erasure must not delete it); once sent it is gone.
+    assert_eq!(b.count_of(GRACE).await, 1, "the removal notice waits to be sent");
+    b.deliver_mail().await;
     // Nothing about her remains but the history's entry, which holds her id and no more.
     assert_eq!(b.count_of(GRACE).await, 0);
     let traces: Vec<_> =

@@ -139,7 +139,8 @@ async fn a_members_erasure_waits_for_the_admin_then_leaves_nothing_but_an_anonym
     assert!(last["note"].as_str().unwrap().contains("verified: 0 items left"), "{last}");
     assert_eq!(done["history"][0]["by"], "requester");
 
-    // Looking through everything: nothing about the member remains.
+    // Looking through everything (the completion notice sent): nothing about the member remains.
+    b.deliver_mail().await;
     let table = b.table_text().await;
     for needle in [member.user_id.as_str(), MEMBER, "Please forget me", "page views"] {
         let found: Vec<&String> = table.iter().filter(|t| t.contains(needle)).collect();

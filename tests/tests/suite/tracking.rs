@@ -8,6 +8,7 @@ use shared::clock::Clock;
 use shared::queue::QueueName;
 
 const PASSWORD: &str = "usage data is personal";
+const CLIENT_IP: &str = "203.0.113.9";
 
 async fn user(b: &Backend) -> Session {
     b.admin("ada@example.com", PASSWORD, "Analytical Engines").await
@@ -24,6 +25,8 @@ async fn send_events(b: &Backend, session: &Session, body: Value) -> (u16, Value
         .header("content-type", "application/json")
         .header("authorization", format!("Bearer {}", session.token))
         .header("user-agent", "Mozilla/5.0 (Test) Firefox/999")
+        // As the server puts it: the TCP peer (locally) or API Gateway's source address.
+        .extension(shared::http::ClientAddress(CLIENT_IP.parse().unwrap()))
         .body(axum::body::Body::from(body.to_string()))
         .unwrap();
     let response = tower::ServiceExt::oneshot(b.app.clone(), request).await.unwrap();
@@ -54,7 +57,7 @@ async fn a_users_daily_quota_of_stored_events_answers_429_with_retry_after(b: Ba
     let limit = b.platform.settings.events_per_user_day;
     assert_eq!(limit, 10_000, "the default");
     // Most of today's quota is used (as by 99 full requests and 50 events).
-    shared::throttle::take_event_quota(&b.platform, &ada.user_id, limit - 60).await.unwrap();
+    shared::throttle::take_event_quota(&b.platform, &ada.user_id, limit - 60, None).await.unwrap();
 
     assert_eq!(send_events(&b, &ada, events(50)).await.0, 202);
     let (status, _, problem) = call(&b.app, "POST", "/v1/events", ada.bearer(), Some(events(20))).await;
@@ -87,6 +90,12 @@ async fn with_consent_events_are_stored_with_browser_information(b: Backend) {
     let stored = stored_events(&b).await;
     assert_eq!(stored.len(), 3);
     assert!(stored.iter().all(|t| t.contains("Firefox/999")), "browser information kept with consent");
+    assert!(stored.iter().all(|t| t.contains(CLIENT_IP)), "the address kept with consent");
+    // It travelled beside the queue, not in it: the messages carried the request context's id.
+    let bodies: Vec<String> =
+        b.queued.all().into_iter().filter(|(q, _)| *q == QueueName::Tracking).map(|(_, body)| body).collect();
+    assert_eq!(bodies.len(), 3);
+    assert!(bodies.iter().all(|body| body.contains("\"context_id\"") && !body.contains(CLIENT_IP)), "{bodies:?}");
 }
 
 async fn without_consent_nothing_is_stored(b: Backend) {
@@ -206,6 +215,8 @@ async fn ingestion_costs_full_batches_and_no_read_per_event() {
 
     send_events(&b, &ada, events(75)).await;
     assert_eq!(requests.get("SQS.SendMessageBatch"), 8, "⌈75/10⌉");
+    assert_eq!(requests.get("DynamoDB.TransactWriteItems"), 1, "the day's quota and the request's context together");
+    assert_eq!(requests.get("DynamoDB.UpdateItem"), 0, "the quota is taken in that transaction");
     requests.reset();
     b.store_events().await;
 
@@ -214,8 +225,9 @@ async fn ingestion_costs_full_batches_and_no_read_per_event() {
     // With marketing sync on: analytics_cookies, then marketing_sharing (not granted here).
     assert_eq!(
         requests.get("DynamoDB.GetItem"),
-        3,
-        "one check per purpose and one of the erasure fence (after the write) for the user, none per event"
+        4,
+        "one check per purpose, one of the erasure fence (after the write) for the user, and one of the \
+         request's address and browser (the messages carry only its id), none per event"
     );
     assert_eq!(requests.get("SQS.SendMessageBatch"), 0, "nothing queued for sharing without its consent");
 }
