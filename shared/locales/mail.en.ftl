@@ -75,3 +75,11 @@ failed-subject = We could not complete your { $what }
 failed-body = We could not complete your { $what } ({ $id }). Our staff have been alerted and will follow up before { $due }.
 
     You may contact our data protection officer at { $dpo }.
+resolved-subject = Your { $what } is closed
+resolved-completed = It was carried out by our staff.
+resolved-refused = It could not be carried out, and is closed.
+resolved-body = Our staff have closed your { $what } ({ $id }). { $outcome }
+
+    Why: { $reason }
+
+    You may contact our data protection officer at { $dpo }, or complain to { $authority } ({ $authority_url }).

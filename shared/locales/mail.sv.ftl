@@ -74,3 +74,11 @@ failed-subject = Vi kunde inte slutföra din { $what }
 failed-body = Vi kunde inte slutföra din { $what } ({ $id }). Vår personal har larmats och följer upp före { $due }.
 
     Du kan kontakta vårt dataskyddsombud på { $dpo }.
+resolved-subject = Din { $what } är avslutad
+resolved-completed = Vår personal har genomfört den.
+resolved-refused = Den kunde inte genomföras och är avslutad.
+resolved-body = Vår personal har avslutat din { $what } ({ $id }). { $outcome }
+
+    Varför: { $reason }
+
+    Du kan kontakta vårt dataskyddsombud på { $dpo } eller klaga hos { $authority } ({ $authority_url }).

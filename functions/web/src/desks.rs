@@ -22,7 +22,7 @@ use shared::accounts::{self, AccountError};
 use shared::domain::{EmailAddress, Role};
 use shared::erasure::Retained;
 use shared::error::ApiError;
-use shared::rights::decisions::{self, Actor, DecisionError};
+use shared::rights::decisions::{self, Actor, DecisionError, Resolution};
 use shared::rights::{RequestType, RightsRequest, Status};
 use shared::session::{self, AuthUser, SessionRecord};
 use shared::store::StoreError;
@@ -46,6 +46,7 @@ pub fn routes() -> Router<Platform> {
         .route("/admin/cancel", post(cancel_organisation))
         .route("/operator", get(operator_desk))
         .route("/operator/rights-requests/extend", post(extend))
+        .route("/operator/rights-requests/resolve", post(resolve))
         .route("/desks.css", get(stylesheet))
 }
 
@@ -57,7 +58,7 @@ async fn stylesheet() -> Response {
 }
 
 /// What a change did, shown once back on the desk: the codes a redirect may carry.
-const DONE: [&str; 8] = [
+const DONE: [&str; 10] = [
     "role-changed",
     "member-removed",
     "invited",
@@ -66,8 +67,10 @@ const DONE: [&str; 8] = [
     "denied",
     "recipient-erased",
     "extended",
+    "retried",
+    "resolved",
 ];
-const ERRORS: [&str; 14] = [
+const ERRORS: [&str; 17] = [
     "wrong-password",
     "last-admin",
     "self-removal",
@@ -82,6 +85,9 @@ const ERRORS: [&str; 14] = [
     "not-pending",
     "rate-limited",
     "invalid-role",
+    "not-failed",
+    "another-open",
+    "invalid-action",
 ];
 
 #[derive(Debug, Default, Deserialize)]
@@ -299,6 +305,8 @@ fn decision_outcome(
         Err(DecisionError::InvalidReason) => "invalid-reason",
         Err(DecisionError::InvalidDays) => "invalid-days",
         Err(DecisionError::Conflict) => "conflict",
+        Err(DecisionError::NotFailed) => "not-failed",
+        Err(DecisionError::AnotherOpen) => "another-open",
         Err(DecisionError::NotAdmin | DecisionError::NotOperator) => {
             return forbidden(platform, headers, desk.refusal());
         }
@@ -550,7 +558,16 @@ pub struct ExtendForm {
     days: String,
 }
 
-form_token!(RoleForm, RemoveForm, InviteForm, IdForm, ReasonForm, EmailForm, PasswordForm, ExtendForm);
+#[derive(Debug, Deserialize)]
+pub struct ResolveForm {
+    csrf: String,
+    id: String,
+    action: String,
+    #[serde(default)]
+    reason: String,
+}
+
+form_token!(RoleForm, RemoveForm, InviteForm, IdForm, ReasonForm, EmailForm, PasswordForm, ExtendForm, ResolveForm);
 
 fn parse_role(role: &str) -> Option<Role> {
     match role {
@@ -703,6 +720,8 @@ pub struct OpenRow {
     pub due: String,
     pub overdue: bool,
     pub extended: Option<String>,
+    /// Failed: why (kinds and counts only); it can be tried again or closed.
+    pub failed: Option<String>,
 }
 
 pub struct ComplaintRow {
@@ -765,6 +784,7 @@ pub async fn operator_desk(
             due: date_time(q.due_at),
             overdue: q.due_at < now,
             extended: q.extension.as_ref().map(|e| l.t1("desk-extended-by", "days", &e.days.to_string())),
+            failed: (q.status == Status::Failed).then(|| q.failure_reason.unwrap_or_default()),
             id: q.id,
         })
         .collect();
@@ -814,6 +834,26 @@ pub async fn extend(
     let Ok(days) = form.days.trim().parse::<i64>() else { return back(Desk::Operator, Err("invalid-days")) };
     let result = decisions::extend(&platform, &actor(&session), &form.id, &form.reason, days).await;
     decision_outcome(&platform, &headers, Desk::Operator, result, "extended")
+}
+
+/// Resolves a failed request: tries it again, or closes it as completed or refused.
+pub async fn resolve(
+    State(platform): State<Platform>,
+    headers: HeaderMap,
+    form: Result<Form<ResolveForm>, FormRejection>,
+) -> Response {
+    let (session, form) = match posted(&platform, &headers, form, Desk::Operator).await {
+        Ok(posted) => posted,
+        Err(response) => return response,
+    };
+    let (resolution, done) = match form.action.as_str() {
+        "retry" => (Resolution::Retry, "retried"),
+        "complete" => (Resolution::Complete, "resolved"),
+        "refuse" => (Resolution::Refuse, "resolved"),
+        _ => return back(Desk::Operator, Err("invalid-action")),
+    };
+    let result = decisions::resolve(&platform, &actor(&session), &form.id, resolution, Some(&form.reason)).await;
+    decision_outcome(&platform, &headers, Desk::Operator, result, done)
 }
 
 #[cfg(test)]

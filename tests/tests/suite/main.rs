@@ -22,6 +22,7 @@ mod one_machine;
 mod panics;
 mod queue_contract;
 mod recovery;
+mod resolution;
 mod retention;
 mod retention_sweeper;
 mod rights;

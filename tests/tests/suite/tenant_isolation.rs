@@ -14,7 +14,7 @@ const PASSWORD: &str = "tenants never meet";
 
 /// Every operation with a path parameter, as the document lists them. A new one fails
 /// [`the_isolation_test_covers_every_operation_taking_an_id`] until it is tried below.
-const COVERED: [&str; 13] = [
+const COVERED: [&str; 14] = [
     "GET /v1/consent-receipts/{receipt_id}",
     "GET /v1/erasure-jobs/{job_id}",
     "GET /v1/exports/{key}",
@@ -28,6 +28,7 @@ const COVERED: [&str; 13] = [
     "POST /v1/rights-requests/{id}/deny",
     "GET /v1/rights-requests/{id}/export",
     "POST /v1/rights-requests/{id}/extend",
+    "POST /v1/rights-requests/{id}/resolve",
 ];
 
 #[test]
@@ -131,6 +132,7 @@ async fn another_organisation_gets_refusals_that_name_nothing_of_ours(b: Backend
             ("POST", format!("/v1/rights-requests/{pending}/deny"), Some(json!({"reason": "mine now"})), &[404]),
             // Only operators extend; neither of them is one.
             ("POST", format!("/v1/rights-requests/{pending}/extend"), Some(json!({"reason": "x", "days": 5})), &[403]),
+            ("POST", format!("/v1/rights-requests/{pending}/resolve"), Some(json!({"action": "retry"})), &[403]),
             // Members and invitations: their admin finds none of ours (404), their member may
             // not manage members at all (403).
             (
