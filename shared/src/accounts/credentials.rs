@@ -181,7 +181,7 @@ pub async fn login(
     drop(by_account);
     LOGIN_PER_ACCOUNT.clear(platform, email.canonical()).await?;
 
-    let operator = platform.settings.operators.iter().any(|o| o == &user.email_canonical);
+    let operator = super::operators::is_operator(platform, &user).await?;
     let session = session::create(platform, &user.user_id, &user.organisation_id, user.role, operator).await?;
     super::records::note_activity(platform.store.as_ref(), &user.user_id, platform.clock.epoch_seconds()).await?;
     Ok(SignedIn { user, session })

@@ -19,6 +19,7 @@ mod mail_pipeline;
 mod marketing;
 mod membership;
 mod one_machine;
+mod operators;
 mod panics;
 mod queue_contract;
 mod recovery;
