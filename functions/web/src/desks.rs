@@ -427,7 +427,7 @@ pub async fn admin_desk(
     };
     let r = request(&platform, &headers, "/admin", "desk-admin-title");
     let l = &r.layout;
-    let (done, error) = flash(l.lang.catalog(), &query.map(|Query(q)| q).unwrap_or_default());
+    let (done, error) = flash(crate::i18n::catalog(l.lang), &query.map(|Query(q)| q).unwrap_or_default());
     let email_of = |user_id: &str| members.iter().find(|m| m.user_id == user_id).map(|m| m.email.clone());
     let history = history
         .iter()
@@ -491,7 +491,7 @@ pub async fn admin_desk(
             })
             .collect(),
         history,
-        retained: retained.into_iter().map(|r| retained_row(l.lang.catalog(), r)).collect(),
+        retained: retained.into_iter().map(|r| retained_row(crate::i18n::catalog(l.lang), r)).collect(),
         l: r.layout,
     };
     render(StatusCode::OK, &page, r.set_cookie)
@@ -700,7 +700,7 @@ pub async fn cancel_organisation(
     match membership::cancel_organisation(&platform, acting, &form.password).await {
         Ok((_job, retained)) => {
             let r = request(&platform, &headers, "/", "desk-cancelled-title");
-            let retained = retained.into_iter().map(|x| retained_row(r.layout.lang.catalog(), x)).collect();
+            let retained = retained.into_iter().map(|x| retained_row(crate::i18n::catalog(r.layout.lang), x)).collect();
             let mut response = render(StatusCode::OK, &Cancelled { l: r.layout, retained }, r.set_cookie);
             // Every session died with the accounts; the cookie goes too.
             response.headers_mut().append(header::SET_COOKIE, session::clear_cookie());
@@ -774,7 +774,7 @@ pub async fn operator_desk(
     let now = platform.clock.epoch_seconds();
     let r = request(&platform, &headers, "/operator", "desk-operator-title");
     let l = &r.layout;
-    let (done, error) = flash(l.lang.catalog(), &query.map(|Query(q)| q).unwrap_or_default());
+    let (done, error) = flash(crate::i18n::catalog(l.lang), &query.map(|Query(q)| q).unwrap_or_default());
     let open: Vec<OpenRow> = open
         .into_iter()
         .map(|q| OpenRow {
@@ -878,20 +878,23 @@ mod tests {
             .chain(["desk-kind-invoice".to_owned()]);
         for id in composed {
             for lang in Lang::ALL {
-                assert!(lang.catalog().has(&id), "{lang:?} lacks {id}");
+                assert!(crate::i18n::catalog(lang).has(&id), "{lang:?} lacks {id}");
             }
         }
     }
 
     #[test]
     fn only_known_codes_are_shown_back() {
-        let shown = flash(Lang::En.catalog(), &Flash { done: Some("approved".into()), error: Some("<script>".into()) });
+        let shown = flash(
+            crate::i18n::catalog(Lang::En),
+            &Flash { done: Some("approved".into()), error: Some("<script>".into()) },
+        );
         assert_eq!(shown, (Some("The request was approved and is being carried out.".into()), None));
     }
 
     #[test]
     fn a_record_kind_without_a_text_keeps_its_name() {
-        let l = Lang::Sv.catalog();
+        let l = crate::i18n::catalog(Lang::Sv);
         let row = retained_row(
             l,
             Retained {
