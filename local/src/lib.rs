@@ -5,6 +5,7 @@
 
 mod delivery;
 pub mod inbox;
+pub mod operators;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -40,6 +41,8 @@ pub enum StartError {
     Listen { addr: SocketAddr, source: std::io::Error },
     #[error("the server stopped: {0}")]
     Serve(std::io::Error),
+    #[error("cannot seed the operators' allow-list: {0}")]
+    Store(#[from] shared::store::StoreError),
 }
 
 pub use delivery::{MAIL_TRANSPORT, MailTransport};
@@ -175,6 +178,8 @@ pub async fn serve_on(
     sweep_every: Duration,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
+    // The allow-list records follow the setting from the start (each is also seeded on use).
+    shared::accounts::operators::seed_from_settings(&local.engine.platform).await?;
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "serving");
     }

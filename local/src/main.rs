@@ -34,12 +34,27 @@ enum Command {
     /// The hello@ mailbox.
     #[command(subcommand)]
     Inbox(InboxCommand),
+    /// Manage the operators' allow-list (besides `INFENTRE_OPERATORS`).
+    Operator {
+        #[command(subcommand)]
+        action: OperatorAction,
+    },
 }
 
 #[derive(Subcommand)]
 enum InboxCommand {
     /// Take in one `.eml` file as an e-mail to hello@ (a case, and the answer to its sender).
     Import { file: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum OperatorAction {
+    /// Put an address on the list (its first verified account becomes an operator).
+    Add { address: String },
+    /// Take an address off the list.
+    Remove { address: String },
+    /// Show the list.
+    List,
 }
 
 #[tokio::main]
@@ -71,6 +86,17 @@ async fn main() -> ExitCode {
                 }
                 Err(err) => Err(err.to_string()),
             },
+            Err(err) => Err(err.to_string()),
+        },
+        Command::Operator { action } => match infentre::open_from_env(&cli.data_dir, cli.addr) {
+            Ok(local) => {
+                let command = match action {
+                    OperatorAction::Add { address } => infentre::operators::OperatorCommand::Add(address),
+                    OperatorAction::Remove { address } => infentre::operators::OperatorCommand::Remove(address),
+                    OperatorAction::List => infentre::operators::OperatorCommand::List,
+                };
+                infentre::operators::run(&local.engine.platform, command).await.map(|line| println!("{line}"))
+            }
             Err(err) => Err(err.to_string()),
         },
         Command::Serve => match infentre::open_from_env(&cli.data_dir, cli.addr) {

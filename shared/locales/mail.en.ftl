@@ -109,3 +109,11 @@ policy-change-body = We have published a new version of our privacy notice (vers
     Read it here: { $link }
 
     Where the new version changes how we use your information for a purpose you agreed to, we will ask you again the next time you sign in, and you can change your choices at any time in your account.
+resolved-subject = Your { $what } is closed
+resolved-completed = It was carried out by our staff.
+resolved-refused = It could not be carried out, and is closed.
+resolved-body = Our staff have closed your { $what } ({ $id }). { $outcome }
+
+    Why: { $reason }
+
+    You may contact our data protection officer at { $dpo }, or complain to { $authority } ({ $authority_url }).

@@ -108,3 +108,11 @@ policy-change-body = Vi har publicerat en ny version av vår integritetspolicy (
     Läs den här: { $link }
 
     Om den nya versionen ändrar hur vi använder dina uppgifter för ett ändamål du har samtyckt till frågar vi dig igen nästa gång du loggar in, och du kan alltid ändra dina val i ditt konto.
+resolved-subject = Din { $what } är avslutad
+resolved-completed = Vår personal har genomfört den.
+resolved-refused = Den kunde inte genomföras och är avslutad.
+resolved-body = Vår personal har avslutat din { $what } ({ $id }). { $outcome }
+
+    Varför: { $reason }
+
+    Du kan kontakta vårt dataskyddsombud på { $dpo } eller klaga hos { $authority } ({ $authority_url }).

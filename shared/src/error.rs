@@ -251,11 +251,12 @@ impl From<crate::rights::decisions::DecisionError> for ApiError {
         match err {
             E::NotFound => ApiError::not_found(err.to_string()),
             E::NotAdmin | E::NotOperator => ApiError::forbidden(err.to_string()),
-            E::NotAwaitingApproval | E::NotOpen | E::Illegal(_) => {
+            E::NotAwaitingApproval | E::NotOpen | E::NotFailed | E::Illegal(_) => {
                 ApiError::conflict("invalid_status", err.to_string())
             }
             E::AlreadyExtended => ApiError::conflict("already_extended", err.to_string()),
             E::DeadlinePassed => ApiError::conflict("deadline_passed", err.to_string()),
+            E::AnotherOpen => ApiError::conflict("duplicate_request", err.to_string()),
             E::InvalidReason => ApiError::unprocessable("invalid_reason", err.to_string()),
             E::InvalidDays => ApiError::unprocessable("invalid_days", err.to_string()),
             E::Conflict => ApiError::conflict("conflict", err.to_string()),

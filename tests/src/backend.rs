@@ -467,6 +467,8 @@ pub async fn moto() -> Backend {
                 .merge(consent::routes())
                 .merge(tracking::routes())
                 .merge(rights::routes())
+                // The pages too (the web function), so their form posts run on both engines.
+                .merge(web::routes())
                 .with_state(platform.clone()),
         ),
         mail: mail_poller(&platform, mailer.clone()),

@@ -24,6 +24,7 @@ pub fn routes() -> Router<Platform> {
         .route("/v1/rights-requests/{id}/approve", post(requests::decisions::approve))
         .route("/v1/rights-requests/{id}/deny", post(requests::decisions::deny))
         .route("/v1/rights-requests/{id}/extend", post(requests::decisions::extend))
+        .route("/v1/rights-requests/{id}/resolve", post(requests::decisions::resolve))
         .route("/v1/rights-requests/{id}/export", get(requests::views::export))
         .route("/v1/operator/rights-requests", get(requests::views::list_open))
         .route("/v1/operator/retention-reports", get(retention_reports::retention_reports))
@@ -48,6 +49,7 @@ pub fn routes() -> Router<Platform> {
         requests::decisions::approve,
         requests::decisions::deny,
         requests::decisions::extend,
+        requests::decisions::resolve,
         requests::views::export,
         requests::views::list_open,
         retention_reports::retention_reports,

@@ -227,7 +227,7 @@ pub async fn sign_up(
         organisation_name: &form.organisation_name,
         region: None,
         client: client.map(|c| c.0.0),
-        lang: crate::i18n::Lang::negotiate(&headers).shared(),
+        lang: crate::i18n::negotiate(&headers),
     };
     match accounts::signup(&platform, signup).await {
         // The same answer whether or not the address was taken: its owner gets a notice.

@@ -50,7 +50,7 @@ pub fn render_script(platform: &Platform) -> String {
     let texts = Lang::ALL
         .into_iter()
         .map(|lang| {
-            let catalog = lang.catalog();
+            let catalog = crate::i18n::catalog(lang);
             let messages = MESSAGES.into_iter().map(|id| (id, catalog.t(&format!("banner-{id}")))).collect();
             (lang.code(), messages)
         })

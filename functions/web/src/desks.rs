@@ -22,7 +22,7 @@ use shared::accounts::{self, AccountError};
 use shared::domain::{EmailAddress, Role};
 use shared::erasure::Retained;
 use shared::error::ApiError;
-use shared::rights::decisions::{self, Actor, DecisionError};
+use shared::rights::decisions::{self, Actor, DecisionError, Resolution};
 use shared::rights::{RequestType, RightsRequest, Status};
 use shared::session::{self, AuthUser, SessionRecord};
 use shared::store::StoreError;
@@ -46,6 +46,7 @@ pub fn routes() -> Router<Platform> {
         .route("/admin/cancel", post(cancel_organisation))
         .route("/operator", get(operator_desk))
         .route("/operator/rights-requests/extend", post(extend))
+        .route("/operator/rights-requests/resolve", post(resolve))
         .route("/desks.css", get(stylesheet))
 }
 
@@ -57,7 +58,7 @@ async fn stylesheet() -> Response {
 }
 
 /// What a change did, shown once back on the desk: the codes a redirect may carry.
-const DONE: [&str; 8] = [
+const DONE: [&str; 10] = [
     "role-changed",
     "member-removed",
     "invited",
@@ -66,8 +67,10 @@ const DONE: [&str; 8] = [
     "denied",
     "recipient-erased",
     "extended",
+    "retried",
+    "resolved",
 ];
-const ERRORS: [&str; 14] = [
+const ERRORS: [&str; 17] = [
     "wrong-password",
     "last-admin",
     "self-removal",
@@ -82,6 +85,9 @@ const ERRORS: [&str; 14] = [
     "not-pending",
     "rate-limited",
     "invalid-role",
+    "not-failed",
+    "another-open",
+    "invalid-action",
 ];
 
 #[derive(Debug, Default, Deserialize)]
@@ -299,6 +305,8 @@ fn decision_outcome(
         Err(DecisionError::InvalidReason) => "invalid-reason",
         Err(DecisionError::InvalidDays) => "invalid-days",
         Err(DecisionError::Conflict) => "conflict",
+        Err(DecisionError::NotFailed) => "not-failed",
+        Err(DecisionError::AnotherOpen) => "another-open",
         Err(DecisionError::NotAdmin | DecisionError::NotOperator) => {
             return forbidden(platform, headers, desk.refusal());
         }
@@ -419,7 +427,7 @@ pub async fn admin_desk(
     };
     let r = request(&platform, &headers, "/admin", "desk-admin-title");
     let l = &r.layout;
-    let (done, error) = flash(l.lang.catalog(), &query.map(|Query(q)| q).unwrap_or_default());
+    let (done, error) = flash(crate::i18n::catalog(l.lang), &query.map(|Query(q)| q).unwrap_or_default());
     let email_of = |user_id: &str| members.iter().find(|m| m.user_id == user_id).map(|m| m.email.clone());
     let history = history
         .iter()
@@ -483,7 +491,7 @@ pub async fn admin_desk(
             })
             .collect(),
         history,
-        retained: retained.into_iter().map(|r| retained_row(l.lang.catalog(), r)).collect(),
+        retained: retained.into_iter().map(|r| retained_row(crate::i18n::catalog(l.lang), r)).collect(),
         l: r.layout,
     };
     render(StatusCode::OK, &page, r.set_cookie)
@@ -550,7 +558,16 @@ pub struct ExtendForm {
     days: String,
 }
 
-form_token!(RoleForm, RemoveForm, InviteForm, IdForm, ReasonForm, EmailForm, PasswordForm, ExtendForm);
+#[derive(Debug, Deserialize)]
+pub struct ResolveForm {
+    csrf: String,
+    id: String,
+    action: String,
+    #[serde(default)]
+    reason: String,
+}
+
+form_token!(RoleForm, RemoveForm, InviteForm, IdForm, ReasonForm, EmailForm, PasswordForm, ExtendForm, ResolveForm);
 
 fn parse_role(role: &str) -> Option<Role> {
     match role {
@@ -683,7 +700,7 @@ pub async fn cancel_organisation(
     match membership::cancel_organisation(&platform, acting, &form.password).await {
         Ok((_job, retained)) => {
             let r = request(&platform, &headers, "/", "desk-cancelled-title");
-            let retained = retained.into_iter().map(|x| retained_row(r.layout.lang.catalog(), x)).collect();
+            let retained = retained.into_iter().map(|x| retained_row(crate::i18n::catalog(r.layout.lang), x)).collect();
             let mut response = render(StatusCode::OK, &Cancelled { l: r.layout, retained }, r.set_cookie);
             // Every session died with the accounts; the cookie goes too.
             response.headers_mut().append(header::SET_COOKIE, session::clear_cookie());
@@ -703,6 +720,8 @@ pub struct OpenRow {
     pub due: String,
     pub overdue: bool,
     pub extended: Option<String>,
+    /// Failed: why (kinds and counts only); it can be tried again or closed.
+    pub failed: Option<String>,
 }
 
 pub struct ComplaintRow {
@@ -755,7 +774,7 @@ pub async fn operator_desk(
     let now = platform.clock.epoch_seconds();
     let r = request(&platform, &headers, "/operator", "desk-operator-title");
     let l = &r.layout;
-    let (done, error) = flash(l.lang.catalog(), &query.map(|Query(q)| q).unwrap_or_default());
+    let (done, error) = flash(crate::i18n::catalog(l.lang), &query.map(|Query(q)| q).unwrap_or_default());
     let open: Vec<OpenRow> = open
         .into_iter()
         .map(|q| OpenRow {
@@ -765,6 +784,7 @@ pub async fn operator_desk(
             due: date_time(q.due_at),
             overdue: q.due_at < now,
             extended: q.extension.as_ref().map(|e| l.t1("desk-extended-by", "days", &e.days.to_string())),
+            failed: (q.status == Status::Failed).then(|| q.failure_reason.unwrap_or_default()),
             id: q.id,
         })
         .collect();
@@ -816,6 +836,26 @@ pub async fn extend(
     decision_outcome(&platform, &headers, Desk::Operator, result, "extended")
 }
 
+/// Resolves a failed request: tries it again, or closes it as completed or refused.
+pub async fn resolve(
+    State(platform): State<Platform>,
+    headers: HeaderMap,
+    form: Result<Form<ResolveForm>, FormRejection>,
+) -> Response {
+    let (session, form) = match posted(&platform, &headers, form, Desk::Operator).await {
+        Ok(posted) => posted,
+        Err(response) => return response,
+    };
+    let (resolution, done) = match form.action.as_str() {
+        "retry" => (Resolution::Retry, "retried"),
+        "complete" => (Resolution::Complete, "resolved"),
+        "refuse" => (Resolution::Refuse, "resolved"),
+        _ => return back(Desk::Operator, Err("invalid-action")),
+    };
+    let result = decisions::resolve(&platform, &actor(&session), &form.id, resolution, Some(&form.reason)).await;
+    decision_outcome(&platform, &headers, Desk::Operator, result, done)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -838,20 +878,23 @@ mod tests {
             .chain(["desk-kind-invoice".to_owned()]);
         for id in composed {
             for lang in Lang::ALL {
-                assert!(lang.catalog().has(&id), "{lang:?} lacks {id}");
+                assert!(crate::i18n::catalog(lang).has(&id), "{lang:?} lacks {id}");
             }
         }
     }
 
     #[test]
     fn only_known_codes_are_shown_back() {
-        let shown = flash(Lang::En.catalog(), &Flash { done: Some("approved".into()), error: Some("<script>".into()) });
+        let shown = flash(
+            crate::i18n::catalog(Lang::En),
+            &Flash { done: Some("approved".into()), error: Some("<script>".into()) },
+        );
         assert_eq!(shown, (Some("The request was approved and is being carried out.".into()), None));
     }
 
     #[test]
     fn a_record_kind_without_a_text_keeps_its_name() {
-        let l = Lang::Sv.catalog();
+        let l = crate::i18n::catalog(Lang::Sv);
         let row = retained_row(
             l,
             Retained {

@@ -11,73 +11,24 @@ use fluent_bundle::{FluentArgs, FluentResource};
 /// The cookie that remembers the language chosen with the switch.
 pub const LANG_COOKIE: &str = "infentre_lang";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Lang {
-    En,
-    Sv,
+/// The languages of the pages are the ones of the e-mails (`shared::lang`).
+pub use shared::lang::Lang;
+
+/// The remembered choice first, then the browser's preferences by weight, then English.
+pub fn negotiate(headers: &HeaderMap) -> Lang {
+    cookie(headers, LANG_COOKIE)
+        .and_then(|value| Lang::from_code(&value))
+        .or_else(|| {
+            headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).and_then(Lang::from_accept_language)
+        })
+        .unwrap_or(Lang::En)
 }
 
-impl Lang {
-    pub const ALL: [Lang; 2] = [Lang::En, Lang::Sv];
-
-    pub fn code(self) -> &'static str {
-        match self {
-            Lang::En => "en",
-            Lang::Sv => "sv",
-        }
-    }
-
-    pub fn from_code(code: &str) -> Option<Lang> {
-        // "sv-SE" and "sv" both mean Swedish; only the primary subtag matters here.
-        let primary = code.trim().split(['-', '_']).next().unwrap_or_default();
-        Lang::ALL.into_iter().find(|lang| lang.code().eq_ignore_ascii_case(primary))
-    }
-
-    /// The remembered choice first, then the browser's preferences by weight, then English.
-    pub fn negotiate(headers: &HeaderMap) -> Lang {
-        cookie(headers, LANG_COOKIE)
-            .and_then(|value| Lang::from_code(&value))
-            .or_else(|| {
-                headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).and_then(Lang::from_accept_language)
-            })
-            .unwrap_or(Lang::En)
-    }
-
-    /// The supported language with the highest `q` in an `Accept-Language` value; the first
-    /// listed wins a tie (RFC 9110 §12.5.4).
-    pub fn from_accept_language(value: &str) -> Option<Lang> {
-        let mut best: Option<(Lang, f32)> = None;
-        for range in value.split(',') {
-            let mut parts = range.split(';');
-            let tag = parts.next().unwrap_or_default();
-            let q = parts
-                .filter_map(|p| p.trim().strip_prefix("q="))
-                .find_map(|q| q.trim().parse::<f32>().ok())
-                .unwrap_or(1.0);
-            if let Some(lang) = Lang::from_code(tag)
-                && q > 0.0
-                && best.is_none_or(|(_, best_q)| q > best_q)
-            {
-                best = Some((lang, q));
-            }
-        }
-        best.map(|(lang, _)| lang)
-    }
-
-    /// The same language as the e-mails know it.
-    pub fn shared(self) -> shared::lang::Lang {
-        match self {
-            Lang::En => shared::lang::Lang::En,
-            Lang::Sv => shared::lang::Lang::Sv,
-        }
-    }
-
-    pub fn catalog(self) -> &'static Catalog {
-        match self {
-            Lang::En => &EN,
-            Lang::Sv => &SV,
-        }
+/// A language's messages.
+pub fn catalog(lang: Lang) -> &'static Catalog {
+    match lang {
+        Lang::En => &EN,
+        Lang::Sv => &SV,
     }
 }
 
@@ -176,30 +127,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn accept_language_picks_the_best_supported_language() {
-        assert_eq!(Lang::from_accept_language("sv-SE,sv;q=0.9,en;q=0.8"), Some(Lang::Sv));
-        assert_eq!(Lang::from_accept_language("de-DE, en;q=0.5, sv;q=0.7"), Some(Lang::Sv));
-        assert_eq!(Lang::from_accept_language("en-GB,sv;q=0.1"), Some(Lang::En));
-        assert_eq!(Lang::from_accept_language("sv;q=0, en;q=0.2"), Some(Lang::En));
-        assert_eq!(Lang::from_accept_language("de, fr"), None);
-    }
-
-    #[test]
     fn the_remembered_choice_beats_the_browser() {
         let mut headers = HeaderMap::new();
         headers.insert(header::ACCEPT_LANGUAGE, HeaderValue::from_static("sv"));
-        assert_eq!(Lang::negotiate(&headers), Lang::Sv);
+        assert_eq!(negotiate(&headers), Lang::Sv);
         headers.insert(header::COOKIE, HeaderValue::from_static("a=b; infentre_lang=en"));
-        assert_eq!(Lang::negotiate(&headers), Lang::En);
+        assert_eq!(negotiate(&headers), Lang::En);
         headers.insert(header::COOKIE, HeaderValue::from_static("infentre_lang=xx"));
-        assert_eq!(Lang::negotiate(&headers), Lang::Sv);
-        assert_eq!(Lang::negotiate(&HeaderMap::new()), Lang::En);
+        assert_eq!(negotiate(&headers), Lang::Sv);
+        assert_eq!(negotiate(&HeaderMap::new()), Lang::En);
     }
 
     #[test]
     fn both_catalogs_parse_and_have_the_same_messages() {
         for lang in Lang::ALL {
-            assert!(lang.catalog().errors.is_empty(), "{:?}: {:?}", lang, lang.catalog().errors);
+            assert!(catalog(lang).errors.is_empty(), "{:?}: {:?}", lang, catalog(lang).errors);
         }
         let en = Catalog::ids(EN_SOURCE);
         let sv = Catalog::ids(SV_SOURCE);
@@ -211,13 +153,13 @@ mod tests {
             "sv lacks {missing_in_sv:?}, en lacks {missing_in_en:?}"
         );
         for id in &en {
-            assert!(Lang::En.catalog().has(id) && Lang::Sv.catalog().has(id), "{id} has no value");
+            assert!(catalog(Lang::En).has(id) && catalog(Lang::Sv).has(id), "{id} has no value");
         }
     }
 
     #[test]
     fn messages_take_variables_without_isolation_marks() {
-        let text = Lang::Sv.catalog().t1("notice-version", "version", "2019-10-28");
+        let text = catalog(Lang::Sv).t1("notice-version", "version", "2019-10-28");
         assert!(text.contains("2019-10-28") && !text.contains('\u{2068}'), "{text}");
     }
 }

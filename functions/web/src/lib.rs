@@ -65,6 +65,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/admin/cancel"),
     ("GET", "/operator"),
     ("POST", "/operator/rights-requests/extend"),
+    ("POST", "/operator/rights-requests/resolve"),
     ("GET", "/desks.css"),
     // The privacy center and password recovery (center.rs, recovery.rs).
     ("GET", "/reset-password"),

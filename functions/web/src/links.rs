@@ -16,7 +16,7 @@ use shared::accounts::{self, AccountError, TokenKind};
 use shared::consent::PurposeId;
 
 use crate::csrf;
-use crate::i18n::Lang;
+use crate::i18n::{catalog, negotiate};
 use crate::pages::{Layout, form_expired, render, request};
 
 #[derive(Debug, Deserialize)]
@@ -129,7 +129,7 @@ pub async fn verify_page(
         TokenKind::ChangeEmail => ("change-title", "change-text"),
         _ => ("verify-title", "verify-text"),
     };
-    let text = Lang::negotiate(&headers).catalog().t(text);
+    let text = catalog(negotiate(&headers)).t(text);
     link_page(&platform, &headers, StatusCode::OK, ("/verify-email", title, "verify-button"), text, token, false, None)
 }
 
@@ -193,7 +193,7 @@ async fn show_invitation(
         Err(AccountError::OrganisationGone) => return invalid_link(platform, headers, "invitation-invalid"),
         Err(err) => return failed(platform, headers, &err),
     };
-    let text = Lang::negotiate(headers).catalog().t1("invitation-text", "organisation", &organisation.name);
+    let text = catalog(negotiate(headers)).t1("invitation-text", "organisation", &organisation.name);
     let page = ("/accept-invitation", "invitation-title", "invitation-button");
     link_page(platform, headers, status, page, text, token, true, error)
 }
@@ -207,7 +207,7 @@ pub async fn accept_invitation(
         return form_expired(&platform, &headers, "/");
     };
     let password = form.password.as_deref().unwrap_or_default();
-    let lang = Lang::negotiate(&headers).shared();
+    let lang = negotiate(&headers);
     match accounts::accept_invitation(&platform, &form.token, password, lang).await {
         Ok(_) => {
             outcome(&platform, &headers, StatusCode::OK, ("joined-title", "joined-text"), ("/sign-in", "link-sign-in"))
@@ -248,7 +248,7 @@ pub async fn unsubscribe_page(
     }) else {
         return invalid_link(&platform, &headers, "unsubscribe-invalid");
     };
-    let text = Lang::negotiate(&headers).catalog().t(purpose_text(purpose));
+    let text = catalog(negotiate(&headers)).t(purpose_text(purpose));
     let page = ("/unsubscribe", "unsubscribe-title", "unsubscribe-button");
     link_page(&platform, &headers, StatusCode::OK, page, text, token, false, None)
 }

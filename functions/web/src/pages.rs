@@ -62,8 +62,8 @@ pub(crate) struct Request {
 }
 
 pub(crate) fn request(platform: &Platform, headers: &HeaderMap, path: &str, title_id: &str) -> Request {
-    let lang = Lang::negotiate(headers);
-    let catalog = lang.catalog();
+    let lang = crate::i18n::negotiate(headers);
+    let catalog = crate::i18n::catalog(lang);
     let Csrf { token, set_cookie } = csrf::issue(headers, &platform.settings.signing_key, secure(platform));
     let layout = Layout { lang, catalog, csrf: token, path: path.to_owned(), title: catalog.t(title_id) };
     Request { layout, set_cookie }
@@ -333,7 +333,7 @@ pub async fn switch_language(
     };
     // Signed in: the e-mails we send follow the choice too.
     let stored = match crate::signed_in::session_of(&platform, &headers).await {
-        Ok(Some(session)) => shared::accounts::set_language(&platform, &session.user_id, lang.shared()).await,
+        Ok(Some(session)) => shared::accounts::set_language(&platform, &session.user_id, lang).await,
         Ok(None) => Ok(()),
         Err(err) => Err(err),
     };
@@ -375,7 +375,7 @@ mod tests {
     #[test]
     fn every_cookie_and_subprocessor_has_texts_in_every_language() {
         for lang in Lang::ALL {
-            let catalog = lang.catalog();
+            let catalog = crate::i18n::catalog(lang);
             for cookie in &COOKIES {
                 assert!(catalog.has(&cookie_message_id(cookie)), "{lang:?}: {}", cookie.name);
             }
@@ -406,7 +406,7 @@ mod tests {
                 let id = args.split('"').next().unwrap_or_default();
                 asked += 1;
                 for lang in Lang::ALL {
-                    assert!(lang.catalog().has(id), "{lang:?} lacks {id}");
+                    assert!(crate::i18n::catalog(lang).has(id), "{lang:?} lacks {id}");
                 }
             }
         }

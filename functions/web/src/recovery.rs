@@ -14,7 +14,7 @@ use shared::accounts::{self, AccountError, TokenKind, reset};
 use shared::http::ClientAddress;
 
 use crate::csrf;
-use crate::i18n::Lang;
+use crate::i18n::{catalog, negotiate};
 use crate::links::{TokenForm, TokenQuery, checked, failed, link_page, outcome};
 use crate::pages::{Layout, form_expired, render, request};
 
@@ -152,7 +152,7 @@ async fn show_reset(
         Err(AccountError::InvalidToken) => return dead_reset_link(platform, headers),
         Err(err) => return failed(platform, headers, &err),
     }
-    let text = Lang::negotiate(headers).catalog().t("new-password-text");
+    let text = catalog(negotiate(headers)).t("new-password-text");
     let page = ("/reset-password/new", "new-password-title", "new-password-button");
     link_page(platform, headers, status, page, text, token, true, error)
 }

@@ -181,7 +181,7 @@ pub async fn login(
     drop(by_account);
     LOGIN_PER_ACCOUNT.clear(platform, email.canonical()).await?;
 
-    let operator = platform.settings.operators.iter().any(|o| o == &user.email_canonical);
+    let operator = super::operators::is_operator(platform, &user).await?;
     let session = session::create(platform, &user.user_id, &user.organisation_id, user.role, operator).await?;
     super::records::note_activity(platform.store.as_ref(), &user.user_id, platform.clock.epoch_seconds()).await?;
     Ok(SignedIn { user, session })
@@ -198,7 +198,9 @@ pub async fn confirm_password(platform: &Platform, user: &UserRecord, password: 
     }
 }
 
-/// Replaces the password after checking the current one; every other session ends.
+/// Replaces the password after checking the current one; every other session ends, and
+/// pending address changes and reset links die with the old password (whoever started them
+/// may have held it), as after a reset.
 pub async fn change_password(
     platform: &Platform,
     user: &UserRecord,
@@ -220,6 +222,7 @@ pub async fn change_password(
         )
         .await?;
     session::revoke_all(platform.store.as_ref(), &user.user_id, keep_session).await?;
+    super::reset::revoke_tokens(platform, &user.user_id, &[TokenKind::ChangeEmail, TokenKind::PasswordReset]).await?;
     mail::enqueue(platform, vec![emails::password_changed(&user.email, user.lang)]).await?;
     Ok(())
 }

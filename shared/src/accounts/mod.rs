@@ -10,6 +10,7 @@
 pub mod emails;
 mod error;
 pub mod limits;
+pub mod operators;
 #[cfg(feature = "passwords")]
 pub mod passwords;
 pub mod records;
@@ -37,12 +38,15 @@ pub async fn find_user(platform: &Platform, user_id: &str) -> Result<Option<User
     }
 }
 
-/// Whether the account is an operator now: verified, with an address on the allow-list in
-/// the settings (`INFENTRE_OPERATORS`). Checked on every operator request, so a removal from
-/// the list or a change of address counts at once, whatever a session said at login.
+/// Whether the account is an operator now: verified, and the allow-list record of its address
+/// ([`operators`]) counts and is bound to this account. Checked on every operator request, so
+/// a removal from the list or a change of address counts at once, whatever a session said at
+/// login.
 pub async fn is_operator(platform: &Platform, user_id: &str) -> Result<bool, StoreError> {
-    let user = find_user(platform, user_id).await?;
-    Ok(user.is_some_and(|u| u.email_verified && platform.settings.operators.contains(&u.email_canonical)))
+    match find_user(platform, user_id).await? {
+        Some(user) => operators::is_operator(platform, &user).await,
+        None => Ok(false),
+    }
 }
 
 /// The caller's account; [`AccountError::AccountGone`] if it was erased while a session lived on.

@@ -94,6 +94,8 @@ pub async fn resend_verification(platform: &Platform, email: &str, client: Optio
 
 #[cfg(feature = "passwords")]
 pub use set::reset_password;
+#[cfg(feature = "passwords")]
+pub(crate) use set::revoke_tokens;
 
 #[cfg(feature = "passwords")]
 mod set {

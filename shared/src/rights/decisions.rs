@@ -1,6 +1,6 @@
 //! Decisions on a request, shared by the API and the desks' pages: an admin of its
 //! organisation approves or denies a member's request; an operator extends its deadline once,
-//! with a reason. Who may see a request ([`visible`]) is decided here too, so a page and the
+//! with a reason, and resolves a failed one (queues it again, or closes it with an outcome). Who may see a request ([`visible`]) is decided here too, so a page and the
 //! API can never disagree.
 
 use crate::Platform;
@@ -10,6 +10,7 @@ use crate::domain::Role;
 use crate::mail;
 use crate::queue::{QueueError, QueueName};
 use crate::store::StoreError;
+use serde::{Deserialize, Serialize};
 
 use super::{
     Extension, IllegalTransition, MAX_EXTENSION_DAYS, RightsMessage, RightsRequest, SaveError, Status, emails,
@@ -49,6 +50,11 @@ pub enum DecisionError {
     InvalidReason,
     #[error("An extension is 1 day to two further months.")]
     InvalidDays,
+    #[error("Only a failed request can be resolved.")]
+    NotFailed,
+    /// A retry would make a second open request of the type for the person.
+    #[error("The requester has filed another request of this type since; that one is open.")]
+    AnotherOpen,
     #[error("{0}")]
     Illegal(#[from] IllegalTransition),
     /// Someone else changed the request first.
@@ -187,6 +193,87 @@ pub async fn extend(
         && let Ok(user) = accounts::load_user(platform, user_id).await
     {
         mail::enqueue(platform, vec![emails::extended(&user.email, user.lang, &request, &reason)]).await?;
+    }
+    Ok(request)
+}
+
+/// What an operator does with a failed request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Resolution {
+    /// Queue it for the worker again (once the cause is mended).
+    Retry,
+    /// Close it as done: carried out another way.
+    Complete,
+    /// Close it as refused; the requester is told the reason.
+    Refuse,
+}
+
+/// An operator resolves a failed request, which otherwise stays on the overdue list for good:
+/// queued again (taking back its place as the person's open request of its type), or closed
+/// as completed or refused with a reason (required to close, kept in the history and told to
+/// the requester).
+#[tracing::instrument(skip_all, fields(user_id = %actor.user_id))]
+pub async fn resolve(
+    platform: &Platform,
+    actor: &Actor,
+    id: &str,
+    resolution: Resolution,
+    reason: Option<&str>,
+) -> Result<RightsRequest, DecisionError> {
+    if !actor.operator {
+        return Err(DecisionError::NotOperator);
+    }
+    let reason = match (resolution, reason.map(str::trim).filter(|r| !r.is_empty())) {
+        (_, Some(reason)) => Some(check_reason(reason)?),
+        (Resolution::Retry, None) => None,
+        (_, None) => return Err(DecisionError::InvalidReason),
+    };
+    let mut request = visible(platform, actor, id).await?;
+    if request.status != Status::Failed {
+        return Err(DecisionError::NotFailed);
+    }
+    let now = platform.clock.epoch_seconds();
+    let by = format!("operator:{}", actor.user_id);
+    if resolution == Resolution::Retry {
+        let before = request.clone();
+        request.transition(Status::Queued, by, reason, now)?;
+        request.failure_reason = None;
+        match super::reopen(platform, &mut request).await? {
+            super::Reopened::Yes => {}
+            super::Reopened::AnotherOpen => return Err(DecisionError::AnotherOpen),
+        }
+        // Saved first, then queued: if the message cannot be sent, the request goes back to
+        // failed (as it was), so it is never queued with no message to carry it out.
+        if let Err(err) = enqueue(platform, &request.id).await {
+            let mut back = before;
+            back.version = request.version;
+            let due_at = back.due_at;
+            super::save(platform, &mut back, due_at).await?;
+            return Err(err.into());
+        }
+        return Ok(request);
+    }
+    let (to, outcome) = match resolution {
+        Resolution::Complete => (Status::Completed, "completed"),
+        _ => (Status::Denied, "refused"),
+    };
+    let tell = match &request.user_id {
+        Some(user_id) => accounts::find_user(platform, user_id).await?,
+        None => None,
+    };
+    let reason = reason.unwrap_or_default();
+    let due_at = request.due_at;
+    request.transition(to, by, Some(reason.clone()), now)?;
+    // A completed erasure keeps no trace of the person, as when the worker completes it.
+    if request.kind == super::RequestType::Erasure && to == Status::Completed {
+        request.anonymise();
+    }
+    super::save(platform, &mut request, due_at).await?;
+    if let Some(user) = tell {
+        let notice = emails::resolved(&platform.settings, &user.email, user.lang, &request, outcome, &reason);
+        mail::enqueue(platform.queue.as_ref(), vec![notice]).await?;
     }
     Ok(request)
 }

@@ -81,3 +81,24 @@ pub fn completed(settings: &Settings, to: &str, lang: Lang, request: &RightsRequ
 pub fn failed(settings: &Settings, to: &str, lang: Lang, request: &RightsRequest) -> Email {
     about(to, lang, request, ("failed-subject", "failed-body"), &[("dpo", settings.dpo.email.as_str())])
 }
+
+/// An operator closed a failed request by hand: `outcome` is `completed` or `refused`.
+pub fn resolved(
+    settings: &Settings,
+    to: &str,
+    lang: Lang,
+    request: &RightsRequest,
+    outcome: &str,
+    reason: &str,
+) -> Email {
+    let outcome = text(lang, &format!("resolved-{outcome}"), &[]);
+    let authority = &settings.supervisory_authority;
+    let vars = [
+        ("outcome", outcome.as_str()),
+        ("reason", reason),
+        ("dpo", settings.dpo.email.as_str()),
+        ("authority", authority.name.as_str()),
+        ("authority_url", authority.url.as_str()),
+    ];
+    about(to, lang, request, ("resolved-subject", "resolved-body"), &vars)
+}

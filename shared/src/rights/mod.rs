@@ -94,6 +94,8 @@ impl Status {
                 | (Some(AwaitingOrganisationApproval), Queued | Denied)
                 | (Some(Queued), Processing)
                 | (Some(Processing), Completed | Failed)
+                // An operator resolves a failed request: another try, or closed by hand.
+                | (Some(Failed), Queued | Completed | Denied)
         )
     }
 }
@@ -375,6 +377,44 @@ pub async fn save(platform: &Platform, request: &mut RightsRequest, previous_due
             request.version = read_version;
             if err.is_condition_failed() { Err(SaveError::Conflict) } else { Err(SaveError::Store(err)) }
         }
+    }
+}
+
+/// Whether a failed request could be queued again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reopened {
+    Yes,
+    /// The requester has another open request of the type (filed after this one failed).
+    AnotherOpen,
+}
+
+/// Saves a failed request that is open again (queued for another try): as [`save`], and it
+/// takes back the requester's lock for its type (a failed request gave it up). Its place in
+/// the open list it never left.
+pub async fn reopen(platform: &Platform, request: &mut RightsRequest) -> Result<Reopened, SaveError> {
+    let read_version = request.version;
+    request.version += 1;
+    let mut ops = vec![TransactOp::Put {
+        item: request.item().map_err(SaveError::Store)?,
+        condition: Some(Condition::equals("version", read_version)),
+    }];
+    /// The operation that takes the lock: its failure means another open request holds it.
+    const LOCK_OP: usize = 1;
+    if let Some(user_id) = &request.user_id {
+        let lock = Item::new(lock_key(user_id, request.kind), "rights_request_lock")
+            .with_data(&serde_json::json!({ "request_id": request.id }))
+            .map_err(SaveError::Store)?;
+        ops.push(TransactOp::Put { item: lock, condition: Some(Condition::NotExists) });
+    }
+    let result = platform.store.transact(ops).await;
+    if result.is_err() {
+        request.version = read_version;
+    }
+    match result {
+        Ok(()) => Ok(Reopened::Yes),
+        Err(StoreError::ConditionFailed { operation: Some(LOCK_OP) }) => Ok(Reopened::AnotherOpen),
+        Err(err) if err.is_condition_failed() => Err(SaveError::Conflict),
+        Err(err) => Err(SaveError::Store(err)),
     }
 }
 

@@ -2,7 +2,8 @@
 //! ends, pending address changes revoked), a new verification link, both silent about whether
 //! an address has an account and throttled per address and per client.
 
-use infentre_tests::backend::{Backend, sqlite};
+use infentre_tests::backend::{Backend, Session, sqlite};
+use infentre_tests::pages::post_form;
 use infentre_tests::{Auth, call, on_both_engines, outbox_files, token_in};
 use serde_json::json;
 
@@ -20,6 +21,7 @@ on_both_engines!(
     a_new_verification_link_goes_only_to_an_unverified_account,
     reset_links_and_their_counters_are_erased_with_the_account,
     emails_are_written_in_the_language_of_their_recipient,
+    a_password_change_from_the_api_or_the_settings_page_revokes_address_changes,
 );
 
 /// The mails to `to` whose text holds `part`, oldest first.
@@ -230,4 +232,65 @@ async fn emails_are_written_in_the_language_of_their_recipient(b: Backend) {
     let done = mails_about(&b, GRACE, "Ladda ner den (logga in om du ombeds)");
     assert_eq!(done.len(), 1, "{:?}", outbox_files(&b.outbox));
     assert!(done[0].contains("/account/requests/") && done[0].contains("/export"), "{}", done[0]);
+}
+
+/// Starts an address change to `to` through the API; the link mailed to the new address.
+async fn pending_address_change(b: &Backend, who: &Session, password: &str, to: &str) -> String {
+    let (status, _, body) =
+        call(&b.app, "PATCH", "/v1/me", who.bearer(), Some(json!({"email": to, "current_password": password}))).await;
+    assert_eq!(status, 200, "{body}");
+    b.deliver_mail().await;
+    token_in(mails_about(b, to, "new e-mail address").last().expect("a link to the new address")).unwrap()
+}
+
+async fn address_change_refused(b: &Backend, token: &str) -> bool {
+    let (status, problem) = b.post("/v1/email-verifications", Auth::None, json!({"token": token})).await;
+    (status, problem["code"].as_str()) == (400, Some("invalid_token"))
+}
+
+/// M5: a password changed in the settings (the API's `PATCH /v1/me`, or the page's form) ends
+/// the other sessions and revokes what the old password may have started: pending address
+/// changes and reset links. The session that changed it lives on.
+async fn a_password_change_from_the_api_or_the_settings_page_revokes_address_changes(b: Backend) {
+    let laptop = b.admin(ADA, ADA_PASSWORD, "Analytical Engines").await;
+    let phone = b.login(ADA, ADA_PASSWORD).await;
+    let change = pending_address_change(&b, &phone, ADA_PASSWORD, "thief@example.com").await;
+    assert_eq!(request_reset(&b, ADA).await.0, 202);
+    b.deliver_mail().await;
+    let reset = token_in(&mails_about(&b, ADA, "Reset your password")[0]).unwrap();
+
+    let (status, _, body) = call(
+        &b.app,
+        "PATCH",
+        "/v1/me",
+        laptop.bearer(),
+        Some(json!({"current_password": ADA_PASSWORD, "new_password": NEW_PASSWORD})),
+    )
+    .await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("password_changed")), "{body}");
+    assert_eq!(b.get("/v1/me", laptop.bearer()).await.0, 200, "the session that changed it lives on");
+    assert_eq!(b.get("/v1/me", phone.bearer()).await.0, 401, "every other session ends");
+    assert!(address_change_refused(&b, &change).await, "the pending address change is revoked");
+    let (status, problem) =
+        b.post("/v1/password-resets", Auth::None, json!({"token": reset, "password": "yet another password"})).await;
+    assert_eq!((status, problem["code"].as_str()), (400, Some("invalid_token")), "the reset link is revoked");
+
+    // The same from the settings page's form.
+    let tablet = b.login(ADA, NEW_PASSWORD).await;
+    let change = pending_address_change(&b, &tablet, NEW_PASSWORD, "thief@example.com").await;
+    let answer = post_form(
+        &b,
+        &laptop,
+        "/account/settings",
+        "/account/password",
+        &[("current_password", NEW_PASSWORD), ("new_password", ADA_PASSWORD)],
+    )
+    .await;
+    assert_eq!((answer.status, answer.location.as_str()), (303, "/account/settings?done=password"), "{}", answer.body);
+    assert_eq!(b.get("/v1/me", laptop.bearer()).await.0, 200);
+    assert_eq!(b.get("/v1/me", tablet.bearer()).await.0, 401);
+    assert!(address_change_refused(&b, &change).await, "the pending address change is revoked");
+    b.login(ADA, ADA_PASSWORD).await;
+    let (status, body) = b.get("/v1/me", laptop.bearer()).await;
+    assert_eq!((status, body["email"].as_str()), (200, Some(ADA)), "the address never changed");
 }

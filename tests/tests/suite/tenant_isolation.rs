@@ -14,7 +14,7 @@ const PASSWORD: &str = "tenants never meet";
 
 /// Every operation with a path parameter, as the document lists them. A new one fails
 /// [`the_isolation_test_covers_every_operation_taking_an_id`] until it is tried below.
-const COVERED: [&str; 19] = [
+const COVERED: [&str; 20] = [
     "GET /v1/consent-receipts/{receipt_id}",
     "GET /v1/erasure-jobs/{job_id}",
     "GET /v1/exports/{key}",
@@ -34,6 +34,7 @@ const COVERED: [&str; 19] = [
     "POST /v1/operator/cases/{id}/link",
     "POST /v1/operator/cases/{id}/reply",
     "POST /v1/operator/cases/{id}/close",
+    "POST /v1/rights-requests/{id}/resolve",
 ];
 
 #[test]
@@ -154,6 +155,7 @@ async fn another_organisation_gets_refusals_that_name_nothing_of_ours(b: Backend
             ("POST", format!("/v1/rights-requests/{pending}/extend"), Some(json!({"reason": "x", "days": 5})), &[403]),
             // Broadcast jobs are operators' alone.
             ("GET", format!("/v1/operator/broadcast-jobs/{pending}"), None, &[403]),
+            ("POST", format!("/v1/rights-requests/{pending}/resolve"), Some(json!({"action": "retry"})), &[403]),
             // Members and invitations: their admin finds none of ours (404), their member may
             // not manage members at all (403).
             (
