@@ -64,7 +64,9 @@ pub struct Settings {
     /// Where users may complain (GDPR Art. 77): Sweden's IMY unless configured.
     pub supervisory_authority: SupervisoryAuthority,
     /// SendGrid's Event Webhook verification key (`INFENTRE_SENDGRID_WEBHOOK_PUBLIC_KEY`,
-    /// base64 DER). Without it the webhook refuses every request.
+    /// base64 DER). Without it the webhook refuses every request. Only the tracking function,
+    /// which serves the webhook, has it (and links P-256 for it).
+    #[cfg(feature = "sendgrid-webhook")]
     pub sendgrid_webhook_key: Option<p256::ecdsa::VerifyingKey>,
     /// Stripe's webhook endpoint secret (`whsec_...`); without it the webhook refuses events.
     pub stripe_webhook_secret: Option<String>,
@@ -198,6 +200,7 @@ impl Settings {
                 return Err(ConfigError::Invalid { name, reason: "must be an e-mail address".into() });
             }
         }
+        #[cfg(feature = "sendgrid-webhook")]
         let sendgrid_webhook_key =
             match source.get("INFENTRE_SENDGRID_WEBHOOK_PUBLIC_KEY").filter(|v| !v.trim().is_empty()) {
                 None => None,
@@ -269,6 +272,7 @@ impl Settings {
             controller,
             dpo,
             supervisory_authority,
+            #[cfg(feature = "sendgrid-webhook")]
             sendgrid_webhook_key,
             stripe_webhook_secret,
             bookkeeping,
@@ -304,6 +308,7 @@ fn cookie_consent_origins(source: &dyn Source) -> Result<Vec<String>, ConfigErro
 }
 
 /// SendGrid publishes its webhook key as base64 of a DER SubjectPublicKeyInfo (P-256).
+#[cfg(feature = "sendgrid-webhook")]
 pub fn sendgrid_key(text: &str) -> Result<p256::ecdsa::VerifyingKey, ConfigError> {
     public_key("INFENTRE_SENDGRID_WEBHOOK_PUBLIC_KEY", text)
 }

@@ -45,6 +45,8 @@ pub mod signing;
 #[cfg(feature = "embedded")]
 pub mod sqlite;
 pub mod telemetry;
+#[cfg(any(feature = "providers", feature = "smtp"))]
+mod tls;
 
 #[cfg(feature = "aws")]
 pub mod aws;

@@ -112,8 +112,17 @@ pub struct AwsClients {
 
 impl AwsClients {
     /// Loads credentials and region from the environment (the Lambda role), once.
+    ///
+    /// Lambda hands the role's credentials and the region over in environment variables, so only
+    /// those are read: the default chains' other sources (profiles, web identity and assume-role
+    /// through STS, IMDS, ECS) are never built, and their code is not linked into the function.
     pub async fn from_env() -> Self {
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        use aws_config::environment::{EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider};
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .credentials_provider(EnvironmentVariableCredentialsProvider::new())
+            .region(EnvironmentVariableRegionProvider::new())
+            .load()
+            .await;
         Self::from_config(&config)
     }
 

@@ -26,6 +26,7 @@ impl std::fmt::Debug for SendGridMailer {
 impl SendGridMailer {
     /// `base_url` is SendGrid's API (or, in tests, a local recorder); `from` our sender.
     pub fn new(base_url: &str, api_key: &str, from: Mailbox) -> Result<Self, MailError> {
+        crate::tls::install_provider();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()

@@ -42,6 +42,7 @@ impl HttpDestination {
 
     /// Every configured destination, sharing one HTTP client (built once per cold start).
     pub fn all(settings: &DestinationSettings) -> Result<Vec<Self>, reqwest::Error> {
+        crate::tls::install_provider();
         let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
         let mut destinations = Vec::new();
         if let Some(ga4) = &settings.google_analytics {
