@@ -53,8 +53,8 @@ pub mod aws;
 
 pub use platform::Platform;
 pub mod accounts;
-pub mod cases;
 pub mod broadcast;
+pub mod cases;
 pub mod complaints;
 pub mod consent;
 pub mod domain;

@@ -11,7 +11,7 @@ use shared::Platform;
 use shared::cases::confirm::{self, ConfirmError};
 use shared::cases::{CaseKind, emails};
 
-use crate::i18n::Lang;
+use crate::i18n;
 use crate::links::{TokenForm, TokenQuery, checked, failed, link_page, outcome};
 use crate::pages::form_expired;
 
@@ -31,10 +31,10 @@ pub async fn page(
         Err(ConfirmError::InvalidLink) => return dead_link(&platform, &headers),
         Err(err) => return failed(&platform, &headers, &err),
     };
-    let lang = Lang::negotiate(&headers);
+    let lang = i18n::negotiate(&headers);
     let received = shared::clock::rfc3339_from_epoch(preview.case.received_at).chars().take(10).collect::<String>();
-    let intro = lang.catalog().t1("confirm-request-text", "received", &received);
-    let text = format!("{intro} {}.", emails::action(lang.shared(), preview.case.kind));
+    let intro = i18n::catalog(lang).t1("confirm-request-text", "received", &received);
+    let text = format!("{intro} {}.", emails::action(lang, preview.case.kind));
     let page = ("/confirm-request", "confirm-request-title", "confirm-request-button");
     link_page(&platform, &headers, StatusCode::OK, page, text, query.token, false, None)
 }

@@ -131,7 +131,7 @@ pub async fn reply(platform: &Platform, operator_id: &str, case_id: &str, messag
         Ok(())
     })
     .await?;
-    mail::enqueue(platform.queue.as_ref(), vec![emails::reply(&case.sender, lang, &case, message)]).await?;
+    mail::enqueue(platform, vec![emails::reply(&case.sender, lang, &case, message)]).await?;
     Ok(case)
 }
 

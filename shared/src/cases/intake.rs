@@ -226,7 +226,7 @@ pub async fn intake(platform: &Platform, message: InboundMessage) -> Result<Take
         Err(err) => return Err(err.into()),
     }
     if let Some(answer) = answer {
-        mail::enqueue(platform.queue.as_ref(), vec![answer]).await?;
+        mail::enqueue(platform, vec![answer]).await?;
     }
     // Ids and kinds only: the sender and the text stay out of the logs.
     tracing::info!(case_id = %case.id, kind = kind.as_str(), linked = user.is_some(), answered, "inbound message taken in");

@@ -273,7 +273,7 @@ pub async fn resolve(
     super::save(platform, &mut request, due_at).await?;
     if let Some(user) = tell {
         let notice = emails::resolved(&platform.settings, &user.email, user.lang, &request, outcome, &reason);
-        mail::enqueue(platform.queue.as_ref(), vec![notice]).await?;
+        mail::enqueue(platform, vec![notice]).await?;
     }
     Ok(request)
 }
