@@ -11,7 +11,7 @@ use crate::accounts::{self, AccountError};
 use crate::consent::{self, Method, PurposeId, RecordError};
 use crate::keys;
 use crate::rights::requester::{self, FileError, Requester};
-use crate::store::{Condition, StoreError};
+use crate::store::{Condition, Item, StoreError};
 use crate::tokens;
 
 /// The purposes an e-mailed withdrawal withdraws: the marketing ones (product e-mails, and
@@ -61,10 +61,12 @@ pub struct Confirmed {
     pub rights_request_id: Option<String>,
 }
 
-async fn link_of(platform: &Platform, token: &str) -> Result<(String, CaseLink), ConfirmError> {
+/// The link's stored item (kept to put it back if carrying out fails) and what it names.
+async fn link_of(platform: &Platform, token: &str) -> Result<(Item, CaseLink), ConfirmError> {
     let hash = tokens::hash(token).ok_or(ConfirmError::InvalidLink)?;
     let item = platform.store.get(&keys::case_link(&hash)).await?.ok_or(ConfirmError::InvalidLink)?;
-    Ok((hash, item.data()?))
+    let link = item.data()?;
+    Ok((item, link))
 }
 
 async fn awaiting(platform: &Platform, link: &CaseLink) -> Result<Case, ConfirmError> {
@@ -86,13 +88,10 @@ pub async fn preview(platform: &Platform, token: &str) -> Result<Preview, Confir
 /// Uses the link up and carries the case out.
 #[tracing::instrument(skip_all)]
 pub async fn confirm(platform: &Platform, token: &str) -> Result<Confirmed, ConfirmError> {
-    let (hash, link) = link_of(platform, token).await?;
+    let (link_item, link) = link_of(platform, token).await?;
     let case = awaiting(platform, &link).await?;
-    let Some(link_item) = platform.store.get(&keys::case_link(&hash)).await? else {
-        return Err(ConfirmError::InvalidLink);
-    };
     // Used up before anything is done: a second click, even at the same instant, does nothing.
-    match platform.store.delete(&keys::case_link(&hash), Some(Condition::Exists)).await {
+    match platform.store.delete(&link_item.key, Some(Condition::Exists)).await {
         Ok(_) => {}
         Err(StoreError::ConditionFailed { .. }) => return Err(ConfirmError::InvalidLink),
         Err(err) => return Err(err.into()),
