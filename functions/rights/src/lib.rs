@@ -24,7 +24,7 @@ pub fn routes() -> Router<Platform> {
         .route("/v1/rights-requests/{id}/deny", post(requests::decisions::deny))
         .route("/v1/rights-requests/{id}/extend", post(requests::decisions::extend))
         .route("/v1/rights-requests/{id}/export", get(requests::views::export))
-        .route("/v1/operator/rights-requests", get(requests::views::list_open))
+        .route("/v1/operator/rights-requests", get(requests::views::list_open).post(requests::intake::record))
         .route("/v1/operator/retention-reports", get(retention_reports::retention_reports))
         .route("/v1/complaints", post(complaints::create))
         .route("/v1/operator/complaints", get(complaints::list))
@@ -35,6 +35,7 @@ pub fn routes() -> Router<Platform> {
 #[openapi(
     paths(
         requests::intake::create,
+        requests::intake::record,
         requests::views::list,
         requests::views::get_one,
         requests::decisions::approve,

@@ -20,6 +20,7 @@ mod mail_pipeline;
 mod marketing;
 mod membership;
 mod one_machine;
+mod outside_requests;
 mod panics;
 mod queue_contract;
 mod recovery;
