@@ -27,6 +27,7 @@ pub fn routes() -> Router<Platform> {
         .route("/v1/operator/rights-requests", get(requests::views::list_open).post(requests::intake::record))
         .route("/v1/operator/retention-reports", get(retention_reports::retention_reports))
         .route("/v1/complaints", post(complaints::create))
+        .route("/v1/public-complaints", post(complaints::create_public))
         .route("/v1/operator/complaints", get(complaints::list))
 }
 
@@ -45,6 +46,7 @@ pub fn routes() -> Router<Platform> {
         requests::views::list_open,
         retention_reports::retention_reports,
         complaints::create,
+        complaints::create_public,
         complaints::list,
     ),
     tags((name = "rights", description = "Rights requests (GDPR Art. 15–20) and complaints"))
