@@ -5,13 +5,14 @@
 use crate::Platform;
 use crate::clock::rfc3339_from_epoch as time;
 use crate::config::{Party, SupervisoryAuthority};
+use crate::domain::{EmailAddress, Invalid};
 use crate::erasure::fence::{self, FencedWrite};
 use crate::keys;
 use crate::mail::{self, Email};
 use crate::operator::ComplaintEntry;
 use crate::queue::QueueError;
 use crate::store::{Condition, Index, IndexKey, Item, StoreError};
-use crate::throttle::{COMPLAINTS_PER_USER, ThrottleError};
+use crate::throttle::{COMPLAINTS_PER_USER, Limit, ThrottleError};
 
 /// The longest message, in characters (after trimming).
 pub const MAX_MESSAGE: usize = 10_000;
@@ -64,8 +65,10 @@ pub async fn file(
     let id = ulid::Ulid::new().to_string();
     let complaint = ComplaintEntry {
         id: id.clone(),
-        user_id: user_id.to_owned(),
-        organisation_id: organisation_id.to_owned(),
+        user_id: Some(user_id.to_owned()),
+        organisation_id: Some(organisation_id.to_owned()),
+        contact: None,
+        name: None,
         message: message.to_owned(),
         status: "received".into(),
         created_at: time(platform.clock.epoch_seconds()),
@@ -96,6 +99,108 @@ pub async fn file(
     mail::enqueue(platform, vec![notice]).await?;
     // The id only: the message and the person stay out of the logs.
     tracing::info!(complaint_id = %id, "complaint filed");
+    Ok(Receipt {
+        id,
+        dpo: platform.settings.dpo.clone(),
+        supervisory_authority: platform.settings.supervisory_authority.clone(),
+    })
+}
+
+/// A complaint from anyone, signed in or not: bounded per client address and per contact
+/// address, as each one e-mails the DPO.
+pub const PUBLIC_PER_CLIENT: Limit = Limit { scope: "complaints_client", max_failures: 10, window_seconds: 24 * 3600 };
+pub const PUBLIC_PER_ADDRESS: Limit = Limit { scope: "complaints_address", max_failures: 3, window_seconds: 24 * 3600 };
+/// The longest name, in characters.
+pub const MAX_NAME: usize = 200;
+/// A complaint from someone without an account is kept this long (no account erasure reaches
+/// it); then it expires.
+pub const PUBLIC_RETENTION_SECONDS: i64 = 3 * 365 * 24 * 3600;
+
+/// What a complaint from anyone says.
+#[derive(Debug, Clone)]
+pub struct PublicComplaint<'a> {
+    pub name: Option<&'a str>,
+    pub contact: &'a str,
+    pub message: &'a str,
+    /// The client's address, for the per-client limit (absent: not limited per client).
+    pub client: Option<std::net::IpAddr>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublicComplaintError {
+    #[error(transparent)]
+    Complaint(#[from] ComplaintError),
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+}
+
+impl From<ThrottleError> for PublicComplaintError {
+    fn from(err: ThrottleError) -> Self {
+        PublicComplaintError::Complaint(err.into())
+    }
+}
+
+impl From<StoreError> for PublicComplaintError {
+    fn from(err: StoreError) -> Self {
+        PublicComplaintError::Complaint(err.into())
+    }
+}
+
+impl From<QueueError> for PublicComplaintError {
+    fn from(err: QueueError) -> Self {
+        PublicComplaintError::Complaint(err.into())
+    }
+}
+
+/// Files a complaint from anyone (no sign-in): checked, bounded, stored under a hash of the
+/// contact address (listed for operators beside the others), and told to the DPO.
+pub async fn file_public(platform: &Platform, complaint: PublicComplaint<'_>) -> Result<Receipt, PublicComplaintError> {
+    let message = complaint.message.trim();
+    if message.is_empty() || message.chars().count() > MAX_MESSAGE {
+        return Err(ComplaintError::InvalidMessage.into());
+    }
+    let name = complaint.name.map(str::trim).filter(|n| !n.is_empty());
+    if name.is_some_and(|n| n.chars().count() > MAX_NAME || n.contains(['\r', '\n'])) {
+        return Err(Invalid::new("invalid_name", "The name is one line of at most 200 characters.").into());
+    }
+    let contact = EmailAddress::parse(complaint.contact)?;
+    // Counted before anything is stored or mailed: per client (the work), per address (the mail).
+    if let Some(client) = complaint.client {
+        PUBLIC_PER_CLIENT.count(platform, &client.to_string()).await?;
+    }
+    PUBLIC_PER_ADDRESS.count(platform, contact.canonical()).await?;
+    let now = platform.clock.epoch_seconds();
+    let id = ulid::Ulid::new().to_string();
+    let entry = ComplaintEntry {
+        id: id.clone(),
+        user_id: None,
+        organisation_id: None,
+        contact: Some(contact.as_str().to_owned()),
+        name: name.map(str::to_owned),
+        message: message.to_owned(),
+        status: "received".into(),
+        created_at: time(now),
+    };
+    let item = Item::new(keys::public_complaint(contact.canonical(), &id), "complaint")
+        .with_data(&entry)?
+        .with_index(Index::Gsi3, IndexKey::new(keys::COMPLAINTS_LISTING, &id))
+        .expires_at(now + PUBLIC_RETENTION_SECONDS);
+    platform.store.put(item, Some(Condition::NotExists)).await?;
+    let notice = Email {
+        to: platform.settings.dpo.email.clone(),
+        subject: format!("New complaint {id}"),
+        text: format!(
+            "Someone filed a complaint without signing in.\n\nComplaint: {id}\nAnswer to: {}\nName: {}\n\n{message}\n",
+            contact.as_str(),
+            name.unwrap_or("(not given)")
+        ),
+        html: None,
+        headers: Vec::new(),
+        category: "transactional".into(),
+        organisation_id: None,
+    };
+    mail::enqueue(platform.queue.as_ref(), vec![notice]).await?;
+    tracing::info!(complaint_id = %id, "public complaint filed");
     Ok(Receipt {
         id,
         dpo: platform.settings.dpo.clone(),

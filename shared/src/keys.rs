@@ -305,6 +305,11 @@ pub fn complaint(user_id: &str, id: &str) -> Key {
     Key::new(user_partition(user_id), format!("COMPLAINT#{id}"))
 }
 
+/// A complaint from someone without a session, filed under a hash of their address.
+pub fn public_complaint(address_canonical: &str, id: &str) -> Key {
+    Key::new(format!("COMPLAINANT#{}", sha256_hex(address_canonical.as_bytes())), format!("COMPLAINT#{id}"))
+}
+
 /// Every complaint, newest last (GSI3), for operators.
 pub const COMPLAINTS_LISTING: &str = "COMPLAINTS";
 

@@ -14,8 +14,16 @@ use crate::store::{Index, Query, StoreError};
 #[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 pub struct ComplaintEntry {
     pub id: String,
-    pub user_id: String,
-    pub organisation_id: String,
+    /// The signed-in complainant (absent for a complaint from anyone, `POST /v1/public-complaints`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organisation_id: Option<String>,
+    /// A complaint from anyone: the address to answer, and the name if given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub message: String,
     pub status: String,
     /// RFC 3339.

@@ -26,9 +26,10 @@ pub fn routes() -> Router<Platform> {
         .route("/v1/rights-requests/{id}/extend", post(requests::decisions::extend))
         .route("/v1/rights-requests/{id}/resolve", post(requests::decisions::resolve))
         .route("/v1/rights-requests/{id}/export", get(requests::views::export))
-        .route("/v1/operator/rights-requests", get(requests::views::list_open))
+        .route("/v1/operator/rights-requests", get(requests::views::list_open).post(requests::intake::record))
         .route("/v1/operator/retention-reports", get(retention_reports::retention_reports))
         .route("/v1/complaints", post(complaints::create))
+        .route("/v1/public-complaints", post(complaints::create_public))
         .route("/v1/operator/complaints", get(complaints::list))
         .route("/v1/case-confirmations", get(cases::preview).post(cases::confirm))
         .route("/v1/operator/cases", get(cases::list))
@@ -44,6 +45,7 @@ pub fn routes() -> Router<Platform> {
 #[openapi(
     paths(
         requests::intake::create,
+        requests::intake::record,
         requests::views::list,
         requests::views::get_one,
         requests::decisions::approve,
@@ -54,6 +56,7 @@ pub fn routes() -> Router<Platform> {
         requests::views::list_open,
         retention_reports::retention_reports,
         complaints::create,
+        complaints::create_public,
         complaints::list,
         cases::preview,
         cases::confirm,

@@ -11,6 +11,7 @@
 
 pub mod decisions;
 pub mod emails;
+pub mod recorded;
 pub mod requester;
 
 use serde::{Deserialize, Serialize};

@@ -7,7 +7,7 @@ use super::{
     EXPORT_LINK_SECONDS, IllegalTransition, RequestType, RightsMessage, RightsRequest, SaveError, Status, emails,
 };
 use crate::Platform;
-use crate::accounts::{self, AccountError};
+use crate::accounts::{self, AccountError, records::UserRecord};
 use crate::blob::{BlobError, SignedUrl};
 use crate::domain::{EmailAddress, Invalid, Role};
 use crate::queue::{QueueError, QueueName};
@@ -45,12 +45,12 @@ pub enum FileError {
     Queue(#[from] QueueError),
 }
 
-fn refused(code: &'static str, detail: &'static str) -> FileError {
+pub(super) fn refused(code: &'static str, detail: &'static str) -> FileError {
     FileError::Refused { code, detail }
 }
 
 /// Checks the correction's `changes`: only known fields, each valid.
-fn check_changes(kind: RequestType, changes: &Option<Map<String, Value>>) -> Result<(), FileError> {
+pub(super) fn check_changes(kind: RequestType, changes: &Option<Map<String, Value>>) -> Result<(), FileError> {
     match (kind, changes) {
         (RequestType::Correction, None) => {
             Err(refused("changes_required", "A correction needs `changes`, e.g. {\"email\": \"new@example.com\"}."))
@@ -176,31 +176,45 @@ async fn file_checked(
         let note = Some("filed by an admin: no approval needed".into());
         request.transition(Status::Queued, requester.user_id.clone(), note, now)?;
     }
-    match super::create(platform, &mut request).await {
+    submit(platform, &mut request, user, by_admin).await?;
+    tracing::info!(request_id = %request.id, kind = request.kind.as_str(), "rights request filed");
+    Ok(request)
+}
+
+/// Stores a new request (its lock and its place in the open list), queues an admin's at once,
+/// and tells the requester and, for a member's, the organisation's admins. Used by
+/// [`file`] and by requests recorded by operators (`super::recorded`).
+pub(super) async fn submit(
+    platform: &Platform,
+    request: &mut RightsRequest,
+    user: &UserRecord,
+    by_admin: bool,
+) -> Result<(), FileError> {
+    let kind = request.kind;
+    match super::create(platform, request).await {
         Ok(()) => {}
         Err(SaveError::Conflict) => {
-            let open = super::open_request_of(platform, &requester.user_id, kind).await?.unwrap_or_default();
+            let open = super::open_request_of(platform, &user.user_id, kind).await?.unwrap_or_default();
             return Err(FileError::Duplicate { kind, open });
         }
         Err(SaveError::Store(err)) => return Err(err.into()),
     }
     if by_admin && let Err(err) = enqueue(platform, &request.id).await {
         // Nothing half-done: the request disappears and the caller may try again.
-        super::withdraw_creation(platform, &request).await?;
+        super::withdraw_creation(platform, request).await?;
         return Err(err.into());
     }
-    let mut notices = vec![emails::received(&platform.settings, &user.email, user.lang, &request, !by_admin)];
+    let mut notices = vec![emails::received(&platform.settings, &user.email, user.lang, request, !by_admin)];
     if !by_admin {
         // The organisation's admins decide: tell them there is something to decide.
-        for member in accounts::members(platform, &requester.organisation_id).await? {
+        for member in accounts::members(platform, &user.organisation_id).await? {
             if member.role == Role::Admin {
-                notices.push(emails::awaiting_approval(&platform.settings, &member.email, member.lang, &request));
+                notices.push(emails::awaiting_approval(&platform.settings, &member.email, member.lang, request));
             }
         }
     }
     mail::enqueue(platform, notices).await?;
-    tracing::info!(request_id = %request.id, kind = request.kind.as_str(), "rights request filed");
-    Ok(request)
+    Ok(())
 }
 
 /// One page of the user's own requests, newest first.

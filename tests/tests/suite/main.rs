@@ -22,6 +22,7 @@ mod marketing;
 mod membership;
 mod one_machine;
 mod operators;
+mod outside_requests;
 mod panics;
 mod queue_contract;
 mod recovery;
