@@ -96,7 +96,7 @@ pub async fn file(
         category: "transactional".into(),
         organisation_id: None,
     };
-    mail::enqueue(platform, vec![notice]).await?;
+    mail::enqueue_about(platform, user_id, vec![notice]).await?;
     // The id only: the message and the person stay out of the logs.
     tracing::info!(complaint_id = %id, "complaint filed");
     Ok(Receipt {

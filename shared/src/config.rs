@@ -80,6 +80,9 @@ pub struct Settings {
     /// Usage events one user may have stored per UTC day (`INFENTRE_EVENTS_PER_USER_DAY`,
     /// default 10,000); over it, `POST /v1/events` answers 429 with `Retry-After`.
     pub events_per_user_day: i64,
+    /// How long the local outbox folder keeps sent e-mails (`INFENTRE_OUTBOX_RETENTION_HOURS`,
+    /// default 72); the retention sweep deletes older ones, an erasure the person's at once.
+    pub outbox_retention_hours: i64,
     /// The web origins (`https://host[:port]`) whose pages may post cookie choices to
     /// `/v1/cookie-consents` from the browser (`INFENTRE_COOKIE_CONSENT_ORIGINS`,
     /// comma-separated): Infentre's own website and app that embed the banner.
@@ -257,6 +260,14 @@ impl Settings {
                 name: "INFENTRE_EVENTS_PER_USER_DAY",
                 reason: "must be 1 to 1000000".into(),
             })?;
+        let outbox_retention_hours = get("INFENTRE_OUTBOX_RETENTION_HOURS", "72")
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=24 * 30).contains(n))
+            .ok_or(ConfigError::Invalid {
+                name: "INFENTRE_OUTBOX_RETENTION_HOURS",
+                reason: "must be 1 to 720".into(),
+            })?;
         let cookie_consent_origins = cookie_consent_origins(source)?;
         let case_retention_days =
             get("INFENTRE_CASE_RETENTION_DAYS", "365").parse::<i64>().ok().filter(|n| (1..=3650).contains(n)).ok_or(
@@ -279,6 +290,7 @@ impl Settings {
             inactivity_days,
             marketing_sync,
             events_per_user_day,
+            outbox_retention_hours,
             cookie_consent_origins,
             case_retention_days,
             sendgrid_inbound_key,

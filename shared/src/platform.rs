@@ -15,4 +15,7 @@ pub struct Platform {
     pub blobs: Arc<dyn BlobStore>,
     pub clock: Arc<dyn Clock>,
     pub settings: Arc<Settings>,
+    /// The local outbox folder's copies of sent mail (none in AWS): erasure deletes the
+    /// person's, the retention sweep the old ones.
+    pub sent_mail: Option<Arc<dyn crate::mail::SentCopies>>,
 }

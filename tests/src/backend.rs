@@ -199,12 +199,17 @@ impl Backend {
         }
     }
 
-    /// Everything the system keeps outside the mail outbox, as text, read by brute force and
-    /// not through the erasure registry: every table item, every export file, every message
-    /// of every queue and dead-letter queue (received with a short visibility, then visible
-    /// again).
+    /// Everything the system keeps, as text, read by brute force and not through the erasure
+    /// registry: every table item, the local outbox folder's sent mail, every export file,
+    /// every message of every queue and dead-letter queue (received with a short visibility,
+    /// then visible again).
     pub async fn everything(&self) -> Vec<String> {
         let mut texts = self.table_text().await;
+        // Locally the outbox folder is ours (copies of what we sent); on moto it is the
+        // SendGrid stand-in's record of what it received, the provider's, not ours.
+        if self.sendgrid.is_none() {
+            texts.extend(crate::outbox_files(&self.outbox).into_iter().map(|mail| format!("outbox: {mail}")));
+        }
         for key in self.platform.blobs.list("exports/").await.expect("list exports") {
             let bytes = self.platform.blobs.get(&key).await.expect("read an export").unwrap_or_default();
             texts.push(format!("{key}: {}", String::from_utf8_lossy(&bytes)));

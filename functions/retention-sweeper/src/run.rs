@@ -93,13 +93,22 @@ async fn steps(platform: &Platform, budget: u64, run_id: &str, now: i64) -> Resu
         Ok(Err(err)) => tracing::warn!(error = %err, "could not start the notice version's announcement"),
         Err(_) => out_of_time.push("policy_announcement".to_owned()),
     }
+    // The local outbox folder keeps sent mail a short while (INFENTRE_OUTBOX_RETENTION_HOURS).
+    let mut erased = swept.erased;
+    if let Some(sent) = &platform.sent_mail {
+        match sent.expire().await {
+            Ok(0) => {}
+            Ok(n) => *erased.entry("sent_mail_copy".to_owned()).or_default() += n as u64,
+            Err(err) => tracing::warn!(error = %err, "old sent mail copies could not be deleted; next run"),
+        }
+    }
     let erasures = erasures::resume(platform, now, ERASURES_TIME).await?;
     let complete = swept.complete && out_of_time.is_empty();
     Ok(RetentionReport {
         id: run_id.to_owned(),
         started_at: shared::clock::rfc3339_from_epoch(now),
         duration_ms: 0,
-        erased: swept.erased,
+        erased,
         exports_deleted: swept.exports_deleted,
         erasures_resumed: erasures.finished,
         erasures_failing: erasures.failing,

@@ -80,6 +80,15 @@ pub fn article_15(platform: &Platform) -> Value {
         "recipients": SUBPROCESSORS,
         "transfers": "SendGrid (United States) under the EU Standard Contractual Clauses; everything else stays in the EU",
         "retention": "Usage data at most 3 years; everything else until you or your organisation cancel the account, except records the law requires us to keep",
+        // template.yaml turns on DynamoDB point-in-time recovery (35 days, its longest).
+        "backups": {
+            "en": "The hosted service's database keeps continuous point-in-time-recovery backups for 35 days: \
+                   what we erase remains in them until 35 days after its erasure, encrypted, used only to recover \
+                   from a disaster, then gone.",
+            "sv": "Den driftade tjänstens databas har löpande säkerhetskopior för återställning till en viss \
+                   tidpunkt i 35 dagar: det vi raderar finns kvar i dem till 35 dagar efter raderingen, krypterat, \
+                   används bara för att återställa efter en katastrof och försvinner sedan.",
+        },
         "rights": ["access (Art. 15)", "rectification (Art. 16)", "erasure (Art. 17)", "restriction (Art. 18)",
                    "portability (Art. 20)", "objection (Art. 21)", "withdrawing consent at any time (Art. 7(3))"],
         "how_to_exercise": "Members through their organisation's admin; admins directly, in the app or by writing to the DPO",

@@ -263,7 +263,7 @@ fn removed_notice(to: &str, organisation_name: &str) -> Email {
         ),
         html: None,
         headers: Vec::new(),
-        category: "transactional".into(),
+        category: mail::ERASURE_NOTICE.into(),
         organisation_id: None,
     }
 }

@@ -166,6 +166,7 @@ impl AwsClients {
             blobs,
             clock,
             settings: Arc::new(settings),
+            sent_mail: None,
         }
     }
 }

@@ -60,7 +60,10 @@ impl Engine {
             )
             .map_err(io)?,
         );
-        let mailer = Arc::new(OutboxMailer::new(data_dir.join("outbox"), &settings.mail_from, clock.clone())?);
+        let mailer = Arc::new(
+            OutboxMailer::new(data_dir.join("outbox"), &settings.mail_from, clock.clone())?
+                .keeping_hours(settings.outbox_retention_hours),
+        );
         let marketing =
             OutboxDestination::all(&data_dir.join("marketing-outbox")).map_err(io)?.into_iter().map(Arc::new).collect();
         let platform = Platform {
@@ -69,6 +72,7 @@ impl Engine {
             blobs: blobs.clone(),
             clock,
             settings: Arc::new(settings),
+            sent_mail: Some(mailer.clone()),
         };
         Ok(Self { platform, store, queue, blobs, mailer, marketing })
     }

@@ -446,6 +446,11 @@ async fn step(platform: &Platform, job: &mut Job) -> Result<bool, ErasureError> 
 
 /// The job completes and forgets its subject; the fence turns `erased` and starts to expire.
 async fn complete(platform: &Platform, job: &mut Job, target: &Target) -> Result<(), ErasureError> {
+    // Our own copies of mail sent to the person (the local outbox folder) go too.
+    if let (Some(sent), Target::Subject { subject }) = (&platform.sent_mail, target) {
+        let deleted = sent.forget_subject(&subject.user_id, &subject.canonical_email).await?;
+        tracing::info!(job_id = %job.id, deleted, "sent mail copies erased");
+    }
     let now = platform.clock.epoch_seconds();
     job.status = JobStatus::Completed;
     job.completed_at = Some(now);
@@ -475,7 +480,8 @@ async fn finish_rights_request(
     lang: Lang,
 ) -> Result<(), ErasureError> {
     if let (Some(to), Some(request)) = (notify, crate::rights::load(platform, request_id).await?) {
-        let notice = crate::rights::emails::completed(&platform.settings, to, lang, &request);
+        let mut notice = crate::rights::emails::completed(&platform.settings, to, lang, &request);
+        notice.category = crate::mail::ERASURE_NOTICE.into();
         crate::mail::enqueue_erasure_notice(platform, vec![notice]).await?;
     }
     let body = serde_json::to_string(&crate::rights::RightsMessage { request_id: request_id.to_owned() })

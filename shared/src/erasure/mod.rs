@@ -140,6 +140,8 @@ pub enum ErasureError {
     Blob(#[from] BlobError),
     #[error(transparent)]
     Queue(#[from] QueueError),
+    #[error(transparent)]
+    Mail(#[from] crate::mail::MailError),
     /// Another runner moved the job meanwhile: this one stops.
     #[error("the erasure job was moved by another runner")]
     Moved,

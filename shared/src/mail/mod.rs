@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::Platform;
 use crate::keys;
 use crate::queue::{Queue, QueueError, QueueName};
-use crate::store::{BatchOp, Index, Item};
+use crate::store::{BatchOp, Index, IndexKey, Item};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -76,17 +76,35 @@ pub const OUTGOING_MAIL_SECONDS: i64 = 15 * 24 * 3600;
 /// stored, filed under its recipient's address (erasure deletes what still waits), and the
 /// message carries only its id.
 pub async fn enqueue(platform: &Platform, emails: Vec<Email>) -> Result<(), QueueError> {
-    queue_stored(platform, emails, true).await
+    queue_stored(platform, emails, Filing::Recipient).await
 }
+
+/// [`enqueue`] for e-mails about a user sent to someone else (the DPO told of their
+/// complaint): filed under the user (`keys::subject_index`), so their erasure deletes what
+/// still waits, as it deletes the complaint itself.
+pub async fn enqueue_about(platform: &Platform, user_id: &str, emails: Vec<Email>) -> Result<(), QueueError> {
+    queue_stored(platform, emails, Filing::Subject(user_id)).await
+}
+
+/// The category of the notices of an erasure itself: sent after it (the last e-mail to the
+/// person), so the local outbox keeps their copy for its retention like any other.
+pub const ERASURE_NOTICE: &str = "erasure_notice";
 
 /// [`enqueue`] for the notices of an erasure itself (a removed member, the erasure done):
 /// they must reach the person after their erasure started, so they are not filed under the
 /// address. They are deleted once sent and expire after [`OUTGOING_MAIL_SECONDS`].
 pub async fn enqueue_erasure_notice(platform: &Platform, emails: Vec<Email>) -> Result<(), QueueError> {
-    queue_stored(platform, emails, false).await
+    queue_stored(platform, emails, Filing::Unfiled).await
 }
 
-async fn queue_stored(platform: &Platform, emails: Vec<Email>, filed: bool) -> Result<(), QueueError> {
+/// Where a waiting e-mail is filed, for erasure to find it.
+enum Filing<'a> {
+    Recipient,
+    Subject(&'a str),
+    Unfiled,
+}
+
+async fn queue_stored(platform: &Platform, emails: Vec<Email>, filing: Filing<'_>) -> Result<(), QueueError> {
     let expires_at = platform.clock.epoch_seconds() + OUTGOING_MAIL_SECONDS;
     let mut writes = Vec::with_capacity(emails.len());
     let mut bodies = Vec::with_capacity(emails.len());
@@ -96,8 +114,15 @@ async fn queue_stored(platform: &Platform, emails: Vec<Email>, filed: bool) -> R
             .with_data(&email)
             .map_err(|err| QueueError::Invalid(err.to_string()))?
             .expires_at(expires_at);
-        if filed {
-            item = item.with_index(Index::Gsi1, keys::outgoing_mail_index(&canonical(&email.to), &id));
+        match filing {
+            Filing::Recipient => {
+                item = item.with_index(Index::Gsi1, keys::outgoing_mail_index(&canonical(&email.to), &id));
+            }
+            Filing::Subject(user_id) => {
+                let index = IndexKey::new(keys::subject_index(user_id), format!("MAIL#{id}"));
+                item = item.with_index(Index::Gsi1, index);
+            }
+            Filing::Unfiled => {}
         }
         writes.push(BatchOp::Put(item));
         let message = OutgoingMail { id, email: None, consent: None };
@@ -178,6 +203,17 @@ pub enum MailError {
 #[async_trait]
 pub trait Mailer: Send + Sync + std::fmt::Debug {
     async fn send(&self, email: &Email) -> Result<(), MailError>;
+}
+
+/// Copies of sent e-mail we keep ourselves: the local outbox folder. (In AWS there are none:
+/// SendGrid sends, and keeps its own activity log.)
+#[async_trait]
+pub trait SentCopies: Send + Sync + std::fmt::Debug {
+    /// Deletes the copies sent to this address (its canonical form) or naming this user id
+    /// (the DPO's notices about the person): how many.
+    async fn forget_subject(&self, user_id: &str, canonical_email: &str) -> Result<usize, MailError>;
+    /// Deletes the copies older than the retention: how many.
+    async fn expire(&self) -> Result<usize, MailError>;
 }
 
 /// Header names we let through: RFC 5322 field names, and never one the adapter sets itself.

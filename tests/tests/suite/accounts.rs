@@ -467,3 +467,42 @@ async fn authenticating_a_request_costs_one_read_and_the_fence_checks() {
     let expected: std::collections::BTreeMap<String, u64> = [("DynamoDB.GetItem".to_owned(), 4)].into();
     assert_eq!(requests.snapshot(), expected);
 }
+
+/// `DELETE /v1/me` checks the password, fences and queues the job: the same dozen requests
+/// whatever the account holds (the job does the erasing).
+#[tokio::test]
+async fn cancelling_an_account_costs_the_same_few_requests_whatever_it_holds() {
+    let b = moto().await;
+    let requests = b.requests.clone().unwrap();
+    let mut costs = Vec::new();
+    for (email, events) in [(ADA, 0), ("bob@example.com", 2_000)] {
+        let who = b.admin(email, ADA_PASSWORD, "Analytical Engines").await;
+        let now_ms = b.platform.clock.epoch_seconds() * 1000;
+        let items: Vec<_> = (0..events)
+            .map(|n| infentre_tests::page_view(&who.user_id, &who.organisation_id, n, now_ms).item().unwrap())
+            .map(shared::store::BatchOp::Put)
+            .collect();
+        for chunk in items.chunks(25) {
+            b.platform.store.batch_write(chunk.to_vec()).await.unwrap();
+        }
+        requests.reset();
+        let started = std::time::Instant::now();
+        let (status, _) = b.delete("/v1/me", who.bearer(), json!({"password": ADA_PASSWORD})).await;
+        assert_eq!(status, 202);
+        eprintln!("DELETE /v1/me with {events} events: {:?}, {:?}", started.elapsed(), requests.snapshot());
+        costs.push(requests.snapshot());
+    }
+    assert_eq!(costs[0], costs[1], "the size of the account changes nothing");
+    let expected: std::collections::BTreeMap<String, u64> = [
+        // As counted: the session and both fences, then the password check, the last-admin
+        // rule and the cancellation's reads; one transaction writes the fence and the job,
+        // one message queues it. Nothing here reads or deletes what the account holds.
+        ("DynamoDB.GetItem".to_owned(), 7),
+        ("DynamoDB.Query".to_owned(), 1),
+        ("DynamoDB.TransactWriteItems".to_owned(), 1),
+        ("DynamoDB.UpdateItem".to_owned(), 2),
+        ("SQS.SendMessageBatch".to_owned(), 1),
+    ]
+    .into();
+    assert_eq!(costs[0], expected);
+}

@@ -176,6 +176,9 @@ async fn an_access_export_holds_consents_events_and_the_article_15_information(b
         assert!(!information[field].is_null(), "Art. 15 information lacks {field}");
     }
     assert_eq!(information["right_to_complain"]["supervisory_authority"]["name"], "Integritetsskyddsmyndigheten (IMY)");
+    // The 35 days of point-in-time-recovery backups, in English and Swedish.
+    assert!(information["backups"]["en"].as_str().unwrap().contains("point-in-time-recovery backups for 35 days"));
+    assert!(information["backups"]["sv"].as_str().unwrap().contains("i 35 dagar"));
     let text = String::from_utf8_lossy(&bytes);
     assert!(!text.contains("$argon2id$"), "no password hash in an export");
 
