@@ -16,6 +16,8 @@ pub mod passwords;
 pub mod placeholders;
 pub mod records;
 pub mod reset;
+#[cfg(feature = "passwords")]
+mod revocation;
 
 pub use error::AccountError;
 pub use records::{

@@ -4,7 +4,6 @@
 //! record keeps what happened and in which role, and nothing that leads to the person.
 
 use super::UserRecord;
-use super::membership::MembershipEvent;
 use crate::Platform;
 use crate::domain::Role;
 use crate::keys;
@@ -63,14 +62,20 @@ async fn membership_history(platform: &Platform, user: &UserRecord) -> Result<us
     let query = Query::partition(keys::membership_history(&user.organisation_id)).limit(1_000);
     let mut changed = 0;
     for item in query_all(platform.store.as_ref(), query).await? {
-        let event: MembershipEvent = item.data()?;
+        // Read by attribute (the event's type lives with the password use cases).
+        let text = |name: &str| item.attrs.get(name).and_then(|v| v.as_str()).unwrap_or_default();
         let mut update = Update::new();
-        if event.by == user.user_id {
+        if text("by") == user.user_id {
             // Only admins change the membership.
             update = update.set("by", placeholder(Role::Admin));
         }
-        if event.subject == user.user_id {
-            update = update.set("subject", placeholder(event.from_role.unwrap_or(user.role)));
+        if text("subject") == user.user_id {
+            let role = match text("from_role") {
+                "admin" => Role::Admin,
+                "member" => Role::Member,
+                _ => user.role,
+            };
+            update = update.set("subject", placeholder(role));
         }
         if update != Update::new() {
             platform.store.update(&item.key, &item.entity_type, update, Some(Condition::Exists)).await?;
