@@ -199,7 +199,7 @@ pub async fn file_public(platform: &Platform, complaint: PublicComplaint<'_>) ->
         category: "transactional".into(),
         organisation_id: None,
     };
-    mail::enqueue(platform.queue.as_ref(), vec![notice]).await?;
+    mail::enqueue(platform, vec![notice]).await?;
     tracing::info!(complaint_id = %id, "public complaint filed");
     Ok(Receipt {
         id,

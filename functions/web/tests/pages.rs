@@ -94,6 +94,7 @@ async fn every_page_is_html_with_a_strict_policy_and_no_inline_code() {
             assert_eq!(header(&response, "x-frame-options"), "DENY");
             assert_eq!(header(&response, "x-content-type-options"), "nosniff");
             assert_eq!(header(&response, "referrer-policy"), "no-referrer");
+            assert_eq!(header(&response, "strict-transport-security"), "max-age=31536000");
             assert!(html.contains(&format!("<html lang=\"{lang}\">")), "{path} in {lang}");
             // Inline code would be blocked by the policy: there must be none.
             assert!(!html.contains("<style") && !html.contains(" style="), "{path}: inline style");

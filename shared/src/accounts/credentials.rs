@@ -222,7 +222,8 @@ pub async fn change_password(
         )
         .await?;
     session::revoke_all(platform.store.as_ref(), &user.user_id, keep_session).await?;
-    super::reset::revoke_tokens(platform, &user.user_id, &[TokenKind::ChangeEmail, TokenKind::PasswordReset]).await?;
+    super::revocation::revoke_tokens(platform, &user.user_id, &[TokenKind::ChangeEmail, TokenKind::PasswordReset])
+        .await?;
     mail::enqueue(platform, vec![emails::password_changed(&user.email, user.lang)]).await?;
     Ok(())
 }

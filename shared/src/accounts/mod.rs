@@ -13,8 +13,11 @@ pub mod limits;
 pub mod operators;
 #[cfg(feature = "passwords")]
 pub mod passwords;
+pub mod placeholders;
 pub mod records;
 pub mod reset;
+#[cfg(feature = "passwords")]
+mod revocation;
 
 pub use error::AccountError;
 pub use records::{
@@ -258,7 +261,10 @@ async fn start_account_erasure(
             subject: Subject { user_id: user.user_id.clone(), canonical_email: user.email_canonical.clone() },
         }
     };
-    Ok(erasure::job::begin(platform, target, origin).await?)
+    let started = erasure::job::begin(platform, target, origin).await?;
+    // Fenced: they act no more, so their id can leave the others' histories now.
+    placeholders::erase_from_histories(platform, user).await?;
+    Ok(started)
 }
 
 /// The erasure already fencing a user or their organisation, if any.

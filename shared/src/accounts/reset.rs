@@ -94,17 +94,14 @@ pub async fn resend_verification(platform: &Platform, email: &str, client: Optio
 
 #[cfg(feature = "passwords")]
 pub use set::reset_password;
-#[cfg(feature = "passwords")]
-pub(crate) use set::revoke_tokens;
 
 #[cfg(feature = "passwords")]
 mod set {
     use super::super::{AccountRef, load_token, passwords};
     use super::*;
     use crate::domain::NewPassword;
-    use crate::keys;
     use crate::session;
-    use crate::store::{BatchOp, Index, Query, SortKey, StoreError, TransactOp, Update, query_all};
+    use crate::store::{StoreError, TransactOp, Update};
     use crate::throttle::LOGIN_PER_ACCOUNT;
 
     /// Sets a new password with a reset link: the link is used up, every session ends, and
@@ -134,31 +131,15 @@ mod set {
             Err(err) => return Err(err.into()),
         }
         session::revoke_all(platform.store.as_ref(), &user_id, None).await?;
-        revoke_tokens(platform, &user_id, &[TokenKind::ChangeEmail, TokenKind::PasswordReset]).await?;
+        super::super::revocation::revoke_tokens(
+            platform,
+            &user_id,
+            &[TokenKind::ChangeEmail, TokenKind::PasswordReset],
+        )
+        .await?;
         // The mailbox's owner is back in: earlier wrong guesses no longer lock them out.
         LOGIN_PER_ACCOUNT.clear(platform, &user.email_canonical).await?;
         mail::enqueue(platform, vec![emails::password_changed(&user.email, user.lang)]).await?;
         Ok(AccountRef { user_id, organisation_id: user.organisation_id })
-    }
-
-    /// Deletes the user's pending tokens of these kinds; returns how many.
-    pub(crate) async fn revoke_tokens(
-        platform: &Platform,
-        user_id: &str,
-        kinds: &[TokenKind],
-    ) -> Result<usize, AccountError> {
-        let query = Query::index(Index::Gsi1, keys::subject_index(user_id))
-            .sort(SortKey::BeginsWith(keys::TOKEN_INDEX_PREFIX.into()))
-            .limit(1_000);
-        let mut deletes = Vec::new();
-        for item in query_all(platform.store.as_ref(), query).await? {
-            let token: TokenRecord = item.data()?;
-            if kinds.contains(&token.kind) {
-                deletes.push(BatchOp::Delete(item.key));
-            }
-        }
-        let count = deletes.len();
-        platform.store.batch_write(deletes).await?;
-        Ok(count)
     }
 }

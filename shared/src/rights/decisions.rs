@@ -180,6 +180,7 @@ pub async fn extend(
     if now >= request.due_at {
         return Err(DecisionError::DeadlinePassed);
     }
+    accounts::placeholders::note_operator_act(platform, &actor.user_id, &request.id).await?;
     let previous_due = request.due_at;
     let extended = request.due_at + days * 24 * 3600;
     if extended > super::latest_extended_deadline(previous_due) {
@@ -234,6 +235,7 @@ pub async fn resolve(
     if request.status != Status::Failed {
         return Err(DecisionError::NotFailed);
     }
+    accounts::placeholders::note_operator_act(platform, &actor.user_id, &request.id).await?;
     let now = platform.clock.epoch_seconds();
     let by = format!("operator:{}", actor.user_id);
     if resolution == Resolution::Retry {

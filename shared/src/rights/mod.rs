@@ -266,7 +266,8 @@ impl RightsRequest {
     }
 
     /// Drops everything about the requester: what remains is an anonymous record that the
-    /// erasure happened (ids of the organisation and its admins, times, counts).
+    /// erasure happened (ids of the organisation and its admins, times, counts), with no free
+    /// text (reasons and notes go).
     pub fn anonymise(&mut self) {
         if let Some(user_id) = self.user_id.take() {
             for entry in &mut self.history {
@@ -278,6 +279,14 @@ impl RightsRequest {
         self.details = None;
         self.changes = None;
         self.exports = None;
+        // No free text stays in an anonymous record: reasons and notes may name the person.
+        self.failure_reason = None;
+        if let Some(extension) = &mut self.extension {
+            extension.reason.clear();
+        }
+        for entry in &mut self.history {
+            entry.note = None;
+        }
     }
 
     pub fn is_requester(&self, user_id: &str) -> bool {

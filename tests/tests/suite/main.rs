@@ -12,6 +12,7 @@ mod cors;
 mod deployment;
 mod erasure;
 mod hardening;
+mod histories;
 mod http_errors;
 mod idempotency_contract;
 mod inbox;

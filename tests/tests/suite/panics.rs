@@ -43,6 +43,7 @@ async fn a_panicking_request_is_answered_500_problem_and_the_next_request_is_ser
     assert_eq!(response.status().as_u16(), 500);
     assert_eq!(response.headers()["content-type"], "application/problem+json");
     assert_eq!(response.headers()["x-content-type-options"], "nosniff", "the usual layers still apply");
+    assert_eq!(response.headers()["strict-transport-security"], "max-age=31536000", "HTTPS only (HSTS)");
     let body: Value = serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
     assert_eq!(body["code"], "internal_error");
     assert!(!body.to_string().contains("a bug in one handler"), "the panic stays inside: {body}");

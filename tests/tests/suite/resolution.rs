@@ -69,7 +69,7 @@ async fn resolve(b: &Backend, who: &Session, id: &str, body: Value) -> (u16, Val
 async fn an_operator_tries_a_failed_request_again_once_its_cause_is_mended(b: Backend) {
     let org = org(&b).await;
     let (id, account) = failed_request(&b, &org, "access").await;
-    assert_eq!(open_ids(&b, &org.operator).await, [id.clone()], "failed: still open, by deadline");
+    assert_eq!(open_ids(&b, &org.operator).await, std::slice::from_ref(&id), "failed: still open, by deadline");
 
     // Only operators resolve; only a failed request; a known action.
     let (status, _) = resolve(&b, &org.admin, &id, json!({"action": "retry"})).await;
