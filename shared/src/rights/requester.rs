@@ -3,16 +3,22 @@
 
 use serde_json::{Map, Value};
 
-use super::{
-    EXPORT_LINK_SECONDS, IllegalTransition, RequestType, RightsMessage, RightsRequest, SaveError, Status, emails,
-};
+use super::{EXPORT_LINK_SECONDS, IllegalTransition, RequestType, RightsMessage, RightsRequest, Status};
+#[cfg(feature = "passwords")]
+use super::{SaveError, emails};
 use crate::Platform;
-use crate::accounts::{self, AccountError};
+#[cfg(feature = "passwords")]
+use crate::accounts;
+use crate::accounts::AccountError;
 use crate::blob::{BlobError, SignedUrl};
-use crate::domain::{EmailAddress, Invalid, Role};
+#[cfg(feature = "passwords")]
+use crate::domain::EmailAddress;
+use crate::domain::{Invalid, Role};
+use crate::keys;
+#[cfg(feature = "passwords")]
+use crate::mail;
 use crate::queue::{QueueError, QueueName};
 use crate::store::{Index, Query, StoreError};
-use crate::{keys, mail};
 
 /// At most this many characters of free text.
 pub const MAX_DETAILS: usize = 2_000;
@@ -45,11 +51,13 @@ pub enum FileError {
     Queue(#[from] QueueError),
 }
 
+#[cfg(feature = "passwords")]
 fn refused(code: &'static str, detail: &'static str) -> FileError {
     FileError::Refused { code, detail }
 }
 
 /// Checks the correction's `changes`: only known fields, each valid.
+#[cfg(feature = "passwords")]
 fn check_changes(kind: RequestType, changes: &Option<Map<String, Value>>) -> Result<(), FileError> {
     match (kind, changes) {
         (RequestType::Correction, None) => {
@@ -97,6 +105,9 @@ pub fn needs_password(kind: RequestType, changes: &Option<Map<String, Value>>) -
 /// Files a request. A member's waits for an admin of their organisation; an admin's is
 /// queued at once. One open request per type and person. The requester (and for a member's
 /// request, the admins) are told by e-mail. `password` is checked when [`needs_password`].
+// An erasure or a new address is confirmed with the password: only functions that check
+// passwords (`passwords`) file requests; the workers build without it.
+#[cfg(feature = "passwords")]
 #[tracing::instrument(skip_all, fields(user_id = %requester.user_id))]
 pub async fn file(
     platform: &Platform,
