@@ -97,6 +97,9 @@ pub fn needs_password(kind: RequestType, changes: &Option<Map<String, Value>>) -
 /// Files a request. A member's waits for an admin of their organisation; an admin's is
 /// queued at once. One open request per type and person. The requester (and for a member's
 /// request, the admins) are told by e-mail. `password` is checked when [`needs_password`].
+// Only functions that check passwords (`passwords`) file requests this way; the workers
+// build without it.
+#[cfg(feature = "passwords")]
 #[tracing::instrument(skip_all, fields(user_id = %requester.user_id))]
 pub async fn file(
     platform: &Platform,
