@@ -92,6 +92,8 @@ pub struct Settings {
     pub case_retention_days: i64,
     /// The verification key of the Inbound Parse webhook's security policy
     /// (`INFENTRE_SENDGRID_INBOUND_PUBLIC_KEY`): when set, unsigned inbound mail is refused.
+    /// Served by the tracking function, like the event webhook.
+    #[cfg(feature = "sendgrid-webhook")]
     pub sendgrid_inbound_key: Option<p256::ecdsa::VerifyingKey>,
 }
 
@@ -210,6 +212,7 @@ impl Settings {
                 Some(text) => Some(sendgrid_key(&text)?),
             };
         // The Inbound Parse webhook's security policy has its own key pair.
+        #[cfg(feature = "sendgrid-webhook")]
         let sendgrid_inbound_key =
             match source.get("INFENTRE_SENDGRID_INBOUND_PUBLIC_KEY").filter(|v| !v.trim().is_empty()) {
                 None => None,
@@ -293,6 +296,7 @@ impl Settings {
             outbox_retention_hours,
             cookie_consent_origins,
             case_retention_days,
+            #[cfg(feature = "sendgrid-webhook")]
             sendgrid_inbound_key,
         })
     }
@@ -326,6 +330,7 @@ pub fn sendgrid_key(text: &str) -> Result<p256::ecdsa::VerifyingKey, ConfigError
 }
 
 /// A P-256 public key given as base64 of a DER SubjectPublicKeyInfo, from the setting `name`.
+#[cfg(feature = "sendgrid-webhook")]
 fn public_key(name: &'static str, text: &str) -> Result<p256::ecdsa::VerifyingKey, ConfigError> {
     use p256::pkcs8::DecodePublicKey;
     let der = STANDARD

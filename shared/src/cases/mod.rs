@@ -202,6 +202,7 @@ pub(crate) fn canonical(address: &str) -> String {
 }
 
 /// Cuts `text` to at most `max` characters.
+#[cfg(feature = "inbound")]
 pub(crate) fn bounded(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
         Some((end, _)) => text[..end].to_owned(),
