@@ -17,5 +17,5 @@ pub struct Platform {
     pub settings: Arc<Settings>,
     /// The local outbox folder's copies of sent mail (none in AWS): erasure deletes the
     /// person's, the retention sweep the old ones.
-    pub sent_mail: Option<Arc<dyn crate::mail::SentCopies>>,
+    pub sent_mail: Option<Arc<dyn crate::mail::copies::SentCopies>>,
 }

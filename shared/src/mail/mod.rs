@@ -1,6 +1,7 @@
 //! The mail port. Every e-mail leaves through the mail worker (the outbox queue), which calls
 //! one of these: SendGrid's v3 Mail Send API in AWS, a folder of `.eml` files locally.
 
+pub mod copies;
 pub mod mailbox;
 #[cfg(any(feature = "embedded", feature = "smtp"))]
 mod mime;
@@ -16,6 +17,8 @@ pub use mailbox::Mailbox;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+
+pub use copies::SentCopies;
 
 use crate::Platform;
 use crate::keys;
@@ -203,17 +206,6 @@ pub enum MailError {
 #[async_trait]
 pub trait Mailer: Send + Sync + std::fmt::Debug {
     async fn send(&self, email: &Email) -> Result<(), MailError>;
-}
-
-/// Copies of sent e-mail we keep ourselves: the local outbox folder. (In AWS there are none:
-/// SendGrid sends, and keeps its own activity log.)
-#[async_trait]
-pub trait SentCopies: Send + Sync + std::fmt::Debug {
-    /// Deletes the copies sent to this address (its canonical form) or naming this user id
-    /// (the DPO's notices about the person): how many.
-    async fn forget_subject(&self, user_id: &str, canonical_email: &str) -> Result<usize, MailError>;
-    /// Deletes the copies older than the retention: how many.
-    async fn expire(&self) -> Result<usize, MailError>;
 }
 
 /// Header names we let through: RFC 5322 field names, and never one the adapter sets itself.
