@@ -474,6 +474,10 @@ mod tests {
                 (Some(Queued), Processing),
                 (Some(Processing), Completed),
                 (Some(Processing), Failed),
+                // An operator resolves a failed request: tried again, or closed either way.
+                (Some(Failed), Queued),
+                (Some(Failed), Completed),
+                (Some(Failed), Denied),
             ]
         );
     }
