@@ -400,6 +400,9 @@ async fn step(platform: &Platform, job: &mut Job) -> Result<bool, ErasureError> 
             Ok(false)
         }
         Checkpoint::Groups { pass, group, cursors } => {
+            if let (1, 0, true, Target::Subject { subject }) = (pass, group, cursors.is_empty(), &target) {
+                forget_case_senders(platform, subject).await?;
+            }
             let groups = groups(&target);
             let Some(queries) = groups.get(group) else {
                 job.checkpoint = if pass == 1 {
@@ -442,6 +445,24 @@ async fn step(platform: &Platform, job: &mut Job) -> Result<bool, ErasureError> 
             Ok(true)
         }
     }
+}
+
+/// Our copies of the answers to cases an operator linked to the person from another address
+/// (the local outbox). Read before the cases go with the first group; idempotent.
+async fn forget_case_senders(platform: &Platform, subject: &Subject) -> Result<(), ErasureError> {
+    let Some(sent) = &platform.sent_mail else { return Ok(()) };
+    let linked = Query::index(Index::Gsi1, keys::cases_of_user(&subject.user_id)).limit(1_000);
+    let mut senders = Vec::new();
+    for item in crate::store::query_all(platform.store.as_ref(), linked).await? {
+        let sender = crate::cases::canonical(&item.data::<crate::cases::Case>()?.sender);
+        if sender != subject.canonical_email && !senders.contains(&sender) {
+            senders.push(sender);
+        }
+    }
+    for sender in senders {
+        sent.forget_subject(&subject.user_id, &sender).await?;
+    }
+    Ok(())
 }
 
 /// The job completes and forgets its subject; the fence turns `erased` and starts to expire.
