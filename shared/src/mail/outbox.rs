@@ -110,6 +110,12 @@ impl super::SentCopies for OutboxMailer {
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(err) => return Err(backend(err)),
             };
+            // The notices of the erasure itself (removed, erasure done) are the last mail to the
+            // person and keep their copy for the retention like any other (`ERASURE_NOTICE`).
+            let erasure_notice = text.contains(&format!("X-Infentre-Category: {}\r\n", super::ERASURE_NOTICE));
+            if erasure_notice {
+                continue;
+            }
             if text.contains(user_id) || recipients(&text).iter().any(|to| to == canonical_email) {
                 match tokio::fs::remove_file(&path).await {
                     Ok(()) => deleted += 1,
