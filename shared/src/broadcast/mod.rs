@@ -96,8 +96,10 @@ pub enum Content {
     PolicyChange { version: String, date: String },
 }
 
+/// Where a broadcast job stands (its own name in the document: the rights requests' `Status`
+/// is another type).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema), schema(as = BroadcastStatus))]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Queued,
