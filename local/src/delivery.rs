@@ -10,7 +10,7 @@ use shared::embedded::Engine;
 use shared::mail::Mailer;
 use shared::mail::sendgrid::{DEFAULT_BASE_URL, SendGridMailer};
 use shared::mail::smtp::{SmtpMailer, SmtpSettings};
-use shared::marketing::http::HttpDestination;
+use shared::marketing::http::{BuildError, HttpDestination};
 use shared::marketing::{Destination, DestinationId, DestinationSettings};
 
 /// `INFENTRE_MAIL_TRANSPORT`: `outbox` (the default), `smtp` or `sendgrid`.
@@ -74,8 +74,11 @@ impl MailTransport {
 pub fn marketing_destinations(source: &dyn Source, engine: &Engine) -> Result<Vec<Arc<dyn Destination>>, ConfigError> {
     let settings = DestinationSettings::from_source(source)?;
     let http = HttpDestination::all(&settings).map_err(|err| ConfigError::Invalid {
-        name: "INFENTRE_GA4_ENDPOINT",
-        reason: format!("cannot build the HTTP client: {err}"),
+        name: match err {
+            BuildError::Http(_) => "INFENTRE_GA4_ENDPOINT",
+            BuildError::UserDeletion(_) => "INFENTRE_GA4_SERVICE_ACCOUNT_KEY",
+        },
+        reason: err.to_string(),
     })?;
     let destinations = [DestinationId::GoogleAnalytics, DestinationId::Facebook]
         .into_iter()

@@ -336,6 +336,11 @@ pub fn erasure_job(job_id: &str) -> Key {
     Key::new(format!("ERASURE_JOB#{job_id}"), "JOB")
 }
 
+/// What a marketing destination was told about an erasure (Art. 19), in the job's partition.
+pub fn recipient_erasure(job_id: &str, destination: &str) -> Key {
+    Key::new(format!("ERASURE_JOB#{job_id}"), format!("RECIPIENT#{destination}"))
+}
+
 /// Open erasure jobs (GSI1), oldest first: the sweeper finishes those nobody is running.
 pub const OPEN_ERASURE_JOBS: &str = "ERASURE_JOBS_OPEN";
 

@@ -740,3 +740,118 @@ mod tests {
         assert!(facebook::violations(&too_many, NOW).iter().any(|v| v.starts_with("data")));
     }
 }
+
+/// GA4's User Deletion API: the service account's token grant (OAuth 2.0 JWT bearer, RFC
+/// 7523, RS256) and the `userDeletionRequests:upsert` body.
+pub mod ga4_user_deletion {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    use super::*;
+
+    pub const SCOPE: &str = "https://www.googleapis.com/auth/analytics.user.deletion";
+    pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+    /// Google takes assertions valid for at most an hour.
+    pub const MAX_LIFETIME: i64 = 3600;
+
+    /// What the assertion must say: who signs, for which token endpoint.
+    pub struct Expected<'a> {
+        pub client_email: &'a str,
+        pub token_uri: &'a str,
+        /// PKCS#1 RSAPublicKey (DER) of the service account's key.
+        pub public_key: &'a [u8],
+        pub now: i64,
+    }
+
+    fn part(text: &str, name: &str, v: &mut Violations) -> Option<Value> {
+        let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| v.add(name, "not base64url without padding")).ok()?;
+        serde_json::from_slice(&bytes).map_err(|_| v.add(name, "not JSON")).ok()
+    }
+
+    /// The token request's form fields.
+    pub fn grant_violations(form: &std::collections::HashMap<String, String>, expected: &Expected) -> Vec<String> {
+        let mut v = Violations(Vec::new());
+        if form.get("grant_type").map(String::as_str) != Some(GRANT_TYPE) {
+            v.add("grant_type", format!("must be {GRANT_TYPE}"));
+        }
+        let Some(assertion) = form.get("assertion") else {
+            v.add("assertion", "missing");
+            return v.0;
+        };
+        let parts: Vec<&str> = assertion.split('.').collect();
+        let [header, claims, signature] = parts[..] else {
+            v.add("assertion", "a JWT has three parts");
+            return v.0;
+        };
+        if let Some(header) = part(header, "header", &mut v) {
+            if header["alg"] != "RS256" {
+                v.add("header.alg", "must be RS256");
+            }
+            if header.get("typ").is_some_and(|typ| typ != "JWT") {
+                v.add("header.typ", "must be JWT");
+            }
+        }
+        match URL_SAFE_NO_PAD.decode(signature) {
+            Ok(signature) => {
+                let key = ring::signature::UnparsedPublicKey::new(
+                    &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+                    expected.public_key,
+                );
+                if key.verify(format!("{header}.{claims}").as_bytes(), &signature).is_err() {
+                    v.add("signature", "does not verify with the service account's public key");
+                }
+            }
+            Err(_) => v.add("signature", "not base64url without padding"),
+        }
+        if let Some(claims) = part(claims, "claims", &mut v) {
+            if claims["iss"] != expected.client_email {
+                v.add("claims.iss", "must be the service account's e-mail");
+            }
+            if claims["scope"] != SCOPE {
+                v.add("claims.scope", format!("must be {SCOPE}"));
+            }
+            if claims["aud"] != expected.token_uri {
+                v.add("claims.aud", "must be the token URI");
+            }
+            match (claims["iat"].as_i64(), claims["exp"].as_i64()) {
+                (Some(iat), Some(exp)) => {
+                    if exp <= iat || exp - iat > MAX_LIFETIME {
+                        v.add("claims.exp", "after iat, at most an hour");
+                    }
+                    if (iat - expected.now).abs() > 300 {
+                        v.add("claims.iat", "must be now");
+                    }
+                }
+                _ => v.add("claims", "iat and exp are unix seconds"),
+            }
+        }
+        v.0
+    }
+
+    /// `userDeletionRequests:upsert` for a GA4 property, by user id.
+    pub fn upsert_violations(body: &Value, property_id: &str) -> Vec<String> {
+        let mut v = Violations(Vec::new());
+        let Some(object) = body.as_object() else {
+            v.add("body", "must be an object");
+            return v.0;
+        };
+        v.unknown_keys("body", object, &["kind", "id", "propertyId", "webPropertyId", "firebaseProjectId"]);
+        if body.get("kind").is_some_and(|kind| kind != "analytics#userDeletionRequest") {
+            v.add("kind", "analytics#userDeletionRequest");
+        }
+        if body["propertyId"] != property_id {
+            v.add("propertyId", "the GA4 property");
+        }
+        if body.get("webPropertyId").is_some() || body.get("firebaseProjectId").is_some() {
+            v.add("body", "exactly one of propertyId, webPropertyId, firebaseProjectId");
+        }
+        if !["CLIENT_ID", "USER_ID", "APP_INSTANCE_ID"].contains(&body["id"]["type"].as_str().unwrap_or_default()) {
+            v.add("id.type", "CLIENT_ID, USER_ID or APP_INSTANCE_ID");
+        }
+        match body["id"]["userId"].as_str() {
+            Some(id) if !id.is_empty() && id.chars().count() <= 256 => {}
+            _ => v.add("id.userId", "a string of 1 to 256 characters"),
+        }
+        v.0
+    }
+}

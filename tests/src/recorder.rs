@@ -4,6 +4,8 @@
 //! body that breaks one with 400, as SendGrid does (GA4 would answer 2xx and drop the hit:
 //! the stand-in is stricter on purpose). Reading what a stand-in received fails the test if
 //! any body broke a rule, and the journeys check every stand-in once more at their end.
+//! Google's token endpoint and User Deletion API stand here too: the token grant's JWT must
+//! verify with the test service account's public key, and the upsert needs a token it issued.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -18,7 +20,7 @@ use axum::routing::post;
 use serde_json::{Value, json};
 use shared::clock::{Clock, SystemClock};
 use shared::marketing::http::HttpDestination;
-use shared::marketing::{Destination, DestinationSettings, FacebookSettings, Ga4Settings};
+use shared::marketing::{Destination, DestinationSettings, FacebookSettings, Ga4Settings, Ga4UserDeletion};
 
 use crate::provider_rules;
 
@@ -55,9 +57,22 @@ pub struct MarketingRecorder {
     clock: Arc<dyn Clock>,
     checked: bool,
     violations: Violations,
+    /// Access tokens issued by the token endpoint.
+    tokens: Arc<Mutex<Vec<String>>>,
+    /// Token grants answered (successful or not).
+    grants: Arc<AtomicUsize>,
+    /// Bodies of the user deletion requests received, with the answer given.
+    deletions: Arc<Mutex<Vec<(Value, u16)>>>,
 }
 
 pub const GA4_PATH: &str = "/mp/collect";
+pub const GOOGLE_TOKEN_PATH: &str = "/token";
+pub const GA4_DELETION_PATH: &str = "/analytics/v3/userDeletion/userDeletionRequests:upsert";
+pub const GA4_PROPERTY_ID: &str = "123456789";
+pub const SERVICE_ACCOUNT_EMAIL: &str = "erasure@infentre-test.iam.gserviceaccount.com";
+/// A throw-away RSA key made for these tests (openssl genpkey), and its public half.
+const SERVICE_ACCOUNT_PEM: &str = include_str!("../support/ga4/test-service-account.pem");
+const SERVICE_ACCOUNT_PUBLIC: &[u8] = include_bytes!("../support/ga4/test-service-account.pub.der");
 pub const FACEBOOK_PATH: &str = "/v21.0/1234567890/events";
 
 impl MarketingRecorder {
@@ -77,20 +92,25 @@ impl MarketingRecorder {
     }
 
     async fn start_with(clock: Arc<dyn Clock>, checked: bool) -> Self {
-        let mut recorder = Self {
-            url: String::new(),
+        // Bound first: the handlers' copy of the recorder knows its own URL (the token URI).
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+        let recorder = Self {
+            url: format!("http://{}", listener.local_addr().expect("bound")),
             received: Arc::default(),
             failing: Arc::default(),
             clock,
             checked,
             violations: Violations::default(),
+            tokens: Arc::default(),
+            grants: Arc::default(),
+            deletions: Arc::default(),
         };
         let app = axum::Router::new()
             .route(GA4_PATH, post(record))
             .route(FACEBOOK_PATH, post(record))
+            .route(GOOGLE_TOKEN_PATH, post(token))
+            .route(GA4_DELETION_PATH, post(user_deletion))
             .with_state(recorder.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
-        recorder.url = format!("http://{}", listener.local_addr().expect("bound"));
         tokio::spawn(async move { axum::serve(listener, app).await });
         recorder
     }
@@ -102,6 +122,11 @@ impl MarketingRecorder {
                 endpoint: format!("{}{GA4_PATH}", self.url),
                 measurement_id: "G-TEST123".into(),
                 api_secret: "ga4-secret".into(),
+                user_deletion: Some(Ga4UserDeletion {
+                    endpoint: format!("{}{GA4_DELETION_PATH}", self.url),
+                    property_id: GA4_PROPERTY_ID.into(),
+                    service_account_key: self.service_account_key(),
+                }),
             }),
             facebook: Some(FacebookSettings {
                 endpoint: format!("{}/v21.0", self.url),
@@ -109,6 +134,34 @@ impl MarketingRecorder {
                 access_token: "fb-token".into(),
             }),
         }
+    }
+
+    /// The test service account's JSON key, as Google issues it, pointing at this token endpoint.
+    pub fn service_account_key(&self) -> String {
+        json!({
+            "type": "service_account",
+            "project_id": "infentre-test",
+            "private_key_id": "test-key-1",
+            "private_key": SERVICE_ACCOUNT_PEM,
+            "client_email": SERVICE_ACCOUNT_EMAIL,
+            "token_uri": self.token_uri(),
+        })
+        .to_string()
+    }
+
+    fn token_uri(&self) -> String {
+        format!("{}{GOOGLE_TOKEN_PATH}", self.url)
+    }
+
+    /// The user deletion requests received, each with the status answered.
+    pub fn deletions(&self) -> Vec<(Value, u16)> {
+        self.assert_valid();
+        self.deletions.lock().expect("recorder lock").clone()
+    }
+
+    /// Token grants received.
+    pub fn token_grants(&self) -> usize {
+        self.grants.load(Ordering::SeqCst)
     }
 
     pub fn destinations(&self) -> Vec<Arc<dyn Destination>> {
@@ -162,6 +215,65 @@ async fn record(
         None => StatusCode::OK,
     }
     .into_response()
+}
+
+/// Google's token endpoint: a JWT bearer grant whose assertion verifies with the test key.
+async fn token(
+    State(recorder): State<MarketingRecorder>,
+    headers: HeaderMap,
+    body: String,
+) -> axum::response::Response {
+    recorder.grants.fetch_add(1, Ordering::SeqCst);
+    let form: HashMap<String, String> = reqwest::Url::parse(&format!("http://form/?{body}"))
+        .map(|url| url.query_pairs().into_owned().collect())
+        .unwrap_or_default();
+    let token_uri = recorder.token_uri();
+    let expected = provider_rules::ga4_user_deletion::Expected {
+        client_email: SERVICE_ACCOUNT_EMAIL,
+        token_uri: &token_uri,
+        public_key: SERVICE_ACCOUNT_PUBLIC,
+        now: SystemClock.epoch_seconds(),
+    };
+    let mut found = provider_rules::ga4_user_deletion::grant_violations(&form, &expected);
+    if headers.get("content-type").and_then(|v| v.to_str().ok()) != Some("application/x-www-form-urlencoded") {
+        found.push("content-type: application/x-www-form-urlencoded".into());
+    }
+    if !found.is_empty() {
+        recorder.violations.record(GOOGLE_TOKEN_PATH, &json!(form), found);
+        return (StatusCode::BAD_REQUEST, Json(json!({"error": "invalid_grant"}))).into_response();
+    }
+    let access_token = format!("ya29.test-{}", ulid::Ulid::new());
+    recorder.tokens.lock().expect("recorder lock").push(access_token.clone());
+    Json(json!({"access_token": access_token, "expires_in": 3599, "token_type": "Bearer"})).into_response()
+}
+
+/// The User Deletion API: a token this stand-in issued, and a valid upsert body.
+async fn user_deletion(
+    State(recorder): State<MarketingRecorder>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> axum::response::Response {
+    let bearer = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    if !bearer.is_some_and(|token| recorder.tokens.lock().expect("recorder lock").iter().any(|t| t == token)) {
+        recorder.deletions.lock().expect("recorder lock").push((body, 401));
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let found = provider_rules::ga4_user_deletion::upsert_violations(&body, GA4_PROPERTY_ID);
+    if !found.is_empty() {
+        recorder.violations.record(GA4_DELETION_PATH, &body, found.clone());
+        recorder.deletions.lock().expect("recorder lock").push((body, 400));
+        return (StatusCode::BAD_REQUEST, Json(json!({"error": {"message": found.join("; ")}}))).into_response();
+    }
+    let failing = recorder.failing.lock().expect("recorder lock").get(GA4_DELETION_PATH).copied();
+    let status = failing.unwrap_or(200);
+    recorder.deletions.lock().expect("recorder lock").push((body.clone(), status));
+    if status != 200 {
+        return StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR).into_response();
+    }
+    let mut answer = body;
+    answer["deletionRequestTime"] =
+        Value::String(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+    Json(answer).into_response()
 }
 
 /// A stand-in for SendGrid's Mail Send. With a mail folder, each accepted message is also

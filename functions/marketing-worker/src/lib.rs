@@ -6,6 +6,10 @@
 //! API's age limit. Which destinations already took an event is recorded per event, so a
 //! redelivery sends each event to each destination once; Facebook also deduplicates on
 //! `event_id`. A destination that fails fails only the records it carried.
+//!
+//! The same queue carries the erase calls of completed erasures (Art. 19,
+//! `shared::marketing::erasure`): each destination is told once, its outcome recorded, and a
+//! failed call fails its message so the queue brings it back later.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -15,6 +19,7 @@ use shared::accounts;
 use shared::concurrent::{IO_CONCURRENCY, map_bounded};
 use shared::consent::{self, PurposeId};
 use shared::keys;
+use shared::marketing::erasure::{self, EraseMessage};
 use shared::marketing::{Destination, DestinationId, HashedUser, Outgoing, SyncMessage};
 use shared::queue::batch::{BatchError, SqsBatchResponse, SqsEvent};
 use shared::store::{BatchOp, Item, Key, StoreError};
@@ -37,6 +42,8 @@ pub struct BatchSummary {
     pub suppressed: usize,
     pub too_old: usize,
     pub failed: usize,
+    /// Erase calls carried out (every destination told or recorded as not possible).
+    pub erasures: usize,
 }
 
 impl MarketingWorker {
@@ -53,6 +60,7 @@ impl MarketingWorker {
             suppressed = summary.suppressed,
             too_old = summary.too_old,
             failed = summary.failed,
+            erasures = summary.erasures,
             "marketing batch"
         );
         if total > 0 && response.batch_item_failures.len() == total {
@@ -71,7 +79,19 @@ impl MarketingWorker {
         let mut copies: Vec<(String, String)> = Vec::new();
         for record in event.records {
             let message_id = record.message_id.ok_or(BatchError::MissingMessageId)?;
-            match serde_json::from_str::<SyncMessage>(record.body.as_deref().unwrap_or_default()) {
+            let body = record.body.as_deref().unwrap_or_default();
+            if let Ok(erase) = serde_json::from_str::<EraseMessage>(body) {
+                match erasure::carry_out(&self.platform, &self.destinations, &erase).await {
+                    Ok(_) => summary.erasures += 1,
+                    Err(err) => {
+                        tracing::warn!(%message_id, error = %err, "erase call will be retried");
+                        response.add_failure(message_id);
+                        summary.failed += 1;
+                    }
+                }
+                continue;
+            }
+            match serde_json::from_str::<SyncMessage>(body) {
                 Ok(message) => match first_of.get(&message.event_id) {
                     Some(first) => copies.push((message_id, first.clone())),
                     None => {

@@ -1,5 +1,5 @@
 //! The marketing worker Lambda: SQS-triggered, shares events with GA4 and the Conversions API.
-//! Their secrets come from SSM with the first batch.
+//! Their secrets (and GA4's service account key, for erase calls) come from SSM with the first batch.
 // The lazily built worker nests the SDK's futures one level deeper than rustc's default.
 #![recursion_limit = "256"]
 
@@ -14,8 +14,9 @@ use shared::marketing::{Destination, DestinationSettings};
 use tokio::sync::OnceCell;
 
 /// (the SSM parameter's setting, the setting DestinationSettings reads the secret from)
-const SECRETS: [(&str, &str); 2] = [
+const SECRETS: [(&str, &str); 3] = [
     ("INFENTRE_GA4_API_SECRET_PARAMETER", "INFENTRE_GA4_API_SECRET"),
+    ("INFENTRE_GA4_SERVICE_ACCOUNT_KEY_PARAMETER", "INFENTRE_GA4_SERVICE_ACCOUNT_KEY"),
     ("INFENTRE_FACEBOOK_ACCESS_TOKEN_PARAMETER", "INFENTRE_FACEBOOK_ACCESS_TOKEN"),
 ];
 

@@ -78,6 +78,17 @@ pub fn article_15(platform: &Platform) -> Value {
         "categories": ["identity and contact (e-mail address)", "credentials (password hash)", "organisation and role",
                        "consent records", "platform usage (only with consent)", "rights requests and complaints"],
         "recipients": SUBPROCESSORS,
+        // GDPR Art. 19 (shared::marketing::erasure).
+        "recipients_on_erasure": {
+            "en": "When you are erased we ask Google to delete what Google Analytics received about you (its User \
+                   Deletion API, for the pseudonymous id we sent it), and record Google's confirmation. Meta \
+                   (Facebook) offers no way to delete events received through its Conversions API: we record \
+                   that it could not be asked. These records name no one and are kept 3 years as proof.",
+            "sv": "När du raderas ber vi Google att radera det Google Analytics har fått om dig (via dess User \
+                   Deletion API, för det pseudonyma id vi skickade) och sparar Googles bekräftelse. Meta \
+                   (Facebook) har inget sätt att radera händelser som tagits emot via dess Conversions API: vi \
+                   antecknar att det inte gick att begära. Anteckningarna namnger ingen och sparas i 3 år som bevis.",
+        },
         "transfers": "SendGrid (United States) under the EU Standard Contractual Clauses; everything else stays in the EU",
         "retention": "Usage data at most 3 years; everything else until you or your organisation cancel the account, except records the law requires us to keep",
         // template.yaml turns on DynamoDB point-in-time recovery (35 days, its longest).

@@ -472,6 +472,12 @@ async fn complete(platform: &Platform, job: &mut Job, target: &Target) -> Result
         let deleted = sent.forget_subject(&subject.user_id, &subject.canonical_email).await?;
         tracing::info!(job_id = %job.id, deleted, "sent mail copies erased");
     }
+    // Art. 19: the marketing destinations are told (by the marketing worker, which retries
+    // on its own). Queued before the job completes, so a failed send makes the slice retry;
+    // a duplicate after a retried save is harmless (the worker records each destination once).
+    if let Target::Subject { subject } = target {
+        crate::marketing::erasure::request(platform, &job.id, &subject.user_id).await?;
+    }
     let now = platform.clock.epoch_seconds();
     job.status = JobStatus::Completed;
     job.completed_at = Some(now);

@@ -11,6 +11,9 @@
 //! The port is [`Destination`]: over HTTPS in AWS ([`http`]), or an outbox folder of the
 //! exact request bodies locally ([`outbox`]). Both send what the builders here produce.
 
+pub mod erasure;
+#[cfg(feature = "ga4-user-deletion")]
+pub mod google;
 #[cfg(feature = "providers")]
 pub mod http;
 #[cfg(feature = "embedded")]
@@ -88,11 +91,18 @@ impl HashedUser {
             _ => email.clone(),
         };
         Self {
-            id: sha256_hex(format!("infentre-user:{user_id}").as_bytes()),
+            id: pseudonymous_id(user_id),
             ga4_email: sha256_hex(ga4.as_bytes()),
             facebook_email: sha256_hex(email.as_bytes()),
         }
     }
+}
+
+/// The stable pseudonymous id a destination knows a user by: SHA-256 of our user id. GA4
+/// has it as `client_id` and `user_id` (its User Deletion API erases by the latter),
+/// Facebook as `external_id`.
+pub fn pseudonymous_id(user_id: &str) -> String {
+    sha256_hex(format!("infentre-user:{user_id}").as_bytes())
 }
 
 /// One event ready to go: the message and its user's identifiers.
@@ -102,7 +112,7 @@ pub struct Outgoing<'a> {
     pub user: &'a HashedUser,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DestinationId {
     GoogleAnalytics,
@@ -156,7 +166,14 @@ pub enum SyncError {
 pub trait Destination: Send + Sync + std::fmt::Debug {
     fn id(&self) -> DestinationId;
     async fn send(&self, body: &Value) -> Result<(), SyncError>;
+    /// Art. 19: asks the destination to erase what it received about the user known to it
+    /// by `user` ([`pseudonymous_id`]). See [`erasure`].
+    async fn erase(&self, user: &str) -> Result<erasure::Erased, SyncError>;
 }
+
+/// Why Facebook cannot be asked to erase.
+pub const FACEBOOK_NO_DELETION: &str = "Meta's Conversions API offers no call to delete events it has received; \
+     they stay with Meta under its own retention";
 
 /// Names GA4 keeps for itself: events and parameters named so are dropped.
 const GA4_RESERVED_EVENT_NAMES: [&str; 38] = [
@@ -256,6 +273,8 @@ pub fn ga4_requests(events: &[Outgoing<'_>]) -> Vec<Request> {
                 .collect();
             let body = json!({
                 "client_id": client_id,
+                // The same pseudonymous id as user id: the User Deletion API erases by it.
+                "user_id": client_id,
                 "user_data": { "sha256_email_address": [user.ga4_email] },
                 "events": body_events,
             });
@@ -316,6 +335,28 @@ pub struct Ga4Settings {
     pub endpoint: String,
     pub measurement_id: String,
     pub api_secret: String,
+    /// The User Deletion API (Art. 19); without it an erasure records GA4 as `not_possible`.
+    pub user_deletion: Option<Ga4UserDeletion>,
+}
+
+#[derive(Clone)]
+pub struct Ga4UserDeletion {
+    /// `…/userDeletion/userDeletionRequests:upsert`.
+    pub endpoint: String,
+    /// The GA4 property (numeric id) the measurement stream belongs to.
+    pub property_id: String,
+    /// The service account's JSON key (a secret); the account needs the property's
+    /// `analytics.user.deletion` scope.
+    pub service_account_key: String,
+}
+
+impl std::fmt::Debug for Ga4UserDeletion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ga4UserDeletion")
+            .field("endpoint", &self.endpoint)
+            .field("property_id", &self.property_id)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Clone)]
@@ -339,6 +380,8 @@ impl std::fmt::Debug for FacebookSettings {
 }
 
 pub const GA4_DEFAULT_ENDPOINT: &str = "https://region1.google-analytics.com/mp/collect";
+pub const GA4_USER_DELETION_DEFAULT_ENDPOINT: &str =
+    "https://www.googleapis.com/analytics/v3/userDeletion/userDeletionRequests:upsert";
 pub const FACEBOOK_DEFAULT_ENDPOINT: &str = "https://graph.facebook.com/v21.0";
 
 impl DestinationSettings {
@@ -357,6 +400,16 @@ impl DestinationSettings {
                 endpoint: url("INFENTRE_GA4_ENDPOINT", GA4_DEFAULT_ENDPOINT)?,
                 measurement_id,
                 api_secret,
+                user_deletion: match (set("INFENTRE_GA4_PROPERTY_ID"), set("INFENTRE_GA4_SERVICE_ACCOUNT_KEY")) {
+                    (Some(property_id), Some(service_account_key)) => Some(Ga4UserDeletion {
+                        endpoint: url("INFENTRE_GA4_USER_DELETION_ENDPOINT", GA4_USER_DELETION_DEFAULT_ENDPOINT)?,
+                        property_id,
+                        service_account_key,
+                    }),
+                    (None, None) => None,
+                    (Some(_), None) => return Err(ConfigError::Missing("INFENTRE_GA4_SERVICE_ACCOUNT_KEY")),
+                    (None, Some(_)) => return Err(ConfigError::Missing("INFENTRE_GA4_PROPERTY_ID")),
+                },
             }),
             (None, None) => None,
             (Some(_), None) => return Err(ConfigError::Missing("INFENTRE_GA4_API_SECRET")),
@@ -465,5 +518,35 @@ mod tests {
         let settings = DestinationSettings::from_source(&ga4).unwrap();
         assert_eq!(settings.google_analytics.unwrap().endpoint, GA4_DEFAULT_ENDPOINT);
         assert!(!format!("{:?}", DestinationSettings::from_source(&ga4).unwrap()).contains("secret"));
+    }
+
+    #[test]
+    fn ga4_user_deletion_needs_its_property_and_key_and_hides_the_key() {
+        let base = [("INFENTRE_GA4_MEASUREMENT_ID", "G-1"), ("INFENTRE_GA4_API_SECRET", "secret")];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let source: std::collections::HashMap<_, _> = base.iter().chain(extra).copied().collect();
+            DestinationSettings::from_source(&source)
+        };
+        let ga4 = with(&[]).unwrap().google_analytics.unwrap();
+        assert!(ga4.user_deletion.is_none(), "off unless configured");
+        assert!(with(&[("INFENTRE_GA4_PROPERTY_ID", "123")]).is_err());
+        assert!(with(&[("INFENTRE_GA4_SERVICE_ACCOUNT_KEY", "{}")]).is_err());
+        let settings = with(&[("INFENTRE_GA4_PROPERTY_ID", "123"), ("INFENTRE_GA4_SERVICE_ACCOUNT_KEY", "{\"k\":1}")])
+            .unwrap()
+            .google_analytics
+            .unwrap();
+        let deletion = settings.user_deletion.as_ref().unwrap();
+        assert_eq!(deletion.endpoint, GA4_USER_DELETION_DEFAULT_ENDPOINT);
+        assert_eq!(deletion.property_id, "123");
+        assert!(!format!("{settings:?}").contains("\"k\""), "the key never shows in Debug");
+    }
+
+    #[test]
+    fn ga4_knows_the_user_by_the_pseudonym_it_is_asked_to_delete() {
+        let user = HashedUser::new("u1", "a@example.com");
+        let message = message("page_view", json!({}));
+        let body = &ga4_requests(&[Outgoing { message: &message, user: &user }])[0].body;
+        assert_eq!(body["user_id"], pseudonymous_id("u1"));
+        assert_eq!(body["client_id"], body["user_id"]);
     }
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use async_trait::async_trait;
 use serde_json::Value;
 
+use super::erasure::Erased;
 use super::{Destination, DestinationId, SyncError};
 
 #[derive(Debug, Clone)]
@@ -46,5 +47,10 @@ impl Destination for OutboxDestination {
         let partial = self.dir.join(format!(".{name}.tmp"));
         tokio::fs::write(&partial, text).await.map_err(unavailable)?;
         tokio::fs::rename(&partial, self.dir.join(format!("{name}.json"))).await.map_err(unavailable)
+    }
+
+    /// Nothing in the outbox ever left us: no recipient to tell.
+    async fn erase(&self, _user: &str) -> Result<Erased, SyncError> {
+        Ok(Erased::NothingSent)
     }
 }

@@ -26,6 +26,7 @@ mod operators;
 mod outside_requests;
 mod panics;
 mod queue_contract;
+mod recipients_told;
 mod recovery;
 mod resolution;
 mod retention;

@@ -179,6 +179,9 @@ async fn an_access_export_holds_consents_events_and_the_article_15_information(b
     // The 35 days of point-in-time-recovery backups, in English and Swedish.
     assert!(information["backups"]["en"].as_str().unwrap().contains("point-in-time-recovery backups for 35 days"));
     assert!(information["backups"]["sv"].as_str().unwrap().contains("i 35 dagar"));
+    // Art. 19: who is told of an erasure, and that Meta cannot be.
+    assert!(information["recipients_on_erasure"]["en"].as_str().unwrap().contains("User Deletion API"));
+    assert!(information["recipients_on_erasure"]["sv"].as_str().unwrap().contains("Conversions API"));
     let text = String::from_utf8_lossy(&bytes);
     assert!(!text.contains("$argon2id$"), "no password hash in an export");
 

@@ -1,0 +1,179 @@
+//! GDPR Art. 19: the recipients of a person's usage data are told when the person is erased.
+//!
+//! When an erasure job completes it queues one [`EraseMessage`] on the marketing queue (the
+//! marketing worker holds the destinations and their credentials). The worker asks each
+//! destination to erase ([`super::Destination::erase`]) and keeps one [`RecipientErasure`] per
+//! erasure and destination, so the DPO can show who was told and when:
+//! - Google Analytics: the User Deletion API for the user id we sent → `confirmed` with
+//!   Google's deletion request time. A failure leaves the record `requested` with its attempts
+//!   and the message fails, so the queue redelivers it later (after 5 receives it waits in the
+//!   dead-letter queue, which raises the marketing alarm). The erasure itself never waits.
+//! - Facebook: the Conversions API has no deletion call → `not_possible` with the reason.
+//! - A destination that is not configured (locally: an outbox folder) received nothing, so
+//!   nothing is sent or recorded for it.
+//!
+//! The records hold no personal data: the job id, the destination, times and counts. The
+//! pseudonymous id travels only in the queue message, which lives as long as the marketing
+//! queue keeps messages. Records are kept [`RECORD_SECONDS`] (3 years) as proof (Art. 5(2)).
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Destination, DestinationId, SyncError, pseudonymous_id};
+use crate::Platform;
+use crate::keys;
+use crate::queue::{QueueError, QueueName};
+use crate::store::{Item, StoreError};
+
+/// How long the proof that recipients were told is kept: 3 years, the limitation period of
+/// the claims it may have to answer.
+pub const RECORD_SECONDS: i64 = 3 * 365 * 24 * 3600;
+
+/// The marketing queue's message asking the destinations to erase one person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EraseMessage {
+    /// The erasure job, which the records are filed under.
+    pub marketing_erasure: String,
+    /// The pseudonymous id the destinations know the person by (never our user id).
+    pub user: String,
+}
+
+/// What a destination did with an erase call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Erased {
+    /// The destination took the request (GA4: its `deletionRequestTime`).
+    Confirmed { provider_time: Option<String> },
+    /// The destination offers no way to erase what it received.
+    NotPossible { reason: &'static str },
+    /// Nothing ever left us for this destination (a local outbox): nothing to tell.
+    NothingSent,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecipientStatus {
+    Requested,
+    Confirmed,
+    NotPossible,
+}
+
+/// One erasure's outcome at one destination.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecipientErasure {
+    pub erasure_job: String,
+    pub destination: String,
+    pub status: RecipientStatus,
+    /// Why not possible.
+    #[serde(default)]
+    pub reason: Option<String>,
+    pub attempts: u32,
+    /// The last failure ("HTTP 500"), until confirmed.
+    #[serde(default)]
+    pub last_error: Option<String>,
+    pub requested_at: i64,
+    pub updated_at: i64,
+    /// The destination's own time for the request (GA4's `deletionRequestTime`).
+    #[serde(default)]
+    pub provider_time: Option<String>,
+}
+
+impl RecipientErasure {
+    fn item(&self) -> Result<Item, StoreError> {
+        Ok(Item::new(keys::recipient_erasure(&self.erasure_job, &self.destination), "recipient_erasure")
+            .with_data(self)?
+            .expires_at(self.requested_at + RECORD_SECONDS))
+    }
+
+    fn done(&self) -> bool {
+        self.status != RecipientStatus::Requested
+    }
+}
+
+/// Queues the erase call for a completed erasure of `user_id`.
+pub async fn request(platform: &Platform, job_id: &str, user_id: &str) -> Result<(), QueueError> {
+    let message = EraseMessage { marketing_erasure: job_id.to_owned(), user: pseudonymous_id(user_id) };
+    let body = serde_json::to_string(&message).map_err(|err| QueueError::Invalid(err.to_string()))?;
+    platform.queue.send(QueueName::Marketing, body).await
+}
+
+/// The records of one erasure, one per destination told.
+pub async fn records(platform: &Platform, job_id: &str) -> Result<Vec<RecipientErasure>, StoreError> {
+    let mut found = Vec::new();
+    for id in [DestinationId::GoogleAnalytics, DestinationId::Facebook] {
+        if let Some(item) = platform.store.get(&keys::recipient_erasure(job_id, id.as_str())).await? {
+            found.push(item.data()?);
+        }
+    }
+    Ok(found)
+}
+
+/// Why an erase message must come back later.
+#[derive(Debug, thiserror::Error)]
+pub enum EraseError {
+    #[error(transparent)]
+    Destination(#[from] SyncError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Tells every destination not yet told, recording each outcome. Fails if a destination
+/// could not be told (the message then comes back); the others' outcomes stay recorded.
+pub async fn carry_out(
+    platform: &Platform,
+    destinations: &[Arc<dyn Destination>],
+    message: &EraseMessage,
+) -> Result<Vec<RecipientErasure>, EraseError> {
+    let now = platform.clock.epoch_seconds();
+    let mut outcomes = Vec::new();
+    let mut first_failure = None;
+    for destination in destinations {
+        let id = destination.id();
+        let key = keys::recipient_erasure(&message.marketing_erasure, id.as_str());
+        let known: Option<RecipientErasure> = match platform.store.get(&key).await? {
+            Some(item) => Some(item.data()?),
+            None => None,
+        };
+        if let Some(record) = known.as_ref().filter(|record| record.done()) {
+            outcomes.push(record.clone());
+            continue;
+        }
+        let mut record = known.unwrap_or(RecipientErasure {
+            erasure_job: message.marketing_erasure.clone(),
+            destination: id.as_str().to_owned(),
+            status: RecipientStatus::Requested,
+            reason: None,
+            attempts: 0,
+            last_error: None,
+            requested_at: now,
+            updated_at: now,
+            provider_time: None,
+        });
+        record.attempts += 1;
+        record.updated_at = now;
+        match destination.erase(&message.user).await {
+            Ok(Erased::NothingSent) => continue,
+            Ok(Erased::Confirmed { provider_time }) => {
+                record.status = RecipientStatus::Confirmed;
+                record.provider_time = provider_time;
+                record.last_error = None;
+            }
+            Ok(Erased::NotPossible { reason }) => {
+                record.status = RecipientStatus::NotPossible;
+                record.reason = Some(reason.to_owned());
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, destination = id.as_str(), "erase call failed; it is retried");
+                record.last_error = Some(err.to_string());
+                first_failure.get_or_insert(err);
+            }
+        }
+        platform.store.put(record.item()?, None).await?;
+        outcomes.push(record);
+    }
+    match first_failure {
+        Some(err) => Err(err.into()),
+        None => Ok(outcomes),
+    }
+}
