@@ -261,10 +261,8 @@ async fn start_account_erasure(
             subject: Subject { user_id: user.user_id.clone(), canonical_email: user.email_canonical.clone() },
         }
     };
-    let started = erasure::job::begin(platform, target, origin).await?;
-    // Fenced: they act no more, so their id can leave the others' histories now.
-    placeholders::erase_from_histories(platform, user).await?;
-    Ok(started)
+    // The job's first step also takes their id out of the others' histories.
+    Ok(erasure::job::begin(platform, target, origin).await?)
 }
 
 /// The erasure already fencing a user or their organisation, if any.

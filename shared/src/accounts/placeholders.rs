@@ -35,7 +35,8 @@ pub async fn note_operator_act(platform: &Platform, operator_id: &str, request_i
 }
 
 /// Replaces the person's id in the histories they appear in; returns how many records changed.
-/// Run when their erasure begins (they can act no more from then on).
+/// Run by the erasure job's first step (fenced, they can act no more), while their account
+/// record still names their role and organisation.
 pub async fn erase_from_histories(platform: &Platform, user: &UserRecord) -> Result<usize, StoreError> {
     let mut changed = membership_history(platform, user).await?;
     let organisation = Query::index(Index::Gsi1, keys::organisation_rights(&user.organisation_id)).limit(1_000);

@@ -402,6 +402,7 @@ async fn step(platform: &Platform, job: &mut Job) -> Result<bool, ErasureError> 
         Checkpoint::Groups { pass, group, cursors } => {
             if let (1, 0, true, Target::Subject { subject }) = (pass, group, cursors.is_empty(), &target) {
                 forget_case_senders(platform, subject).await?;
+                leave_histories(platform, subject).await?;
             }
             let groups = groups(&target);
             let Some(queries) = groups.get(group) else {
@@ -445,6 +446,20 @@ async fn step(platform: &Platform, job: &mut Job) -> Result<bool, ErasureError> 
             Ok(true)
         }
     }
+}
+
+/// The person's id leaves other people's histories (a placeholder of their role stands in):
+/// the membership history, the organisation's rights requests, the requests they acted on as
+/// an operator. Here, not in the cancelling request, because those reads grow with the
+/// organisation. The first step runs it while the account record (which names the role and
+/// organisation) is still there; a retried step does it again harmlessly, and the job cannot
+/// complete before it is done.
+async fn leave_histories(platform: &Platform, subject: &Subject) -> Result<(), ErasureError> {
+    if let Some(user) = crate::accounts::find_user(platform, &subject.user_id).await? {
+        let changed = crate::accounts::placeholders::erase_from_histories(platform, &user).await?;
+        tracing::info!(changed, "histories rewritten with role placeholders");
+    }
+    Ok(())
 }
 
 /// Our copies of the answers to cases an operator linked to the person from another address

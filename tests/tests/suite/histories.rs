@@ -12,6 +12,7 @@ const PASSWORD: &str = "histories keep roles";
 on_both_engines!(
     an_erased_admin_operator_or_member_leaves_a_role_in_the_histories,
     an_anonymous_erasure_record_keeps_no_free_text,
+    the_job_rewrites_the_histories_before_it_reports_done,
 );
 
 async fn history(b: &Backend, admin: &Session) -> Vec<Value> {
@@ -105,4 +106,32 @@ async fn an_anonymous_erasure_record_keeps_no_free_text(b: Backend) {
     let notes: Vec<&str> = done["history"].as_array().unwrap().iter().filter_map(|h| h["note"].as_str()).collect();
     assert_eq!(notes.len(), 1, "only the counts of the verification: {notes:?}");
     assert!(notes[0].contains("verified: 0 items left"));
+}
+
+/// The cancelling request only fences and queues; the job's first step rewrites the
+/// histories, and the job is not done before they are.
+async fn the_job_rewrites_the_histories_before_it_reports_done(b: Backend) {
+    let ada = b.admin("ada@example.com", PASSWORD, "Analytical Engines").await;
+    let grace = b.member(&ada, "grace@example.com", PASSWORD, "member").await;
+    let path = format!("/v1/organisations/current/members/{}", grace.user_id);
+    let (status, _, body) =
+        call(&b.app, "PATCH", &path, ada.bearer(), Some(json!({"role": "admin", "current_password": PASSWORD}))).await;
+    assert_eq!(status, 200, "{body}");
+    let grace = b.login("grace@example.com", PASSWORD).await;
+
+    let (status, accepted) = b.delete("/v1/me", ada.bearer(), json!({"password": PASSWORD})).await;
+    assert_eq!(status, 202, "{accepted}");
+    let job = format!("/v1/erasure-jobs/{}", accepted["job_id"].as_str().unwrap());
+    assert_eq!(history(&b, &grace).await[0]["by"], ada.user_id.as_str(), "not rewritten by the request");
+    assert_ne!(b.get(&job, infentre_tests::Auth::None).await.1["status"], "completed");
+
+    b.process_rights().await;
+
+    assert_eq!(b.get(&job, infentre_tests::Auth::None).await.1["status"], "completed");
+    let events = history(&b, &grace).await;
+    assert_eq!(
+        (events[0]["by"].as_str(), events[0]["subject"].as_str()),
+        (Some("erased admin"), Some(grace.user_id.as_str()))
+    );
+    assert_eq!(b.count_of(&ada.user_id).await, 0);
 }
