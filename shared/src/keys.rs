@@ -341,6 +341,14 @@ pub fn recipient_erasure(job_id: &str, destination: &str) -> Key {
     Key::new(format!("ERASURE_JOB#{job_id}"), format!("RECIPIENT#{destination}"))
 }
 
+/// A rights request waiting on an erasure job it did not start (another erasure of the same
+/// person was under way): the job hands it back too when it completes.
+pub fn erasure_waiting(job_id: &str, request_id: &str) -> Key {
+    Key::new(format!("ERASURE_JOB#{job_id}"), format!("{ERASURE_WAITING_PREFIX}{request_id}"))
+}
+
+pub const ERASURE_WAITING_PREFIX: &str = "WAITING#";
+
 /// Open erasure jobs (GSI1), oldest first: the sweeper finishes those nobody is running.
 pub const OPEN_ERASURE_JOBS: &str = "ERASURE_JOBS_OPEN";
 

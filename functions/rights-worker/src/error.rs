@@ -18,11 +18,10 @@ pub enum WorkError {
     /// The corrected address breaks a rule: its detail, as the requester was told before.
     #[error("{}", .0.detail)]
     InvalidCorrection(#[from] Invalid),
-    /// The request's erasure job runs; it hands the request back when done.
+    /// An erasure job of the requester runs (theirs, or one the request waits on); it hands
+    /// the request back when done.
     #[error("the erasure job is running")]
     ErasureRunning,
-    #[error("another erasure of the requester is running")]
-    ErasureElsewhere,
     #[error("verification found {items} items and {exports} exports left")]
     NotErased { items: usize, exports: usize },
     #[error("the request kept changing while it was being completed")]

@@ -190,13 +190,23 @@ async fn erase(
             None => None,
         },
     };
+    let mut tell = None;
     if let Some(job) = job.filter(|job| job.status != erasure::job::JobStatus::Completed) {
-        return Err(if job.rights_request_id.as_deref() == Some(request.id.as_str()) {
-            WorkError::ErasureRunning
-        } else {
-            // Another erasure of the person (their own cancellation) runs: retry after it.
-            WorkError::ErasureElsewhere
-        });
+        if job.rights_request_id.as_deref() == Some(request.id.as_str()) {
+            return Err(WorkError::ErasureRunning);
+        }
+        // Another erasure of the person runs (their own cancellation, or an earlier request):
+        // the request waits on that job, however long it takes, and is handed back by it.
+        let origin = erasure::job::Origin {
+            rights_request_id: Some(request.id.clone()),
+            notify: user.as_ref().map(|user| user.email.clone()),
+            notify_lang: user.as_ref().map(|user| user.lang).unwrap_or_default(),
+        };
+        match erasure::job::join(platform, &job.id, &origin).await? {
+            erasure::job::Joined::Waiting => return Err(WorkError::ErasureRunning),
+            // It completed meanwhile, without telling this requester: verified and told here.
+            erasure::job::Joined::Completed => tell = user,
+        }
     }
     // Verification: the access collection again, which must find nothing but legal holds.
     // (The request is out of the person's listing while it is processed, so the job left it;
@@ -213,7 +223,7 @@ async fn erase(
     Ok(Done {
         note: format!("erased; verified: 0 items left, {held} kept under a legal duty"),
         exports: None,
-        tell: None,
+        tell,
         anonymise: true,
     })
 }
@@ -242,8 +252,14 @@ async fn finish(platform: &Platform, mut request: RightsRequest, done: Done) -> 
 
 async fn tell(platform: &Platform, request: &RightsRequest, to: Option<UserRecord>) -> Result<(), WorkError> {
     if let Some(to) = to {
-        let notice = emails::completed(&platform.settings, &to.email, to.lang, request);
-        mail::enqueue(platform, vec![notice]).await?;
+        let mut notice = emails::completed(&platform.settings, &to.email, to.lang, request);
+        if request.kind == RequestType::Erasure {
+            // The person is erased: their notice is not filed under the address (as the job's).
+            notice.category = mail::ERASURE_NOTICE.into();
+            mail::enqueue_erasure_notice(platform, vec![notice]).await?;
+        } else {
+            mail::enqueue(platform, vec![notice]).await?;
+        }
     }
     tracing::info!(request_id = %request.id, kind = request.kind.as_str(), "rights request completed");
     Ok(())

@@ -233,6 +233,68 @@ pub async fn begin(platform: &Platform, target: Target, origin: Origin) -> Resul
     Ok(Started { job, new: true })
 }
 
+/// A rights request waiting on a job it did not start. Holds whom to tell (the address is
+/// deleted with the item when the job completes; the item expires with the job record at most).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Waiting {
+    request_id: String,
+    notify: Option<String>,
+    #[serde(default)]
+    notify_lang: Lang,
+}
+
+/// What became of a request that joined a running job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Joined {
+    /// The job hands the request back when it completes.
+    Waiting,
+    /// The job completed meanwhile: the caller carries on (verifies and tells) itself.
+    Completed,
+}
+
+/// Makes a rights request wait on a job another erasure of the same person started (a
+/// cancellation, or an earlier request): when that job completes it tells the requester and
+/// hands the request back, as for its own request. The runner's record is not touched (a
+/// version change would stop it): the wait is an item of its own in the job's partition.
+/// Written before the job is read again, so a completion either sees the item or is seen here;
+/// whoever deletes the item first carries the request on, never both.
+pub async fn join(platform: &Platform, job_id: &str, origin: &Origin) -> Result<Joined, ErasureError> {
+    let Some(request_id) = origin.rights_request_id.clone() else {
+        return Err(ErasureError::Corrupt("only a rights request waits on a job".into()));
+    };
+    let key = keys::erasure_waiting(job_id, &request_id);
+    let waiting = Waiting { request_id, notify: origin.notify.clone(), notify_lang: origin.notify_lang };
+    let now = platform.clock.epoch_seconds();
+    let item = Item::new(key.clone(), "erasure_waiting").with_data(&waiting)?.expires_at(now + JOB_RECORD_SECONDS);
+    platform.store.put(item, None).await?;
+    match load(platform, job_id).await? {
+        Some(job) if job.status != JobStatus::Completed => Ok(Joined::Waiting),
+        // Completed (or long gone): take the wait back, unless the completion took it already.
+        _ => match platform.store.delete(&key, None).await? {
+            Some(_) => Ok(Joined::Completed),
+            None => Ok(Joined::Waiting),
+        },
+    }
+}
+
+/// Tells and hands back every request waiting on the job, each taken (deleted) first so a
+/// request is carried on once.
+async fn release_waiting(platform: &Platform, job_id: &str) -> Result<(), ErasureError> {
+    let prefix = keys::erasure_waiting(job_id, "");
+    let query = Query::partition(prefix.pk.clone())
+        .sort(crate::store::SortKey::BeginsWith(prefix.sk.clone()))
+        .limit(crate::store::MAX_QUERY_LIMIT)
+        .including_expired();
+    for item in crate::store::query_all(platform.store.as_ref(), query).await? {
+        let waiting: Waiting = item.data()?;
+        if platform.store.delete(&item.key, None).await?.is_some() {
+            finish_rights_request(platform, &waiting.request_id, waiting.notify.as_deref(), waiting.notify_lang)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
 /// The job of the erasure fencing `subject_id`, if any.
 async fn existing(platform: &Platform, subject_id: &str) -> Result<Option<Job>, ErasureError> {
     let Some(fence) = fence::find(platform.store.as_ref(), subject_id).await? else {
@@ -510,7 +572,7 @@ async fn complete(platform: &Platform, job: &mut Job, target: &Target) -> Result
     if let Some(request_id) = &job.rights_request_id {
         finish_rights_request(platform, request_id, notify.as_deref(), job.notify_lang).await?;
     }
-    Ok(())
+    release_waiting(platform, &job.id).await
 }
 
 /// Tells the requester (their address was kept in the job only for this), then hands the

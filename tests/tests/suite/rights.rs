@@ -79,7 +79,59 @@ on_both_engines!(
     a_complaint_reaches_the_dpo_and_answers_with_the_authority,
     a_request_that_keeps_failing_is_marked_failed_with_a_reason,
     a_redelivered_erasure_message_changes_nothing_more,
+    an_erasure_request_that_meets_a_running_cancellation_waits_for_it_and_completes,
 );
+
+/// The member files an erasure request, then cancels the account before the worker gets to
+/// the request: the request meets the cancellation's job running. Even on its last delivery
+/// it does not fail: it waits on that job, which hands it back (and tells the member) when done.
+async fn an_erasure_request_that_meets_a_running_cancellation_waits_for_it_and_completes(b: Backend) {
+    let Org { admin, member } = org(&b).await;
+    with_usage(&b, &member).await;
+    let (_, filed) = file(&b, &member, json!({"type": "erasure", "password": PASSWORD})).await;
+    let id = filed["id"].as_str().unwrap().to_owned();
+    assert_eq!(b.post(&format!("/v1/rights-requests/{id}/approve"), admin.bearer(), json!({})).await.0, 200);
+    let (status, cancelled) = b.delete("/v1/me", member.bearer(), json!({"password": PASSWORD})).await;
+    assert_eq!(status, 202, "{cancelled}");
+
+    let queued = b.take_messages(QueueName::Rights).await;
+    assert_eq!(queued.records.len(), 2, "the request and the cancellation's job");
+    let is_job = |r: &&shared::queue::batch::SqsMessage| r.body.as_deref().unwrap_or_default().contains("erasure_job");
+    let job_message = queued.records.iter().find(is_job).unwrap().body.clone().unwrap();
+    let mut request_only = serde_json::to_value(&queued).unwrap();
+    request_only["Records"] = json!(
+        queued
+            .records
+            .iter()
+            .filter(|r| !is_job(r))
+            .map(|r| json!({"messageId": r.message_id, "body": r.body, "attributes": {"ApproximateReceiveCount": "5"}}))
+            .collect::<Vec<_>>()
+    );
+    let last_delivery = serde_json::from_value(request_only).unwrap();
+    let response = rights_worker::handle(&b.platform, last_delivery).await.unwrap();
+    assert!(response.batch_item_failures.is_empty(), "acknowledged: it waits on the job");
+    assert_eq!(request(&b, &admin, &id).await["status"], "processing", "not failed");
+
+    // The cancellation's job runs to the end and hands the waiting request back.
+    b.platform.queue.send(QueueName::Rights, job_message).await.unwrap();
+    b.process_rights().await;
+    let done = request(&b, &admin, &id).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    let last = done["history"].as_array().unwrap().last().unwrap().clone();
+    assert!(last["note"].as_str().unwrap().contains("verified: 0 items left"), "{last}");
+    assert_eq!(b.count_of(&member.user_id).await, 0);
+    b.deliver_mail().await;
+    assert!(outbox_files(&b.outbox).iter().any(|m| m.contains(&format!("To: {MEMBER}")) && m.contains("is done")));
+    assert!(b.table_text().await.iter().all(|t| !t.contains(MEMBER)), "the wait kept the address until done only");
+
+    // A request joining a job that completed a moment ago carries itself on.
+    let job_id = cancelled["job_id"].as_str().unwrap();
+    let origin = shared::erasure::job::Origin { rights_request_id: Some("late".into()), ..Default::default() };
+    let joined = shared::erasure::job::join(&b.platform, job_id, &origin).await.unwrap();
+    assert_eq!(joined, shared::erasure::job::Joined::Completed);
+    let waiting = shared::keys::erasure_waiting(job_id, "late");
+    assert!(b.platform.store.get(&waiting).await.unwrap().is_none(), "taken back");
+}
 
 async fn a_redelivered_erasure_message_changes_nothing_more(b: Backend) {
     let Org { admin, member } = org(&b).await;
