@@ -470,6 +470,26 @@ async fn authenticating_a_request_costs_one_read_and_the_fence_checks() {
 
 /// `DELETE /v1/me` checks the password, fences and queues the job: the same dozen requests
 /// whatever the account holds (the job does the erasing).
+/// L17: a failed login costs the same requests whether the address has an account, has an
+/// unverified one or has none, so round trips do not enumerate accounts.
+#[tokio::test]
+async fn a_failed_login_costs_the_same_requests_for_known_and_unknown_addresses() {
+    let b = moto().await;
+    b.admin(ADA, ADA_PASSWORD, "Analytical Engines").await;
+    let body = json!({"email": GRACE, "password": GRACE_PASSWORD, "organisation_name": "Unverified"});
+    assert_eq!(b.post("/v1/signup", Auth::None, body).await.0, 202);
+    let requests = b.requests.clone().unwrap();
+    let mut costs = Vec::new();
+    for (email, password) in [(ADA, "wrong password!!"), (GRACE, GRACE_PASSWORD), ("nobody@example.com", ADA_PASSWORD)]
+    {
+        requests.reset();
+        let (status, _) = b.post("/v1/sessions", Auth::None, json!({"email": email, "password": password})).await;
+        assert_eq!(status, 401);
+        costs.push(requests.snapshot());
+    }
+    assert!(costs.iter().all(|cost| cost == &costs[0]), "{costs:?}");
+}
+
 #[tokio::test]
 async fn cancelling_an_account_costs_the_same_few_requests_whatever_it_holds() {
     let b = moto().await;
