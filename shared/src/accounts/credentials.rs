@@ -212,6 +212,8 @@ pub async fn change_password(
     new: &str,
     keep_session: Option<&str>,
 ) -> Result<(), AccountError> {
+    // Counted before any argon2 work, per address (erased with the person).
+    super::limits::PASSWORD_CHANGES_PER_ACCOUNT.count(platform, &user.email_canonical).await?;
     confirm_password(platform, user, current).await?;
     let email = EmailAddress::parse(&user.email)?;
     let new = NewPassword::parse(new, Some(&email))?;
