@@ -95,6 +95,9 @@ pub struct Settings {
     /// Served by the tracking function, like the event webhook.
     #[cfg(feature = "sendgrid-webhook")]
     pub sendgrid_inbound_key: Option<p256::ecdsa::VerifyingKey>,
+    /// The controller's telephone number (`INFENTRE_CONTROLLER_PHONE`), which a Kantara v1.1
+    /// receipt must carry; empty when none is configured.
+    pub controller_phone: String,
 }
 
 /// The bookkeeping law's retention: Sweden's Bokföringslagen (1999:1078) 7 kap. 2 § keeps
@@ -298,6 +301,7 @@ impl Settings {
             case_retention_days,
             #[cfg(feature = "sendgrid-webhook")]
             sendgrid_inbound_key,
+            controller_phone: get("INFENTRE_CONTROLLER_PHONE", "").trim().to_owned(),
         })
     }
 }

@@ -18,10 +18,14 @@ use serde_json::Value;
 
 use crate::clock::Clock;
 use crate::keys;
+use crate::retry::Backoff;
 use crate::store::{Condition, Item, Key, Store, StoreError, Update};
 
 const IN_PROGRESS: &str = "INPROGRESS";
 const COMPLETED: &str = "COMPLETED";
+/// The mail queue's visibility timeout (`MailQueue` in template.yaml, 180 s): a copy of a
+/// message SQS hands out again while the first is still being worked finds the claim held.
+pub const IN_PROGRESS_TIMEOUT: Duration = Duration::from_secs(180);
 
 #[derive(Debug, Clone)]
 pub struct Idempotency {
@@ -29,7 +33,8 @@ pub struct Idempotency {
     clock: Arc<dyn Clock>,
     /// How long a completed result is replayed.
     pub expires_after: Duration,
-    /// How long a claim holds before another invocation may take over (the function timeout).
+    /// How long a claim holds before another invocation may take over: at least the queue's
+    /// visibility timeout, so a message delivered twice at once is not worked twice (L3).
     pub in_progress_timeout: Duration,
 }
 
@@ -60,7 +65,12 @@ struct Record {
 
 impl Idempotency {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock, expires_after: Duration::from_secs(3600), in_progress_timeout: Duration::from_secs(60) }
+        Self { store, clock, expires_after: Duration::from_secs(3600), in_progress_timeout: IN_PROGRESS_TIMEOUT }
+    }
+
+    /// The store the records live in.
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
     }
 
     /// Runs `work` at most once (to completion) per `scope` and `key` within the expiry;
@@ -109,14 +119,33 @@ impl Idempotency {
         match work().await {
             Ok(result) => {
                 let data = serde_json::to_value(&result).map_err(|err| StoreError::Invalid(err.to_string()))?;
-                let update = Update::new().set("status", COMPLETED).set("data", data).remove("in_progress_expiry");
-                self.store.update(&record_key, "idempotency", update, Some(Condition::Exists)).await?;
+                self.complete(&record_key, data).await;
                 Ok(result)
             }
             Err(err) => {
                 // Free the key so a retry runs the work again.
                 self.store.delete(&record_key, None).await?;
                 Err(IdempotencyError::Handler(err))
+            }
+        }
+    }
+
+    /// Marks the record `COMPLETED`, retrying a failed write (L3). The work has happened:
+    /// should every try fail, the result is still returned, so the caller acknowledges it
+    /// rather than have a redelivery run the work (send the e-mail) again once the claim lapses.
+    async fn complete(&self, key: &Key, data: Value) {
+        let mut retry = 0;
+        loop {
+            let update = Update::new().set("status", COMPLETED).set("data", data.clone()).remove("in_progress_expiry");
+            match self.store.update(key, "idempotency", update, Some(Condition::Exists)).await {
+                Ok(_) => return,
+                Err(err) => {
+                    retry += 1;
+                    if err.is_condition_failed() || !Backoff::STORE.wait(retry).await {
+                        tracing::warn!(error = %err, "an idempotency record stays in progress until its timeout");
+                        return;
+                    }
+                }
             }
         }
     }

@@ -186,9 +186,20 @@ pub struct ConsentReceipt {
 pub struct PiiController {
     pub pii_controller: String,
     pub contact: String,
-    pub address: String,
+    /// An object in the v1.1 schema; we hold the address as one line.
+    pub address: ReceiptAddress,
     pub email: String,
+    /// Required by v1.1: `INFENTRE_CONTROLLER_PHONE`, empty when none is configured.
+    pub phone: String,
     pub on_behalf: bool,
+}
+
+/// The controller's postal address in schema.org `PostalAddress` terms, as Kantara's examples
+/// write it: our configured address is one line, kept whole.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceiptAddress {
+    pub street_address: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -208,6 +219,8 @@ pub struct ReceiptPurpose {
     pub primary_purpose: bool,
     pub termination: &'static str,
     pub third_party_disclosure: bool,
+    /// Present exactly when `thirdPartyDisclosure` is true, as v1.1 requires.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub third_party_name: Option<String>,
 }
 
@@ -240,8 +253,9 @@ pub async fn receipt(
         pii_controllers: vec![PiiController {
             pii_controller: settings.controller.name.clone().unwrap_or_default(),
             contact: settings.dpo.email.clone(),
-            address: settings.controller.address.clone(),
+            address: ReceiptAddress { street_address: settings.controller.address.clone() },
             email: settings.controller.email.clone(),
+            phone: settings.controller_phone.clone(),
             on_behalf: false,
         }],
         policy_url: format!("{}/v1/privacy-notice", settings.public_base_url),

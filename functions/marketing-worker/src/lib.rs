@@ -204,18 +204,24 @@ impl MarketingWorker {
                         failed.extend(carried);
                     }
                 }
-            }
-            for &i in &taken {
-                ready[i].3.insert(id);
-            }
-            let records: Vec<BatchOp> = taken
-                .iter()
-                .filter_map(|&i| sent_record(&ready[i].1.event_id, &ready[i].3, now).ok())
-                .map(BatchOp::Put)
-                .collect();
-            if let Err(err) = self.platform.store.batch_write(records).await {
-                // The events went out; a redelivery may send them again (Facebook deduplicates).
-                tracing::warn!(error = %err, "could not record sent events");
+                // Recorded after each accepted request, not after the loop: should the Lambda
+                // time out on a later request, a redelivery does not resend these (GA4 does
+                // not deduplicate) (L2).
+                for &i in &taken {
+                    ready[i].3.insert(id);
+                }
+                let records: Vec<BatchOp> = taken
+                    .drain(..)
+                    .filter_map(|i| sent_record(&ready[i].1.event_id, &ready[i].3, now).ok())
+                    .map(BatchOp::Put)
+                    .collect();
+                if records.is_empty() {
+                    continue;
+                }
+                if let Err(err) = self.platform.store.batch_write(records).await {
+                    // The events went out; a redelivery may send them again (Facebook deduplicates).
+                    tracing::warn!(error = %err, "could not record sent events");
+                }
             }
         }
 

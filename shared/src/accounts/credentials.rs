@@ -121,20 +121,23 @@ async fn unverified_holder(platform: &Platform, email: &EmailAddress) -> Result<
     Ok(holder.filter(|user| !user.email_verified))
 }
 
+/// A user id no account has (ULIDs are never all zero): read in place of the user behind an
+/// unknown address.
+const NOBODY: &str = "00000000000000000000000000";
+
 /// The user behind an address, if any, checked against a password in constant work: an
-/// unknown address costs one argon2 verification, like a known one.
+/// unknown address costs one argon2 verification and the same two reads as a known one, so
+/// neither the work nor the round trips tell which addresses have accounts (L17).
 async fn check_password(
     platform: &Platform,
     email: &EmailAddress,
     password: &str,
 ) -> Result<Option<UserRecord>, AccountError> {
-    let user = match platform.store.get(&EmailClaim::key(email.canonical())).await? {
-        Some(claim) => {
-            let claim: EmailClaim = claim.data()?;
-            super::find_user(platform, &claim.user_id).await?
-        }
-        None => None,
+    let holder = match platform.store.get(&EmailClaim::key(email.canonical())).await? {
+        Some(claim) => claim.data::<EmailClaim>()?.user_id,
+        None => NOBODY.to_owned(),
     };
+    let user = super::find_user(platform, &holder).await?;
     let matches = passwords::verify(password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
     Ok(user.filter(|_| matches))
 }
@@ -166,14 +169,15 @@ pub async fn login(
     };
     let by_account = LOGIN_PER_ACCOUNT.acquire(platform, email.canonical()).await?;
 
-    let user = check_password(platform, &email, password).await?;
+    // Unverified fails like a wrong password, before any further read (L17).
+    let user = check_password(platform, &email, password).await?.filter(|u| u.email_verified);
     // An account being erased signs in no more (its fence also refuses the session itself).
     // The attempt was counted before the check (atomically), so a failure needs no record.
     let fenced = match &user {
         Some(u) => crate::erasure::fence::any(platform, &[&u.user_id, &u.organisation_id]).await?.is_some(),
         None => false,
     };
-    let Some(user) = user.filter(|u| u.email_verified && !fenced) else {
+    let Some(user) = user.filter(|_| !fenced) else {
         return Err(AccountError::InvalidCredentials);
     };
     LOGIN_PER_ADDRESS.refund(platform, by_address).await?;
@@ -208,6 +212,8 @@ pub async fn change_password(
     new: &str,
     keep_session: Option<&str>,
 ) -> Result<(), AccountError> {
+    // Counted before any argon2 work, per address (erased with the person).
+    super::limits::PASSWORD_CHANGES_PER_ACCOUNT.count(platform, &user.email_canonical).await?;
     confirm_password(platform, user, current).await?;
     let email = EmailAddress::parse(&user.email)?;
     let new = NewPassword::parse(new, Some(&email))?;

@@ -85,7 +85,7 @@ pub const LOCATIONS: &[Location] = &[
     },
     Location {
         name: "link_request_throttle",
-        description: "Counters of password reset and verification links mailed to the account's address (kept 1 hour).",
+        description: "Counters of password reset and verification links mailed to the account's address, and of its password changes (kept 1 hour).",
         queries: |s| {
             crate::accounts::limits::PER_ACCOUNT_LIMITS
                 .iter()

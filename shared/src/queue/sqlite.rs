@@ -12,6 +12,11 @@ use super::{Queue, QueueError, QueueName, ReceivedMessage, batches, validate_rec
 use crate::clock::Clock;
 use crate::sqlite::SqliteDb;
 
+/// How long a dead letter is kept: as the template's dead-letter queues keep theirs
+/// (`MessageRetentionPeriod: 1209600`), counted from when the message was first sent. Without
+/// it a dead letter (ids, hashed recipients) would outlive every erasure on this engine (L5).
+pub const DEAD_LETTER_RETENTION: Duration = Duration::from_secs(14 * 24 * 3600);
+
 #[derive(Debug, Clone)]
 pub struct SqliteQueue {
     db: SqliteDb,
@@ -82,8 +87,11 @@ impl Queue for SqliteQueue {
         let now = self.now_ms();
         let hidden_until = now.saturating_add(i64::try_from(visibility.as_millis()).unwrap_or(i64::MAX));
         let max_receives = self.max_receives;
+        let oldest_kept = now - DEAD_LETTER_RETENTION.as_millis() as i64;
         self.db
             .write(move |tx| {
+                // Every receive prunes, so dead letters nobody reads go too (few rows).
+                tx.execute("DELETE FROM queue_dead_letters WHERE sent_at_ms < ?1", params![oldest_kept])?;
                 let candidates: Vec<(String, String, u32)> = {
                     let mut stmt = tx.prepare_cached(
                         "SELECT id, body, receive_count FROM queue_messages
@@ -135,8 +143,10 @@ impl Queue for SqliteQueue {
 
     async fn receive_dead_letters(&self, queue: QueueName, max: usize) -> Result<Vec<ReceivedMessage>, QueueError> {
         validate_receive(max)?;
+        let oldest_kept = self.now_ms() - DEAD_LETTER_RETENTION.as_millis() as i64;
         self.db
             .write(move |tx| {
+                tx.execute("DELETE FROM queue_dead_letters WHERE sent_at_ms < ?1", params![oldest_kept])?;
                 let rows: Vec<(String, String, u32)> = {
                     let mut stmt = tx.prepare(
                         "SELECT id, body, receive_count FROM queue_dead_letters WHERE queue = ?1 ORDER BY dead_at_ms LIMIT ?2",

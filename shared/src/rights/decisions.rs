@@ -116,12 +116,20 @@ pub async fn enqueue(platform: &Platform, request_id: &str) -> Result<(), QueueE
 #[tracing::instrument(skip_all, fields(user_id = %actor.user_id))]
 pub async fn approve(platform: &Platform, actor: &Actor, id: &str) -> Result<RightsRequest, DecisionError> {
     let mut request = decidable(platform, actor, id).await?;
-    // Queued first: if the approval then loses to another admin's decision, the worker finds
-    // the request denied and drops the message; if it wins, the message is already there.
-    enqueue(platform, &request.id).await?;
+    let before = request.clone();
     let due_at = request.due_at;
     request.transition(Status::Queued, format!("admin:{}", actor.user_id), None, platform.clock.epoch_seconds())?;
+    // Saved first, then queued (L4): the worker never reads a request not yet approved (which
+    // would cost a receive and the queue's 30-minute visibility timeout), and an approval that
+    // loses to another admin's decision queues nothing. If the message cannot be sent, the
+    // request goes back to awaiting approval, so it is never queued with no message.
     super::save(platform, &mut request, due_at).await?;
+    if let Err(err) = enqueue(platform, &request.id).await {
+        let mut back = before;
+        back.version = request.version;
+        super::save(platform, &mut back, due_at).await?;
+        return Err(err.into());
+    }
     Ok(request)
 }
 

@@ -275,6 +275,31 @@ async fn last_active_at_is_written_at_most_hourly() {
     assert_ne!(me["last_active_at"], first.as_str());
 }
 
+/// Each password change costs two argon2 runs and a mail, and a right current password gives
+/// its login attempt back: 5 changes an hour per account, then 429 with `Retry-After`.
+#[tokio::test]
+async fn password_changes_are_limited_per_account_with_retry_after() {
+    let b = sqlite().await;
+    let ada = b.admin(ADA, ADA_PASSWORD, "Analytical Engines").await;
+    let passwords = ["password number one", "password number two", ADA_PASSWORD];
+    let mut current = ADA_PASSWORD;
+    for new in passwords.iter().cycle().take(5) {
+        let change = json!({"current_password": current, "new_password": new});
+        let (status, _, body) = call(&b.app, "PATCH", "/v1/me", ada.bearer(), Some(change)).await;
+        assert_eq!(status, 200, "{body}");
+        current = new;
+    }
+
+    let change = json!({"current_password": current, "new_password": "one change too many"});
+    let (status, headers, body) = call(&b.app, "PATCH", "/v1/me", ada.bearer(), Some(change.clone())).await;
+
+    assert_eq!((status, body["code"].as_str()), (429, Some("rate_limited")), "{body}");
+    let retry_after: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=3600).contains(&retry_after));
+    b.clock.advance(chrono::Duration::seconds(retry_after as i64));
+    assert_eq!(call(&b.app, "PATCH", "/v1/me", ada.bearer(), Some(change)).await.0, 200);
+}
+
 #[tokio::test]
 async fn a_password_change_ends_every_other_session() {
     let b = sqlite().await;
@@ -470,6 +495,26 @@ async fn authenticating_a_request_costs_one_read_and_the_fence_checks() {
 
 /// `DELETE /v1/me` checks the password, fences and queues the job: the same dozen requests
 /// whatever the account holds (the job does the erasing).
+/// L17: a failed login costs the same requests whether the address has an account, has an
+/// unverified one or has none, so round trips do not enumerate accounts.
+#[tokio::test]
+async fn a_failed_login_costs_the_same_requests_for_known_and_unknown_addresses() {
+    let b = moto().await;
+    b.admin(ADA, ADA_PASSWORD, "Analytical Engines").await;
+    let body = json!({"email": GRACE, "password": GRACE_PASSWORD, "organisation_name": "Unverified"});
+    assert_eq!(b.post("/v1/signup", Auth::None, body).await.0, 202);
+    let requests = b.requests.clone().unwrap();
+    let mut costs = Vec::new();
+    for (email, password) in [(ADA, "wrong password!!"), (GRACE, GRACE_PASSWORD), ("nobody@example.com", ADA_PASSWORD)]
+    {
+        requests.reset();
+        let (status, _) = b.post("/v1/sessions", Auth::None, json!({"email": email, "password": password})).await;
+        assert_eq!(status, 401);
+        costs.push(requests.snapshot());
+    }
+    assert!(costs.iter().all(|cost| cost == &costs[0]), "{costs:?}");
+}
+
 #[tokio::test]
 async fn cancelling_an_account_costs_the_same_few_requests_whatever_it_holds() {
     let b = moto().await;

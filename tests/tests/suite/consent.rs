@@ -25,6 +25,7 @@ on_both_engines!(
     gpc_refuses_sharing_on_every_consent_write_and_on_events,
     a_claimed_choice_keeps_its_own_time_version_and_notice,
     a_choice_under_an_older_notice_that_asks_again_is_not_claimed,
+    every_receipt_the_api_issues_validates_against_the_kantara_schema,
 );
 
 async fn send_with_gpc(b: &Backend, method: &str, path: &str, who: &Session, body: Value) -> (u16, Value) {
@@ -420,4 +421,55 @@ async fn a_consent_change_is_one_transaction_and_the_check_one_read() {
     let all = consent::states(b.platform.store.as_ref(), &ada.user_id).await.unwrap();
     assert_eq!(all.len(), 1);
     assert_eq!(requests.snapshot(), [("DynamoDB.Query".to_owned(), 1)].into(), "every purpose in one query");
+}
+
+/// Kantara's Consent Receipt v1.1 JSON schema, as published (see tests/data/kantara/SOURCE.md),
+/// compiled once. The published file opens with `//` comment lines, which JSON does not allow.
+fn kantara_schema() -> (boon::Schemas, boon::SchemaIndex) {
+    let published = include_str!("../../data/kantara/consent-receipt-v1_1-schema.json");
+    let json: String =
+        published.lines().filter(|line| !line.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n");
+    let schema: Value = serde_json::from_str(&json).expect("the schema is JSON once its comments go");
+    let mut schemas = boon::Schemas::new();
+    let mut compiler = boon::Compiler::new();
+    let url = "https://infentre.test/kantara-consent-receipt-v1_1-schema.json";
+    compiler.add_resource(url, schema).unwrap();
+    let index = compiler.compile(url, &mut schemas).expect("a draft-04 schema");
+    (schemas, index)
+}
+
+/// Every kind of receipt we give out (each purpose granted and withdrawn, through the API, GPC
+/// and a claimed banner choice) is a valid Kantara v1.1 receipt.
+async fn every_receipt_the_api_issues_validates_against_the_kantara_schema(b: Backend) {
+    let (schemas, kantara) = kantara_schema();
+    assert!(schemas.validate(&json!({"version": "KI-CR-v1.1.0"}), kantara).is_err(), "the schema can fail");
+    let visitor_id = visitor_choice(&b, true, true).await;
+    let ada = user(&b).await;
+    let (status, _) =
+        send_with_gpc(&b, "POST", "/v1/me/cookie-consents/claim", &ada, json!({"visitor_id": visitor_id})).await;
+    assert_eq!(status, 200);
+    for purpose in PurposeId::ALL {
+        for granted in [true, false, true] {
+            let path = format!("/v1/me/consents/{}", purpose.as_str());
+            assert_eq!(b.put(&path, ada.bearer(), json!({ "granted": granted })).await.0, 200);
+        }
+    }
+    let path = "/v1/me/consents/marketing_sharing";
+    assert_eq!(send_with_gpc(&b, "PUT", path, &ada, json!({"granted": true})).await.0, 200);
+
+    let (status, history) = b.get("/v1/me/consents/history?limit=200", ada.bearer()).await;
+    assert_eq!(status, 200);
+    let ids: Vec<&str> =
+        history["items"].as_array().unwrap().iter().map(|e| e["receipt_id"].as_str().unwrap()).collect();
+    let mut methods = std::collections::BTreeSet::new();
+    for id in &ids {
+        let (status, receipt) = b.get(&format!("/v1/consent-receipts/{id}"), ada.bearer()).await;
+        assert_eq!(status, 200, "{receipt}");
+        if let Err(err) = schemas.validate(&receipt, kantara) {
+            panic!("receipt {id} is not a Kantara v1.1 receipt: {err:#}\n{receipt:#}");
+        }
+        methods.insert(receipt["collectionMethod"].to_string());
+    }
+    assert!(ids.len() >= 14, "{} receipts", ids.len());
+    assert_eq!(methods.len(), 3, "api, cookie banner and gpc: {methods:?}");
 }

@@ -77,3 +77,18 @@ fn the_web_function_gets_exactly_its_pages_and_no_api_route() {
     // Every other route goes to an API function: a page route there would be served by no one.
     assert!(api_routes().iter().all(|(_, p)| !pages.iter().any(|(_, page)| page == p)));
 }
+
+/// L3: a mail message's idempotency claim outlives the queue's visibility timeout, so a copy
+/// SQS hands out again while the first is being worked finds the claim held.
+#[test]
+fn the_mail_queue_hides_a_message_no_longer_than_its_claim_holds() {
+    let template = include_str!("../../../template.yaml");
+    let queue = template.split("\n  MailQueue:\n").nth(1).expect("a MailQueue resource");
+    let visibility: u64 = queue
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("VisibilityTimeout: "))
+        .expect("MailQueue's VisibilityTimeout")
+        .parse()
+        .unwrap();
+    assert!(visibility <= shared::idempotency::IN_PROGRESS_TIMEOUT.as_secs(), "{visibility}");
+}

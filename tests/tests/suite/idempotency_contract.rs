@@ -7,10 +7,10 @@ use chrono::Duration;
 use infentre_tests::{clock, create_table, moto_clients, shared_clock, unique};
 use shared::clock::ManualClock;
 use shared::embedded::SqliteDb;
-use shared::idempotency::{Idempotency, IdempotencyError};
-use shared::store::Store;
+use shared::idempotency::{IN_PROGRESS_TIMEOUT, Idempotency, IdempotencyError};
 use shared::store::dynamodb::DynamoStore;
 use shared::store::sqlite::SqliteStore;
+use shared::store::{BatchOp, Item, Key, Page, Query, Store, StoreError, TransactOp, Update};
 
 struct Fixture {
     idempotency: Idempotency,
@@ -44,6 +44,8 @@ infentre_tests::contract!(
     an_abandoned_claim_is_taken_over_after_its_timeout,
     an_expired_record_runs_the_work_again,
     a_key_reused_with_another_payload_is_refused,
+    a_claim_holds_as_long_as_the_mail_queue_hides_a_message,
+    a_failed_completion_write_is_retried_so_the_work_never_runs_twice,
 );
 
 type Outcome = Result<u32, IdempotencyError<String>>;
@@ -107,7 +109,7 @@ async fn an_abandoned_claim_is_taken_over_after_its_timeout(f: Fixture) {
     started_rx.await.unwrap();
     dead.abort();
 
-    f.clock.advance(Duration::seconds(61));
+    f.clock.advance(Duration::seconds(IN_PROGRESS_TIMEOUT.as_secs() as i64 + 1));
     let takeover: Outcome = f.idempotency.run("w", "k", b"p", || async { Ok(3) }).await;
     assert_eq!(takeover.unwrap(), 3);
 }
@@ -123,4 +125,90 @@ async fn a_key_reused_with_another_payload_is_refused(f: Fixture) {
     let runs = AtomicU32::new(0);
     run(&f, &runs, b"first").await.unwrap();
     assert!(matches!(run(&f, &runs, b"second").await, Err(IdempotencyError::PayloadMismatch)));
+}
+
+/// L3: SQS may hand out a second copy of a message while the first is still being worked
+/// (after its visibility timeout); the first's claim must still hold then.
+async fn a_claim_holds_as_long_as_the_mail_queue_hides_a_message(f: Fixture) {
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+    let idempotency = f.idempotency.clone();
+    let slow = tokio::spawn(async move {
+        idempotency
+            .run("w", "k", b"p", || async move {
+                started_tx.send(()).unwrap();
+                std::future::pending::<Result<u32, String>>().await
+            })
+            .await
+    });
+    started_rx.await.unwrap();
+
+    f.clock.advance(Duration::seconds(179));
+    let second: Outcome = f.idempotency.run("w", "k", b"p", || async { Ok(3) }).await;
+    assert!(matches!(second, Err(IdempotencyError::InProgress)), "{second:?}");
+    slow.abort();
+}
+
+/// L3: the work succeeded but the write that records it failed (once): it is retried, so a
+/// redelivery after the claim lapses replays the result instead of running the work again.
+async fn a_failed_completion_write_is_retried_so_the_work_never_runs_twice(f: Fixture) {
+    let flaky = Arc::new(FailingUpdates { inner: f.idempotency_store(), failures: AtomicU32::new(1) });
+    let idempotency = Idempotency::new(flaky.clone(), shared_clock(&f.clock));
+    let runs = AtomicU32::new(0);
+    let work = || async { Ok::<_, String>(runs.fetch_add(1, Ordering::SeqCst) + 100) };
+
+    assert_eq!(idempotency.run("w", "k", b"p", work).await.unwrap(), 100);
+    assert_eq!(flaky.failures.load(Ordering::SeqCst), 0, "the completion write was tried");
+    f.clock.advance(Duration::seconds(IN_PROGRESS_TIMEOUT.as_secs() as i64 + 1));
+    assert_eq!(idempotency.run("w", "k", b"p", work).await.unwrap(), 100);
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+}
+
+impl Fixture {
+    fn idempotency_store(&self) -> Arc<dyn Store> {
+        self.idempotency.store()
+    }
+}
+
+/// A store whose first `failures` updates fail as a backend outage would.
+#[derive(Debug)]
+struct FailingUpdates {
+    inner: Arc<dyn Store>,
+    failures: AtomicU32,
+}
+
+#[async_trait::async_trait]
+impl Store for FailingUpdates {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.inner.get(key).await
+    }
+    async fn put(&self, item: Item, condition: Option<shared::store::Condition>) -> Result<(), StoreError> {
+        self.inner.put(item, condition).await
+    }
+    async fn update(
+        &self,
+        key: &Key,
+        entity_type: &str,
+        update: Update,
+        condition: Option<shared::store::Condition>,
+    ) -> Result<Item, StoreError> {
+        if self.failures.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+            return Err(StoreError::Backend("injected outage".into()));
+        }
+        self.inner.update(key, entity_type, update, condition).await
+    }
+    async fn delete(&self, key: &Key, condition: Option<shared::store::Condition>) -> Result<Option<Item>, StoreError> {
+        self.inner.delete(key, condition).await
+    }
+    async fn query(&self, query: Query) -> Result<Page, StoreError> {
+        self.inner.query(query).await
+    }
+    async fn transact(&self, ops: Vec<TransactOp>) -> Result<(), StoreError> {
+        self.inner.transact(ops).await
+    }
+    async fn batch_write(&self, ops: Vec<BatchOp>) -> Result<(), StoreError> {
+        self.inner.batch_write(ops).await
+    }
+    async fn batch_get(&self, keys: Vec<Key>) -> Result<Vec<Item>, StoreError> {
+        self.inner.batch_get(keys).await
+    }
 }

@@ -63,6 +63,7 @@ on_both_engines!(
     a_failing_destination_is_retried_alone,
     the_same_event_twice_in_a_batch_is_sent_once,
     email_interactions_are_shared_as_the_senders_usage_unless_suppressed,
+    what_a_destination_took_is_recorded_before_its_next_request,
 );
 
 async fn consented_usage_is_shared_with_hashed_identifiers_only(b: Backend) {
@@ -267,4 +268,47 @@ async fn a_refusing_destination_is_reported_as_refused_without_its_secret() {
     let err = ga4.send(&json!({})).await.unwrap_err();
     assert!(matches!(err, shared::marketing::SyncError::Refused { .. }), "{err}");
     assert!(!err.to_string().contains("ga4-secret") && !format!("{ga4:?}").contains("ga4-secret"));
+}
+
+/// Lets the first request through to the recorder, then hangs as a destination that never
+/// answers would, until the Lambda times out.
+#[derive(Debug)]
+struct HangsAfterFirst {
+    inner: std::sync::Arc<dyn Destination>,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl Destination for HangsAfterFirst {
+    fn id(&self) -> DestinationId {
+        self.inner.id()
+    }
+    async fn send(&self, body: &Value) -> Result<(), shared::marketing::SyncError> {
+        if self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            return self.inner.send(body).await;
+        }
+        std::future::pending().await
+    }
+}
+
+/// L2: GA4 took the first of two requests, then the invocation died on the second; the
+/// redelivery sends only what GA4 had not taken (it does not deduplicate).
+async fn what_a_destination_took_is_recorded_before_its_next_request(b: Backend) {
+    let ada = ada(&b, true).await;
+    send_events(&b, &ada, shared::marketing::GA4_MAX_EVENTS + 5).await;
+    let event = b.take_messages(QueueName::Marketing).await;
+    let ga4 = b.recorder.destinations().into_iter().find(|d| d.id() == DestinationId::GoogleAnalytics).unwrap();
+    let hanging = HangsAfterFirst { inner: ga4, calls: Default::default() };
+    let dying = MarketingWorker::new(b.platform.clone(), vec![std::sync::Arc::new(hanging)]);
+
+    let timed_out = tokio::time::timeout(std::time::Duration::from_secs(2), dying.process(event.clone())).await;
+    assert!(timed_out.is_err(), "the second request hangs");
+    assert_eq!(b.recorder.at(GA4_PATH).len(), 1);
+
+    let (response, summary) = worker(&b).process(event).await.unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(summary.sent.get(DestinationId::GoogleAnalytics.as_str()), Some(&5), "only what GA4 had not taken");
+    let ga4 = b.recorder.at(GA4_PATH);
+    assert_eq!(ga4.len(), 2);
+    assert_eq!(ga4[1].body["events"].as_array().map(Vec::len), Some(5));
 }

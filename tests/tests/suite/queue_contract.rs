@@ -187,3 +187,21 @@ async fn one_receive_never_returns_a_message_twice(f: Fixture) {
     bodies.sort();
     assert_eq!(bodies, ["a", "b"]);
 }
+
+/// L5: the embedded queue keeps a dead letter as long as the template's dead-letter queues
+/// keep theirs (14 days from sending), not for ever.
+#[tokio::test]
+async fn the_embedded_queue_drops_dead_letters_after_14_days() {
+    let clock = infentre_tests::clock();
+    let queue = SqliteQueue::new(SqliteDb::in_memory().unwrap(), infentre_tests::shared_clock(&clock), 1);
+    queue.send(QueueName::Marketing, "poison".into()).await.unwrap();
+    assert_eq!(queue.receive(QueueName::Marketing, 10, VISIBILITY).await.unwrap().len(), 1);
+    clock.advance(chrono::Duration::seconds(2));
+    assert!(queue.receive(QueueName::Marketing, 10, VISIBILITY).await.unwrap().is_empty(), "moved");
+
+    clock.advance(chrono::Duration::days(13));
+    assert_eq!(queue.receive_dead_letters(QueueName::Marketing, 10).await.unwrap().len(), 1, "kept 13 days");
+    clock.advance(chrono::Duration::days(1));
+    assert!(queue.receive(QueueName::Marketing, 10, VISIBILITY).await.unwrap().is_empty());
+    assert!(queue.receive_dead_letters(QueueName::Marketing, 10).await.unwrap().is_empty(), "gone after 14");
+}

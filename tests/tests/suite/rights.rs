@@ -80,6 +80,7 @@ on_both_engines!(
     a_request_that_keeps_failing_is_marked_failed_with_a_reason,
     a_redelivered_erasure_message_changes_nothing_more,
     an_erasure_request_that_meets_a_running_cancellation_waits_for_it_and_completes,
+    an_approval_is_saved_before_its_message_is_sent,
 );
 
 /// The member files an erasure request, then cancels the account before the worker gets to
@@ -521,4 +522,88 @@ async fn a_request_that_keeps_failing_is_marked_failed_with_a_reason(b: Backend)
     let (_, overdue) = b.get("/v1/operator/rights-requests?overdue=true", operator.bearer()).await;
     let ids: Vec<&str> = overdue["items"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
     assert_eq!(ids, [id], "a failed request stays overdue until resolved");
+}
+
+/// Notes, for each message sent to the rights queue, the status its request had at that
+/// moment: what a worker reading it at once would find.
+#[derive(Debug)]
+struct StatusAtSend {
+    platform: std::sync::Mutex<Option<shared::Platform>>,
+    inner: std::sync::Arc<dyn shared::queue::Queue>,
+    seen: std::sync::Mutex<Vec<String>>,
+    fail: bool,
+}
+
+#[async_trait::async_trait]
+impl shared::queue::Queue for StatusAtSend {
+    async fn send_batch(&self, queue: QueueName, bodies: Vec<String>) -> Result<(), shared::queue::QueueError> {
+        let platform = self.platform.lock().unwrap().clone().unwrap();
+        for body in &bodies {
+            let message: Value = serde_json::from_str(body).unwrap();
+            if let Some(id) = message["request_id"].as_str() {
+                let request = shared::rights::load(&platform, id).await.unwrap().unwrap();
+                self.seen.lock().unwrap().push(format!("{:?}", request.status));
+            }
+        }
+        if self.fail {
+            return Err(shared::queue::QueueError::Invalid("injected outage".into()));
+        }
+        self.inner.send_batch(queue, bodies).await
+    }
+    async fn receive(
+        &self,
+        queue: QueueName,
+        max: usize,
+        visibility: std::time::Duration,
+    ) -> Result<Vec<shared::queue::ReceivedMessage>, shared::queue::QueueError> {
+        self.inner.receive(queue, max, visibility).await
+    }
+    async fn delete(&self, queue: QueueName, receipt: &str) -> Result<(), shared::queue::QueueError> {
+        self.inner.delete(queue, receipt).await
+    }
+    async fn receive_dead_letters(
+        &self,
+        queue: QueueName,
+        max: usize,
+    ) -> Result<Vec<shared::queue::ReceivedMessage>, shared::queue::QueueError> {
+        self.inner.receive_dead_letters(queue, max).await
+    }
+}
+
+/// L4: a worker that reads the message at once finds the request queued, not still awaiting
+/// approval; and an approval whose message cannot be sent leaves the request awaiting.
+async fn an_approval_is_saved_before_its_message_is_sent(b: Backend) {
+    let Org { admin, member } = org(&b).await;
+    let actor = shared::rights::decisions::Actor {
+        user_id: admin.user_id.clone(),
+        organisation_id: admin.organisation_id.clone(),
+        role: shared::domain::Role::Admin,
+        operator: false,
+    };
+    // Two types: the first request stays open, and one request per type may be open.
+    for (fail, kind) in [(true, "access"), (false, "portability")] {
+        let (status, filed) = file(&b, &member, json!({ "type": kind })).await;
+        assert_eq!(status, 201, "{filed}");
+        let id = filed["id"].as_str().unwrap().to_owned();
+        let queue = std::sync::Arc::new(StatusAtSend {
+            platform: Default::default(),
+            inner: b.platform.queue.clone(),
+            seen: Default::default(),
+            fail,
+        });
+        let mut platform = b.platform.clone();
+        platform.queue = queue.clone();
+        *queue.platform.lock().unwrap() = Some(platform.clone());
+
+        let approved = shared::rights::decisions::approve(&platform, &actor, &id).await;
+
+        assert_eq!(approved.is_ok(), !fail, "{approved:?}");
+        assert_eq!(*queue.seen.lock().unwrap(), ["Queued"]);
+        let expected = if fail { "awaiting_organisation_approval" } else { "queued" };
+        assert_eq!(request(&b, &member, &id).await["status"], expected);
+        if !fail {
+            b.process_rights().await;
+            assert_eq!(request(&b, &member, &id).await["status"], "completed");
+        }
+    }
 }

@@ -57,6 +57,7 @@ on_both_engines!(
     a_cancelled_organisation_leaves_no_interaction,
     stale_batches_and_cancelled_organisations_store_nothing,
     a_user_id_from_another_organisation_is_not_trusted,
+    a_click_is_stored_without_its_query_string_or_fragment,
 );
 
 async fn a_signed_open_is_stored_without_the_openers_address_or_browser(b: Backend) {
@@ -147,6 +148,24 @@ async fn a_user_id_from_another_organisation_is_not_trusted(b: Backend) {
         b.take_messages(shared::queue::QueueName::Marketing).await.records.into_iter().filter_map(|r| r.body).collect();
     assert_eq!(shared.len(), 1, "{shared:?}");
     assert!(shared[0].contains(&ada.user_id) && !shared[0].contains(&eve.user_id));
+}
+
+/// L13: a clicked link's query string and fragment (tokens, addresses, campaign ids) are not kept.
+async fn a_click_is_stored_without_its_query_string_or_fragment(b: Backend) {
+    let ada = admin(&b).await;
+    let mut click = open_event(&ada.organisation_id, "c@example.net", "evt-click");
+    click["event"] = json!("click");
+    click["url"] = json!("https://shop.example.com/offer?reset_token=s3cr3t&email=c%40example.net#utm_frag");
+
+    let (status, answer) = deliver(&b, json!([click])).await;
+
+    assert_eq!((status, answer), (200, json!({"stored": 1, "ignored": 0})));
+    let stored = interactions(&b).await;
+    assert_eq!(stored.len(), 1);
+    assert!(stored[0].contains("https://shop.example.com/offer"), "{stored:?}");
+    for secret in ["reset_token", "s3cr3t", "c%40example.net", "utm_frag"] {
+        assert!(!stored[0].contains(secret), "{secret} was stored: {stored:?}");
+    }
 }
 
 async fn a_retried_delivery_stores_nothing_twice(b: Backend) {
