@@ -2,6 +2,7 @@
 //! DynamoDB, SQS and S3. A function is built with only the clients its role lets it call
 //! (features `aws-sqs`, `aws-s3`, `aws-ssm`); the ports it has no client for are [`NotGranted`].
 
+mod env_config;
 mod metrics;
 mod not_granted;
 #[cfg(feature = "aws-ssm")]
@@ -114,19 +115,13 @@ impl AwsClients {
     /// Loads credentials and region from the environment (the Lambda role), once.
     ///
     /// Lambda hands the role's credentials and the region over in environment variables, so only
-    /// those are read: the default chains' other sources (profiles, web identity and assume-role
-    /// through STS, IMDS, ECS) are never built, and their code is not linked into the function.
+    /// those are read ([`env_config`]): the default chains' other sources (profiles, web identity
+    /// and assume-role through STS, IMDS, ECS) are not linked into the function.
     pub async fn from_env() -> Self {
-        use aws_config::environment::{EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider};
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .credentials_provider(EnvironmentVariableCredentialsProvider::new())
-            .region(EnvironmentVariableRegionProvider::new())
-            .load()
-            .await;
-        Self::from_config(&config)
+        Self::from_config(&env_config::sdk_config(|name| std::env::var(name).ok()))
     }
 
-    pub fn from_config(config: &aws_config::SdkConfig) -> Self {
+    pub fn from_config(config: &aws_types::SdkConfig) -> Self {
         let requests = RequestCounter::new();
         let dynamodb = aws_sdk_dynamodb::config::Builder::from(config).interceptor(requests.clone()).build();
         Self {

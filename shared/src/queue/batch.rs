@@ -8,7 +8,7 @@
 use std::fmt::Display;
 use std::future::Future;
 
-pub use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+pub use super::event::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::{FutureExt, StreamExt};
 use serde::de::DeserializeOwned;
 

@@ -6,6 +6,7 @@
 //! run the same worker code with the same redelivery and dead-letter behaviour.
 
 pub mod batch;
+mod event;
 #[cfg(feature = "embedded")]
 pub mod poller;
 #[cfg(feature = "embedded")]
