@@ -16,6 +16,7 @@ use shared::published::{COOKIES, Cookie, CookieCategory, SUBPROCESSORS, Subproce
 use crate::csrf::{self, Csrf};
 use crate::i18n::{Catalog, LANG_COOKIE, Lang};
 use crate::notice;
+use crate::signed_in::signed_in_post;
 
 /// What every page's frame needs: language, texts, the form token, where "switch language"
 /// returns to.
@@ -299,6 +300,8 @@ pub struct LanguageForm {
     return_to: String,
 }
 
+crate::signed_in::page_forms!(LanguageForm);
+
 #[derive(Template)]
 #[template(path = "form_expired.html")]
 struct FormExpired {
@@ -325,24 +328,17 @@ pub async fn switch_language(
     headers: HeaderMap,
     form: Result<Form<LanguageForm>, FormRejection>,
 ) -> Response {
-    let form = form.ok().map(|Form(f)| f);
-    let valid = form.as_ref().is_some_and(|f| csrf::verify(&headers, &platform.settings.signing_key, &f.csrf));
-    let back = form.as_ref().and_then(|f| local_path(&f.return_to)).unwrap_or("/").to_owned();
-    let Some(lang) = form.as_ref().and_then(|f| Lang::from_code(&f.lang)).filter(|_| valid) else {
-        return form_expired(&platform, &headers, &back);
+    let back = form.as_ref().ok().and_then(|Form(f)| local_path(&f.return_to)).unwrap_or("/").to_owned();
+    let (form, session) = match signed_in_post(&platform, &headers, form, &back).await {
+        Ok(posted) => posted,
+        Err(response) => return response,
     };
+    let Some(lang) = Lang::from_code(&form.lang) else { return form_expired(&platform, &headers, &back) };
     // Signed in: the e-mails we send follow the choice too.
-    let stored = match crate::signed_in::session_of(&platform, &headers).await {
-        Ok(Some(session)) => shared::accounts::set_language(&platform, &session.user_id, lang).await,
-        Ok(None) => Ok(()),
-        Err(err) => Err(err),
-    };
-    if let Err(err) = stored {
-        tracing::error!(error = %err, "the language could not be kept on the account");
-        let r = request(&platform, &headers, "/", "error-title");
-        let page =
-            Outcome { text: r.layout.t("error-text"), next: r.layout.t("link-home"), next_href: "/", l: r.layout };
-        return render(StatusCode::INTERNAL_SERVER_ERROR, &page, r.set_cookie);
+    if let Some(session) = session
+        && let Err(err) = shared::accounts::set_language(&platform, &session.user_id, lang).await
+    {
+        return crate::account::failed(&platform, &headers, &err);
     }
     let secure = if secure(&platform) { "; Secure" } else { "" };
     let cookie = format!("{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax{secure}", lang.code());
