@@ -28,7 +28,7 @@ use shared::session::{self, AuthUser, SessionRecord};
 use shared::store::StoreError;
 
 use crate::i18n::Catalog;
-use crate::pages::{Layout, render, request};
+use crate::pages::{Layout, Outcome, render, request};
 use crate::signed_in::{PageForm, page_forms, signed_in_post};
 
 /// The desks' routes; `crate::ROUTES` lists them for `template.yaml`.
@@ -137,15 +137,6 @@ fn see_other(to: String) -> Response {
     (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response()
 }
 
-#[derive(Template)]
-#[template(path = "desk_message.html")]
-struct Message {
-    l: Layout,
-    text: String,
-    next_href: &'static str,
-    next: String,
-}
-
 fn message(
     platform: &Platform,
     headers: &HeaderMap,
@@ -154,7 +145,7 @@ fn message(
     (next_href, next): (&'static str, &str),
 ) -> Response {
     let r = request(platform, headers, next_href, title);
-    let page = Message { text: r.layout.t(text), next: r.layout.t(next), next_href, l: r.layout };
+    let page = Outcome { text: r.layout.t(text), next: r.layout.t(next), next_href, l: r.layout };
     render(status, &page, r.set_cookie)
 }
 
