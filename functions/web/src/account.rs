@@ -17,7 +17,7 @@ use shared::session::{self, AuthUser};
 
 use crate::i18n::cookie;
 use crate::pages::Outcome;
-use crate::pages::{Layout, render, request};
+use crate::pages::{Layout, failed, render, request};
 use crate::signed_in::{checked, page_forms, signed_in_post};
 
 #[derive(Template)]
@@ -180,13 +180,6 @@ pub async fn sign_in(
         }
         Err(err) => failed(&platform, &headers, &err),
     }
-}
-
-pub(crate) fn failed(platform: &Platform, headers: &HeaderMap, err: &dyn std::fmt::Display) -> Response {
-    tracing::error!(error = %err, "an account page failed");
-    let r = request(platform, headers, "/", "error-title");
-    let page = Outcome { text: r.layout.t("error-text"), next: r.layout.t("link-home"), next_href: "/", l: r.layout };
-    render(StatusCode::INTERNAL_SERVER_ERROR, &page, r.set_cookie)
 }
 
 fn sign_up_page(

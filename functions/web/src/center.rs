@@ -23,8 +23,8 @@ use shared::rights::requester::{self, ExportError, ExportFormat, FileError, Requ
 use shared::rights::{self, RequestType, RightsRequest, Status};
 use shared::session::{self, SessionRecord};
 
-use crate::account::{failed, see_other};
-use crate::pages::{Layout, render, request};
+use crate::account::see_other;
+use crate::pages::{Layout, failed, render, request};
 use crate::signed_in::{PageForm, page_forms, session_of, signed_in_post};
 
 /// How many entries one page of a list shows.

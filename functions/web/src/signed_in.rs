@@ -10,10 +10,9 @@ use shared::Platform;
 use shared::session::{self, SessionRecord};
 use shared::store::StoreError;
 
-use crate::account::failed;
 use crate::csrf;
 use crate::i18n::cookie;
-use crate::pages::form_expired;
+use crate::pages::{failed, form_expired};
 
 /// A page's form: it carries the CSRF token in its field `csrf` (`csrf::CSRF_FIELD`).
 pub(crate) trait PageForm {
