@@ -84,18 +84,14 @@ pub async fn file(
         Err(FencedWrite::Fenced) => return Err(ComplaintError::AccountGone),
         Err(err) => return Err(StoreError::from(err).into()),
     }
-    let notice = Email {
-        to: platform.settings.dpo.email.clone(),
-        subject: format!("New complaint {id}"),
-        text: format!(
+    let notice = Email::transactional(
+        platform.settings.dpo.email.clone(),
+        format!("New complaint {id}"),
+        format!(
             "A user filed a complaint.\n\nComplaint: {id}\nUser: {user_id}\n\
              Organisation: {organisation_id}\n\n{message}\n"
         ),
-        html: None,
-        headers: Vec::new(),
-        category: "transactional".into(),
-        organisation_id: None,
-    };
+    );
     mail::enqueue_about(platform, user_id, vec![notice]).await?;
     // The id only: the message and the person stay out of the logs.
     tracing::info!(complaint_id = %id, "complaint filed");
@@ -186,19 +182,15 @@ pub async fn file_public(platform: &Platform, complaint: PublicComplaint<'_>) ->
         .with_index(Index::Gsi3, IndexKey::new(keys::COMPLAINTS_LISTING, &id))
         .expires_at(now + PUBLIC_RETENTION_SECONDS);
     platform.store.put(item, Some(Condition::NotExists)).await?;
-    let notice = Email {
-        to: platform.settings.dpo.email.clone(),
-        subject: format!("New complaint {id}"),
-        text: format!(
+    let notice = Email::transactional(
+        platform.settings.dpo.email.clone(),
+        format!("New complaint {id}"),
+        format!(
             "Someone filed a complaint without signing in.\n\nComplaint: {id}\nAnswer to: {}\nName: {}\n\n{message}\n",
             contact.as_str(),
             name.unwrap_or("(not given)")
         ),
-        html: None,
-        headers: Vec::new(),
-        category: "transactional".into(),
-        organisation_id: None,
-    };
+    );
     mail::enqueue(platform, vec![notice]).await?;
     tracing::info!(complaint_id = %id, "public complaint filed");
     Ok(Receipt {

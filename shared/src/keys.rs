@@ -254,10 +254,10 @@ pub fn outgoing_mail_index(canonical_email: &str, mail_id: &str) -> IndexKey {
     IndexKey::new(outgoing_mail_partition(canonical_email), format!("MAIL#{mail_id}"))
 }
 
-/// The address and browser of one `POST /v1/events` request, in the user's partition (erased
-/// with them): the tracking messages carry only its id.
-pub fn request_context(user_id: &str, context_id: &str) -> Key {
-    Key::new(user_partition(user_id), format!("CONTEXT#{context_id}"))
+/// A usage event waiting for the tracking worker, in the user's partition (erased with them):
+/// the tracking messages carry only the user's and the event's ids.
+pub fn pending_event(user_id: &str, event_id: &str) -> Key {
+    Key::new(user_partition(user_id), format!("PENDING_EVENT#{event_id}"))
 }
 
 /// An idempotency record: the scope names the operation (worker, endpoint), the key is a

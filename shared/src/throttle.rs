@@ -108,13 +108,7 @@ pub fn event_quota_partition(user_id: &str) -> String {
 
 /// Takes `n` events from the user's quota for today, atomically: all `n` or none (then
 /// [`ThrottleError::Limited`] until the next UTC day).
-/// `with` is written in the same transaction (one request either way).
-pub async fn take_event_quota(
-    platform: &Platform,
-    user_id: &str,
-    n: i64,
-    with: Option<crate::store::Item>,
-) -> Result<(), ThrottleError> {
+pub async fn take_event_quota(platform: &Platform, user_id: &str, n: i64) -> Result<(), ThrottleError> {
     const DAY: i64 = 24 * 3600;
     let limit = platform.settings.events_per_user_day;
     let now = platform.clock.epoch_seconds();
@@ -129,20 +123,8 @@ pub async fn take_event_quota(
         crate::store::Condition::less_than("events", limit - n + 1),
     ]);
     let update = Update::new().add("events", n).expires_at(Some(next_day));
-    let taken = match with {
-        None => platform.store.update(&key, "event_quota", update, Some(room)).await.map(|_| ()),
-        Some(item) => {
-            let take = crate::store::TransactOp::Update {
-                key,
-                entity_type: "event_quota".into(),
-                update,
-                condition: Some(room),
-            };
-            platform.store.transact(vec![take, crate::store::TransactOp::Put { item, condition: None }]).await
-        }
-    };
-    match taken {
-        Ok(()) => Ok(()),
+    match platform.store.update(&key, "event_quota", update, Some(room)).await {
+        Ok(_) => Ok(()),
         Err(err) if err.is_condition_failed() => {
             Err(ThrottleError::Limited { retry_after_seconds: (next_day - now).max(1) as u64 })
         }

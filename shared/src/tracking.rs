@@ -4,9 +4,10 @@
 //! redelivered message overwrites the same item: no duplicates), spread over the user's
 //! event partitions, and expires 3 years after it happened at the latest.
 //!
-//! The queue carries an [`EventMessage`]: ids and the event, never the address or browser
-//! string. Those wait in a [`RequestContext`] in the user's partition (erased with them),
-//! so a message stuck in the dead-letter queue holds nothing that erasure cannot reach.
+//! The queue carries an [`EventMessage`]: ids only, never the client's properties, the
+//! address or the browser string. The event waits in the user's partition (erased with them)
+//! until the worker stores it, so a message stuck in the dead-letter queue holds nothing that
+//! erasure cannot reach.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -49,58 +50,39 @@ impl TrackedEvent {
     }
 }
 
-/// One usage event on the tracking queue.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One usage event on the tracking queue: ids only. The event itself (name, times, the
+/// client's properties, and the request's address and browser when the consent allowed them)
+/// waits as a [`TrackedEvent`] in the user's partition ([`TrackedEvent::pending_item`]), so it
+/// is erased with them and lives [`PENDING_SECONDS`] at most, and a message stuck in the
+/// dead-letter queue holds nothing that erasure cannot reach.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventMessage {
-    pub event_id: String,
     pub user_id: String,
-    pub organisation_id: String,
-    pub name: String,
-    /// Unix milliseconds.
-    pub occurred_at_ms: i64,
-    pub received_at: i64,
-    #[serde(default)]
-    pub properties: Map<String, Value>,
-    /// The request's [`RequestContext`], when the consent allowed keeping its address and browser.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub context_id: Option<String>,
+    pub event_id: String,
 }
 
 impl EventMessage {
-    /// The event to store, with the address and browser of its request when still found.
-    pub fn into_tracked(self, context: Option<&RequestContext>) -> TrackedEvent {
-        TrackedEvent {
-            event_id: self.event_id,
-            user_id: self.user_id,
-            organisation_id: self.organisation_id,
-            name: self.name,
-            occurred_at_ms: self.occurred_at_ms,
-            received_at: self.received_at,
-            properties: self.properties,
-            ip: context.and_then(|c| c.ip.clone()),
-            user_agent: context.and_then(|c| c.user_agent.clone()),
-        }
+    /// Where the event waits for the tracking worker.
+    pub fn pending_key(&self) -> Key {
+        keys::pending_event(&self.user_id, &self.event_id)
     }
 }
 
-/// How long a request's address and browser wait for the tracking worker: longer than a
-/// message can wait in the queue and its dead-letter queue (14 days).
-pub const CONTEXT_SECONDS: i64 = 15 * 24 * 3600;
+/// How long an event waits for the tracking worker: longer than a message can wait in the
+/// queue and its dead-letter queue (14 days). The worker deletes it once handled.
+pub const PENDING_SECONDS: i64 = 15 * 24 * 3600;
 
-/// The address and browser string of one `POST /v1/events` request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RequestContext {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ip: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_agent: Option<String>,
-}
-
-impl RequestContext {
-    pub fn item(&self, user_id: &str, context_id: &str, now: i64) -> Result<Item, StoreError> {
-        Ok(Item::new(keys::request_context(user_id, context_id), "request_context")
+impl TrackedEvent {
+    /// The event waiting for the tracking worker, in the user's partition.
+    pub fn pending_item(&self, now: i64) -> Result<Item, StoreError> {
+        Ok(Item::new(keys::pending_event(&self.user_id, &self.event_id), "pending_event")
             .with_data(self)?
-            .expires_at(now + CONTEXT_SECONDS))
+            .expires_at(now + PENDING_SECONDS))
+    }
+
+    /// Its message on the tracking queue.
+    pub fn message(&self) -> EventMessage {
+        EventMessage { user_id: self.user_id.clone(), event_id: self.event_id.clone() }
     }
 }

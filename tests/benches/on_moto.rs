@@ -11,18 +11,22 @@ use serde_json::json;
 use shared::Platform;
 use shared::consent::{self, Method, PurposeId};
 use shared::queue::batch::SqsEvent;
+use shared::store::BatchOp;
 
 const USER: &str = "01JBENCHUSER0000000000000A";
 
-fn batch_of_100(platform: &Platform) -> SqsEvent {
+/// One SQS batch of 100 events and the waiting events it names (put back before each run: the
+/// worker deletes them once handled).
+fn batch_of_100(platform: &Platform) -> (SqsEvent, Vec<BatchOp>) {
     let now_ms = platform.clock.epoch_seconds() * 1000;
-    let records: Vec<_> = (0..100)
+    let (waiting, records): (Vec<_>, Vec<_>) = (0..100)
         .map(|n| {
-            let event = infentre_tests::page_view_message(USER, "01JBENCHORG000000000000000", n, now_ms);
-            json!({"messageId": format!("m{n}"), "body": serde_json::to_string(&event).unwrap()})
+            let (item, message) = infentre_tests::page_view_pending(USER, "01JBENCHORG000000000000000", n, now_ms);
+            let record = json!({"messageId": format!("m{n}"), "body": serde_json::to_string(&message).unwrap()});
+            (BatchOp::Put(item), record)
         })
-        .collect();
-    serde_json::from_value(json!({ "Records": records })).unwrap()
+        .unzip();
+    (serde_json::from_value(json!({ "Records": records })).unwrap(), waiting)
 }
 
 fn tracking(c: &mut Criterion) {
@@ -39,9 +43,10 @@ fn tracking(c: &mut Criterion) {
     group.throughput(Throughput::Elements(100));
     group.sample_size(10);
     for (name, backend) in &engines {
-        let event = batch_of_100(&backend.platform);
+        let (event, waiting) = batch_of_100(&backend.platform);
         group.bench_function(*name, |b| {
             b.to_async(&runtime).iter(|| async {
+                backend.platform.store.batch_write(waiting.clone()).await.unwrap();
                 let response = tracking_worker::handle(&backend.platform, event.clone()).await.unwrap();
                 assert!(response.batch_item_failures.is_empty());
             })
@@ -49,10 +54,11 @@ fn tracking(c: &mut Criterion) {
     }
     group.finish();
     if let Some(requests) = &engines[1].1.requests {
+        let platform = &engines[1].1.platform;
+        let (event, waiting) = batch_of_100(platform);
+        runtime.block_on(platform.store.batch_write(waiting)).unwrap();
         requests.reset();
-        runtime
-            .block_on(tracking_worker::handle(&engines[1].1.platform, batch_of_100(&engines[1].1.platform)))
-            .unwrap();
+        runtime.block_on(tracking_worker::handle(platform, event)).unwrap();
         println!("moto requests for one batch of 100: {:?}", requests.snapshot());
     }
 }

@@ -329,17 +329,14 @@ pub fn page_view(user_id: &str, organisation_id: &str, n: i64, now_ms: i64) -> s
     }
 }
 
-/// [`page_view`] as the tracking queue carries it (ids and the event; no request context).
-pub fn page_view_message(user_id: &str, organisation_id: &str, n: i64, now_ms: i64) -> shared::tracking::EventMessage {
+/// [`page_view`] as the tracking function leaves it: the event waiting in the user's
+/// partition (the item to put) and its message on the tracking queue (ids only).
+pub fn page_view_pending(
+    user_id: &str,
+    organisation_id: &str,
+    n: i64,
+    now_ms: i64,
+) -> (shared::store::Item, shared::tracking::EventMessage) {
     let event = page_view(user_id, organisation_id, n, now_ms);
-    shared::tracking::EventMessage {
-        event_id: event.event_id,
-        user_id: event.user_id,
-        organisation_id: event.organisation_id,
-        name: event.name,
-        occurred_at_ms: event.occurred_at_ms,
-        received_at: event.received_at,
-        properties: event.properties,
-        context_id: None,
-    }
+    (event.pending_item(now_ms / 1000).expect("a page view serialises"), event.message())
 }

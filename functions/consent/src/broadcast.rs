@@ -62,6 +62,19 @@ fn api_error(err: BroadcastError) -> ApiError {
     }
 }
 
+/// Both kinds of broadcast: an operator's only, started as a job, followed at `Location`.
+async fn start(
+    platform: &Platform,
+    auth: &AuthUser,
+    (kind, audience): (Kind, Audience),
+    en: Message,
+    sv: Option<Message>,
+) -> Result<Accepted, ApiError> {
+    auth.require_operator(platform).await?;
+    let progress = broadcast::start_written(platform, kind, audience, &en, sv.as_ref()).await.map_err(api_error)?;
+    Ok(accepted(platform, progress))
+}
+
 /// Starts a product update to everyone who consented (operators only). A job: each recipient
 /// is mailed at most once, and only if the consent still holds when their e-mail goes out.
 /// Follow it at `Location`.
@@ -79,13 +92,8 @@ pub async fn send_product_update(
     auth: AuthUser,
     ApiJson(update): ApiJson<ProductUpdate>,
 ) -> Result<Accepted, ApiError> {
-    auth.require_operator(&platform).await?;
     let en = Message { subject: update.subject, text: update.text };
-    let progress =
-        broadcast::start_written(&platform, Kind::ProductUpdate, Audience::Consented, &en, update.sv.as_ref())
-            .await
-            .map_err(api_error)?;
-    Ok(accepted(&platform, progress))
+    start(&platform, &auth, (Kind::ProductUpdate, Audience::Consented), en, update.sv).await
 }
 
 /// Starts a service notice (operators only): changes or technical issues that may affect the
@@ -106,16 +114,12 @@ pub async fn send_service_notice(
     auth: AuthUser,
     ApiJson(notice): ApiJson<ServiceNotice>,
 ) -> Result<Accepted, ApiError> {
-    auth.require_operator(&platform).await?;
     let audience = match notice.organisation_ids {
         Some(organisation_ids) => Audience::Organisations { organisation_ids },
         None => Audience::Everyone,
     };
     let en = Message { subject: notice.subject, text: notice.text };
-    let progress = broadcast::start_written(&platform, Kind::ServiceNotice, audience, &en, notice.sv.as_ref())
-        .await
-        .map_err(api_error)?;
-    Ok(accepted(&platform, progress))
+    start(&platform, &auth, (Kind::ServiceNotice, audience), en, notice.sv).await
 }
 
 /// A broadcast job's progress (operators only).

@@ -37,10 +37,10 @@ pub async fn send(platform: &Platform, now: i64) -> Result<usize, RunError> {
             Err(err) if err.is_condition_failed() => continue,
             Err(err) => return Err(err.into()),
         }
-        let notice = Email {
-            to: platform.settings.dpo.email.clone(),
-            subject: format!("Rights request {id} {what}"),
-            text: format!(
+        let notice = Email::transactional(
+            platform.settings.dpo.email.clone(),
+            format!("Rights request {id} {what}"),
+            format!(
                 "The {} request {id} of organisation {} {what}: due {}, status {:?}.\n\n{}/v1/rights-requests/{id}\n",
                 request.kind.as_str(),
                 request.organisation_id,
@@ -48,11 +48,7 @@ pub async fn send(platform: &Platform, now: i64) -> Result<usize, RunError> {
                 request.status,
                 platform.settings.public_base_url
             ),
-            html: None,
-            headers: Vec::new(),
-            category: "transactional".into(),
-            organisation_id: None,
-        };
+        );
         mail::enqueue(platform, vec![notice]).await?;
         sent += 1;
     }

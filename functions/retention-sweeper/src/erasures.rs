@@ -73,20 +73,16 @@ pub async fn resume(platform: &Platform, now: i64, budget: Duration) -> Result<R
 /// The DPO's alarm: once, when a job reaches the failure limit (ids only).
 async fn alarm(platform: &Platform, job_id: &str, failures: u32) -> Result<(), RunError> {
     tracing::error!(job_id, failures, alarm = "erasure_job_failing", "an erasure job keeps failing; skipped");
-    let notice = Email {
-        to: platform.settings.dpo.email.clone(),
-        subject: format!("Erasure job {job_id} keeps failing"),
-        text: format!(
+    let notice = Email::transactional(
+        platform.settings.dpo.email.clone(),
+        format!("Erasure job {job_id} keeps failing"),
+        format!(
             "The erasure job {job_id} failed {failures} times. The retention sweeper skips it from now on; \
              the subject stays fenced (nothing new is recorded about them). Look at the logs for its errors, \
              then reset its failure count to let the sweeper finish it.\n\n{}\n",
             job::progress_path(&platform.settings.public_base_url, job_id)
         ),
-        html: None,
-        headers: Vec::new(),
-        category: "transactional".into(),
-        organisation_id: None,
-    };
+    );
     mail::enqueue(platform, vec![notice]).await?;
     Ok(())
 }

@@ -21,8 +21,8 @@ use shared::erasure::fence;
 use shared::marketing::{EventSource, SyncMessage};
 use shared::queue::QueueName;
 use shared::queue::batch::{BatchError, SqsBatchResponse, SqsEvent};
-use shared::store::{BatchOp, StoreError};
-use shared::tracking::{EventMessage, RequestContext, TrackedEvent};
+use shared::store::{BatchOp, Item, Key, StoreError};
+use shared::tracking::{EventMessage, TrackedEvent};
 
 pub async fn handle(platform: &Platform, event: SqsEvent) -> Result<SqsBatchResponse, BatchError> {
     let total = event.records.len();
@@ -38,7 +38,9 @@ pub async fn handle(platform: &Platform, event: SqsEvent) -> Result<SqsBatchResp
             }
         }
     }
-    let decoded = with_contexts(platform, messages, &mut response).await;
+    let decoded = pending_events(platform, messages, &mut response).await;
+    let handled: Vec<(String, Key)> =
+        decoded.iter().map(|(message_id, tracked)| (message_id.clone(), tracked.message().pending_key())).collect();
 
     // One consent check per user for the whole batch.
     let consented =
@@ -101,6 +103,7 @@ pub async fn handle(platform: &Platform, event: SqsEvent) -> Result<SqsBatchResp
         let queued = queue_for_marketing(platform, stored, &mut response).await;
         *by_kind.entry("queued_for_marketing").or_default() += queued;
     }
+    forget_pending(platform, handled, &mut response).await;
     tracing::info!(
         stored = by_kind.get("stored").copied().unwrap_or(0),
         queued_for_marketing = by_kind.get("queued_for_marketing").copied().unwrap_or(0),
@@ -115,46 +118,65 @@ pub async fn handle(platform: &Platform, event: SqsEvent) -> Result<SqsBatchResp
     Ok(response)
 }
 
-/// The stored form of each event: with its request's address and browser, read once per
-/// request (a batch usually holds one or a few). A context that is gone (erased with the
-/// user) leaves the event without them; a failed read fails its records (SQS redelivers).
-async fn with_contexts(
+/// The events the messages name, waiting in their users' partitions: read together (one
+/// BatchGetItem per 100). An event that is gone (erased with its user, or handled by an
+/// earlier delivery) is acknowledged with no effect; a failed read fails every record (SQS
+/// redelivers).
+async fn pending_events(
     platform: &Platform,
     messages: Vec<(String, EventMessage)>,
     response: &mut SqsBatchResponse,
 ) -> Vec<(String, TrackedEvent)> {
-    let wanted: BTreeSet<(String, String)> =
-        messages.iter().filter_map(|(_, m)| m.context_id.as_ref().map(|id| (m.user_id.clone(), id.clone()))).collect();
-    let now = platform.clock.epoch_seconds();
-    let contexts: HashMap<(String, String), Result<Option<RequestContext>, StoreError>> =
-        map_bounded(wanted, IO_CONCURRENCY, |(user_id, context_id)| async move {
-            let key = shared::keys::request_context(&user_id, &context_id);
-            let found = match platform.store.get(&key).await {
-                Ok(Some(item)) if !item.is_expired_at(now) => item.data::<RequestContext>().map(Some),
-                Ok(_) => Ok(None),
-                Err(err) => Err(err),
-            };
-            ((user_id, context_id), found)
-        })
-        .await
-        .into_iter()
-        .collect();
-    let mut decoded = Vec::with_capacity(messages.len());
-    for (message_id, message) in messages {
-        let context = match &message.context_id {
-            None => None,
-            Some(id) => match &contexts[&(message.user_id.clone(), id.clone())] {
-                Ok(context) => context.as_ref(),
-                Err(err) => {
-                    tracing::warn!(%message_id, error = %err, "request context unreadable; SQS will redeliver");
-                    response.add_failure(message_id);
-                    continue;
-                }
-            },
-        };
-        decoded.push((message_id, message.into_tracked(context)));
+    if messages.is_empty() {
+        return Vec::new();
     }
-    decoded
+    let keys = messages.iter().map(|(_, m)| m.pending_key()).collect();
+    let found = match platform.store.batch_get(keys).await {
+        Ok(items) => items,
+        Err(err) => {
+            tracing::warn!(error = %err, records = messages.len(), "pending events unreadable; SQS will redeliver");
+            for (message_id, _) in messages {
+                response.add_failure(message_id);
+            }
+            return Vec::new();
+        }
+    };
+    let mut waiting: HashMap<Key, Item> = found.into_iter().map(|item| (item.key.clone(), item)).collect();
+    let mut events = Vec::with_capacity(messages.len());
+    for (message_id, message) in messages {
+        let Some(item) = waiting.remove(&message.pending_key()) else { continue };
+        match item.data::<TrackedEvent>() {
+            // The key holds the message's ids; the stored event must be the same one.
+            Ok(event) if event.message() == message => events.push((message_id, event)),
+            Ok(_) => {
+                tracing::warn!(%message_id, "pending event does not match its message");
+                response.add_failure(message_id);
+            }
+            Err(err) => {
+                tracing::warn!(%message_id, error = %err, "pending event unreadable");
+                response.add_failure(message_id);
+            }
+        }
+    }
+    events
+}
+
+/// Deletes the waiting copies of the events this batch handled (stored, dropped or undone),
+/// so nothing of them outlives the batch outside the stored events. A failed delete fails the
+/// records: SQS redelivers them and the handling, idempotent, runs again.
+async fn forget_pending(platform: &Platform, handled: Vec<(String, Key)>, response: &mut SqsBatchResponse) {
+    let failed: BTreeSet<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+    let handled: Vec<(String, Key)> = handled.into_iter().filter(|(id, _)| !failed.contains(id.as_str())).collect();
+    if handled.is_empty() {
+        return;
+    }
+    let deletes = handled.iter().map(|(_, key)| BatchOp::Delete(key.clone())).collect();
+    if let Err(err) = platform.store.batch_write(deletes).await {
+        tracing::warn!(error = %err, records = handled.len(), "pending events not deleted; SQS will redeliver");
+        for (message_id, _) in handled {
+            response.add_failure(message_id);
+        }
+    }
 }
 
 /// Undoes the events of users whose erasure started meanwhile. The consent check came before

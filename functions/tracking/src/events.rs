@@ -12,7 +12,8 @@ use shared::http::{ApiJson, ClientAddress};
 use shared::queue::QueueName;
 use shared::responses::{JsonBody, SessionWrite};
 use shared::session::AuthUser;
-use shared::tracking::{EventMessage, RETENTION_SECONDS, RequestContext};
+use shared::store::BatchOp;
+use shared::tracking::{RETENTION_SECONDS, TrackedEvent};
 use utoipa::ToSchema;
 
 pub const MAX_EVENTS: usize = 100;
@@ -146,36 +147,32 @@ pub async fn record_events(
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(|ua| ua.chars().take(256).collect::<String>());
-    // The address and browser wait in the user's partition; the messages carry only its id.
-    let context = RequestContext { ip, user_agent };
-    let (context_id, context_item) = if context.ip.is_some() || context.user_agent.is_some() {
-        let id = ulid::Ulid::new().to_string();
-        let item = context.item(&auth.user_id, &id, now_ms / 1000).map_err(ApiError::internal)?;
-        (Some(id), Some(item))
-    } else {
-        (None, None)
-    };
-    // Only stored events count against the user's daily quota (429 with Retry-After); the
-    // context is written in the same request.
-    shared::throttle::take_event_quota(&platform, &auth.user_id, count as i64, context_item).await?;
+    // Only stored events count against the user's daily quota (429 with Retry-After).
+    shared::throttle::take_event_quota(&platform, &auth.user_id, count as i64).await?;
     let received_at = now_ms / 1000;
-    let bodies = request
+    let events: Vec<TrackedEvent> = request
         .events
         .into_iter()
         .zip(times)
-        .map(|(event, occurred_at_ms)| {
-            let event = EventMessage {
-                event_id: ulid::Ulid::new().to_string(),
-                user_id: auth.user_id.clone(),
-                organisation_id: auth.organisation_id.clone(),
-                name: event.name,
-                occurred_at_ms,
-                received_at,
-                properties: event.properties.unwrap_or_default(),
-                context_id: context_id.clone(),
-            };
-            serde_json::to_string(&event).map_err(ApiError::internal)
+        .map(|(event, occurred_at_ms)| TrackedEvent {
+            event_id: ulid::Ulid::new().to_string(),
+            user_id: auth.user_id.clone(),
+            organisation_id: auth.organisation_id.clone(),
+            name: event.name,
+            occurred_at_ms,
+            received_at,
+            properties: event.properties.unwrap_or_default(),
+            ip: ip.clone(),
+            user_agent: user_agent.clone(),
         })
+        .collect();
+    // The events wait in the user's partition (erased with them); the messages carry only ids.
+    let pending =
+        events.iter().map(|e| e.pending_item(received_at).map(BatchOp::Put)).collect::<Result<Vec<_>, _>>()?;
+    platform.store.batch_write(pending).await?;
+    let bodies = events
+        .iter()
+        .map(|e| serde_json::to_string(&e.message()).map_err(ApiError::internal))
         .collect::<Result<Vec<_>, _>>()?;
     // One message per event, in full batches of 10.
     platform.queue.send_batch(QueueName::Tracking, bodies).await?;

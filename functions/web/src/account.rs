@@ -15,11 +15,10 @@ use shared::error::ApiError;
 use shared::http::ClientAddress;
 use shared::session::{self, AuthUser};
 
-use crate::csrf;
 use crate::i18n::cookie;
 use crate::pages::Outcome;
-use crate::pages::{Layout, form_expired, render, request};
-pub(crate) use crate::signed_in::session_of;
+use crate::pages::{Layout, failed, render, request};
+use crate::signed_in::{checked, page_forms, signed_in_post};
 
 #[derive(Template)]
 #[template(path = "sign_in.html")]
@@ -101,21 +100,18 @@ pub struct ConsentForm {
     granted: bool,
 }
 
+page_forms!(SignInForm, SignUpForm, SignOutForm, ConsentForm);
+
 /// Gives or withdraws one purpose: one click either way.
 pub async fn change_consent(
     State(platform): State<Platform>,
     headers: HeaderMap,
     form: Result<Form<ConsentForm>, FormRejection>,
 ) -> Response {
-    let Some(form) =
-        form.ok().map(|Form(f)| f).filter(|f| csrf::verify(&headers, &platform.settings.signing_key, &f.csrf))
-    else {
-        return form_expired(&platform, &headers, "/account");
-    };
-    let user = match session_of(&platform, &headers).await {
-        Ok(Some(user)) => user,
-        Ok(None) => return see_other("/sign-in", None),
-        Err(err) => return failed(&platform, &headers, &err),
+    let (form, user) = match signed_in_post(&platform, &headers, form, "/account").await {
+        Ok((form, Some(user))) => (form, user),
+        Ok((_, None)) => return see_other("/sign-in", None),
+        Err(response) => return response,
     };
     let Some(purpose) = PurposeId::parse(&form.purpose) else { return see_other("/account", None) };
     // GPC refuses sharing on every consent write, the account page's too.
@@ -167,10 +163,9 @@ pub async fn sign_in(
     client: Option<axum::Extension<ClientAddress>>,
     form: Result<Form<SignInForm>, FormRejection>,
 ) -> Response {
-    let Some(form) =
-        form.ok().map(|Form(f)| f).filter(|f| csrf::verify(&headers, &platform.settings.signing_key, &f.csrf))
-    else {
-        return form_expired(&platform, &headers, "/sign-in");
+    let form = match checked(&platform, &headers, form, "/sign-in") {
+        Ok(form) => form,
+        Err(expired) => return *expired,
     };
     let client = client.map(|c| c.0.0);
     match accounts::login(&platform, &form.email, &form.password, client).await {
@@ -185,13 +180,6 @@ pub async fn sign_in(
         }
         Err(err) => failed(&platform, &headers, &err),
     }
-}
-
-pub(crate) fn failed(platform: &Platform, headers: &HeaderMap, err: &dyn std::fmt::Display) -> Response {
-    tracing::error!(error = %err, "an account page failed");
-    let r = request(platform, headers, "/", "error-title");
-    let page = Outcome { text: r.layout.t("error-text"), next: r.layout.t("link-home"), next_href: "/", l: r.layout };
-    render(StatusCode::INTERNAL_SERVER_ERROR, &page, r.set_cookie)
 }
 
 fn sign_up_page(
@@ -216,10 +204,9 @@ pub async fn sign_up(
     client: Option<axum::Extension<ClientAddress>>,
     form: Result<Form<SignUpForm>, FormRejection>,
 ) -> Response {
-    let Some(form) =
-        form.ok().map(|Form(f)| f).filter(|f| csrf::verify(&headers, &platform.settings.signing_key, &f.csrf))
-    else {
-        return form_expired(&platform, &headers, "/sign-up");
+    let form = match checked(&platform, &headers, form, "/sign-up") {
+        Ok(form) => form,
+        Err(expired) => return *expired,
     };
     let signup = SignupForm {
         email: &form.email,
@@ -303,9 +290,8 @@ pub async fn sign_out(
     headers: HeaderMap,
     form: Result<Form<SignOutForm>, FormRejection>,
 ) -> Response {
-    let valid = form.ok().is_some_and(|Form(f)| csrf::verify(&headers, &platform.settings.signing_key, &f.csrf));
-    if !valid {
-        return form_expired(&platform, &headers, "/account");
+    if let Err(expired) = checked(&platform, &headers, form, "/account") {
+        return *expired;
     }
     if let Some(hash) = cookie(&headers, session::COOKIE_NAME).and_then(|token| shared::tokens::hash(&token))
         && let Err(err) = session::revoke(platform.store.as_ref(), &hash).await

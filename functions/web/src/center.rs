@@ -23,9 +23,9 @@ use shared::rights::requester::{self, ExportError, ExportFormat, FileError, Requ
 use shared::rights::{self, RequestType, RightsRequest, Status};
 use shared::session::{self, SessionRecord};
 
-use crate::account::{failed, see_other, session_of};
-use crate::csrf;
-use crate::pages::{Layout, form_expired, render, request};
+use crate::account::see_other;
+use crate::pages::{Layout, failed, render, request};
+use crate::signed_in::{PageForm, page_forms, session_of, signed_in_post};
 
 /// How many entries one page of a list shows.
 const PAGE: u32 = 50;
@@ -46,25 +46,40 @@ async fn signed_in(
     headers: &HeaderMap,
     back: &str,
 ) -> Result<(SessionRecord, UserRecord), Response> {
-    let to_sign_in = || see_other(&format!("/sign-in?next={back}"), None);
-    let session = match session_of(platform, headers).await {
-        Ok(Some(session)) => session,
-        Ok(None) => return Err(to_sign_in()),
-        Err(err) => return Err(failed(platform, headers, &err)),
-    };
+    match session_of(platform, headers).await {
+        Ok(session) => account_of(platform, headers, session, back).await,
+        Err(err) => Err(failed(platform, headers, &err)),
+    }
+}
+
+/// A form post of the centre, from `back`: its token (else the "form expired" page), then the
+/// signed-in person, as [`signed_in`].
+async fn posted<F: PageForm>(
+    platform: &Platform,
+    headers: &HeaderMap,
+    form: Result<Form<F>, FormRejection>,
+    back: &str,
+) -> Result<(F, SessionRecord, UserRecord), Response> {
+    let (form, session) = signed_in_post(platform, headers, form, back).await?;
+    let (session, user) = account_of(platform, headers, session, back).await?;
+    Ok((form, session, user))
+}
+
+page_forms!(RequestForm, EmailForm, PasswordForm, CancelForm, ComplaintForm);
+
+/// The person of a session; without one, to sign in and come back to `back`.
+async fn account_of(
+    platform: &Platform,
+    headers: &HeaderMap,
+    session: Option<SessionRecord>,
+    back: &str,
+) -> Result<(SessionRecord, UserRecord), Response> {
+    let Some(session) = session else { return Err(see_other(&format!("/sign-in?next={back}"), None)) };
     match accounts::load_user(platform, &session.user_id).await {
         Ok(user) => Ok((session, user)),
         Err(AccountError::AccountGone) => Err(see_other("/sign-in", Some(session::clear_cookie()))),
         Err(err) => Err(failed(platform, headers, &err)),
     }
-}
-
-fn form_ok<T: HasCsrf>(platform: &Platform, headers: &HeaderMap, form: Result<Form<T>, FormRejection>) -> Option<T> {
-    form.ok().map(|Form(f)| f).filter(|f| csrf::verify(headers, &platform.settings.signing_key, f.csrf()))
-}
-
-trait HasCsrf {
-    fn csrf(&self) -> &str;
 }
 
 // ---- Consent history and receipts --------------------------------------------------------------
@@ -251,23 +266,14 @@ pub struct RequestForm {
     password: String,
 }
 
-impl HasCsrf for RequestForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-}
-
 /// Files a request and shows the list with it; a refusal shows why, keeping what was typed.
 pub async fn file_request(
     State(platform): State<Platform>,
     headers: HeaderMap,
     form: Result<Form<RequestForm>, FormRejection>,
 ) -> Response {
-    let Some(form) = form_ok(&platform, &headers, form) else {
-        return form_expired(&platform, &headers, "/account/requests");
-    };
-    let (session, _) = match signed_in(&platform, &headers, "/account/requests").await {
-        Ok(who) => who,
+    let (form, session, _) = match posted(&platform, &headers, form, "/account/requests").await {
+        Ok(posted) => posted,
         Err(response) => return response,
     };
     let changes = (form.kind == RequestType::Correction).then(|| {
@@ -398,23 +404,14 @@ pub struct EmailForm {
     current_password: String,
 }
 
-impl HasCsrf for EmailForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-}
-
 /// Starts an address change, after the current password: the new address must be confirmed.
 pub async fn change_email(
     State(platform): State<Platform>,
     headers: HeaderMap,
     form: Result<Form<EmailForm>, FormRejection>,
 ) -> Response {
-    let Some(form) = form_ok(&platform, &headers, form) else {
-        return form_expired(&platform, &headers, "/account/settings");
-    };
-    let (_, user) = match signed_in(&platform, &headers, "/account/settings").await {
-        Ok(who) => who,
+    let (form, _, user) = match posted(&platform, &headers, form, "/account/settings").await {
+        Ok(posted) => posted,
         Err(response) => return response,
     };
     let refuse = |status, id| settings_page(&platform, &headers, status, user.email.clone(), (Some(id), None, None));
@@ -442,23 +439,14 @@ pub struct PasswordForm {
     new_password: String,
 }
 
-impl HasCsrf for PasswordForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-}
-
 /// Changes the password after the current one; every other session ends.
 pub async fn change_password(
     State(platform): State<Platform>,
     headers: HeaderMap,
     form: Result<Form<PasswordForm>, FormRejection>,
 ) -> Response {
-    let Some(form) = form_ok(&platform, &headers, form) else {
-        return form_expired(&platform, &headers, "/account/settings");
-    };
-    let (_, user) = match signed_in(&platform, &headers, "/account/settings").await {
-        Ok(who) => who,
+    let (form, _, user) = match posted(&platform, &headers, form, "/account/settings").await {
+        Ok(posted) => posted,
         Err(response) => return response,
     };
     let keep = crate::i18n::cookie(&headers, session::COOKIE_NAME).and_then(|token| shared::tokens::hash(&token));
@@ -502,12 +490,6 @@ pub struct CancelForm {
     password: String,
 }
 
-impl HasCsrf for CancelForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-}
-
 #[derive(Template)]
 #[template(path = "cancelled.html")]
 struct Cancelled {
@@ -522,11 +504,8 @@ pub async fn cancel(
     headers: HeaderMap,
     form: Result<Form<CancelForm>, FormRejection>,
 ) -> Response {
-    let Some(form) = form_ok(&platform, &headers, form) else {
-        return form_expired(&platform, &headers, "/account/cancel");
-    };
-    let (_, user) = match signed_in(&platform, &headers, "/account/cancel").await {
-        Ok(who) => who,
+    let (form, _, user) = match posted(&platform, &headers, form, "/account/cancel").await {
+        Ok(posted) => posted,
         Err(response) => return response,
     };
     let result = match accounts::confirm_password(&platform, &user, &form.password).await {
@@ -606,12 +585,6 @@ pub struct ComplaintForm {
     message: String,
 }
 
-impl HasCsrf for ComplaintForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-}
-
 /// Files a complaint through the same use case as the API; a refusal shows why, keeping what
 /// was typed.
 pub async fn file_complaint(
@@ -619,11 +592,8 @@ pub async fn file_complaint(
     headers: HeaderMap,
     form: Result<Form<ComplaintForm>, FormRejection>,
 ) -> Response {
-    let Some(form) = form_ok(&platform, &headers, form) else {
-        return form_expired(&platform, &headers, "/account/complaint");
-    };
-    let (session, _) = match signed_in(&platform, &headers, "/account/complaint").await {
-        Ok(who) => who,
+    let (form, session, _) = match posted(&platform, &headers, form, "/account/complaint").await {
+        Ok(posted) => posted,
         Err(response) => return response,
     };
     let (status, error) =

@@ -12,8 +12,8 @@ use shared::cases::confirm::{self, ConfirmError};
 use shared::cases::{CaseKind, emails};
 
 use crate::i18n;
-use crate::links::{TokenForm, TokenQuery, checked, failed, link_page, outcome};
-use crate::pages::form_expired;
+use crate::links::{TokenForm, TokenQuery, failed, link_page, outcome};
+use crate::signed_in::checked;
 
 fn dead_link(platform: &Platform, headers: &HeaderMap) -> Response {
     let next = ("/privacy/contact", "link-contact");
@@ -44,8 +44,9 @@ pub async fn confirm(
     headers: HeaderMap,
     form: Result<Form<TokenForm>, FormRejection>,
 ) -> Response {
-    let Some(form) = checked(&platform, &headers, form) else {
-        return form_expired(&platform, &headers, "/");
+    let form = match checked(&platform, &headers, form, "/") {
+        Ok(form) => form,
+        Err(expired) => return *expired,
     };
     match confirm::confirm(&platform, &form.token).await {
         Ok(done) => {

@@ -27,10 +27,9 @@ use shared::rights::{RequestType, RightsRequest, Status};
 use shared::session::{self, AuthUser, SessionRecord};
 use shared::store::StoreError;
 
-use crate::csrf;
 use crate::i18n::Catalog;
-use crate::pages::{Layout, form_expired, render, request};
-use crate::signed_in::session_of;
+use crate::pages::{Layout, Outcome, render, request};
+use crate::signed_in::{PageForm, page_forms, signed_in_post};
 
 /// The desks' routes; `crate::ROUTES` lists them for `template.yaml`.
 pub fn routes() -> Router<Platform> {
@@ -138,15 +137,6 @@ fn see_other(to: String) -> Response {
     (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response()
 }
 
-#[derive(Template)]
-#[template(path = "desk_message.html")]
-struct Message {
-    l: Layout,
-    text: String,
-    next_href: &'static str,
-    next: String,
-}
-
 fn message(
     platform: &Platform,
     headers: &HeaderMap,
@@ -155,7 +145,7 @@ fn message(
     (next_href, next): (&'static str, &str),
 ) -> Response {
     let r = request(platform, headers, next_href, title);
-    let page = Message { text: r.layout.t(text), next: r.layout.t(next), next_href, l: r.layout };
+    let page = Outcome { text: r.layout.t(text), next: r.layout.t(next), next_href, l: r.layout };
     render(status, &page, r.set_cookie)
 }
 
@@ -226,28 +216,14 @@ async fn shown_to(
 }
 
 /// A form post to a desk: its token checked, then the person.
-async fn posted<F: FormToken>(
+async fn posted<F: PageForm>(
     platform: &Platform,
     headers: &HeaderMap,
     form: Result<Form<F>, FormRejection>,
     desk: Desk,
 ) -> Result<(Who, F), Response> {
-    let key = &platform.settings.signing_key;
-    let Some(form) = form.ok().map(|Form(f)| f).filter(|f| csrf::verify(headers, key, f.token())) else {
-        return Err(form_expired(platform, headers, desk.path()));
-    };
-    match session_of(platform, headers).await {
-        Ok(session) => Ok((admit(platform, headers, desk, session.map(Who::from)).await.map_err(|r| *r)?, form)),
-        Err(err) => Err(failed(platform, headers, &err)),
-    }
-}
-
-trait FormToken {
-    fn token(&self) -> &str;
-}
-
-macro_rules! form_token {
-    ($($form:ty),*) => { $(impl FormToken for $form { fn token(&self) -> &str { &self.csrf } })* };
+    let (form, session) = signed_in_post(platform, headers, form, desk.path()).await?;
+    Ok((admit(platform, headers, desk, session.map(Who::from)).await.map_err(|r| *r)?, form))
 }
 
 fn back(desk: Desk, result: Result<&'static str, &'static str>) -> Response {
@@ -567,7 +543,7 @@ pub struct ResolveForm {
     reason: String,
 }
 
-form_token!(RoleForm, RemoveForm, InviteForm, IdForm, ReasonForm, EmailForm, PasswordForm, ExtendForm, ResolveForm);
+page_forms!(RoleForm, RemoveForm, InviteForm, IdForm, ReasonForm, EmailForm, PasswordForm, ExtendForm, ResolveForm);
 
 fn parse_role(role: &str) -> Option<Role> {
     match role {

@@ -10,6 +10,7 @@ mod confirm;
 pub mod csrf;
 mod desks;
 pub mod i18n;
+mod language;
 mod links;
 pub mod notice;
 mod pages;
@@ -102,7 +103,7 @@ pub fn routes() -> Router<Platform> {
         .route("/privacy/cookies", get(pages::cookies))
         .route("/privacy/subprocessors", get(pages::subprocessors))
         .route("/privacy/contact", get(pages::contact))
-        .route("/language", post(pages::switch_language))
+        .route("/language", post(language::switch_language))
         .route("/consent.js", get(banner::script))
         .route("/consent.css", get(banner::stylesheet))
         .route("/assets/{file}", get(banner::asset))

@@ -15,9 +15,9 @@ use shared::Platform;
 use shared::accounts::{self, AccountError, TokenKind};
 use shared::consent::PurposeId;
 
-use crate::csrf;
 use crate::i18n::{catalog, negotiate};
-use crate::pages::{Layout, form_expired, render, request};
+use crate::pages::{Layout, render, request};
+use crate::signed_in::{checked, page_forms};
 
 #[derive(Debug, Deserialize)]
 pub struct TokenQuery {
@@ -101,14 +101,7 @@ pub(crate) fn link_page(
     render(status, &page, r.set_cookie)
 }
 
-/// The posted form, if its CSRF token is this browser's.
-pub(crate) fn checked(
-    platform: &Platform,
-    headers: &HeaderMap,
-    form: Result<Form<TokenForm>, FormRejection>,
-) -> Option<TokenForm> {
-    form.ok().map(|Form(f)| f).filter(|f| csrf::verify(headers, &platform.settings.signing_key, &f.csrf))
-}
+page_forms!(TokenForm);
 
 // ---- Verify an address -------------------------------------------------------------------
 
@@ -138,8 +131,9 @@ pub async fn verify(
     headers: HeaderMap,
     form: Result<Form<TokenForm>, FormRejection>,
 ) -> Response {
-    let Some(form) = checked(&platform, &headers, form) else {
-        return form_expired(&platform, &headers, "/");
+    let form = match checked(&platform, &headers, form, "/") {
+        Ok(form) => form,
+        Err(expired) => return *expired,
     };
     match accounts::verify_email(&platform, &form.token).await {
         Ok(_) => outcome(
@@ -203,8 +197,9 @@ pub async fn accept_invitation(
     headers: HeaderMap,
     form: Result<Form<TokenForm>, FormRejection>,
 ) -> Response {
-    let Some(form) = checked(&platform, &headers, form) else {
-        return form_expired(&platform, &headers, "/");
+    let form = match checked(&platform, &headers, form, "/") {
+        Ok(form) => form,
+        Err(expired) => return *expired,
     };
     let password = form.password.as_deref().unwrap_or_default();
     let lang = negotiate(&headers);
@@ -258,8 +253,9 @@ pub async fn unsubscribe(
     headers: HeaderMap,
     form: Result<Form<TokenForm>, FormRejection>,
 ) -> Response {
-    let Some(form) = checked(&platform, &headers, form) else {
-        return form_expired(&platform, &headers, "/");
+    let form = match checked(&platform, &headers, form, "/") {
+        Ok(form) => form,
+        Err(expired) => return *expired,
     };
     match shared::unsubscribe::withdraw(&platform, &form.token).await {
         Ok(Some(_)) => outcome(

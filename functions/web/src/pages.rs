@@ -1,20 +1,17 @@
 //! The public pages: home, the notice (current, translated, earlier versions), the cookie
-//! table, the sub-processors, contacts (DPO, controller, supervisory authority), the language
-//! switch, and the banner's demo.
+//! table, the sub-processors, contacts (DPO, controller, supervisory authority), the banner's
+//! demo; and what every page shares (the frame, "form expired", our failure).
 
 use askama::Template;
-use axum::Form;
-use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 use shared::Platform;
 use shared::config::{Party, SupervisoryAuthority};
 use shared::published::{COOKIES, Cookie, CookieCategory, SUBPROCESSORS, Subprocessor};
 
 use crate::csrf::{self, Csrf};
-use crate::i18n::{Catalog, LANG_COOKIE, Lang};
+use crate::i18n::{Catalog, Lang};
 use crate::notice;
 
 /// What every page's frame needs: language, texts, the form token, where "switch language"
@@ -69,7 +66,7 @@ pub(crate) fn request(platform: &Platform, headers: &HeaderMap, path: &str, titl
     Request { layout, set_cookie }
 }
 
-fn secure(platform: &Platform) -> bool {
+pub(crate) fn secure(platform: &Platform) -> bool {
     platform.settings.public_base_url.starts_with("https://")
 }
 
@@ -292,13 +289,6 @@ pub async fn demo(State(platform): State<Platform>, headers: HeaderMap) -> Respo
     render(StatusCode::OK, &Demo { l: r.layout }, r.set_cookie)
 }
 
-#[derive(Debug, Deserialize)]
-pub struct LanguageForm {
-    csrf: String,
-    lang: String,
-    return_to: String,
-}
-
 #[derive(Template)]
 #[template(path = "form_expired.html")]
 struct FormExpired {
@@ -313,44 +303,12 @@ pub(crate) fn form_expired(platform: &Platform, headers: &HeaderMap, back: &str)
     render(StatusCode::FORBIDDEN, &page, r.set_cookie)
 }
 
-/// Only a path on this site: never `//host` or an absolute URL (no open redirect).
-fn local_path(path: &str) -> Option<&str> {
-    let safe = path.starts_with('/') && !path.starts_with("//") && !path.contains(['\\', '\r', '\n']);
-    safe.then_some(path)
-}
-
-/// The language switch: remembers the choice in a cookie and returns to the page.
-pub async fn switch_language(
-    State(platform): State<Platform>,
-    headers: HeaderMap,
-    form: Result<Form<LanguageForm>, FormRejection>,
-) -> Response {
-    let form = form.ok().map(|Form(f)| f);
-    let valid = form.as_ref().is_some_and(|f| csrf::verify(&headers, &platform.settings.signing_key, &f.csrf));
-    let back = form.as_ref().and_then(|f| local_path(&f.return_to)).unwrap_or("/").to_owned();
-    let Some(lang) = form.as_ref().and_then(|f| Lang::from_code(&f.lang)).filter(|_| valid) else {
-        return form_expired(&platform, &headers, &back);
-    };
-    // Signed in: the e-mails we send follow the choice too.
-    let stored = match crate::signed_in::session_of(&platform, &headers).await {
-        Ok(Some(session)) => shared::accounts::set_language(&platform, &session.user_id, lang).await,
-        Ok(None) => Ok(()),
-        Err(err) => Err(err),
-    };
-    if let Err(err) = stored {
-        tracing::error!(error = %err, "the language could not be kept on the account");
-        let r = request(&platform, &headers, "/", "error-title");
-        let page =
-            Outcome { text: r.layout.t("error-text"), next: r.layout.t("link-home"), next_href: "/", l: r.layout };
-        return render(StatusCode::INTERNAL_SERVER_ERROR, &page, r.set_cookie);
-    }
-    let secure = if secure(&platform) { "; Secure" } else { "" };
-    let cookie = format!("{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax{secure}", lang.code());
-    let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, back)]).into_response();
-    if let Ok(cookie) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().insert(header::SET_COOKIE, cookie);
-    }
-    response
+/// One of our failures, as a page: logged (the error only), and the way home.
+pub(crate) fn failed(platform: &Platform, headers: &HeaderMap, err: &dyn std::fmt::Display) -> Response {
+    tracing::error!(error = %err, "an account page failed");
+    let r = request(platform, headers, "/", "error-title");
+    let page = Outcome { text: r.layout.t("error-text"), next: r.layout.t("link-home"), next_href: "/", l: r.layout };
+    render(StatusCode::INTERNAL_SERVER_ERROR, &page, r.set_cookie)
 }
 
 #[cfg(test)]
@@ -362,14 +320,6 @@ mod tests {
         assert_eq!(message_id("cookie", "__Host-infentre_session"), "cookie-host-infentre-session");
         assert_eq!(message_id("cookie", "_ga_<container-id>"), "cookie-ga-container-id");
         assert_eq!(message_id("subprocessor", "Twilio Inc. (SendGrid)"), "subprocessor-twilio-inc-sendgrid");
-    }
-
-    #[test]
-    fn only_local_paths_are_redirect_targets() {
-        assert_eq!(local_path("/privacy/cookies"), Some("/privacy/cookies"));
-        for bad in ["//evil.example/", "https://evil.example/", "/\\evil.example", "privacy", "/a\r\nSet-Cookie: x"] {
-            assert_eq!(local_path(bad), None, "{bad}");
-        }
     }
 
     #[test]

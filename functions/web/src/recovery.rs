@@ -13,10 +13,10 @@ use shared::Platform;
 use shared::accounts::{self, AccountError, TokenKind, reset};
 use shared::http::ClientAddress;
 
-use crate::csrf;
 use crate::i18n::{catalog, negotiate};
-use crate::links::{TokenForm, TokenQuery, checked, failed, link_page, outcome};
-use crate::pages::{Layout, form_expired, render, request};
+use crate::links::{TokenForm, TokenQuery, failed, link_page, outcome};
+use crate::pages::{Layout, render, request};
+use crate::signed_in::{checked, page_forms};
 
 /// A form that asks for an address only.
 #[derive(Template)]
@@ -60,13 +60,7 @@ fn address_page(
     render(status, &page, r.set_cookie)
 }
 
-fn checked_address(
-    platform: &Platform,
-    headers: &HeaderMap,
-    form: Result<Form<AddressForm>, FormRejection>,
-) -> Option<AddressForm> {
-    form.ok().map(|Form(f)| f).filter(|f| csrf::verify(headers, &platform.settings.signing_key, &f.csrf))
-}
+page_forms!(AddressForm);
 
 /// The answer to an address form: the same page for any address, or why it was refused.
 fn requested(
@@ -101,8 +95,9 @@ pub async fn request_reset(
     client: Option<axum::Extension<ClientAddress>>,
     form: Result<Form<AddressForm>, FormRejection>,
 ) -> Response {
-    let Some(form) = checked_address(&platform, &headers, form) else {
-        return form_expired(&platform, &headers, RESET.0);
+    let form = match checked(&platform, &headers, form, RESET.0) {
+        Ok(form) => form,
+        Err(expired) => return *expired,
     };
     let result = reset::request_password_reset(&platform, &form.email, client.map(|c| c.0.0)).await;
     requested(&platform, &headers, result, RESET, form.email, ("reset-sent-title", "reset-sent-text"))
@@ -120,8 +115,9 @@ pub async fn resend(
     client: Option<axum::Extension<ClientAddress>>,
     form: Result<Form<AddressForm>, FormRejection>,
 ) -> Response {
-    let Some(form) = checked_address(&platform, &headers, form) else {
-        return form_expired(&platform, &headers, RESEND.0);
+    let form = match checked(&platform, &headers, form, RESEND.0) {
+        Ok(form) => form,
+        Err(expired) => return *expired,
     };
     let result = reset::resend_verification(&platform, &form.email, client.map(|c| c.0.0)).await;
     requested(&platform, &headers, result, RESEND, form.email, ("resend-sent-title", "resend-sent-text"))
@@ -171,8 +167,9 @@ pub async fn set_new_password(
     headers: HeaderMap,
     form: Result<Form<TokenForm>, FormRejection>,
 ) -> Response {
-    let Some(form) = checked(&platform, &headers, form) else {
-        return form_expired(&platform, &headers, RESET.0);
+    let form = match checked(&platform, &headers, form, RESET.0) {
+        Ok(form) => form,
+        Err(expired) => return *expired,
     };
     let password = form.password.as_deref().unwrap_or_default();
     match reset::reset_password(&platform, &form.token, password).await {

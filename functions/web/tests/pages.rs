@@ -249,10 +249,9 @@ async fn a_dead_link_gets_a_page_that_says_so_and_what_to_do_next() {
     }
 }
 
-#[tokio::test]
-async fn opening_an_unsubscribe_link_changes_nothing_until_the_button_is_pressed() {
+/// Ada's account, signed up through the use case, with product updates given: her user id.
+async fn subscribed_account(app: &App) -> String {
     use shared::consent::{self, Method, PurposeId};
-    let app = app();
     let form = shared::accounts::SignupForm {
         email: "ada@example.com",
         password: "correct horse battery staple",
@@ -265,6 +264,14 @@ async fn opening_an_unsubscribe_link_changes_nothing_until_the_button_is_pressed
     let claim = app.platform.store.get(&shared::accounts::EmailClaim::key("ada@example.com")).await.unwrap().unwrap();
     let user_id = claim.data::<shared::accounts::EmailClaim>().unwrap().user_id;
     consent::record(&app.platform, &user_id, PurposeId::ProductUpdates, true, Method::Api).await.unwrap();
+    user_id
+}
+
+#[tokio::test]
+async fn opening_an_unsubscribe_link_changes_nothing_until_the_button_is_pressed() {
+    use shared::consent::{self, PurposeId};
+    let app = app();
+    let user_id = subscribed_account(&app).await;
     let now = shared::clock::Clock::epoch_seconds(app.platform.clock.as_ref());
     let (link, _) = shared::unsubscribe::headers(&app.platform.settings, &user_id, PurposeId::ProductUpdates, now);
     let path = link.trim_start_matches("http://127.0.0.1:8080");
@@ -294,21 +301,10 @@ async fn opening_an_unsubscribe_link_changes_nothing_until_the_button_is_pressed
 #[tokio::test]
 async fn an_emailed_request_is_carried_out_by_the_button_of_its_link_only() {
     use shared::cases::{Case, CaseKind, CaseLink, CaseStatus};
-    use shared::consent::{self, Method, PurposeId};
+    use shared::consent::{self, PurposeId};
     use shared::store::{Index, Item};
     let app = app();
-    let form = shared::accounts::SignupForm {
-        email: "ada@example.com",
-        password: "correct horse battery staple",
-        organisation_name: "Analytical Engines",
-        region: None,
-        client: None,
-        lang: shared::lang::Lang::En,
-    };
-    shared::accounts::signup(&app.platform, form).await.unwrap();
-    let claim = app.platform.store.get(&shared::accounts::EmailClaim::key("ada@example.com")).await.unwrap().unwrap();
-    let user_id = claim.data::<shared::accounts::EmailClaim>().unwrap().user_id;
-    consent::record(&app.platform, &user_id, PurposeId::ProductUpdates, true, Method::Api).await.unwrap();
+    let user_id = subscribed_account(&app).await;
     // A case as intake leaves it, awaiting its link.
     let now = shared::clock::Clock::epoch_seconds(app.platform.clock.as_ref());
     let case = Case {

@@ -255,16 +255,12 @@ pub async fn remove_member(
 }
 
 fn removed_notice(to: &str, organisation_name: &str) -> Email {
+    let text = format!(
+        "An admin of {organisation_name} removed you from the organisation on Infentre. Your account and everything we held about it have been erased.\n\nIf you think this is a mistake, contact the organisation's admins.\n"
+    );
     Email {
-        to: to.to_owned(),
-        subject: "You were removed from an organisation on Infentre".into(),
-        text: format!(
-            "An admin of {organisation_name} removed you from the organisation on Infentre. Your account and everything we held about it have been erased.\n\nIf you think this is a mistake, contact the organisation's admins.\n"
-        ),
-        html: None,
-        headers: Vec::new(),
         category: mail::ERASURE_NOTICE.into(),
-        organisation_id: None,
+        ..Email::transactional(to, "You were removed from an organisation on Infentre", text)
     }
 }
 

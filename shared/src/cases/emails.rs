@@ -8,18 +8,6 @@ use crate::lang::Lang;
 use crate::mail::Email;
 use crate::mail::texts::text;
 
-fn email(to: &str, subject: String, text: String) -> Email {
-    Email {
-        to: to.to_owned(),
-        subject,
-        text,
-        html: None,
-        headers: Vec::new(),
-        category: "transactional".into(),
-        organisation_id: None,
-    }
-}
-
 fn received_day(case: &Case) -> String {
     rfc3339_from_epoch(case.received_at).chars().take(10).collect()
 }
@@ -53,7 +41,7 @@ pub fn confirm(settings: &Settings, to: &str, lang: Lang, case: &Case, token: &s
     if member && case.kind != CaseKind::WithdrawConsent {
         body = format!("{body}\n\n{}", text(lang, "case-member-note", &[]));
     }
-    email(to, text(lang, "case-confirm-subject", &[]), body + "\n")
+    Email::transactional(to, text(lang, "case-confirm-subject", &[]), body + "\n")
 }
 
 /// To a known sender whose message is for an operator.
@@ -64,7 +52,7 @@ pub fn received(settings: &Settings, to: &str, lang: Lang, case: &Case) -> Email
         "case-received-body",
         &[("subject", &case.subject), ("received", &received_day(case)), ("link", &link)],
     );
-    email(to, text(lang, "case-received-subject", &[]), body + "\n")
+    Email::transactional(to, text(lang, "case-received-subject", &[]), body + "\n")
 }
 
 /// To a sender with no account: how to proceed.
@@ -84,12 +72,12 @@ pub fn unknown_sender(settings: &Settings, to: &str, lang: Lang, case: &Case) ->
             ("authority_url", &settings.supervisory_authority.url),
         ],
     );
-    email(to, text(lang, "case-unknown-subject", &[]), body + "\n")
+    Email::transactional(to, text(lang, "case-unknown-subject", &[]), body + "\n")
 }
 
 /// An operator's answer, with the case's id below it.
 pub fn reply(to: &str, lang: Lang, case: &Case, message: &str) -> Email {
     let subject = format!("Re: {}", case.subject);
     let body = format!("{}\n\n{}\n", message.trim_end(), text(lang, "case-reply-footer", &[("id", &case.id)]));
-    email(to, subject, body)
+    Email::transactional(to, subject, body)
 }

@@ -43,6 +43,25 @@ pub struct Email {
     pub organisation_id: Option<String>,
 }
 
+/// The category of e-mails that answer something the person did (verification, receipts,
+/// notices to the DPO): they need no consent.
+pub const TRANSACTIONAL: &str = "transactional";
+
+impl Email {
+    /// A plain-text transactional e-mail: no extra headers, no organisation.
+    pub fn transactional(to: impl Into<String>, subject: impl Into<String>, text: impl Into<String>) -> Self {
+        Self {
+            to: to.into(),
+            subject: subject.into(),
+            text: text.into(),
+            html: None,
+            headers: Vec::new(),
+            category: TRANSACTIONAL.into(),
+            organisation_id: None,
+        }
+    }
+}
+
 /// A message on the mail queue: one e-mail, sent at most once per `id`. It carries ids only:
 /// the e-mail itself waits in the table under [`crate::keys::outgoing_mail`], filed under its
 /// recipient's address so that erasure deletes it (then the message finds nothing and is

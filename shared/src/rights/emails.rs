@@ -7,18 +7,6 @@ use crate::lang::Lang;
 use crate::mail::Email;
 use crate::mail::texts::text;
 
-fn email(to: &str, subject: String, text: String) -> Email {
-    Email {
-        to: to.to_owned(),
-        subject,
-        text,
-        html: None,
-        headers: Vec::new(),
-        category: "transactional".into(),
-        organisation_id: None,
-    }
-}
-
 fn what(lang: Lang, kind: RequestType) -> String {
     let id = match kind {
         RequestType::Access => "what-access",
@@ -36,7 +24,7 @@ fn about(to: &str, lang: Lang, request: &RightsRequest, (subject, body): (&str, 
     let due = rfc3339_from_epoch(request.due_at);
     let mut all = vec![("what", what.as_str()), ("id", request.id.as_str()), ("due", due.as_str())];
     all.extend_from_slice(vars);
-    email(to, text(lang, subject, &all), text(lang, body, &all) + "\n")
+    Email::transactional(to, text(lang, subject, &all), text(lang, body, &all) + "\n")
 }
 
 pub fn received(settings: &Settings, to: &str, lang: Lang, request: &RightsRequest, awaiting_admin: bool) -> Email {

@@ -47,15 +47,11 @@ async fn the_mail_worker_sends_once_and_reports_the_bad_record() {
     let worker = MailWorker::new(engine.platform.clone(), engine.mailer.clone());
     let event: SqsEvent = serde_json::from_str(include_str!("../../../events/sqs-mail.json")).unwrap();
     // The message carries the id of an e-mail waiting in the table (as `mail::enqueue` stores it).
-    let email = shared::mail::Email {
-        to: "ada@example.com".into(),
-        subject: "Verify your e-mail address".into(),
-        text: "Open this link to verify your address:\nhttps://app.infentre.com/verify?token=abc".into(),
-        html: None,
-        headers: Vec::new(),
-        category: "transactional".into(),
-        organisation_id: None,
-    };
+    let email = shared::mail::Email::transactional(
+        "ada@example.com",
+        "Verify your e-mail address",
+        "Open this link to verify your address:\nhttps://app.infentre.com/verify?token=abc",
+    );
     let waiting = Item::new(shared::keys::outgoing_mail("01JDXQ6W7N3V4Y8Z2K5M9P1R3T"), "outgoing_mail");
     engine.platform.store.put(waiting.with_data(&email).unwrap(), None).await.unwrap();
 

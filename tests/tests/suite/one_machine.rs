@@ -229,15 +229,7 @@ async fn an_unreachable_smtp_server_is_a_failure_worth_retrying() {
         ("INFENTRE_SMTP_SECURITY", "none"),
     ]);
     let local = infentre::open(dir.path(), "http://127.0.0.1:8080".into(), &source, Arc::new(SystemClock)).unwrap();
-    let email = shared::mail::Email {
-        to: "grace@example.com".into(),
-        subject: "Hello".into(),
-        text: "Hi".into(),
-        html: None,
-        headers: Vec::new(),
-        category: "transactional".into(),
-        organisation_id: None,
-    };
+    let email = shared::mail::Email::transactional("grace@example.com", "Hello", "Hi");
 
     let err = local.mailer.send(&email).await.unwrap_err();
 

@@ -116,15 +116,7 @@ async fn a_worker_message_that_panics_fails_alone_and_the_rest_of_the_batch_is_s
     let (engine, _dir) = infentre_tests::embedded_engine(&clock());
     let mailer = Arc::new(PanicsOnOneRecipient::default());
     let worker = mail_worker::MailWorker::new(engine.platform.clone(), mailer.clone());
-    let email = |to: &str| Email {
-        to: to.into(),
-        subject: "Hello".into(),
-        text: "Hi".into(),
-        html: None,
-        headers: Vec::new(),
-        category: "transactional".into(),
-        organisation_id: None,
-    };
+    let email = |to: &str| Email::transactional(to, "Hello", "Hi");
     let emails = vec![email("ada@example.com"), email("boom@example.com"), email("bob@example.com")];
     shared::mail::enqueue(&engine.platform, emails).await.unwrap();
     let messages = engine.platform.queue.receive(QueueName::Mail, 10, Duration::from_secs(60)).await.unwrap();

@@ -1,7 +1,7 @@
 //! Usage tracking on both engines: stored only with consent (and the address and browser only
 //! then), never twice, never longer than 3 years, and erased with the account.
 
-use infentre_tests::backend::{Backend, Session};
+use infentre_tests::backend::{Backend, PROPERTY_MARKER, Session};
 use infentre_tests::{Auth, call, on_both_engines};
 use serde_json::{Value, json};
 use shared::clock::Clock;
@@ -16,7 +16,9 @@ async fn user(b: &Backend) -> Session {
 
 fn events(n: usize) -> Value {
     let events: Vec<_> =
-        (0..n).map(|i| json!({"name": "page_view", "properties": {"page": format!("/p/{i}"), "ms": i}})).collect();
+        (0..n)
+            .map(|i| json!({"name": "page_view", "properties": {"page": format!("/p/{i}"), "ms": i, "note": PROPERTY_MARKER}}))
+            .collect();
     json!({ "events": events })
 }
 
@@ -57,7 +59,7 @@ async fn a_users_daily_quota_of_stored_events_answers_429_with_retry_after(b: Ba
     let limit = b.platform.settings.events_per_user_day;
     assert_eq!(limit, 10_000, "the default");
     // Most of today's quota is used (as by 99 full requests and 50 events).
-    shared::throttle::take_event_quota(&b.platform, &ada.user_id, limit - 60, None).await.unwrap();
+    shared::throttle::take_event_quota(&b.platform, &ada.user_id, limit - 60).await.unwrap();
 
     assert_eq!(send_events(&b, &ada, events(50)).await.0, 202);
     let (status, _, problem) = call(&b.app, "POST", "/v1/events", ada.bearer(), Some(events(20))).await;
@@ -91,11 +93,25 @@ async fn with_consent_events_are_stored_with_browser_information(b: Backend) {
     assert_eq!(stored.len(), 3);
     assert!(stored.iter().all(|t| t.contains("Firefox/999")), "browser information kept with consent");
     assert!(stored.iter().all(|t| t.contains(CLIENT_IP)), "the address kept with consent");
-    // It travelled beside the queue, not in it: the messages carried the request context's id.
-    let bodies: Vec<String> =
-        b.queued.all().into_iter().filter(|(q, _)| *q == QueueName::Tracking).map(|(_, body)| body).collect();
+    assert!(stored.iter().all(|t| t.contains(PROPERTY_MARKER)), "the properties kept with consent");
+    // They travelled beside the queue, not in it: the messages carried the user's and the
+    // event's ids only (the scan after each test refuses the properties' marker too).
+    let bodies: Vec<Value> = b
+        .queued
+        .all()
+        .into_iter()
+        .filter(|(q, _)| *q == QueueName::Tracking)
+        .map(|(_, body)| serde_json::from_str(&body).unwrap())
+        .collect();
     assert_eq!(bodies.len(), 3);
-    assert!(bodies.iter().all(|body| body.contains("\"context_id\"") && !body.contains(CLIENT_IP)), "{bodies:?}");
+    for body in &bodies {
+        let mut fields: Vec<&String> = body.as_object().unwrap().keys().collect();
+        fields.sort();
+        assert_eq!(fields, vec!["event_id", "user_id"], "{body}");
+    }
+    // Handled, the waiting copies are gone: the stored events are all that is left.
+    let waiting: Vec<String> = b.table_text().await.into_iter().filter(|t| t.contains("pending_event")).collect();
+    assert!(waiting.is_empty(), "{waiting:?}");
 }
 
 async fn without_consent_nothing_is_stored(b: Backend) {
@@ -198,8 +214,11 @@ async fn a_cancelled_account_leaves_no_usage_event(b: Backend) {
     send_events(&b, &ada, events(40)).await;
     b.store_events().await;
     assert_eq!(stored_events(&b).await.len(), 40);
+    // Five more wait for the worker when the account goes: erased where they wait.
+    send_events(&b, &ada, events(5)).await;
 
     b.cancel("/v1/me", &ada, PASSWORD).await;
+    b.store_events().await;
 
     assert!(stored_events(&b).await.is_empty());
     assert_eq!(b.count_of(&ada.user_id).await, 0);
@@ -215,19 +234,23 @@ async fn ingestion_costs_full_batches_and_no_read_per_event() {
 
     send_events(&b, &ada, events(75)).await;
     assert_eq!(requests.get("SQS.SendMessageBatch"), 8, "⌈75/10⌉");
-    assert_eq!(requests.get("DynamoDB.TransactWriteItems"), 1, "the day's quota and the request's context together");
-    assert_eq!(requests.get("DynamoDB.UpdateItem"), 0, "the quota is taken in that transaction");
+    assert_eq!(requests.get("DynamoDB.UpdateItem"), 1, "the day's quota");
+    assert_eq!(requests.get("DynamoDB.BatchWriteItem"), 3, "⌈75/25⌉: the events wait in the user's partition");
     requests.reset();
     b.store_events().await;
 
     assert_eq!(stored_events(&b).await.len(), 75);
-    assert_eq!(requests.get("DynamoDB.BatchWriteItem"), 3, "⌈75/25⌉: one batch of 75 from the queue");
+    assert_eq!(requests.get("DynamoDB.BatchGetItem"), 1, "the waiting events, read together (⌈75/100⌉)");
+    assert_eq!(
+        requests.get("DynamoDB.BatchWriteItem"),
+        6,
+        "⌈75/25⌉ to store one batch of 75 from the queue, ⌈75/25⌉ to delete their waiting copies"
+    );
     // With marketing sync on: analytics_cookies, then marketing_sharing (not granted here).
     assert_eq!(
         requests.get("DynamoDB.GetItem"),
-        4,
-        "one check per purpose, one of the erasure fence (after the write) for the user, and one of the \
-         request's address and browser (the messages carry only its id), none per event"
+        3,
+        "one check per purpose and one of the erasure fence (after the write) for the user, none per event"
     );
     assert_eq!(requests.get("SQS.SendMessageBatch"), 0, "nothing queued for sharing without its consent");
 }
