@@ -98,7 +98,7 @@ case-unknown-body = We received your e-mail "{ $subject }" on { $received }, but
 
     - If you have an account under another address, sign in and use the privacy center: { $signin }
     - If you have none, there is nothing about you in our product; you may sign up here: { $signup }
-    - To complain, write to our data protection officer at { $dpo }, or to { $authority } ({ $authority_url }).
+    - To complain, use our form ({ $complaint }) or write to our data protection officer at { $dpo }, or complain to { $authority } ({ $authority_url }).
 case-reply-footer = Your case: { $id }
 service-notice-subject = Service notice: { $subject }
 service-notice-footer = This is a service notice about the Infentre platform you use: changes or technical issues that may affect it. We send these to every user without asking for consent, and they never contain marketing.

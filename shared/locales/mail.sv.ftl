@@ -97,7 +97,7 @@ case-unknown-body = Vi fick ditt mejl "{ $subject }" den { $received }, men inge
 
     - Om du har ett konto under en annan adress, logga in och använd integritetscentret: { $signin }
     - Om du inte har något konto finns inget om dig i vår produkt; du kan registrera dig här: { $signup }
-    - För att klaga, skriv till vårt dataskyddsombud på { $dpo }, eller till { $authority } ({ $authority_url }).
+    - För att klaga, använd vårt formulär ({ $complaint }) eller skriv till vårt dataskyddsombud på { $dpo }, eller klaga hos { $authority } ({ $authority_url }).
 case-reply-footer = Ditt ärende: { $id }
 service-notice-subject = Driftmeddelande: { $subject }
 service-notice-footer = Det här är ett driftmeddelande om Infentres plattform som du använder: ändringar eller tekniska problem som kan påverka den. Vi skickar sådana till alla användare utan att be om samtycke, och de innehåller aldrig marknadsföring.

@@ -84,7 +84,7 @@ pub async fn file(
         Err(FencedWrite::Fenced) => return Err(ComplaintError::AccountGone),
         Err(err) => return Err(StoreError::from(err).into()),
     }
-    let notice = Email::transactional(
+    let mut notice = Email::transactional(
         platform.settings.dpo.email.clone(),
         format!("New complaint {id}"),
         format!(
@@ -104,12 +104,12 @@ pub async fn file(
 
 /// A complaint from anyone, signed in or not: bounded per client address and per contact
 /// address, as each one e-mails the DPO.
-pub const PUBLIC_PER_CLIENT: Limit = Limit { scope: "complaints_client", max_failures: 10, window_seconds: 24 * 3600 };
-pub const PUBLIC_PER_ADDRESS: Limit = Limit { scope: "complaints_address", max_failures: 3, window_seconds: 24 * 3600 };
+pub const PUBLIC_PER_CLIENT: Limit = crate::throttle::PUBLIC_COMPLAINTS_PER_CLIENT;
+pub const PUBLIC_PER_ADDRESS: Limit = crate::throttle::PUBLIC_COMPLAINTS_PER_ADDRESS;
 /// The longest name, in characters.
 pub const MAX_NAME: usize = 200;
-/// A complaint from someone without an account is kept this long (no account erasure reaches
-/// it); then it expires.
+/// A complaint filed without a session is kept this long, then expires; an erasure of the
+/// account with its contact address deletes it before (`erasure::LOCATIONS`, "public_complaints").
 pub const PUBLIC_RETENTION_SECONDS: i64 = 3 * 365 * 24 * 3600;
 
 /// What a complaint from anyone says.
@@ -149,7 +149,8 @@ impl From<QueueError> for PublicComplaintError {
 }
 
 /// Files a complaint from anyone (no sign-in): checked, bounded, stored under a hash of the
-/// contact address (listed for operators beside the others), and told to the DPO.
+/// contact address (listed for operators beside the others, erased with the account of that
+/// address), and told to the DPO by an e-mail filed under that address too.
 pub async fn file_public(platform: &Platform, complaint: PublicComplaint<'_>) -> Result<Receipt, PublicComplaintError> {
     let message = complaint.message.trim();
     if message.is_empty() || message.chars().count() > MAX_MESSAGE {
@@ -182,7 +183,7 @@ pub async fn file_public(platform: &Platform, complaint: PublicComplaint<'_>) ->
         .with_index(Index::Gsi3, IndexKey::new(keys::COMPLAINTS_LISTING, &id))
         .expires_at(now + PUBLIC_RETENTION_SECONDS);
     platform.store.put(item, Some(Condition::NotExists)).await?;
-    let notice = Email::transactional(
+    let mut notice = Email::transactional(
         platform.settings.dpo.email.clone(),
         format!("New complaint {id}"),
         format!(
@@ -191,7 +192,10 @@ pub async fn file_public(platform: &Platform, complaint: PublicComplaint<'_>) ->
             name.unwrap_or("(not given)")
         ),
     );
-    mail::enqueue(platform, vec![notice]).await?;
+    // Names the complainant by the hash of their address, so that their erasure finds our
+    // copy of this e-mail to the DPO (the local outbox) as it finds the complaint.
+    notice.headers.push((mail::ABOUT_HEADER.into(), crate::hash::sha256_hex(contact.canonical().as_bytes())));
+    mail::enqueue_about_address(platform, contact.canonical(), vec![notice]).await?;
     tracing::info!(complaint_id = %id, "public complaint filed");
     Ok(Receipt {
         id,

@@ -307,7 +307,13 @@ pub fn complaint(user_id: &str, id: &str) -> Key {
 
 /// A complaint from someone without a session, filed under a hash of their address.
 pub fn public_complaint(address_canonical: &str, id: &str) -> Key {
-    Key::new(format!("COMPLAINANT#{}", sha256_hex(address_canonical.as_bytes())), format!("COMPLAINT#{id}"))
+    Key::new(public_complaints_of(address_canonical), format!("COMPLAINT#{id}"))
+}
+
+/// The partition of the complaints filed without a session from one address: erasure finds
+/// them by the address of the account it erases.
+pub fn public_complaints_of(address_canonical: &str) -> String {
+    format!("COMPLAINANT#{}", sha256_hex(address_canonical.as_bytes()))
 }
 
 /// Every complaint, newest last (GSI3), for operators.

@@ -43,6 +43,13 @@ pub const INVITATIONS_PER_ORGANISATION: Limit =
     Limit { scope: "invitations_organisation", max_failures: 50, window_seconds: 24 * 3600 };
 /// Complaints per person per day: each one e-mails the DPO.
 pub const COMPLAINTS_PER_USER: Limit = Limit { scope: "complaints_user", max_failures: 10, window_seconds: 24 * 3600 };
+/// Complaints without a session (`complaints::file_public`), per client and per contact address
+/// a day: each one e-mails the DPO. Here, not in `complaints`, because erasure deletes the
+/// per-address counters and `complaints` depends on erasure.
+pub const PUBLIC_COMPLAINTS_PER_CLIENT: Limit =
+    Limit { scope: "complaints_client", max_failures: 10, window_seconds: 24 * 3600 };
+pub const PUBLIC_COMPLAINTS_PER_ADDRESS: Limit =
+    Limit { scope: "complaints_address", max_failures: 3, window_seconds: 24 * 3600 };
 
 impl Limit {
     fn key(&self, subject: &str, now: i64) -> (Key, i64) {

@@ -17,6 +17,7 @@ PAGES = [
     "/sign-up",
     "/reset-password",
     "/resend-verification",
+    "/complaint",
 ]
 AXE = Axe()
 

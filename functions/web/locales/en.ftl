@@ -466,3 +466,16 @@ desk-done-resolved = The request is closed; the requester is told why.
 desk-error-not-failed = Only a failed request can be resolved.
 desk-error-another-open = The requester has filed another request of this type since; that one is open, so this one cannot be tried again: close it.
 desk-error-invalid-action = Choose to try again, or to close the request as completed or refused.
+# The complaint page for anyone (/complaint, public_complaint.rs) and the links to it.
+public-complaint-title = Make a complaint
+public-complaint-account = Do you have an Infentre account?
+public-complaint-signed-in = Sign in and complain from your account.
+public-complaint-name = Your name (optional)
+public-complaint-email-hint = We answer you at this address.
+public-complaint-kept = We keep your complaint, name and address to handle it, for 3 years at most; if you have an account, they are erased with it.
+public-complaint-name-invalid = Your name is one line of at most 200 characters.
+notice-complain-heading = How to complain
+notice-complain-text = Anyone may complain to our Data Protection Officer, with or without an account, and to the supervisory authority at any time.
+notice-complain-form = Make a complaint
+notice-complain-authority = Contact the supervisory authority
+contact-complain-form = Make a complaint with our form

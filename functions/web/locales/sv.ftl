@@ -465,3 +465,16 @@ desk-done-resolved = Begäran är avslutad; den som begärde får veta varför.
 desk-error-not-failed = Bara en misslyckad begäran kan lösas.
 desk-error-another-open = Den som begärde har sedan gjort en ny begäran av samma slag; den är öppen, så den här kan inte försökas igen: avsluta den.
 desk-error-invalid-action = Välj att försöka igen, eller att avsluta begäran som genomförd eller avslagen.
+# The complaint page for anyone (/complaint, public_complaint.rs) and the links to it.
+public-complaint-title = Lämna ett klagomål
+public-complaint-account = Har du ett Infentre-konto?
+public-complaint-signed-in = Logga in och klaga från ditt konto.
+public-complaint-name = Ditt namn (frivilligt)
+public-complaint-email-hint = Vi svarar dig på den här adressen.
+public-complaint-kept = Vi sparar ditt klagomål, namn och din adress för att hantera det, i högst 3 år; har du ett konto raderas de med det.
+public-complaint-name-invalid = Ditt namn är en rad på högst 200 tecken.
+notice-complain-heading = Så klagar du
+notice-complain-text = Alla kan klaga hos vårt dataskyddsombud, med eller utan konto, och hos tillsynsmyndigheten när som helst.
+notice-complain-form = Lämna ett klagomål
+notice-complain-authority = Kontakta tillsynsmyndigheten
+contact-complain-form = Lämna ett klagomål i vårt formulär

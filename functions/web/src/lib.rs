@@ -14,6 +14,7 @@ mod language;
 mod links;
 pub mod notice;
 mod pages;
+mod public_complaint;
 mod recovery;
 mod signed_in;
 
@@ -86,6 +87,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/account/cancel"),
     ("GET", "/account/complaint"),
     ("POST", "/account/complaint"),
+    // The complaint page for anyone (public_complaint.rs).
+    ("GET", "/complaint"),
+    ("POST", "/complaint"),
 ];
 
 /// The pages' Content Security Policy: only our own scripts, styles and images, no inline
@@ -129,6 +133,7 @@ pub fn routes() -> Router<Platform> {
         .route("/account/cancel", get(center::cancel_form).post(center::cancel))
         .route("/account/complaint", get(center::complaint).post(center::file_complaint))
         .merge(desks::routes())
+        .route("/complaint", get(public_complaint::form).post(public_complaint::file))
         .layer(middleware::from_fn(page_headers))
 }
 

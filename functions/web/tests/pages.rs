@@ -404,3 +404,39 @@ async fn a_complaint_is_checked_stored_and_bounded_per_person() {
     // Another person's limit is their own.
     complaints::file(p, "u2", "o1", "mine").await.unwrap();
 }
+
+/// The complaint page for anyone: the form token, then the API's use case with its limits.
+#[tokio::test]
+async fn a_complaint_from_anyone_needs_the_form_token_and_is_filed_and_bounded_per_address() {
+    let app = app();
+    let (page, html) = send(&app, get("/complaint", &[("accept-language", "sv")])).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(html.contains("action=\"/complaint\"") && html.contains("lang=\"sv\""), "{html}");
+    let (cookie, csrf) = form_token(&page, &html);
+    let body = |csrf: &str, email: &str| format!("csrf={csrf}&name=Ada&email={email}&message=You+kept+my+data");
+    let listed = || async { shared::operator::complaints_page(&app.platform, 10, None).await.unwrap().0 };
+
+    let (forged, _) = send(&app, post_form("/complaint", "", body(&csrf, "ada%40example.net"))).await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let (refused, html) = send(&app, post_form("/complaint", &cookie, body(&csrf, "ada%40localhost"))).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("id=\"form-error\"") && html.contains("You kept my data"), "typed text is kept: {html}");
+    assert!(listed().await.is_empty(), "nothing is filed");
+
+    let (filed, html) = send(&app, post_form("/complaint", &cookie, body(&csrf, "ada%40example.net"))).await;
+    assert_eq!(filed.status(), StatusCode::OK);
+    let [complaint] = listed().await.try_into().expect("one complaint");
+    assert!(html.contains(&complaint.id), "the page shows the reference: {html}");
+    assert_eq!((complaint.contact.as_deref(), complaint.name.as_deref()), (Some("ada@example.net"), Some("Ada")));
+    assert!(complaint.user_id.is_none());
+
+    let per_address = shared::complaints::PUBLIC_PER_ADDRESS.max_failures as usize;
+    for _ in 1..per_address {
+        let (filed, _) = send(&app, post_form("/complaint", &cookie, body(&csrf, "ADA%40example.net"))).await;
+        assert_eq!(filed.status(), StatusCode::OK);
+    }
+    let (limited, html) = send(&app, post_form("/complaint", &cookie, body(&csrf, "ada%40example.net"))).await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(html.contains("id=\"form-error\""), "{html}");
+    assert_eq!(listed().await.len(), per_address);
+}

@@ -59,6 +59,7 @@ pub fn received(settings: &Settings, to: &str, lang: Lang, case: &Case) -> Email
 pub fn unknown_sender(settings: &Settings, to: &str, lang: Lang, case: &Case) -> Email {
     let signin = format!("{}/sign-in", settings.public_base_url);
     let signup = format!("{}/sign-up", settings.public_base_url);
+    let complaint = format!("{}/complaint", settings.public_base_url);
     let body = text(
         lang,
         "case-unknown-body",
@@ -67,6 +68,7 @@ pub fn unknown_sender(settings: &Settings, to: &str, lang: Lang, case: &Case) ->
             ("received", &received_day(case)),
             ("signin", &signin),
             ("signup", &signup),
+            ("complaint", &complaint),
             ("dpo", &settings.dpo.email),
             ("authority", &settings.supervisory_authority.name),
             ("authority_url", &settings.supervisory_authority.url),

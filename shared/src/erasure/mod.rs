@@ -103,6 +103,16 @@ pub const LOCATIONS: &[Location] = &[
             ]
         },
     },
+    Location {
+        name: "public_complaints",
+        description: "Complaints filed without signing in from the account's address, and their counters (kept 3 years at most).",
+        queries: |s| {
+            vec![
+                Query::partition(keys::public_complaints_of(&s.canonical_email)).limit(1_000),
+                Query::partition(throttle::PUBLIC_COMPLAINTS_PER_ADDRESS.partition(&s.canonical_email)).limit(1_000),
+            ]
+        },
+    },
 ];
 
 /// Where a subject's exports are kept in the blob store.

@@ -108,6 +108,17 @@ pub async fn enqueue_about(platform: &Platform, user_id: &str, emails: Vec<Email
     queue_stored(platform, emails, Filing::Subject(user_id)).await
 }
 
+/// [`enqueue`] for e-mails about the holder of an address sent to someone else (the DPO told
+/// of a complaint filed without a session): filed under that address, so the erasure of its
+/// account deletes what still waits. Such e-mails carry [`ABOUT_HEADER`] for the sent copies.
+pub async fn enqueue_about_address(platform: &Platform, canonical: &str, emails: Vec<Email>) -> Result<(), QueueError> {
+    queue_stored(platform, emails, Filing::Address(canonical)).await
+}
+
+/// The header that names whom an e-mail to someone else is about, by the SHA-256 of their
+/// canonical address: an erasure deletes our copies carrying their hash.
+pub const ABOUT_HEADER: &str = "X-Infentre-About";
+
 /// The category of the notices of an erasure itself: sent after it (the last e-mail to the
 /// person), so the local outbox keeps their copy for its retention like any other.
 pub const ERASURE_NOTICE: &str = "erasure_notice";
@@ -123,6 +134,7 @@ pub async fn enqueue_erasure_notice(platform: &Platform, emails: Vec<Email>) -> 
 enum Filing<'a> {
     Recipient,
     Subject(&'a str),
+    Address(&'a str),
     Unfiled,
 }
 
@@ -143,6 +155,9 @@ async fn queue_stored(platform: &Platform, emails: Vec<Email>, filing: Filing<'_
             Filing::Subject(user_id) => {
                 let index = IndexKey::new(keys::subject_index(user_id), format!("MAIL#{id}"));
                 item = item.with_index(Index::Gsi1, index);
+            }
+            Filing::Address(canonical) => {
+                item = item.with_index(Index::Gsi1, keys::outgoing_mail_index(canonical, &id));
             }
             Filing::Unfiled => {}
         }

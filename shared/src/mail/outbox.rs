@@ -68,6 +68,13 @@ impl Mailer for OutboxMailer {
     }
 }
 
+/// Whether a message to someone else is about the holder of this address ([`super::ABOUT_HEADER`]).
+fn about(message: &str, canonical_email: &str) -> bool {
+    let hash = crate::hash::sha256_hex(canonical_email.as_bytes());
+    let header = format!("{}: {hash}", super::ABOUT_HEADER);
+    message.lines().take_while(|line| !line.is_empty()).any(|line| line.eq_ignore_ascii_case(&header))
+}
+
 /// The canonical addresses of a message's `To:` header (the header block only).
 fn recipients(message: &str) -> Vec<String> {
     let mut found = Vec::new();
@@ -116,7 +123,10 @@ impl super::SentCopies for OutboxMailer {
             if erasure_notice {
                 continue;
             }
-            if text.contains(user_id) || recipients(&text).iter().any(|to| to == canonical_email) {
+            if text.contains(user_id)
+                || about(&text, canonical_email)
+                || recipients(&text).iter().any(|to| to == canonical_email)
+            {
                 match tokio::fs::remove_file(&path).await {
                     Ok(()) => deleted += 1,
                     Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}

@@ -13,6 +13,7 @@ on_both_engines!(
     a_letter_recorded_by_an_operator_is_overdue_on_time_and_not_before,
     recording_is_checked,
     a_complaint_from_anyone_is_stored_answered_and_rate_limited,
+    complaints_filed_without_signing_in_are_erased_with_the_account_of_their_address,
 );
 
 const PASSWORD: &str = "letters take their time";
@@ -186,4 +187,39 @@ async fn a_complaint_from_anyone_is_stored_answered_and_rate_limited(b: Backend)
     assert_eq!((status, retry_after.is_some()), (429, true), "the eleventh from one client in a day");
     let (_, listed) = b.get("/v1/operator/complaints?limit=200", dpo.bearer()).await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 13, "only the accepted ones are stored");
+}
+
+/// A complaint filed without a session is the address holder's: the erasure of the account
+/// with that address deletes it, its counters, the DPO's e-mail about it (waiting or our sent
+/// copy), and leaves others' complaints alone.
+async fn complaints_filed_without_signing_in_are_erased_with_the_account_of_their_address(b: Backend) {
+    let ada = b.admin("ada@example.com", PASSWORD, "Analytical Engines").await;
+    let grace = b.member(&ada, "grace@example.com", PASSWORD, "member").await;
+    let dpo = b.admin("dpo@infentre.com", PASSWORD, "Infentre").await;
+    let body = |name: &str, email: &str, message: &str| json!({"name": name, "email": email, "message": message});
+    let (status, _, sent) =
+        complain(&b, "198.51.100.7", body("Grace H.", "Grace@Example.com", "Before I signed up.")).await;
+    assert_eq!(status, 201, "{sent}");
+    b.deliver_mail().await; // our copy of the DPO's e-mail about it is in the outbox
+    let (status, _, waiting) = complain(&b, "198.51.100.7", body("Grace H.", "grace@example.com", "And again.")).await;
+    assert_eq!(status, 201, "{waiting}"); // its e-mail to the DPO still waits
+    let (status, _, other) = complain(&b, "198.51.100.7", body("Ann", "ann@example.org", "Someone else's.")).await;
+    assert_eq!(status, 201, "{other}");
+    let hash = shared::hash::sha256_hex(b"grace@example.com");
+    assert!(b.count_of(&hash).await >= 2, "her complaints are kept under her address's hash");
+
+    b.cancel("/v1/me", &grace, PASSWORD).await;
+    b.deliver_mail().await;
+
+    let (_, listed) = b.get("/v1/operator/complaints", dpo.bearer()).await;
+    let ids: Vec<&str> = listed["items"].as_array().unwrap().iter().filter_map(|c| c["id"].as_str()).collect();
+    assert_eq!(ids, [other["id"].as_str().unwrap()], "only the other person's complaint is left");
+    let mut traces = b
+        .traces_of(&[grace.user_id.as_str(), "grace@example.com", "Grace@Example.com", hash.as_str(), "Grace H."])
+        .await;
+    // The e-mail telling her the erasure is done is sent after it (kept for the outbox's retention).
+    traces.retain(|trace| !(trace.starts_with("outbox: ") && trace.contains("X-Infentre-Category: erasure_notice")));
+    assert!(traces.is_empty(), "traces of the erased person: {traces:#?}");
+    let to_dpo = infentre_tests::outbox_files(&b.outbox).into_iter().filter(|m| m.contains("Someone else's.")).count();
+    assert_eq!(to_dpo, 1, "the DPO's e-mail about another person's complaint stays");
 }
