@@ -84,7 +84,7 @@ pub async fn file(
         Err(FencedWrite::Fenced) => return Err(ComplaintError::AccountGone),
         Err(err) => return Err(StoreError::from(err).into()),
     }
-    let mut notice = Email::transactional(
+    let notice = Email::transactional(
         platform.settings.dpo.email.clone(),
         format!("New complaint {id}"),
         format!(
