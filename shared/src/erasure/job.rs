@@ -531,7 +531,8 @@ async fn step(platform: &Platform, job: &mut Job) -> Result<bool, ErasureError> 
 /// organisation) is still there; a retried step does it again harmlessly, and the job cannot
 /// complete before it is done.
 async fn leave_histories(platform: &Platform, subject: &Subject) -> Result<(), ErasureError> {
-    if let Some(user) = crate::accounts::find_user(platform, &subject.user_id).await? {
+    if let Some(item) = platform.store.get(&UserRecord::key(&subject.user_id)).await? {
+        let user: UserRecord = item.data()?;
         let changed = crate::accounts::placeholders::erase_from_histories(platform, &user).await?;
         tracing::info!(changed, "histories rewritten with role placeholders");
     }
