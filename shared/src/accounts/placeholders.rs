@@ -3,7 +3,7 @@
 //! an operator acted on) becomes a placeholder of their role, such as `erased admin`: the
 //! record keeps what happened and in which role, and nothing that leads to the person.
 
-use super::UserRecord;
+use super::records::UserRecord;
 use crate::Platform;
 use crate::domain::Role;
 use crate::keys;

@@ -143,9 +143,20 @@ impl Job {
         ops.extend(extra);
         match platform.store.transact(ops).await {
             Ok(()) => Ok(()),
+            Err(StoreError::ConditionFailed { operation: Some(0) }) if self.landed(platform).await? => Ok(()),
             Err(StoreError::ConditionFailed { operation: Some(0) }) => Err(ErasureError::Moved),
             Err(err) => Err(err.into()),
         }
+    }
+
+    /// Whether the stored record is exactly this one: then the failed condition was our own
+    /// write, retried by the SDK after an answer got lost (DynamoDB makes that retry idempotent
+    /// with the request token for 10 minutes; moto does not). Every save changes the version
+    /// and a runner's id is unique, so another runner's record never looks like ours.
+    async fn landed(&self, platform: &Platform) -> Result<bool, ErasureError> {
+        let Some(stored) = load(platform, &self.id).await? else { return Ok(false) };
+        let as_json = |job: &Job| serde_json::to_value(job).map_err(|err| ErasureError::Corrupt(err.to_string()));
+        Ok(as_json(&stored)? == as_json(self)?)
     }
 
     /// Total items erased.
@@ -220,13 +231,13 @@ pub async fn begin(platform: &Platform, target: Target, origin: Origin) -> Resul
     ];
     match platform.store.transact(ops).await {
         Ok(()) => {}
-        // Fenced by a concurrent call a moment ago: that erasure is the answer.
-        Err(StoreError::ConditionFailed { .. }) => {
-            return match existing(platform, &subject_id).await? {
-                Some(job) => Ok(Started { job, new: false }),
-                None => Err(ErasureError::Moved),
-            };
-        }
+        // Fenced by a concurrent call a moment ago: that erasure is the answer. Unless the
+        // fence is this job's own: the write landed and a retry of it failed (see `landed`).
+        Err(StoreError::ConditionFailed { .. }) => match existing(platform, &subject_id).await? {
+            Some(found) if found.id == job.id => {}
+            Some(found) => return Ok(Started { job: found, new: false }),
+            None => return Err(ErasureError::Moved),
+        },
         Err(err) => return Err(err.into()),
     }
     wake(platform, &job.id).await;
@@ -333,14 +344,15 @@ fn gone_job(fence: &Fence) -> Job {
 /// Queues a run of the job. The job is durable in the table: if the queue refuses, the
 /// sweeper finds the open job and runs it, so this only logs.
 async fn wake(platform: &Platform, job_id: &str) {
-    let message = JobMessage { erasure_job: job_id.to_owned() };
-    let body = match serde_json::to_string(&message) {
-        Ok(body) => body,
-        Err(err) => return tracing::error!(error = %err, "could not encode an erasure job message"),
-    };
-    if let Err(err) = platform.queue.send(QueueName::Rights, body).await {
+    if let Err(err) = send_run(platform, job_id).await {
         tracing::error!(error = %err, job_id, "could not queue an erasure job; the sweeper will run it");
     }
+}
+
+async fn send_run(platform: &Platform, job_id: &str) -> Result<(), ErasureError> {
+    let message = JobMessage { erasure_job: job_id.to_owned() };
+    let body = serde_json::to_string(&message).map_err(|err| ErasureError::Corrupt(err.to_string()))?;
+    Ok(platform.queue.send(QueueName::Rights, body).await?)
 }
 
 pub async fn load(platform: &Platform, job_id: &str) -> Result<Option<Job>, StoreError> {
@@ -399,7 +411,9 @@ pub async fn run_slice(
         Ok(false) => {
             release(platform, &mut job).await?;
             if requeue {
-                wake(platform, &job.id).await;
+                // A continuation the queue refused fails this delivery, so the queue brings it
+                // back (and resumes from the checkpoint) instead of leaving it to the sweeper.
+                send_run(platform, &job.id).await?;
             }
             Ok(SliceOutcome::Continues)
         }
@@ -517,7 +531,8 @@ async fn step(platform: &Platform, job: &mut Job) -> Result<bool, ErasureError> 
 /// organisation) is still there; a retried step does it again harmlessly, and the job cannot
 /// complete before it is done.
 async fn leave_histories(platform: &Platform, subject: &Subject) -> Result<(), ErasureError> {
-    if let Some(user) = crate::accounts::find_user(platform, &subject.user_id).await? {
+    if let Some(item) = platform.store.get(&UserRecord::key(&subject.user_id)).await? {
+        let user: UserRecord = item.data()?;
         let changed = crate::accounts::placeholders::erase_from_histories(platform, &user).await?;
         tracing::info!(changed, "histories rewritten with role placeholders");
     }

@@ -25,7 +25,89 @@ on_both_engines!(
     bad_input_to_erasure,
     the_logs_of_a_journey_to_erasure_hold_no_address,
     a_mail_waiting_for_the_subject_is_erased_and_its_message_does_nothing,
+    a_job_whose_saves_are_retried_after_they_landed_still_runs_to_the_end,
 );
+
+/// A store whose every transaction is sent twice and answered by the second attempt: what an
+/// SDK retry does after the first attempt landed and its answer got lost, when the backend
+/// ignores the idempotency token (moto does; DynamoDB honours it for 10 minutes).
+#[derive(Debug)]
+struct AnswerLost(std::sync::Arc<dyn shared::store::Store>);
+
+#[async_trait::async_trait]
+impl shared::store::Store for AnswerLost {
+    async fn get(&self, key: &shared::store::Key) -> Result<Option<shared::store::Item>, shared::store::StoreError> {
+        self.0.get(key).await
+    }
+    async fn put(
+        &self,
+        item: shared::store::Item,
+        condition: Option<shared::store::Condition>,
+    ) -> Result<(), shared::store::StoreError> {
+        self.0.put(item, condition).await
+    }
+    async fn update(
+        &self,
+        key: &shared::store::Key,
+        entity_type: &str,
+        update: shared::store::Update,
+        condition: Option<shared::store::Condition>,
+    ) -> Result<shared::store::Item, shared::store::StoreError> {
+        self.0.update(key, entity_type, update, condition).await
+    }
+    async fn delete(
+        &self,
+        key: &shared::store::Key,
+        condition: Option<shared::store::Condition>,
+    ) -> Result<Option<shared::store::Item>, shared::store::StoreError> {
+        self.0.delete(key, condition).await
+    }
+    async fn query(&self, query: shared::store::Query) -> Result<shared::store::Page, shared::store::StoreError> {
+        self.0.query(query).await
+    }
+    async fn transact(&self, ops: Vec<shared::store::TransactOp>) -> Result<(), shared::store::StoreError> {
+        self.0.transact(ops.clone()).await?;
+        self.0.transact(ops).await
+    }
+    async fn batch_write(&self, ops: Vec<BatchOp>) -> Result<(), shared::store::StoreError> {
+        self.0.batch_write(ops).await
+    }
+    async fn batch_get(
+        &self,
+        keys: Vec<shared::store::Key>,
+    ) -> Result<Vec<shared::store::Item>, shared::store::StoreError> {
+        self.0.batch_get(keys).await
+    }
+}
+
+/// The flake of the streaming test under load ("the job or its continuation is queued"): a
+/// job save retried after it landed failed its own version condition, the runner took it for
+/// another's move and stopped, lease held and no continuation queued. Now a save recognises
+/// its own record, and the job runs to the end.
+async fn a_job_whose_saves_are_retried_after_they_landed_still_runs_to_the_end(b: Backend) {
+    let ada = b.admin("ada@example.com", PASSWORD, "Engines").await;
+    let grace = b.member(&ada, "grace@example.com", PASSWORD, "member").await;
+    with_events(&b, &grace, 3).await;
+    let mut platform = b.platform.clone();
+    platform.store = std::sync::Arc::new(AnswerLost(b.platform.store.clone()));
+    let user = shared::accounts::load_user(&b.platform, &grace.user_id).await.unwrap();
+    let started = shared::accounts::erase_account(&platform, &user).await.unwrap();
+    let mut rounds = 0;
+    loop {
+        let event = b.take_messages(QueueName::Rights).await;
+        assert!(!event.records.is_empty(), "the job or its continuation is queued");
+        let answer = rights_worker::handle_until(&platform, event, Instant::now()).await.unwrap();
+        assert!(answer.batch_item_failures.is_empty());
+        let saved = job::load(&b.platform, &started.job.id).await.unwrap().unwrap();
+        if saved.status == JobStatus::Completed {
+            break;
+        }
+        assert_eq!(saved.lease_until, None, "the lease is let go between slices");
+        rounds += 1;
+        assert!(rounds < 100, "the job makes progress");
+    }
+    assert_no_trace(&b, &grace, "grace@example.com").await;
+}
 
 /// Log lines, as the Lambdas write them (JSON), captured on this thread.
 #[derive(Clone, Default)]
