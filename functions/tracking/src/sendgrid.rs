@@ -197,8 +197,12 @@ pub async fn webhook(
             ignored += 1;
             continue;
         };
-        // Already past its retention: nothing would ever sweep it.
-        if interaction.timestamp.saturating_add(RETENTION_SECONDS) <= now {
+        // Already past its retention: nothing would ever sweep it. Nor can an event happen
+        // after its batch was signed (give or take the clock skew we allow): a timestamp far
+        // ahead is malformed, and near i64::MAX its expiry would overflow.
+        if interaction.timestamp.saturating_add(RETENTION_SECONDS) <= now
+            || interaction.timestamp > now + SIGNATURE_TOLERANCE_SECONDS
+        {
             ignored += 1;
             continue;
         }

@@ -22,6 +22,7 @@ on_both_engines!(
     reset_links_and_their_counters_are_erased_with_the_account,
     emails_are_written_in_the_language_of_their_recipient,
     a_password_change_from_the_api_or_the_settings_page_revokes_address_changes,
+    a_reset_lets_the_owner_in_past_a_lockout_someone_else_caused,
 );
 
 /// The mails to `to` whose text holds `part`, oldest first.
@@ -293,4 +294,26 @@ async fn a_password_change_from_the_api_or_the_settings_page_revokes_address_cha
     b.login(ADA, ADA_PASSWORD).await;
     let (status, body) = b.get("/v1/me", laptop.bearer()).await;
     assert_eq!((status, body["email"].as_str()), (200, Some(ADA)), "the address never changed");
+}
+
+/// L11: anyone can lock a known address out of login with 5 wrong passwords; the mailbox's
+/// owner gets back in at once with a reset link, which clears the account's counter.
+async fn a_reset_lets_the_owner_in_past_a_lockout_someone_else_caused(b: Backend) {
+    b.admin(ADA, ADA_PASSWORD, "Analytical Engines").await;
+    for _ in 0..5 {
+        let (status, _) =
+            b.post("/v1/sessions", Auth::None, json!({"email": ADA, "password": "a wrong guess!!"})).await;
+        assert_eq!(status, 401);
+    }
+    let (status, _) = b.post("/v1/sessions", Auth::None, json!({"email": ADA, "password": ADA_PASSWORD})).await;
+    assert_eq!(status, 429, "locked out");
+
+    assert_eq!(request_reset(&b, ADA).await.0, 202);
+    b.deliver_mail().await;
+    let token = token_in(&mails_about(&b, ADA, "Reset your password")[0]).unwrap();
+    let (status, body) =
+        b.post("/v1/password-resets", Auth::None, json!({"token": token, "password": NEW_PASSWORD})).await;
+    assert_eq!(status, 200, "{body}");
+
+    b.login(ADA, NEW_PASSWORD).await;
 }

@@ -58,6 +58,7 @@ on_both_engines!(
     stale_batches_and_cancelled_organisations_store_nothing,
     a_user_id_from_another_organisation_is_not_trusted,
     a_click_is_stored_without_its_query_string_or_fragment,
+    events_from_the_future_are_ignored_not_a_panic,
 );
 
 async fn a_signed_open_is_stored_without_the_openers_address_or_browser(b: Backend) {
@@ -224,4 +225,21 @@ async fn a_cancelled_organisation_leaves_no_interaction(b: Backend) {
 
     assert!(interactions(&b).await.is_empty());
     assert_eq!(b.count_of(&ada.organisation_id).await, 0, "interactions and suppressions went with it");
+}
+
+/// A signed batch's event cannot postdate the signature; one dated at the end of time would
+/// overflow its expiry. Ignored, the rest stored.
+async fn events_from_the_future_are_ignored_not_a_panic(b: Backend) {
+    let ada = admin(&b).await;
+    let mut far = open_event(&ada.organisation_id, "c@example.net", "evt-far");
+    far["timestamp"] = json!(i64::MAX);
+    let mut tomorrow = open_event(&ada.organisation_id, "c@example.net", "evt-tomorrow");
+    tomorrow["timestamp"] = json!(b.clock.epoch_seconds() + 86_400);
+    let mut now = open_event(&ada.organisation_id, "c@example.net", "evt-now");
+    now["timestamp"] = json!(b.clock.epoch_seconds());
+
+    let (status, answer) = deliver(&b, json!([far, tomorrow, now])).await;
+
+    assert_eq!((status, answer), (200, json!({"stored": 1, "ignored": 2})));
+    assert_eq!(interactions(&b).await.len(), 1);
 }
