@@ -106,8 +106,8 @@ fn flash(l: &Catalog, flash: &Flash) -> (Option<String>, Option<String>) {
 
 /// Who is signed in, as their session says; `operator` is true only once [`admit`] has
 /// re-checked it against the account for the operator desk.
-struct Who {
-    user_id: String,
+pub(crate) struct Who {
+    pub(crate) user_id: String,
     organisation_id: String,
     role: Role,
     operator: bool,
@@ -134,7 +134,7 @@ fn actor(who: &Who) -> Actor {
     }
 }
 
-fn see_other(to: String) -> Response {
+pub(crate) fn see_other(to: String) -> Response {
     (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response()
 }
 
@@ -163,14 +163,14 @@ fn forbidden(platform: &Platform, headers: &HeaderMap, text: &str) -> Response {
     message(platform, headers, StatusCode::FORBIDDEN, ("desk-forbidden-title", text), ("/account", "desk-to-account"))
 }
 
-fn failed(platform: &Platform, headers: &HeaderMap, err: &dyn std::fmt::Display) -> Response {
+pub(crate) fn failed(platform: &Platform, headers: &HeaderMap, err: &dyn std::fmt::Display) -> Response {
     tracing::error!(error = %err, "a desk page failed");
     message(platform, headers, StatusCode::INTERNAL_SERVER_ERROR, ("error-title", "error-text"), ("/", "link-home"))
 }
 
 /// Who may use a desk.
 #[derive(Clone, Copy)]
-enum Desk {
+pub(crate) enum Desk {
     Admin,
     Operator,
 }
@@ -216,7 +216,7 @@ async fn admit(platform: &Platform, headers: &HeaderMap, desk: Desk, who: Option
 
 /// A desk's page: the API's extractor reads the session (and, as any request does, keeps it
 /// alive while the desk is used).
-async fn shown_to(
+pub(crate) async fn shown_to(
     platform: &Platform,
     headers: &HeaderMap,
     desk: Desk,
@@ -226,7 +226,7 @@ async fn shown_to(
 }
 
 /// A form post to a desk: its token checked, then the person.
-async fn posted<F: FormToken>(
+pub(crate) async fn posted<F: FormToken>(
     platform: &Platform,
     headers: &HeaderMap,
     form: Result<Form<F>, FormRejection>,
@@ -242,7 +242,7 @@ async fn posted<F: FormToken>(
     }
 }
 
-trait FormToken {
+pub(crate) trait FormToken {
     fn token(&self) -> &str;
 }
 
@@ -315,11 +315,11 @@ fn decision_outcome(
     back(desk, Err(error))
 }
 
-fn date(seconds: i64) -> String {
+pub(crate) fn date(seconds: i64) -> String {
     chrono::DateTime::from_timestamp(seconds, 0).map(|t| t.format("%Y-%m-%d").to_string()).unwrap_or_default()
 }
 
-fn date_time(seconds: i64) -> String {
+pub(crate) fn date_time(seconds: i64) -> String {
     chrono::DateTime::from_timestamp(seconds, 0).map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default()
 }
 
