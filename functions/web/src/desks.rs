@@ -105,8 +105,8 @@ fn flash(l: &Catalog, flash: &Flash) -> (Option<String>, Option<String>) {
 
 /// Who is signed in, as their session says; `operator` is true only once [`admit`] has
 /// re-checked it against the account for the operator desk.
-struct Who {
-    user_id: String,
+pub(crate) struct Who {
+    pub(crate) user_id: String,
     organisation_id: String,
     role: Role,
     operator: bool,
@@ -133,7 +133,7 @@ fn actor(who: &Who) -> Actor {
     }
 }
 
-fn see_other(to: String) -> Response {
+pub(crate) fn see_other(to: String) -> Response {
     (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response()
 }
 
@@ -153,14 +153,14 @@ fn forbidden(platform: &Platform, headers: &HeaderMap, text: &str) -> Response {
     message(platform, headers, StatusCode::FORBIDDEN, ("desk-forbidden-title", text), ("/account", "desk-to-account"))
 }
 
-fn failed(platform: &Platform, headers: &HeaderMap, err: &dyn std::fmt::Display) -> Response {
+pub(crate) fn failed(platform: &Platform, headers: &HeaderMap, err: &dyn std::fmt::Display) -> Response {
     tracing::error!(error = %err, "a desk page failed");
     message(platform, headers, StatusCode::INTERNAL_SERVER_ERROR, ("error-title", "error-text"), ("/", "link-home"))
 }
 
 /// Who may use a desk.
 #[derive(Clone, Copy)]
-enum Desk {
+pub(crate) enum Desk {
     Admin,
     Operator,
 }
@@ -206,7 +206,7 @@ async fn admit(platform: &Platform, headers: &HeaderMap, desk: Desk, who: Option
 
 /// A desk's page: the API's extractor reads the session (and, as any request does, keeps it
 /// alive while the desk is used).
-async fn shown_to(
+pub(crate) async fn shown_to(
     platform: &Platform,
     headers: &HeaderMap,
     desk: Desk,
@@ -216,7 +216,7 @@ async fn shown_to(
 }
 
 /// A form post to a desk: its token checked, then the person.
-async fn posted<F: PageForm>(
+pub(crate) async fn posted<F: PageForm>(
     platform: &Platform,
     headers: &HeaderMap,
     form: Result<Form<F>, FormRejection>,
@@ -291,11 +291,11 @@ fn decision_outcome(
     back(desk, Err(error))
 }
 
-fn date(seconds: i64) -> String {
+pub(crate) fn date(seconds: i64) -> String {
     chrono::DateTime::from_timestamp(seconds, 0).map(|t| t.format("%Y-%m-%d").to_string()).unwrap_or_default()
 }
 
-fn date_time(seconds: i64) -> String {
+pub(crate) fn date_time(seconds: i64) -> String {
     chrono::DateTime::from_timestamp(seconds, 0).map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default()
 }
 

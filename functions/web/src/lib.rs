@@ -5,6 +5,7 @@
 
 mod account;
 pub mod banner;
+mod case_desk;
 mod center;
 mod confirm;
 pub mod csrf;
@@ -90,6 +91,15 @@ pub const ROUTES: &[(&str, &str)] = &[
     // The complaint page for anyone (public_complaint.rs).
     ("GET", "/complaint"),
     ("POST", "/complaint"),
+    // The operator desk's cases and letters (case_desk.rs).
+    ("GET", "/operator/cases"),
+    ("GET", "/operator/cases/{id}"),
+    ("POST", "/operator/cases/classify"),
+    ("POST", "/operator/cases/link"),
+    ("POST", "/operator/cases/reply"),
+    ("POST", "/operator/cases/close"),
+    ("GET", "/operator/letters"),
+    ("POST", "/operator/letters"),
 ];
 
 /// The pages' Content Security Policy: only our own scripts, styles and images, no inline
@@ -133,6 +143,7 @@ pub fn routes() -> Router<Platform> {
         .route("/account/cancel", get(center::cancel_form).post(center::cancel))
         .route("/account/complaint", get(center::complaint).post(center::file_complaint))
         .merge(desks::routes())
+        .merge(case_desk::routes())
         .route("/complaint", get(public_complaint::form).post(public_complaint::file))
         .layer(middleware::from_fn(page_headers))
 }

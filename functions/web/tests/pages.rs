@@ -58,7 +58,7 @@ fn form_token(response: &Response<()>, html: &str) -> (String, String) {
 }
 
 /// The pages behind e-mailed links (they need a token) and the signed-in pages (account, desks).
-const LINK_PAGES: [&str; 8] = [
+const LINK_PAGES: [&str; 10] = [
     "/verify-email",
     "/accept-invitation",
     "/unsubscribe",
@@ -67,6 +67,8 @@ const LINK_PAGES: [&str; 8] = [
     "/admin",
     "/operator",
     "/reset-password/new",
+    "/operator/cases",
+    "/operator/letters",
 ];
 
 fn page_paths() -> Vec<&'static str> {
