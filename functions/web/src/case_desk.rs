@@ -28,10 +28,10 @@ use shared::rights::recorded::{self, Channel, Person, Recorded};
 use shared::rights::requester::FileError;
 use shared::session::AuthUser;
 
-use crate::signed_in::page_forms;
 use crate::desks::{Desk, date, date_time, failed, posted, see_other, shown_to};
 use crate::i18n::Catalog;
 use crate::pages::{Layout, render, request};
+use crate::signed_in::page_forms;
 
 pub fn routes() -> Router<Platform> {
     Router::new()

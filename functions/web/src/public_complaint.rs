@@ -15,8 +15,8 @@ use shared::complaints::{self, ComplaintError, PublicComplaint, PublicComplaintE
 use shared::config::{Party, SupervisoryAuthority};
 use shared::http::ClientAddress;
 
-use crate::account::failed;
 use crate::csrf;
+use crate::pages::failed;
 use crate::pages::{Layout, form_expired, render, request};
 
 const PATH: &str = "/complaint";
