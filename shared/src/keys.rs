@@ -437,6 +437,9 @@ pub fn broadcast_job(job_id: &str) -> Key {
     Key::new(broadcast_partition(job_id), "JOB")
 }
 
+/// GSI1 partition of the broadcast jobs not yet completed (the sweeper resumes stalled ones).
+pub const OPEN_BROADCAST_JOBS: &str = "BROADCAST_JOBS_OPEN";
+
 /// "This job mailed this recipient": keyed by a hash of the pair, so it holds no user id.
 pub fn broadcast_sent(job_id: &str, user_id: &str) -> Key {
     Key::new(broadcast_partition(job_id), format!("SENT#{}", sha256_hex(format!("{job_id}:{user_id}").as_bytes())))

@@ -93,6 +93,13 @@ async fn steps(platform: &Platform, budget: u64, run_id: &str, now: i64) -> Resu
         Ok(Err(err)) => tracing::warn!(error = %err, "could not start the notice version's announcement"),
         Err(_) => out_of_time.push("policy_announcement".to_owned()),
     }
+    // Broadcast jobs whose step message was lost or dead-lettered go on: a new step each
+    // (logged per job); a failure here is retried next run.
+    match timeout(ANNOUNCE_TIME, shared::broadcast::resume_stalled(platform, now)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(err)) => tracing::warn!(error = %err, "stalled broadcast jobs could not be resumed; next run"),
+        Err(_) => out_of_time.push("broadcast_resume".to_owned()),
+    }
     // The local outbox folder keeps sent mail a short while (INFENTRE_OUTBOX_RETENTION_HOURS).
     let mut erased = swept.erased;
     if let Some(sent) = &platform.sent_mail {

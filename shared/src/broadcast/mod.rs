@@ -13,9 +13,11 @@
 //! - The job record holds the text and counts; markers hold a hash of the pair. Both expire
 //!   ([`RECORD_SECONDS`] after the job started).
 
+mod resume;
 mod step;
 pub mod wording;
 
+pub use resume::{IDLE_AFTER_SECONDS, resume_stalled};
 pub use step::{StepMessage, step};
 
 use serde::{Deserialize, Serialize};
@@ -148,9 +150,18 @@ pub struct Job {
 
 impl Job {
     pub fn item(&self) -> Result<Item, StoreError> {
-        Ok(Item::new(keys::broadcast_job(&self.job_id), "broadcast_job")
+        let item = Item::new(keys::broadcast_job(&self.job_id), "broadcast_job")
             .with_data(self)?
-            .expires_at(self.created_at + RECORD_SECONDS))
+            .expires_at(self.created_at + RECORD_SECONDS);
+        // Listed while unfinished, so the sweeper finds a job whose step message was lost or
+        // dead-lettered (`resume_stalled`); the completed job's put drops the listing.
+        Ok(match self.status {
+            Status::Completed => item,
+            Status::Queued | Status::Running => item.with_index(
+                crate::store::Index::Gsi1,
+                crate::store::IndexKey::new(keys::OPEN_BROADCAST_JOBS, self.job_id.clone()),
+            ),
+        })
     }
 
     /// The subject and text for a recipient writing `lang`.

@@ -23,6 +23,7 @@ on_both_engines!(
     a_service_notice_to_chosen_organisations_reaches_only_their_users,
     a_new_notice_version_is_announced_once_to_every_user,
     a_new_notice_version_asks_again_at_the_next_sign_in_and_is_announced,
+    a_broadcast_whose_step_message_was_lost_is_resumed_by_the_sweeper,
 );
 
 /// Fails every send after the first `allowed`, as a provider outage (or a worker stopping)
@@ -291,4 +292,51 @@ async fn a_new_notice_version_asks_again_at_the_next_sign_in_and_is_announced(b:
     let login = json!({"email": "ada@example.com", "password": "ada reads notices"});
     let (_, _, session) = call(&app, "POST", "/v1/sessions", Auth::None, Some(login)).await;
     assert_eq!(session["ask_again"], json!(["analytics_cookies"]));
+}
+
+const LOST: &str = "Maintenance window 43";
+
+/// A job whose step message is gone (lost, or failed until it went to the dead-letter queue)
+/// is resumed once it has been idle 10 minutes, and mails each recipient once; a completed
+/// job is not resumed.
+async fn a_broadcast_whose_step_message_was_lost_is_resumed_by_the_sweeper(b: Backend) {
+    use shared::clock::Clock;
+    use shared::queue::QueueName;
+    let dpo = b.admin("dpo@infentre.com", "operators are staff", "Infentre").await;
+    seed_users(&b, "user", 150).await;
+    b.deliver_mail().await;
+    let notice = json!({"subject": LOST, "text": "On 4 May 02:00-04:00 UTC the API may answer slowly."});
+    let (status, job) = b.post("/v1/operator/service-notices", dpo.bearer(), notice).await;
+    assert_eq!(status, 202, "{job}");
+    let progress_path = format!("/v1/operator/broadcast-jobs/{}", job["job_id"].as_str().unwrap());
+    // Its first step's message never reaches a worker.
+    let lost = b.platform.queue.receive(QueueName::Mail, 10, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(lost.len(), 1, "only the step is queued");
+    assert!(lost[0].body.contains("broadcast_job"), "{}", lost[0].body);
+    b.platform.queue.delete(QueueName::Mail, &lost[0].receipt).await.unwrap();
+    b.deliver_mail().await;
+    assert!(notices_to(&b, LOST).is_empty());
+
+    // Not idle long enough yet: left alone.
+    let now = b.clock.epoch_seconds();
+    assert_eq!(shared::broadcast::resume_stalled(&b.platform, now).await.unwrap(), 0);
+    b.clock.advance(chrono::TimeDelta::seconds(shared::broadcast::IDLE_AFTER_SECONDS + 60));
+    if b.sendgrid.is_none() {
+        // The sweeper's run does it (on SQLite its whole run is cheap).
+        retention_sweeper::on_schedule(&b.platform).await.unwrap();
+    } else {
+        let now = b.clock.epoch_seconds();
+        assert_eq!(shared::broadcast::resume_stalled(&b.platform, now).await.unwrap(), 1);
+    }
+    b.deliver_mail().await;
+
+    let counts = notices_to(&b, LOST);
+    assert_eq!(counts.len(), 151, "every user and the operator");
+    assert!(counts.values().all(|&n| n == 1), "nobody twice");
+    let (_, progress) = b.get(&progress_path, dpo.bearer()).await;
+    assert_eq!((progress["status"].as_str(), progress["counts"]["sent"].as_u64()), (Some("completed"), Some(151)));
+    // Completed: no longer listed, never resumed again.
+    b.clock.advance(chrono::TimeDelta::seconds(shared::broadcast::IDLE_AFTER_SECONDS + 60));
+    let now = b.clock.epoch_seconds();
+    assert_eq!(shared::broadcast::resume_stalled(&b.platform, now).await.unwrap(), 0);
 }
