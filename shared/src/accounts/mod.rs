@@ -215,7 +215,9 @@ pub async fn start_email_change(
         emails::confirm_new_address(&platform.settings, new.as_str(), &token, user.lang),
         emails::address_change_requested(&user.email, user.lang),
     ];
-    mail::enqueue(platform, notices).await?;
+    // Filed under the person, not under the recipients: the new address is not theirs yet, so
+    // an erasure that looked for waiting mail by their address alone would miss the link.
+    mail::enqueue_about(platform, &user.user_id, notices).await?;
     Ok(())
 }
 

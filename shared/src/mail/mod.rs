@@ -102,8 +102,8 @@ pub async fn enqueue(platform: &Platform, emails: Vec<Email>) -> Result<(), Queu
 }
 
 /// [`enqueue`] for e-mails about a user sent to someone else (the DPO told of their
-/// complaint): filed under the user (`keys::subject_index`), so their erasure deletes what
-/// still waits, as it deletes the complaint itself.
+/// complaint) or to an address not yet theirs (the link confirming a new address): filed under
+/// the user (`keys::subject_index`), so their erasure deletes what still waits.
 pub async fn enqueue_about(platform: &Platform, user_id: &str, emails: Vec<Email>) -> Result<(), QueueError> {
     queue_stored(platform, emails, Filing::Subject(user_id)).await
 }

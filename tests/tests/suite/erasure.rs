@@ -26,6 +26,7 @@ on_both_engines!(
     the_logs_of_a_journey_to_erasure_hold_no_address,
     a_mail_waiting_for_the_subject_is_erased_and_its_message_does_nothing,
     a_job_whose_saves_are_retried_after_they_landed_still_runs_to_the_end,
+    the_link_waiting_for_a_new_address_is_erased_with_the_person,
 );
 
 /// A store whose every transaction is sent twice and answered by the second attempt: what an
@@ -191,6 +192,28 @@ async fn a_mail_waiting_for_the_subject_is_erased_and_its_message_does_nothing(b
     assert!(b.platform.queue.receive_dead_letters(QueueName::Mail, 10).await.unwrap().is_empty(), "acknowledged");
     assert!(b.platform.queue.receive(QueueName::Mail, 10, Duration::from_secs(1)).await.unwrap().is_empty());
     assert_no_trace(&b, &grace, "grace@example.com").await;
+}
+
+/// An address change mails a link to the new address, which is not the person's yet: the
+/// erasure finds that e-mail by the person, and the new address is nowhere afterwards.
+async fn the_link_waiting_for_a_new_address_is_erased_with_the_person(b: Backend) {
+    let ada = b.admin("ada@example.com", PASSWORD, "Engines").await;
+    b.deliver_mail().await;
+    let change = json!({"email": "countess@example.com", "current_password": PASSWORD});
+    let (status, _, body) = call(&b.app, "PATCH", "/v1/me", ada.bearer(), Some(change)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(b.table_text().await.iter().any(|t| t.contains("countess@example.com")), "the link waits in the table");
+
+    b.cancel("/v1/me", &ada, PASSWORD).await;
+    b.deliver_mail().await;
+    let to_new: Vec<String> = infentre_tests::outbox_files(&b.outbox)
+        .into_iter()
+        .filter(|m| m.contains("To: countess@example.com"))
+        .collect();
+    assert!(to_new.is_empty(), "the erased person's link is not sent: {to_new:?}");
+    assert_no_trace(&b, &ada, "ada@example.com").await;
+    let traces = b.traces_of(&["countess@example.com"]).await;
+    assert!(traces.is_empty(), "traces of the new address: {traces:#?}");
 }
 
 /// The local outbox folder keeps sent mail `INFENTRE_OUTBOX_RETENTION_HOURS` (72 by default):
