@@ -289,6 +289,9 @@ impl Destination for HangsAfterFirst {
         }
         std::future::pending().await
     }
+    async fn erase(&self, user: &str) -> Result<shared::marketing::erasure::Erased, shared::marketing::SyncError> {
+        self.inner.erase(user).await
+    }
 }
 
 /// L2: GA4 took the first of two requests, then the invocation died on the second; the
