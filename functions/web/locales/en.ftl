@@ -573,3 +573,17 @@ letters-error-channel = Choose how the request reached us.
 letters-error-type = Choose what the person asks for.
 desk-to-cases = Cases from hello@
 desk-to-letters = Record a letter or phone call
+
+sharing-title = What Google and Facebook receive
+sharing-intro = Only while you consent to sharing with them, and never your IP address, your browser or your e-mail address itself. This list is the declaration our code sends from: nothing outside it leaves us.
+sharing-caption = Each field sent to Google Analytics and Facebook, and what it holds
+sharing-destination = Recipient
+sharing-field = Field
+sharing-holds = What it holds
+sharing-holds-pseudonym = A pseudonym: a SHA-256 hash of your Infentre user id, the same on every event (erasure asks Google to delete by it).
+sharing-holds-email-hash = A SHA-256 hash of your e-mail address, normalised as the recipient asks, so it can match you to an account you have with it.
+sharing-holds-event-name = What you did, e.g. that you viewed a report.
+sharing-holds-event-time = When you did it.
+sharing-holds-event-id = The event's random id, so that it is counted once.
+sharing-holds-action-source = Whether it happened in the web app or in an e-mail.
+sharing-holds-event-properties = The details of the event that the app records, e.g. which page.

@@ -572,3 +572,17 @@ letters-error-channel = Välj hur begäran nådde oss.
 letters-error-type = Välj vad personen begär.
 desk-to-cases = Ärenden från hello@
 desk-to-letters = Registrera ett brev eller samtal
+
+sharing-title = Vad Google och Facebook får
+sharing-intro = Bara medan du samtycker till delning med dem, och aldrig din IP-adress, din webbläsare eller själva din e-postadress. Den här listan är deklarationen som vår kod skickar utifrån: inget utanför den lämnar oss.
+sharing-caption = Varje fält som skickas till Google Analytics och Facebook, och vad det innehåller
+sharing-destination = Mottagare
+sharing-field = Fält
+sharing-holds = Vad det innehåller
+sharing-holds-pseudonym = En pseudonym: en SHA-256-hash av ditt användar-id hos Infentre, densamma i varje händelse (vid radering ber vi Google radera utifrån den).
+sharing-holds-email-hash = En SHA-256-hash av din e-postadress, normaliserad som mottagaren begär, så att den kan kopplas till ett konto du har där.
+sharing-holds-event-name = Vad du gjorde, t.ex. att du tittade på en rapport.
+sharing-holds-event-time = När du gjorde det.
+sharing-holds-event-id = Händelsens slumpmässiga id, så att den räknas en gång.
+sharing-holds-action-source = Om det hände i webbappen eller i ett e-postmeddelande.
+sharing-holds-event-properties = Detaljerna om händelsen som appen registrerar, t.ex. vilken sida.

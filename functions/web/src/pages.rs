@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use shared::Platform;
 use shared::config::{Party, SupervisoryAuthority};
+use shared::marketing::DestinationId;
 use shared::published::{COOKIES, Cookie, CookieCategory, SUBPROCESSORS, Subprocessor};
 
 use crate::csrf::{self, Csrf};
@@ -244,17 +245,46 @@ fn subprocessor_row(l: &Layout, s: &Subprocessor) -> SubprocessorRow {
     }
 }
 
+/// One field a marketing destination receives, from its declaration
+/// (`shared::marketing::fields`): the table is what the request builders send.
+pub struct SharedFieldRow {
+    pub destination: &'static str,
+    pub path: &'static str,
+    pub holds: String,
+}
+
+fn destination_name(destination: DestinationId) -> &'static str {
+    match destination {
+        DestinationId::GoogleAnalytics => "Google Analytics",
+        DestinationId::Facebook => "Facebook (Meta)",
+    }
+}
+
+fn shared_field_rows(l: &Layout) -> Vec<SharedFieldRow> {
+    DestinationId::ALL
+        .into_iter()
+        .flat_map(|destination| destination.fields_sent().iter().map(move |field| (destination, field)))
+        .map(|(destination, field)| SharedFieldRow {
+            destination: destination_name(destination),
+            path: field.path,
+            holds: l.t(&format!("sharing-holds-{}", field.holds)),
+        })
+        .collect()
+}
+
 #[derive(Template)]
 #[template(path = "subprocessors.html")]
 struct Subprocessors {
     l: Layout,
     rows: Vec<SubprocessorRow>,
+    shared_fields: Vec<SharedFieldRow>,
 }
 
 pub async fn subprocessors(State(platform): State<Platform>, headers: HeaderMap) -> Response {
     let r = request(&platform, &headers, "/privacy/subprocessors", "subprocessors-title");
     let rows = SUBPROCESSORS.iter().map(|s| subprocessor_row(&r.layout, s)).collect();
-    render(StatusCode::OK, &Subprocessors { l: r.layout, rows }, r.set_cookie)
+    let shared_fields = shared_field_rows(&r.layout);
+    render(StatusCode::OK, &Subprocessors { l: r.layout, rows, shared_fields }, r.set_cookie)
 }
 
 #[derive(Template)]
@@ -333,6 +363,11 @@ mod tests {
                 let id = message_id("subprocessor", s.name);
                 for field in ["service", "data", "location", "safeguards"] {
                     assert!(catalog.has(&format!("{id}-{field}")), "{lang:?}: {id}-{field}");
+                }
+            }
+            for destination in DestinationId::ALL {
+                for field in destination.fields_sent() {
+                    assert!(catalog.has(&format!("sharing-holds-{}", field.holds)), "{lang:?}: {}", field.holds);
                 }
             }
             for purpose in shared::consent::PurposeId::ALL {

@@ -12,6 +12,7 @@
 //! exact request bodies locally ([`outbox`]). Both send what the builders here produce.
 
 pub mod erasure;
+pub mod fields;
 #[cfg(feature = "ga4-user-deletion")]
 pub mod google;
 #[cfg(feature = "providers")]
