@@ -103,12 +103,12 @@ def main() -> int:
     moto = harness.Moto(args.moto)
     run = uuid.uuid4().hex[:8]
     parameters = harness.parameters_for(template)
-    for name, value in harness.SECRETS.items():
+    providers = harness.Providers()
+    for name, value in harness.secrets(providers).items():
         if name in template["Parameters"]:
             parameters[name] = f"/infentre-{run}/{name}"
             moto.ssm.put_parameter(Name=parameters[name], Value=value, Type="SecureString")
     stack = Stack(template, parameters, moto.create(template, run, parameters))
-    providers = harness.Providers()
     runner = harness.Harness(stack, moto, providers, target, target)
     table = next(p["Ref"] for logical, p in stack.physical.items() if template["Resources"][logical]["Type"] == "AWS::DynamoDB::Table")
 

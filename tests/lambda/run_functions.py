@@ -12,7 +12,9 @@
    Runtime API emulator (runtime_api.py). Init makes no AWS request; a setting left empty or
    wrong stops the init, naming it.
    The only additions are the endpoints: AWS_ENDPOINT_URL (moto) and the providers'
-   base URLs (a local recorder instead of SendGrid, GA4 and Facebook).
+   base URLs (a local recorder instead of SendGrid, GA4 and Facebook; and instead of Google's
+   token endpoint and GA4's User Deletion API, a stand-in that checks the service account's
+   signed JWT and the token it issued, as Google does).
 3. IAM: moto records every request while one function runs; each is checked against that
    function's role as SAM builds it (iam.py). A call the role would not allow fails the run;
    grants that no call used are reported.
@@ -57,6 +59,8 @@ PARAMETERS = {
     # Ada (the user of the scenario) is staff: she sends a product update.
     "Operators": "dpo@infentre.test,ada@example.com",
     "Ga4MeasurementId": "G-TEST123",
+    # With a service account key (in SSM, below), an erasure asks GA4 to delete the user.
+    "Ga4PropertyId": "123456789",
     "FacebookPixelId": "1234567890",
     "AlarmEmail": "alarms@infentre.test",
     "ControllerName": "Infentre Test AB",
@@ -75,6 +79,24 @@ SECRETS = {
     "Ga4ApiSecretParameter": "ga4-test-secret",
     "FacebookAccessTokenParameter": "fb-test-token",
 }
+
+# The GA4 service account (the test key of the Rust suites): its key file names the token
+# endpoint, so it is made once the stand-in for Google listens.
+GA4_KEY = ROOT / "tests" / "support" / "ga4" / "test-service-account.pem"
+GA4_CLIENT_EMAIL = "infentre-erasure@infentre-test.iam.gserviceaccount.com"
+GA4_ACCESS_TOKEN = "ya29.harness-token"
+
+
+def secrets(providers: "Providers") -> dict[str, str]:
+    """The SecureString values, the service account key pointing at the providers' Google."""
+    key = {
+        "type": "service_account",
+        "client_email": GA4_CLIENT_EMAIL,
+        "private_key_id": "harness",
+        "private_key": GA4_KEY.read_text(),
+        "token_uri": f"{providers.url}/google/token",
+    }
+    return {**SECRETS, "Ga4ServiceAccountKeyParameter": json.dumps(key)}
 
 failures: list[str] = []
 
@@ -340,6 +362,8 @@ class Providers:
                     status, answer = 202, b""
                 elif self.path.startswith("/ga4/"):
                     status, answer = 204, b""
+                elif self.path.startswith("/google/"):
+                    status, answer = providers.google(self.path, self.headers.get("Authorization", ""), body)
                 else:
                     status, answer = 200, json.dumps({"events_received": len(json.loads(body).get("data", []))}).encode()
                 self.send_response(status)
@@ -354,9 +378,58 @@ class Providers:
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
+    def google(self, path: str, authorization: str, body: bytes) -> tuple[int, bytes]:
+        """Google as the marketing worker meets it: the token endpoint takes only a JWT
+        signed by the service account's key with the deletion scope; the User Deletion API
+        only that token. Anything else is refused as Google refuses it."""
+        if path == "/google/token":
+            form = urllib.parse.parse_qs(body.decode())
+            grant = form.get("grant_type", [""])[0]
+            claims = verified_claims(form.get("assertion", [""])[0])
+            now = time.time()
+            if (
+                grant != "urn:ietf:params:oauth:grant-type:jwt-bearer"
+                or claims is None
+                or not claims.get("iat", 0) - 60 <= now < claims.get("exp", 0)
+                or claims.get("iss") != GA4_CLIENT_EMAIL
+                or claims.get("aud") != f"{self.url}/google/token"
+                or claims.get("scope") != "https://www.googleapis.com/auth/analytics.user.deletion"
+            ):
+                return 400, json.dumps({"error": "invalid_grant"}).encode()
+            return 200, json.dumps({"access_token": GA4_ACCESS_TOKEN, "expires_in": 3599, "token_type": "Bearer"}).encode()
+        if path == "/google/userDeletionRequests:upsert":
+            if authorization != f"Bearer {GA4_ACCESS_TOKEN}":
+                return 401, b"{}"
+            request = json.loads(body)
+            if request.get("id", {}).get("type") != "USER_ID" or request.get("propertyId") != PARAMETERS["Ga4PropertyId"]:
+                return 400, b"{}"
+            request["deletionRequestTime"] = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+            return 200, json.dumps(request).encode()
+        return 404, b"{}"
+
     def close(self):
         self._server.shutdown()
         self._server.server_close()
+
+
+def verified_claims(jwt: str) -> dict | None:
+    """The claims of an RS256 JWT whose signature the test key's public half verifies."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    def decode(part: str) -> bytes:
+        return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+    try:
+        header, claims, signature = jwt.split(".")
+        if json.loads(decode(header)).get("alg") != "RS256":
+            return None
+        public = serialization.load_pem_private_key(GA4_KEY.read_bytes(), password=None).public_key()
+        public.verify(decode(signature), f"{header}.{claims}".encode(), padding.PKCS1v15(), hashes.SHA256())
+        return json.loads(decode(claims))
+    except (ValueError, InvalidSignature):
+        return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -438,6 +511,7 @@ class Harness:
             # The providers' endpoints: a local recorder.
             SENDGRID_BASE_URL=f"{self.providers.url}/sendgrid",
             INFENTRE_GA4_ENDPOINT=f"{self.providers.url}/ga4/mp/collect",
+            INFENTRE_GA4_USER_DELETION_ENDPOINT=f"{self.providers.url}/google/userDeletionRequests:upsert",
             INFENTRE_FACEBOOK_ENDPOINT=f"{self.providers.url}/facebook/v21.0",
         )
         return environment
@@ -665,6 +739,34 @@ def scenario(h: Harness):
         f"the organisation's erasure completed, the invoice retained: {progress}",
     )
 
+    # Art. 19: the member's completed job queued an erase call; the marketing worker signs in
+    # to Google as the service account (key from SSM) and asks GA4 to delete the user id it
+    # was sent; Meta has no such call and is recorded as not possible.
+    h.worker("MarketingWorkerFunction", "sqs-marketing.json", "MarketingQueue", "erase calls (Art. 19)")
+    sent_ids = {
+        json.loads(body).get("user_id") for p, _, body in h.providers.requests if p.startswith("/ga4/") and body
+    } - {None}
+    deletions = [json.loads(body) for p, _, body in h.providers.requests if p == "/google/userDeletionRequests:upsert"]
+    check(
+        any(p == "/google/token" for p, _, _ in h.providers.requests) and len(deletions) == 1,
+        f"the worker signed in to Google and asked once for a deletion: {len(deletions)}",
+    )
+    check(
+        len(sent_ids) == 1 and [d["id"]["userId"] for d in deletions] == list(sent_ids),
+        f"the deletion names the user id GA4 was sent: {sent_ids} vs {deletions}",
+    )
+    records = h.moto.dynamodb.scan(
+        TableName=physical["Table"]["Ref"],
+        FilterExpression="begins_with(SK, :recipient)",
+        ExpressionAttributeValues={":recipient": {"S": "RECIPIENT#"}},
+    )["Items"]
+    outcomes = {r["SK"]["S"]: json.dumps(r) for r in records}
+    check(
+        "confirmed" in outcomes.get("RECIPIENT#google_analytics", "")
+        and "not_possible" in outcomes.get("RECIPIENT#facebook", ""),
+        f"the erasure's recipients are recorded: GA4 confirmed, Meta not possible: {sorted(outcomes)}",
+    )
+
 
 def check_export_link(export: dict):
     url = export.get("url") or export.get("download_url") or ""
@@ -739,14 +841,14 @@ def main() -> int:
     moto = Moto(args.moto)
     run = uuid.uuid4().hex[:8]
     parameters = parameters_for(template)
+    providers = Providers()
     # The secrets, as the deploy instructions create them: SecureString parameters in SSM.
-    for name, value in SECRETS.items():
+    for name, value in secrets(providers).items():
         if name in template["Parameters"]:
             parameters[name] = f"/infentre-{run}/{name}"
             moto.ssm.put_parameter(Name=parameters[name], Value=value, Type="SecureString")
     physical = moto.create(template, run, parameters)
     stack = Stack(template, parameters, physical)
-    providers = Providers()
     harness = Harness(stack, moto, providers, target / "debug", logs)
     try:
         harness.start_all()
