@@ -260,6 +260,12 @@ pub fn pending_event(user_id: &str, event_id: &str) -> Key {
     Key::new(user_partition(user_id), format!("PENDING_EVENT#{event_id}"))
 }
 
+/// An event waiting for the marketing worker, in the sharing user's partition (erased with
+/// them): the marketing messages carry only the user's and the event's ids.
+pub fn marketing_event(user_id: &str, event_id: &str) -> Key {
+    Key::new(user_partition(user_id), format!("MARKETING_EVENT#{event_id}"))
+}
+
 /// An idempotency record: the scope names the operation (worker, endpoint), the key is a
 /// hash of what identifies one invocation.
 pub fn idempotency(scope: &str, key_hash: &str) -> Key {

@@ -1,5 +1,9 @@
 //! The marketing worker: shares queued events with Google Analytics and Facebook.
 //!
+//! The queue carries ids only ([`SyncMessage`]); the events wait in their users' partitions
+//! and are read back together, and deleted once handled. An event no longer there (erased
+//! with its user, or expired) is acknowledged with no effect.
+//!
 //! Everything is decided when sending, not when queueing: the user's `marketing_sharing`
 //! consent (a withdrawal stops whatever is still queued), the user's existence (an erased
 //! account shares nothing), the recipient's suppression for e-mail interactions, and each
@@ -20,7 +24,7 @@ use shared::concurrent::{IO_CONCURRENCY, map_bounded};
 use shared::consent::{self, PurposeId};
 use shared::keys;
 use shared::marketing::erasure::{self, EraseMessage};
-use shared::marketing::{Destination, DestinationId, HashedUser, Outgoing, SyncMessage};
+use shared::marketing::{Destination, DestinationId, HashedUser, Outgoing, SharedEvent, SyncMessage};
 use shared::queue::batch::{BatchError, SqsBatchResponse, SqsEvent};
 use shared::store::{BatchOp, Item, Key, StoreError};
 
@@ -41,6 +45,9 @@ pub struct BatchSummary {
     pub without_consent: usize,
     pub suppressed: usize,
     pub too_old: usize,
+    /// Events no longer waiting (erased with their user, expired, or handled by an earlier
+    /// delivery): acknowledged, nothing sent.
+    pub gone: usize,
     pub failed: usize,
     /// Erase calls carried out (every destination told or recorded as not possible).
     pub erasures: usize,
@@ -59,6 +66,7 @@ impl MarketingWorker {
             without_consent = summary.without_consent,
             suppressed = summary.suppressed,
             too_old = summary.too_old,
+            gone = summary.gone,
             failed = summary.failed,
             erasures = summary.erasures,
             "marketing batch"
@@ -108,8 +116,9 @@ impl MarketingWorker {
         }
 
         // Who may be shared, read now and together: consent and account once per user (the
-        // users' reads in flight together), then the recipients' suppressions and the events'
-        // sent records in one batch read (BatchGetItem per 100 keys, not a GetItem per event).
+        // users' reads in flight together), then the waiting events and their sent records in
+        // one batch read (BatchGetItem per 100 keys, not a GetItem per event), then the
+        // suppressions of e-mail interactions' recipients (a second batch read, only if any).
         let user_ids: BTreeSet<String> = decoded.iter().map(|(_, message)| message.user_id.clone()).collect();
         let users: HashMap<String, Result<Option<HashedUser>, StoreError>> =
             map_bounded(user_ids, IO_CONCURRENCY, |user_id| async move {
@@ -122,28 +131,32 @@ impl MarketingWorker {
         let mut wanted: Vec<Key> = Vec::new();
         for (_, message) in &decoded {
             if matches!(users[&message.user_id], Ok(Some(_))) {
-                if let Some(recipient) = &message.recipient {
-                    wanted.push(keys::suppression(&recipient.organisation_id, &recipient.recipient));
-                }
+                wanted.push(message.pending_key());
                 wanted.push(keys::marketing_sent(&message.event_id));
             }
         }
-        let found: Result<HashMap<Key, Item>, StoreError> = if wanted.is_empty() {
-            Ok(HashMap::new())
-        } else {
-            self.platform
-                .store
-                .batch_get(wanted)
-                .await
-                .map(|items| items.into_iter().map(|i| (i.key.clone(), i)).collect())
+        let found = self.read_together(wanted).await;
+        let recipients: Vec<Key> = match &found {
+            Ok(found) => decoded
+                .iter()
+                .filter_map(|(_, message)| found.get(&message.pending_key())?.data::<SharedEvent>().ok()?.recipient)
+                .map(|recipient| keys::suppression(&recipient.organisation_id, &recipient.recipient))
+                .collect::<BTreeSet<Key>>()
+                .into_iter()
+                .collect(),
+            Err(_) => Vec::new(),
         };
+        let suppressed = self.read_together(recipients).await;
 
-        let mut ready: Vec<(String, SyncMessage, HashedUser, BTreeSet<DestinationId>)> = Vec::new();
+        // The waiting copies to delete once the batch is handled (whatever became of the event).
+        let mut handled: Vec<(String, Key)> = Vec::new();
+        let mut ready: Vec<(String, SharedEvent, HashedUser, BTreeSet<DestinationId>)> = Vec::new();
         for (message_id, message) in decoded {
             let user = match &users[&message.user_id] {
                 Ok(Some(user)) => user.clone(),
                 Ok(None) => {
                     summary.without_consent += 1;
+                    handled.push((message_id, message.pending_key()));
                     continue;
                 }
                 Err(err) => {
@@ -153,24 +166,46 @@ impl MarketingWorker {
                     continue;
                 }
             };
-            let found = match &found {
-                Ok(found) => found,
-                Err(err) => {
-                    tracing::warn!(%message_id, error = %err, "suppressions and sent records unreadable");
+            let (found, suppressed) = match (&found, &suppressed) {
+                (Ok(found), Ok(suppressed)) => (found, suppressed),
+                (Err(err), _) | (_, Err(err)) => {
+                    tracing::warn!(%message_id, error = %err, "waiting events, sent records or suppressions unreadable");
                     response.add_failure(message_id);
                     summary.failed += 1;
                     continue;
                 }
             };
-            if let Some(recipient) = &message.recipient
-                && found.contains_key(&keys::suppression(&recipient.organisation_id, &recipient.recipient))
+            // Erased with its user, or expired (no destination would take it any more), or
+            // handled by an earlier delivery: acknowledged, nothing sent.
+            let Some(waiting) = found.get(&message.pending_key()) else {
+                summary.gone += 1;
+                continue;
+            };
+            let event = match waiting.data::<SharedEvent>() {
+                // The key holds the message's ids; the stored event must be the same one.
+                Ok(event) if event.message() == message => event,
+                Ok(_) => {
+                    tracing::warn!(%message_id, "waiting event does not match its message");
+                    response.add_failure(message_id);
+                    summary.failed += 1;
+                    continue;
+                }
+                Err(err) => {
+                    tracing::warn!(%message_id, error = %err, "waiting event unreadable");
+                    response.add_failure(message_id);
+                    summary.failed += 1;
+                    continue;
+                }
+            };
+            handled.push((message_id.clone(), message.pending_key()));
+            if let Some(recipient) = &event.recipient
+                && suppressed.contains_key(&keys::suppression(&recipient.organisation_id, &recipient.recipient))
             {
                 summary.suppressed += 1;
                 continue;
             }
-            let already =
-                found.get(&keys::marketing_sent(&message.event_id)).map(sent_destinations).unwrap_or_default();
-            ready.push((message_id, message, user, already));
+            let already = found.get(&keys::marketing_sent(&event.event_id)).map(sent_destinations).unwrap_or_default();
+            ready.push((message_id, event, user, already));
         }
 
         // Each destination: the events it has not taken yet and still accepts. What it took is
@@ -190,7 +225,7 @@ impl MarketingWorker {
                 })
                 .collect();
             let outgoing: Vec<Outgoing> =
-                pending.iter().map(|&i| Outgoing { message: &ready[i].1, user: &ready[i].2 }).collect();
+                pending.iter().map(|&i| Outgoing { event: &ready[i].1, user: &ready[i].2 }).collect();
             let mut taken: Vec<usize> = Vec::new();
             for request in id.requests(&outgoing) {
                 let carried = request.events.iter().map(|&j| pending[j]);
@@ -240,7 +275,42 @@ impl MarketingWorker {
             response.add_failure(message_id);
             summary.failed += 1;
         }
+        self.forget_waiting(handled, &mut response, &mut summary).await;
         Ok((response, summary))
+    }
+
+    /// The items of these keys that exist, in one batch read (none if there are no keys).
+    async fn read_together(&self, keys: Vec<Key>) -> Result<HashMap<Key, Item>, StoreError> {
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let items = self.platform.store.batch_get(keys).await?;
+        Ok(items.into_iter().map(|item| (item.key.clone(), item)).collect())
+    }
+
+    /// Deletes the waiting copies of the events this batch handled (sent, dropped, too old), so
+    /// nothing of them outlives the batch. A failed delete fails the records: SQS redelivers
+    /// them and the sent records keep the destinations from getting the events twice.
+    async fn forget_waiting(
+        &self,
+        handled: Vec<(String, Key)>,
+        response: &mut SqsBatchResponse,
+        summary: &mut BatchSummary,
+    ) {
+        let failed: BTreeSet<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+        let handled: Vec<(String, Key)> =
+            handled.into_iter().filter(|(message_id, _)| !failed.contains(message_id.as_str())).collect();
+        if handled.is_empty() {
+            return;
+        }
+        let deletes = handled.iter().map(|(_, key)| BatchOp::Delete(key.clone())).collect();
+        if let Err(err) = self.platform.store.batch_write(deletes).await {
+            tracing::warn!(error = %err, records = handled.len(), "waiting events not deleted; SQS will redeliver");
+            for (message_id, _) in handled {
+                response.add_failure(message_id);
+                summary.failed += 1;
+            }
+        }
     }
 
     /// The user's hashed identifiers if they exist and share usage data now; `None` if not.

@@ -10,7 +10,8 @@
 //! deleted again right after it (the fence, see `shared::erasure::fence`).
 //!
 //! When marketing sync is on, stored events of users who granted `marketing_sharing` are
-//! queued for the marketing worker (which checks the consent again when it sends).
+//! queued for the marketing worker (which checks the consent again when it sends): the event
+//! waits in the user's partition, the message carries its ids only.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -18,7 +19,7 @@ use shared::Platform;
 use shared::concurrent::{IO_CONCURRENCY, map_bounded};
 use shared::consent::{self, PurposeId};
 use shared::erasure::fence;
-use shared::marketing::{EventSource, SyncMessage};
+use shared::marketing::{EventSource, SharedEvent, SyncMessage};
 use shared::queue::QueueName;
 use shared::queue::batch::{BatchError, SqsBatchResponse, SqsEvent};
 use shared::store::{BatchOp, Item, Key, StoreError};
@@ -216,9 +217,12 @@ async fn undo_if_fenced(
     kept
 }
 
-/// Queues the stored events of users who share usage data with Google and Facebook. A failed
-/// consent check or send fails the records: SQS redelivers them, the event writes are
-/// idempotent and the marketing worker skips what it already sent.
+/// Queues the stored events of users who share usage data with Google and Facebook: each
+/// event waits in its user's partition for the marketing worker (chunks of 25, one
+/// BatchWriteItem each, in flight together) and the queue carries its ids only. The events are
+/// written before their messages are sent, so a message never names an event that is not
+/// there. A failed consent check, write or send fails the records: SQS redelivers them, the
+/// writes are idempotent and the marketing worker skips what it already sent.
 async fn queue_for_marketing(
     platform: &Platform,
     stored: Vec<(String, TrackedEvent)>,
@@ -226,7 +230,7 @@ async fn queue_for_marketing(
 ) -> usize {
     let sharing =
         consents(platform, stored.iter().map(|(_, tracked)| &tracked.user_id), PurposeId::MarketingSharing).await;
-    let mut messages: Vec<(String, String)> = Vec::new();
+    let mut waiting: Vec<(String, Item, SyncMessage)> = Vec::new();
     for (message_id, tracked) in stored {
         match sharing[&tracked.user_id] {
             Ok(true) => {}
@@ -236,7 +240,7 @@ async fn queue_for_marketing(
                 continue;
             }
         }
-        let message = SyncMessage {
+        let event = SharedEvent {
             event_id: tracked.event_id,
             user_id: tracked.user_id,
             name: tracked.name,
@@ -245,9 +249,36 @@ async fn queue_for_marketing(
             recipient: None,
             source: EventSource::Website,
         };
-        match serde_json::to_string(&message) {
-            Ok(body) => messages.push((message_id, body)),
+        match event.pending_item() {
+            Ok(item) => waiting.push((message_id, item, event.message())),
             Err(_) => response.add_failure(message_id),
+        }
+    }
+    let size = shared::store::MAX_BATCH_WRITE_ITEMS;
+    let waiting = &waiting;
+    let written = map_bounded((0..waiting.len()).step_by(size), IO_CONCURRENCY, |start| async move {
+        let chunk = &waiting[start..waiting.len().min(start + size)];
+        let puts = chunk.iter().map(|(_, item, _)| BatchOp::Put(item.clone())).collect();
+        (chunk, platform.store.batch_write(puts).await)
+    })
+    .await;
+    let mut messages: Vec<(String, String)> = Vec::with_capacity(waiting.len());
+    for (chunk, outcome) in written {
+        match outcome {
+            Ok(()) => {
+                for (message_id, _, message) in chunk {
+                    match serde_json::to_string(message) {
+                        Ok(body) => messages.push((message_id.clone(), body)),
+                        Err(_) => response.add_failure(message_id.clone()),
+                    }
+                }
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, records = chunk.len(), "events to share not written; SQS will redeliver");
+                for (message_id, _, _) in chunk {
+                    response.add_failure(message_id.clone());
+                }
+            }
         }
     }
     let mut queued = 0;

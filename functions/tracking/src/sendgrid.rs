@@ -28,7 +28,7 @@ use shared::Platform;
 use shared::accounts::{self, AccountError};
 use shared::domain::EmailAddress;
 use shared::error::{ApiError, Problem};
-use shared::marketing::{EventSource, RecipientRef, SyncMessage};
+use shared::marketing::{EventSource, RecipientRef, SharedEvent};
 use shared::queue::QueueName;
 use shared::session::AuthUser;
 use shared::store::{BatchOp, Index, Item, Key};
@@ -88,8 +88,8 @@ impl Interaction {
 
 impl Interaction {
     /// The interaction as the sending user's usage: the event, never the recipient's identity.
-    fn sync_message(&self, user_id: String) -> SyncMessage {
-        SyncMessage {
+    fn shared_event(&self, user_id: String) -> SharedEvent {
+        SharedEvent {
             event_id: format!("sg:{}", self.sg_event_id),
             user_id,
             name: format!("email_{}", self.event),
@@ -258,15 +258,25 @@ pub async fn webhook(
     let items = interactions.iter().map(Interaction::item).collect::<Result<Vec<_>, _>>()?;
     let stored = items.len();
     platform.store.batch_write(items.into_iter().map(BatchOp::Put).collect()).await?;
-    if platform.settings.marketing_sync {
-        let bodies = interactions
+    let shared: Vec<SharedEvent> = if platform.settings.marketing_sync {
+        interactions
             .iter()
             .zip(shared_as)
-            .filter_map(|(interaction, user_id)| Some(interaction.sync_message(user_id?)))
-            .map(|message| serde_json::to_string(&message))
+            .filter_map(|(interaction, user_id)| Some(interaction.shared_event(user_id?)))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if !shared.is_empty() {
+        // The events wait in their senders' partitions; the queue carries their ids only. A
+        // failure answers 5xx: SendGrid retries, the writes are idempotent.
+        let waiting = shared.iter().map(|event| event.pending_item().map(BatchOp::Put)).collect::<Result<_, _>>()?;
+        platform.store.batch_write(waiting).await?;
+        let bodies = shared
+            .iter()
+            .map(|event| serde_json::to_string(&event.message()))
             .collect::<Result<Vec<_>, _>>()
             .map_err(ApiError::internal)?;
-        // A failure answers 5xx: SendGrid retries, the writes above are idempotent.
         platform.queue.send_batch(QueueName::Marketing, bodies).await?;
     }
     tracing::info!(stored, ignored, "sendgrid events");

@@ -92,15 +92,15 @@ fn walk(value: &Value, path: String, declared: &[FieldSent], out: &mut Vec<Strin
 mod tests {
     use serde_json::json;
 
-    use super::super::{EventSource, HashedUser, Outgoing, SyncMessage, facebook_requests, ga4_requests};
+    use super::super::{EventSource, HashedUser, Outgoing, SharedEvent, facebook_requests, ga4_requests};
     use super::*;
 
-    fn events() -> Vec<SyncMessage> {
+    fn events() -> Vec<SharedEvent> {
         let properties = json!({"path": "/reports", "count": 3, "nested": {"dropped": true}});
         [EventSource::Website, EventSource::Email]
             .into_iter()
             .enumerate()
-            .map(|(n, source)| SyncMessage {
+            .map(|(n, source)| SharedEvent {
                 event_id: format!("01J000000000000000000000E{n}"),
                 user_id: "01J0000000000000000000000U".into(),
                 name: "report_viewed".into(),
@@ -118,7 +118,7 @@ mod tests {
     fn each_destination_receives_exactly_its_declared_fields() {
         let user = HashedUser::new("01J0000000000000000000000U", "Ada@example.com");
         let messages = events();
-        let outgoing: Vec<Outgoing<'_>> = messages.iter().map(|message| Outgoing { message, user: &user }).collect();
+        let outgoing: Vec<Outgoing<'_>> = messages.iter().map(|event| Outgoing { event, user: &user }).collect();
         for destination in DestinationId::ALL {
             let requests = match destination {
                 DestinationId::GoogleAnalytics => ga4_requests(&outgoing),

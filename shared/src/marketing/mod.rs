@@ -26,6 +26,8 @@ use serde_json::{Map, Value, json};
 
 use crate::config::{ConfigError, Source};
 use crate::hash::sha256_hex;
+use crate::keys;
+use crate::store::{Item, Key, StoreError};
 
 /// GA4 takes at most 25 events per request, all of one client.
 pub const GA4_MAX_EVENTS: usize = 25;
@@ -36,10 +38,11 @@ pub const FACEBOOK_MAX_EVENTS: usize = 1000;
 /// The Conversions API refuses events more than 7 days old.
 pub const FACEBOOK_MAX_AGE_SECONDS: i64 = 7 * 24 * 3600;
 
-/// One event to share, as queued. Carries ids, never an address.
+/// One event to share. It waits in the sharing user's partition ([`SharedEvent::pending_item`])
+/// until the marketing worker handles it; the queue carries only its [`SyncMessage`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SyncMessage {
+pub struct SharedEvent {
     /// Unique per event (usage events: their id; e-mail interactions: `sg:` + SendGrid's id).
     pub event_id: String,
     /// Whose `marketing_sharing` consent decides.
@@ -54,6 +57,44 @@ pub struct SyncMessage {
     pub recipient: Option<RecipientRef>,
     /// `website` for platform usage, `email` for e-mail interactions (Facebook's action source).
     pub source: EventSource,
+}
+
+/// One event on the marketing queue: ids only, never the event's properties (whatever a client
+/// put there may be personal) nor a recipient's hashed address. A message stuck in the
+/// dead-letter queue holds nothing that erasure cannot reach: the event itself waits in the
+/// user's partition and is erased with them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncMessage {
+    pub user_id: String,
+    pub event_id: String,
+}
+
+impl SyncMessage {
+    /// Where its event waits for the marketing worker.
+    pub fn pending_key(&self) -> Key {
+        keys::marketing_event(&self.user_id, &self.event_id)
+    }
+}
+
+/// How long an event waits for the marketing worker past the time it happened: as long as a
+/// destination would still take it (Facebook's 7 days; GA4's 72 hours are shorter), and a day
+/// for clock skew. A message that comes back later (from the dead-letter queue) finds nothing
+/// and is acknowledged with no effect: no destination would have taken the event anyway.
+pub const PENDING_SECONDS_AFTER_EVENT: i64 = FACEBOOK_MAX_AGE_SECONDS + 24 * 3600;
+
+impl SharedEvent {
+    /// The event waiting for the marketing worker, in the user's partition.
+    pub fn pending_item(&self) -> Result<Item, StoreError> {
+        Ok(Item::new(keys::marketing_event(&self.user_id, &self.event_id), "marketing_event")
+            .with_data(self)?
+            .expires_at(self.occurred_at.saturating_add(PENDING_SECONDS_AFTER_EVENT)))
+    }
+
+    /// Its message on the marketing queue.
+    pub fn message(&self) -> SyncMessage {
+        SyncMessage { user_id: self.user_id.clone(), event_id: self.event_id.clone() }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,10 +147,10 @@ pub fn pseudonymous_id(user_id: &str) -> String {
     sha256_hex(format!("infentre-user:{user_id}").as_bytes())
 }
 
-/// One event ready to go: the message and its user's identifiers.
+/// One event ready to go: the event and its user's identifiers.
 #[derive(Debug, Clone, Copy)]
 pub struct Outgoing<'a> {
-    pub message: &'a SyncMessage,
+    pub event: &'a SharedEvent,
     pub user: &'a HashedUser,
 }
 
@@ -264,11 +305,11 @@ pub fn ga4_requests(events: &[Outgoing<'_>]) -> Vec<Request> {
             let body_events: Vec<Value> = chunk
                 .iter()
                 .map(|&index| {
-                    let event = &events[index];
+                    let event = events[index].event;
                     json!({
-                        "name": ga4_name(&event.message.name),
-                        "timestamp_micros": event.message.occurred_at.saturating_mul(1_000_000),
-                        "params": ga4_params(&event.message.params),
+                        "name": ga4_name(&event.name),
+                        "timestamp_micros": event.occurred_at.saturating_mul(1_000_000),
+                        "params": ga4_params(&event.params),
                     })
                 })
                 .collect();
@@ -304,17 +345,17 @@ pub fn facebook_requests(events: &[Outgoing<'_>]) -> Vec<Request> {
             let data: Vec<Value> = chunk
                 .iter()
                 .map(|&index| {
-                    let event = &events[index];
+                    let Outgoing { event, user } = events[index];
                     json!({
-                        "event_name": event.message.name,
-                        "event_time": event.message.occurred_at,
-                        "event_id": event.message.event_id,
-                        "action_source": facebook_action_source(event.message.source),
+                        "event_name": event.name,
+                        "event_time": event.occurred_at,
+                        "event_id": event.event_id,
+                        "action_source": facebook_action_source(event.source),
                         "user_data": {
-                            "em": [event.user.facebook_email],
-                            "external_id": [event.user.id],
+                            "em": [user.facebook_email],
+                            "external_id": [user.id],
                         },
-                        "custom_data": event.message.params,
+                        "custom_data": event.params,
                     })
                 })
                 .collect();
@@ -434,8 +475,8 @@ impl DestinationSettings {
 mod tests {
     use super::*;
 
-    fn message(name: &str, params: Value) -> SyncMessage {
-        SyncMessage {
+    fn message(name: &str, params: Value) -> SharedEvent {
+        SharedEvent {
             event_id: "01J0000000000000000000000A".into(),
             user_id: "01J0000000000000000000000U".into(),
             name: name.into(),
@@ -461,10 +502,10 @@ mod tests {
     fn ga4_bodies_respect_the_protocols_limits() {
         let user = HashedUser::new("u1", "a@example.com");
         let long = "x".repeat(300);
-        let messages: Vec<SyncMessage> = (0..30)
+        let messages: Vec<SharedEvent> = (0..30)
             .map(|_| message("9 page-view", json!({"path": "/a", "nested": {"no": 1}, "long": long, "n": 3})))
             .collect();
-        let events: Vec<Outgoing> = messages.iter().map(|message| Outgoing { message, user: &user }).collect();
+        let events: Vec<Outgoing> = messages.iter().map(|event| Outgoing { event, user: &user }).collect();
         let requests = ga4_requests(&events);
         assert_eq!(requests.len(), 2, "25 events per request");
         assert_eq!(requests[1].events, (25..30).collect::<Vec<_>>());
@@ -485,7 +526,7 @@ mod tests {
     fn ga4_reserved_names_and_booleans_are_made_acceptable() {
         let user = HashedUser::new("u1", "a@example.com");
         let message = message("session_start", json!({"google_page": "/a", "first": true}));
-        let body = &ga4_requests(&[Outgoing { message: &message, user: &user }])[0].body;
+        let body = &ga4_requests(&[Outgoing { event: &message, user: &user }])[0].body;
         let event = &body["events"][0];
         assert_eq!(event["name"], "e_session_start");
         assert_eq!(event["params"], json!({"e_google_page": "/a", "first": "true"}));
@@ -495,7 +536,7 @@ mod tests {
     fn facebook_bodies_carry_hashed_identifiers_and_no_address() {
         let user = HashedUser::new("u1", "a@example.com");
         let message = message("page_view", json!({"path": "/a"}));
-        let requests = facebook_requests(&[Outgoing { message: &message, user: &user }]);
+        let requests = facebook_requests(&[Outgoing { event: &message, user: &user }]);
         assert_eq!(requests.len(), 1);
         let event = &requests[0].body["data"][0];
         assert_eq!(event["event_id"], message.event_id);
@@ -546,7 +587,7 @@ mod tests {
     fn ga4_knows_the_user_by_the_pseudonym_it_is_asked_to_delete() {
         let user = HashedUser::new("u1", "a@example.com");
         let message = message("page_view", json!({}));
-        let body = &ga4_requests(&[Outgoing { message: &message, user: &user }])[0].body;
+        let body = &ga4_requests(&[Outgoing { event: &message, user: &user }])[0].body;
         assert_eq!(body["user_id"], pseudonymous_id("u1"));
         assert_eq!(body["client_id"], body["user_id"]);
     }

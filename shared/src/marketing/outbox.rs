@@ -110,10 +110,10 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::marketing::{EventSource, HashedUser, Outgoing, SyncMessage, facebook_requests, ga4_requests};
+    use crate::marketing::{EventSource, HashedUser, Outgoing, SharedEvent, facebook_requests, ga4_requests};
 
-    fn message(user_id: &str, n: usize) -> SyncMessage {
-        SyncMessage {
+    fn message(user_id: &str, n: usize) -> SharedEvent {
+        SharedEvent {
             event_id: format!("01J000000000000000000000E{n}"),
             user_id: user_id.into(),
             name: "page_view".into(),
@@ -132,7 +132,7 @@ mod tests {
         let ada = HashedUser::new("01J00000000000000000000ADA", "ada@example.com");
         let bob = HashedUser::new("01J00000000000000000000BOB", "bob@example.com");
         let messages = [message("01J00000000000000000000ADA", 1), message("01J00000000000000000000BOB", 2)];
-        let outgoing = [Outgoing { message: &messages[0], user: &ada }, Outgoing { message: &messages[1], user: &bob }];
+        let outgoing = [Outgoing { event: &messages[0], user: &ada }, Outgoing { event: &messages[1], user: &bob }];
         let destinations = OutboxDestination::all(root.path()).unwrap();
         for destination in &destinations {
             let requests = match destination.id() {

@@ -3,14 +3,14 @@
 //! never an address; each event once per destination; e-mail interactions as the sender's
 //! usage, never the recipient's identity, and not at all once the recipient is suppressed.
 
-use infentre_tests::backend::{Backend, Session};
+use infentre_tests::backend::{Backend, PROPERTY_MARKER, Session};
 use infentre_tests::recorder::{FACEBOOK_PATH, GA4_PATH, MarketingRecorder};
 use infentre_tests::{on_both_engines, sendgrid_signature};
 use marketing_worker::MarketingWorker;
 use serde_json::{Value, json};
 use shared::clock::Clock;
 use shared::hash::sha256_hex;
-use shared::marketing::{Destination, DestinationId, HashedUser};
+use shared::marketing::{Destination, DestinationId, HashedUser, SharedEvent, SyncMessage};
 use shared::queue::QueueName;
 
 const PASSWORD: &str = "sharing is optional";
@@ -25,9 +25,12 @@ async fn ada(b: &Backend, sharing: bool) -> Session {
     ada
 }
 
+/// Each event carries [`PROPERTY_MARKER`] as a property: the queue scan after every test
+/// proves it never reaches the marketing queue, and the destinations still get it.
 async fn send_events(b: &Backend, session: &Session, n: usize) {
-    let events: Vec<_> =
-        (0..n).map(|i| json!({"name": "page_view", "properties": {"page": format!("/p/{i}")}})).collect();
+    let events: Vec<_> = (0..n)
+        .map(|i| json!({"name": "page_view", "properties": {"page": format!("/p/{i}"), "note": PROPERTY_MARKER}}))
+        .collect();
     let request = http::Request::post("/v1/events")
         .header("content-type", "application/json")
         .header("authorization", format!("Bearer {}", session.token))
@@ -64,7 +67,59 @@ on_both_engines!(
     the_same_event_twice_in_a_batch_is_sent_once,
     email_interactions_are_shared_as_the_senders_usage_unless_suppressed,
     what_a_destination_took_is_recorded_before_its_next_request,
+    the_queue_carries_ids_and_the_events_wait_until_handled,
+    an_event_erased_or_expired_while_queued_is_acknowledged_and_not_sent,
 );
+
+/// The marketing queue carries `{user_id, event_id}` only; the event (properties included)
+/// waits in the user's partition, is read back by the worker and deleted once handled.
+async fn the_queue_carries_ids_and_the_events_wait_until_handled(b: Backend) {
+    let ada = ada(&b, true).await;
+    send_events(&b, &ada, 2).await;
+    let event = b.take_messages(QueueName::Marketing).await;
+    let mut waiting = Vec::new();
+    for record in &event.records {
+        let body: Value = serde_json::from_str(record.body.as_deref().unwrap()).unwrap();
+        let message: SyncMessage = serde_json::from_value(body.clone()).unwrap();
+        assert_eq!(body.as_object().unwrap().len(), 2, "ids only: {body}");
+        assert_eq!(message.user_id, ada.user_id);
+        let stored = b.platform.store.get(&message.pending_key()).await.unwrap().expect("the event waits");
+        assert_eq!(stored.data::<SharedEvent>().unwrap().params["note"], PROPERTY_MARKER);
+        waiting.push(message.pending_key());
+    }
+
+    let response = worker(&b).handle(event).await.unwrap();
+
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(b.recorder.at(GA4_PATH).len(), 1);
+    for key in waiting {
+        assert!(b.platform.store.get(&key).await.unwrap().is_none(), "the waiting copy is deleted once sent");
+    }
+}
+
+/// An event that is no longer waiting (erased with its user's partition, or past the time a
+/// destination would take it) is acknowledged with no effect; a failed send keeps the copy.
+async fn an_event_erased_or_expired_while_queued_is_acknowledged_and_not_sent(b: Backend) {
+    let ada = ada(&b, true).await;
+    send_events(&b, &ada, 2).await;
+    let event = b.take_messages(QueueName::Marketing).await;
+    let messages: Vec<SyncMessage> =
+        event.records.iter().map(|r| serde_json::from_str(r.body.as_deref().unwrap()).unwrap()).collect();
+    b.platform.store.delete(&messages[0].pending_key(), None).await.unwrap();
+
+    b.recorder.answer(FACEBOOK_PATH, 500);
+    let (response, summary) = worker(&b).process(event.clone()).await.unwrap();
+    assert_eq!(summary.gone, 1, "the deleted one");
+    assert_eq!(response.batch_item_failures.len(), 1, "the other failed at Facebook and comes back");
+    assert!(b.platform.store.get(&messages[1].pending_key()).await.unwrap().is_some(), "kept for the retry");
+
+    b.clock.advance(chrono::Duration::seconds(shared::marketing::PENDING_SECONDS_AFTER_EVENT + 1));
+    b.recorder.answer(FACEBOOK_PATH, 200);
+    let (response, summary) = worker(&b).process(event).await.unwrap();
+    assert!(response.batch_item_failures.is_empty(), "acknowledged");
+    assert_eq!(summary.gone, 2);
+    assert_eq!(b.recorder.at(FACEBOOK_PATH).len(), 1, "only the failed request; nothing after expiry");
+}
 
 async fn consented_usage_is_shared_with_hashed_identifiers_only(b: Backend) {
     let ada = ada(&b, true).await;
@@ -80,6 +135,7 @@ async fn consented_usage_is_shared_with_hashed_identifiers_only(b: Backend) {
     assert_eq!(ga4[0].body["user_data"]["sha256_email_address"], json!([sha256_hex(b"ada.lovelace@example.com")]));
     let names: Vec<&Value> = ga4[0].body["events"].as_array().unwrap().iter().map(|e| &e["name"]).collect();
     assert_eq!(names, vec!["page_view"; 3]);
+    assert_eq!(ga4[0].body["events"][0]["params"]["note"], PROPERTY_MARKER, "the properties still reach GA4");
 
     let facebook = b.recorder.at(FACEBOOK_PATH);
     assert_eq!(facebook.len(), 1);
@@ -87,6 +143,7 @@ async fn consented_usage_is_shared_with_hashed_identifiers_only(b: Backend) {
     let data = facebook[0].body["data"].as_array().unwrap();
     assert_eq!(data.len(), 3);
     for event in data {
+        assert_eq!(event["custom_data"]["note"], PROPERTY_MARKER, "and Facebook, from the stored event");
         assert_eq!(event["action_source"], "other", "website events would need the browser string");
         assert_eq!(
             event["user_data"],
@@ -236,8 +293,12 @@ async fn a_batch_reads_each_user_once_and_the_events_in_one_batch_read() {
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(b.recorder.at(GA4_PATH).len(), 1);
     assert_eq!(requests.get("DynamoDB.GetItem"), 2, "the user's consent and account, once for ten events");
-    assert_eq!(requests.get("DynamoDB.BatchGetItem"), 1, "the ten events' sent records in one read");
-    assert_eq!(requests.get("DynamoDB.BatchWriteItem"), 2, "what each destination took, one write each");
+    assert_eq!(requests.get("DynamoDB.BatchGetItem"), 1, "the ten waiting events and their sent records in one read");
+    assert_eq!(
+        requests.get("DynamoDB.BatchWriteItem"),
+        3,
+        "what each destination took, one write each, and the waiting events deleted in one"
+    );
 }
 
 #[tokio::test]
