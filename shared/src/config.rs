@@ -38,8 +38,15 @@ impl Source for std::collections::HashMap<&str, &str> {
     }
 }
 
-/// The notice's version and date (GDPR Art. 7(1): consent is recorded against them).
-pub const DEFAULT_POLICY_VERSION: &str = "2019-10-28";
+/// The notice's version and date (GDPR Art. 7(1): consent is recorded against them): the
+/// version line of `privacy-notice.md` (a web test keeps the two equal).
+pub const DEFAULT_POLICY_VERSION: &str = "2026-11-30";
+
+/// The controller and DPO contacts the notice names, when not configured.
+pub const DEFAULT_CONTROLLER_ADDRESS: &str = "Infentre AB, Malmskillnadsgatan 32, 111 51 Stockholm, Sweden";
+pub const DEFAULT_DPO_ADDRESS: &str =
+    "Data Protection Officer, Infentre AB, Malmskillnadsgatan 32, 111 51 Stockholm, Sweden";
+pub const DEFAULT_CONTACT_EMAIL: &str = "hello@infentre.com";
 
 /// The sender when `INFENTRE_MAIL_FROM` is not set.
 pub const DEFAULT_MAIL_FROM: &str = "Infentre <no-reply@infentre.com>";
@@ -186,13 +193,13 @@ impl Settings {
         let get = |name: &str, default: &str| source.get(name).unwrap_or_else(|| default.to_owned());
         let controller = Party {
             name: Some(get("INFENTRE_CONTROLLER_NAME", "Infentre AB")),
-            address: get("INFENTRE_CONTROLLER_ADDRESS", "Infentre AB, Stockholm, Sweden"),
-            email: get("INFENTRE_CONTROLLER_EMAIL", "privacy@infentre.com"),
+            address: get("INFENTRE_CONTROLLER_ADDRESS", DEFAULT_CONTROLLER_ADDRESS),
+            email: get("INFENTRE_CONTROLLER_EMAIL", DEFAULT_CONTACT_EMAIL),
         };
         let dpo = Party {
             name: None,
-            address: get("INFENTRE_DPO_ADDRESS", "Data Protection Officer, Infentre AB, Stockholm, Sweden"),
-            email: get("INFENTRE_DPO_EMAIL", "dpo@infentre.com"),
+            address: get("INFENTRE_DPO_ADDRESS", DEFAULT_DPO_ADDRESS),
+            email: get("INFENTRE_DPO_EMAIL", DEFAULT_CONTACT_EMAIL),
         };
         let supervisory_authority = SupervisoryAuthority {
             name: get("INFENTRE_SUPERVISORY_AUTHORITY_NAME", "Integritetsskyddsmyndigheten (IMY)"),

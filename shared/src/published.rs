@@ -157,14 +157,14 @@ pub static SUBPROCESSORS: [Subprocessor; 4] = [
     Subprocessor {
         name: "Google LLC (Google Analytics)",
         service: "Usage analytics, only with marketing_sharing consent",
-        data: "Usage events with a hashed identifier; never the IP address",
+        data: "Usage events with a pseudonymous id and a SHA-256 hash of the e-mail address; never the IP address",
         location: "United States",
         safeguards: "Standard Contractual Clauses; EU-U.S. Data Privacy Framework",
     },
     Subprocessor {
         name: "Meta Platforms Ireland Ltd. (Facebook)",
         service: "Conversions API, only with marketing_sharing consent",
-        data: "Usage events with a SHA-256 hash of the e-mail address; never the IP address",
+        data: "Usage events with a pseudonymous id and a SHA-256 hash of the e-mail address; never the IP address",
         location: "Ireland and United States",
         safeguards: "Standard Contractual Clauses; EU-U.S. Data Privacy Framework",
     },

@@ -5,6 +5,7 @@ Run by scripts/test with INFENTRE_BIN set to the built binary; CHROMIUM may poin
 than /usr/bin/chromium."""
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -39,10 +40,18 @@ def free_port():
         return s.getsockname()[1]
 
 
+# The notice version in force (read from shared::config::DEFAULT_POLICY_VERSION) and the
+# newest archived one (`notices/<version>.md`), so a new version needs no edit here.
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+with open(os.path.join(ROOT, "shared", "src", "config.rs"), encoding="utf-8") as config:
+    POLICY_VERSION = re.search(r'DEFAULT_POLICY_VERSION: &str = "([^"]+)"', config.read()).group(1)
+PREVIOUS_POLICY_VERSION = max(name[: -len(".md")] for name in os.listdir(os.path.join(ROOT, "notices")))
+
+
 class Server:
     """One `infentre serve` process; restartable on the same port and data, with new settings."""
 
-    def __init__(self, policy_version="2019-10-28"):
+    def __init__(self, policy_version=POLICY_VERSION):
         self.port = free_port()
         self.data_dir = tempfile.mkdtemp(prefix="infentre-browser-")
         self.base = f"http://127.0.0.1:{self.port}"

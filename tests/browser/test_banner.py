@@ -4,7 +4,7 @@ import json
 import time
 
 import pytest
-from conftest import PHONE, Recorder, Server
+from conftest import PHONE, POLICY_VERSION, PREVIOUS_POLICY_VERSION, Recorder, Server
 
 DEMO = "/demo/consent-banner"
 STANDINS = {"/assets/gtag-standin.js", "/assets/gtag-config.js", "/assets/fbevents-standin.js"}
@@ -110,7 +110,7 @@ def test_accepting_updates_consent_mode_and_runs_the_blocked_tags(context, serve
     assert page.locator("#infentre-consent").is_hidden()
     stored = page.evaluate("JSON.parse(localStorage.getItem('infentre_consent'))")
     assert stored["visitor_id"] == recorded["visitor_id"] and stored["recorded"] is True
-    assert stored["version"] == "2019-10-28"
+    assert stored["version"] == POLICY_VERSION
 
     # The next page applies the choice at once, without asking.
     page.reload()
@@ -213,7 +213,7 @@ def test_the_banner_speaks_the_page_language(context, server):
 
 @pytest.fixture
 def own_server():
-    s = Server(policy_version="2019-10-28")
+    s = Server(policy_version=PREVIOUS_POLICY_VERSION)
     yield s
     s.close()
 
@@ -223,7 +223,7 @@ def test_a_new_policy_version_asks_again(context, own_server):
     record_choice(page, "accept")
     wait_until(page, "window.__standins && window.__standins.facebook")
 
-    own_server.restart(policy_version="2026-12-01")
+    own_server.restart(policy_version=POLICY_VERSION)
     page.goto(own_server.base + DEMO)
     page.locator("#infentre-consent").wait_for(state="visible")
     page.wait_for_load_state("networkidle")
@@ -232,5 +232,5 @@ def test_a_new_policy_version_asks_again(context, own_server):
 
     recorded = record_choice(page, "reject")
     stored = page.evaluate("JSON.parse(localStorage.getItem('infentre_consent'))")
-    assert stored["version"] == "2026-12-01"
+    assert stored["version"] == POLICY_VERSION
     assert recorded["visitor_id"] == stored["visitor_id"], "the same visitor answers again"

@@ -56,7 +56,7 @@ def test_anyone_files_a_complaint_from_the_privacy_notice(context, server, local
     axe("/complaint, received")
 
     # The DPO is told, with the address to answer and the reference shown.
-    told = wait_for_mail(server, "dpo@infentre.com", f"New complaint {reference}")
+    told = wait_for_mail(server, "hello@infentre.com", f"New complaint {reference}")
     body = told.get_body(("plain",)).get_content()
     assert contact in body and "You kept my data" in body and "Charles" in body, body
     failures = [(path, found) for path, found in checked if found]

@@ -3,7 +3,7 @@ phone widths, and the language switch working without JavaScript."""
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from conftest import DESKTOP, PHONE
+from conftest import DESKTOP, PHONE, POLICY_VERSION, PREVIOUS_POLICY_VERSION
 
 PAGES = [
     "/",
@@ -13,6 +13,7 @@ PAGES = [
     "/privacy/contact",
     "/demo/consent-banner",
     "/privacy/versions/none",
+    f"/privacy/versions/{PREVIOUS_POLICY_VERSION}",
     "/sign-in",
     "/sign-up",
     "/reset-password",
@@ -63,3 +64,26 @@ def test_the_language_switch_works_without_javascript(context, server):
     assert page.locator("h1").inner_text() == "Kontakt och klagomål"
     page.click("form.language button[value='en']")
     assert page.locator("h1").inner_text() == "Contact and complaints"
+
+
+@pytest.mark.parametrize("locale", ["en-GB", "sv-SE"])
+def test_the_notice_reads_as_one_outline_and_links_the_version_it_replaced(context, server, locale):
+    page = context(locale=locale).new_page()
+    page.goto(server.base + "/privacy")
+    # The page's title is the one <h1>; the notice's own title and sections sit under it.
+    assert page.locator("h1").count() == 1
+    assert page.locator("article.notice h2").count() == 1
+    assert page.locator("article.notice h3").count() >= 10
+    assert page.locator("article.notice h1").count() == 0
+    assert f"Version {POLICY_VERSION}" in page.locator("article.notice").inner_text()
+    # Its links lead to the published tables.
+    page.locator("article.notice a[href='/privacy/cookies']").click()
+    assert page.url == server.base + "/privacy/cookies"
+    page.go_back()
+    page.locator(f"a[href='/privacy/versions/{PREVIOUS_POLICY_VERSION}']").click()
+    assert page.url == server.base + f"/privacy/versions/{PREVIOUS_POLICY_VERSION}"
+    # The earlier version as it was written (English), with the way back to the current one.
+    assert f"Version {PREVIOUS_POLICY_VERSION}" in page.locator("article.notice").inner_text()
+    assert page.locator("article.notice").get_attribute("lang") == "en"
+    page.locator("main a[href='/privacy']").click()
+    assert page.url == server.base + "/privacy"

@@ -68,7 +68,7 @@ PARAMETERS = {
     "ControllerEmail": "privacy@infentre.test",
     "DpoEmail": "dpo@infentre.test",
     "DpoAddress": "Data Protection Officer, Testgatan 1, Stockholm",
-    "PolicyDate": "2019-10-28",
+    "PolicyDate": "2026-11-30",
 }
 
 # The SecureString parameters the deploy instructions create, by template parameter.

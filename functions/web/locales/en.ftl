@@ -75,11 +75,11 @@ subprocessor-twilio-inc-sendgrid-data = Recipient e-mail addresses and e-mail co
 subprocessor-twilio-inc-sendgrid-location = United States
 subprocessor-twilio-inc-sendgrid-safeguards = Data Processing Addendum with Standard Contractual Clauses; EU-U.S. Data Privacy Framework
 subprocessor-google-llc-google-analytics-service = Usage analytics, only with marketing_sharing consent
-subprocessor-google-llc-google-analytics-data = Usage events with a hashed identifier; never the IP address
+subprocessor-google-llc-google-analytics-data = Usage events with a pseudonymous id and a SHA-256 hash of the e-mail address; never the IP address
 subprocessor-google-llc-google-analytics-location = United States
 subprocessor-google-llc-google-analytics-safeguards = Standard Contractual Clauses; EU-U.S. Data Privacy Framework
 subprocessor-meta-platforms-ireland-ltd-facebook-service = Conversions API, only with marketing_sharing consent
-subprocessor-meta-platforms-ireland-ltd-facebook-data = Usage events with a SHA-256 hash of the e-mail address; never the IP address
+subprocessor-meta-platforms-ireland-ltd-facebook-data = Usage events with a pseudonymous id and a SHA-256 hash of the e-mail address; never the IP address
 subprocessor-meta-platforms-ireland-ltd-facebook-location = Ireland and United States
 subprocessor-meta-platforms-ireland-ltd-facebook-safeguards = Standard Contractual Clauses; EU-U.S. Data Privacy Framework
 

@@ -74,11 +74,11 @@ subprocessor-twilio-inc-sendgrid-data = Mottagares e-postadresser och e-postens 
 subprocessor-twilio-inc-sendgrid-location = USA
 subprocessor-twilio-inc-sendgrid-safeguards = Personuppgiftsbiträdesavtal med standardavtalsklausuler; EU–US Data Privacy Framework
 subprocessor-google-llc-google-analytics-service = Analys av användning, bara med samtycke till marketing_sharing
-subprocessor-google-llc-google-analytics-data = Användningshändelser med en hashad identifierare; aldrig IP-adressen
+subprocessor-google-llc-google-analytics-data = Användningshändelser med ett pseudonymt id och en SHA-256-hash av e-postadressen; aldrig IP-adressen
 subprocessor-google-llc-google-analytics-location = USA
 subprocessor-google-llc-google-analytics-safeguards = Standardavtalsklausuler; EU–US Data Privacy Framework
 subprocessor-meta-platforms-ireland-ltd-facebook-service = Conversions API, bara med samtycke till marketing_sharing
-subprocessor-meta-platforms-ireland-ltd-facebook-data = Användningshändelser med en SHA-256-hash av e-postadressen; aldrig IP-adressen
+subprocessor-meta-platforms-ireland-ltd-facebook-data = Användningshändelser med ett pseudonymt id och en SHA-256-hash av e-postadressen; aldrig IP-adressen
 subprocessor-meta-platforms-ireland-ltd-facebook-location = Irland och USA
 subprocessor-meta-platforms-ireland-ltd-facebook-safeguards = Standardavtalsklausuler; EU–US Data Privacy Framework
 

@@ -1,7 +1,7 @@
 //! The privacy notice as HTML: the English original (`privacy-notice.md`, whose SHA-256 every
 //! consent record carries), its Swedish translation, and the archive of earlier versions.
 
-use pulldown_cmark::{Event, Options, Parser, html};
+use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd, html};
 
 use crate::i18n::Lang;
 
@@ -17,9 +17,13 @@ pub struct ArchivedNotice {
 }
 
 /// Earlier versions, newest first. When the notice changes, its old text moves to
-/// `notices/<version>.md` and is listed here, so what people agreed to stays readable.
-/// 2019-10-28 is the first version: nothing precedes it yet.
-pub static ARCHIVE: [ArchivedNotice; 0] = [];
+/// `notices/<version>.md` and is listed here, so what people agreed to stays readable (the
+/// consent records of that version carry its SHA-256).
+pub static ARCHIVE: [ArchivedNotice; 1] = [ArchivedNotice {
+    version: "2019-10-28",
+    date: "2019-10-28",
+    text: include_str!("../../../notices/2019-10-28.md"),
+}];
 
 pub fn archived(version: &str) -> Option<&'static ArchivedNotice> {
     ARCHIVE.iter().find(|notice| notice.version == version)
@@ -33,15 +37,31 @@ pub fn current(lang: Lang) -> (&'static str, bool) {
     }
 }
 
-/// Markdown to HTML. Raw HTML in the source is shown as text, never passed through.
+/// Markdown to HTML. Raw HTML in the source is shown as text, never passed through. Headings
+/// go one level down: the page's own `<h1>` is the title, the notice's title is an `<h2>` under
+/// it and its sections `<h3>`, one outline for screen readers.
 pub fn to_html(markdown: &str) -> String {
     let parser = Parser::new_ext(markdown, Options::empty()).map(|event| match event {
         Event::Html(text) | Event::InlineHtml(text) => Event::Text(text),
+        Event::Start(Tag::Heading { level, id, classes, attrs }) => {
+            Event::Start(Tag::Heading { level: demoted(level), id, classes, attrs })
+        }
+        Event::End(TagEnd::Heading(level)) => Event::End(TagEnd::Heading(demoted(level))),
         other => other,
     });
     let mut out = String::with_capacity(markdown.len() * 2);
     html::push_html(&mut out, parser);
     out
+}
+
+fn demoted(level: HeadingLevel) -> HeadingLevel {
+    match level {
+        HeadingLevel::H1 => HeadingLevel::H2,
+        HeadingLevel::H2 => HeadingLevel::H3,
+        HeadingLevel::H3 => HeadingLevel::H4,
+        HeadingLevel::H4 => HeadingLevel::H5,
+        HeadingLevel::H5 | HeadingLevel::H6 => HeadingLevel::H6,
+    }
 }
 
 #[cfg(test)]
@@ -50,8 +70,10 @@ mod tests {
 
     #[test]
     fn markdown_becomes_html_and_raw_html_is_escaped() {
-        let out = to_html("# Title\n\nSome *text*.\n\n<script>alert(1)</script>\n\nand <b>inline</b>");
-        assert!(out.contains("<h1>Title</h1>") && out.contains("<em>text</em>"), "{out}");
+        let out = to_html("# Title\n\n## Part\n\nSome *text*.\n\n<script>alert(1)</script>\n\nand <b>inline</b>");
+        // One level down: the page's own <h1> is its title.
+        assert!(out.contains("<h2>Title</h2>") && out.contains("<h3>Part</h3>"), "{out}");
+        assert!(out.contains("<em>text</em>") && !out.contains("<h1>"), "{out}");
         assert!(!out.contains("<script>") && out.contains("&lt;script&gt;"), "{out}");
         assert!(!out.contains("<b>"), "{out}");
     }
@@ -64,5 +86,199 @@ mod tests {
         assert_eq!(version_line(NOTICE_SV), Some(english));
         let paragraphs = |text: &str| text.split("\n\n").filter(|p| !p.trim().is_empty()).count();
         assert_eq!(paragraphs(NOTICE_SV), paragraphs(shared::consent::NOTICE_TEXT), "same structure");
+    }
+
+    /// The notice and what the code publishes and does, kept in agreement: a change to one
+    /// that the other does not follow fails here.
+    mod facts {
+        use std::collections::HashMap;
+
+        use shared::config::{DEFAULT_POLICY_VERSION, Settings};
+        use shared::consent::NOTICE_TEXT;
+        use shared::marketing::DestinationId;
+        use shared::published::{COOKIES, CookieCategory, SUBPROCESSORS};
+        use shared::signing::SigningKey;
+
+        use super::super::*;
+
+        const YEAR: i64 = 365 * 24 * 3600;
+
+        /// What consent records of each archived version carry as `notice_sha256`: the archive
+        /// must be those texts, byte for byte.
+        const ARCHIVED_SHA256: &[(&str, &str)] =
+            &[("2019-10-28", "8fd50517da8539f002810281e3b5de52cc01d457393c7b6a151f0a29129d9f5d")];
+
+        fn both() -> [(Lang, &'static str); 2] {
+            [(Lang::En, NOTICE_TEXT), (Lang::Sv, NOTICE_SV)]
+        }
+
+        /// The text with its line breaks as spaces, as a reader sees it.
+        fn flat(text: &str) -> String {
+            text.split_whitespace().collect::<Vec<_>>().join(" ")
+        }
+
+        fn version_line(text: &str) -> Option<&str> {
+            text.lines().find(|l| l.starts_with("Version "))
+        }
+
+        #[test]
+        fn the_notice_is_of_the_configured_version_and_the_earlier_ones_are_kept_verbatim() {
+            let current = format!("Version {DEFAULT_POLICY_VERSION}.");
+            let settings = settings();
+            assert_eq!(settings.policy_date, DEFAULT_POLICY_VERSION, "the date defaults to the version");
+            for (lang, text) in both() {
+                assert_eq!(version_line(text), Some(current.as_str()), "{lang:?}");
+                let updated = match lang {
+                    Lang::En => format!("last updated on {DEFAULT_POLICY_VERSION}."),
+                    Lang::Sv => format!("uppdaterades senast {DEFAULT_POLICY_VERSION}."),
+                };
+                assert!(flat(text).contains(&updated), "{lang:?}: {updated}");
+            }
+            let previous = ARCHIVE.first().expect("the version this one replaced is archived");
+            assert!(flat(NOTICE_TEXT).contains(&format!("replaces the version of {}", previous.version)));
+            assert!(flat(NOTICE_SV).contains(&format!("ersätter versionen från {}", previous.version)));
+            let mut newer = DEFAULT_POLICY_VERSION;
+            for archived in &ARCHIVE {
+                assert!(archived.version < newer, "newest first, all older than the current one");
+                newer = archived.version;
+                assert_eq!(version_line(archived.text), Some(format!("Version {}.", archived.version).as_str()));
+                let recorded = ARCHIVED_SHA256.iter().find(|(v, _)| *v == archived.version).map(|(_, h)| *h);
+                assert_eq!(Some(shared::hash::sha256_hex(archived.text.as_bytes()).as_str()), recorded);
+            }
+            assert_eq!(ARCHIVE.len(), ARCHIVED_SHA256.len());
+        }
+
+        fn settings() -> Settings {
+            let none = HashMap::<&str, &str>::new();
+            Settings::from_source(&none, "http://127.0.0.1:8080/".into(), SigningKey::generate())
+                .expect("the defaults are valid")
+        }
+
+        /// The notice's words for what a field holds (`shared::marketing::fields`).
+        fn phrase(lang: Lang, holds: &str) -> &'static str {
+            match (lang, holds) {
+                (Lang::En, "pseudonym") => "a pseudonymous id",
+                (Lang::En, "email-hash") => "a hash of your e-mail address",
+                (Lang::En, "event-name") => "what you did",
+                (Lang::En, "event-time") => "when",
+                (Lang::En, "event-id") => "the event's random id",
+                (Lang::En, "action-source") => "whether it happened in the web app or in an e-mail",
+                (Lang::En, "event-properties") => "the event's details",
+                (Lang::Sv, "pseudonym") => "ett pseudonymt id",
+                (Lang::Sv, "email-hash") => "en hash av din e-postadress",
+                (Lang::Sv, "event-name") => "vad du gjorde",
+                (Lang::Sv, "event-time") => "när",
+                (Lang::Sv, "event-id") => "händelsens slumpmässiga id",
+                (Lang::Sv, "action-source") => "om den hände i webbappen eller i ett e-postmeddelande",
+                (Lang::Sv, "event-properties") => "händelsens detaljer",
+                (lang, other) => panic!("the notice ({lang:?}) does not say what a field holding {other} is"),
+            }
+        }
+
+        /// The list item that begins with `- **<name>**`, flattened.
+        fn item<'a>(text: &'a str, name: &str) -> String {
+            let start = text.find(&format!("- **{name}**")).unwrap_or_else(|| panic!("no item for {name}"));
+            let rest = &text[start + 2..];
+            let end = [rest.find("\n- "), rest.find("\n\n")].into_iter().flatten().min().unwrap_or(rest.len());
+            flat(&rest[..end])
+        }
+
+        #[test]
+        fn the_notice_names_every_sub_processor_and_says_what_each_marketing_destination_receives() {
+            for (lang, text) in both() {
+                for subprocessor in &SUBPROCESSORS {
+                    assert!(text.contains(&format!("- **{}**", subprocessor.name)), "{lang:?}: {}", subprocessor.name);
+                }
+                for destination in DestinationId::ALL {
+                    let label = match destination {
+                        DestinationId::GoogleAnalytics => "Google Analytics",
+                        DestinationId::Facebook => "Facebook",
+                    };
+                    let name = SUBPROCESSORS
+                        .iter()
+                        .map(|s| s.name)
+                        .find(|name| name.contains(label))
+                        .unwrap_or_else(|| panic!("{label} is a published sub-processor"));
+                    let said = item(text, name);
+                    let declared: Vec<&str> = destination.fields_sent().iter().map(|f| f.holds).collect();
+                    for holds in &declared {
+                        assert!(said.contains(phrase(lang, holds)), "{lang:?} {label}: {holds} in {said}");
+                    }
+                    // Nothing the destination does not receive is said to reach it.
+                    for holds in ["event-id", "action-source"].into_iter().filter(|h| !declared.contains(h)) {
+                        assert!(!said.contains(phrase(lang, holds)), "{lang:?} {label} does not receive {holds}");
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn the_notice_gives_the_configured_contacts_and_links_the_published_pages() {
+            let settings = settings();
+            let authority = &settings.supervisory_authority;
+            for (lang, text) in both() {
+                let text = flat(text);
+                for expected in [&settings.controller.email, &settings.dpo.email, &authority.name, &authority.email] {
+                    assert!(text.contains(expected.as_str()), "{lang:?}: {expected}");
+                }
+                // Every line of the postal addresses but the role and the country.
+                let lines = [&settings.controller.address, &settings.dpo.address, &authority.address]
+                    .into_iter()
+                    .flat_map(|address| address.split(", "))
+                    .filter(|line| !matches!(*line, "Sweden" | "Data Protection Officer"));
+                for line in lines {
+                    assert!(text.contains(line), "{lang:?}: {line}");
+                }
+                for path in ["/privacy/cookies", "/privacy/subprocessors", "/complaint"] {
+                    assert!(text.contains(&format!("]({path})")), "{lang:?} links {path}");
+                    assert!(crate::ROUTES.contains(&("GET", path)), "{path} is a page");
+                }
+            }
+        }
+
+        #[test]
+        fn the_notice_states_the_periods_and_cookie_categories_the_code_uses() {
+            let settings = settings();
+            let usage = shared::tracking::RETENTION_SECONDS / YEAR;
+            let told = shared::marketing::erasure::RECORD_SECONDS / YEAR;
+            let complaints = shared::complaints::PUBLIC_RETENTION_SECONDS / YEAR;
+            let books = settings.bookkeeping.years;
+            assert_eq!(settings.case_retention_days, 365, "a message to hello@ is kept one year");
+            let fr = COOKIES.iter().find(|c| c.name == "fr").expect("Facebook's fr cookie is declared");
+            assert_eq!(fr.duration_seconds, 90 * 24 * 3600, "3 months");
+            let periods = [
+                [
+                    format!("no longer than {usage} years"),
+                    format!("which names no one, for {told} years"),
+                    format!("at most {complaints} years"),
+                    format!("until {books} years after the end of the fiscal year"),
+                    "expires after 3 months".to_owned(),
+                ],
+                [
+                    format!("i högst {usage} år"),
+                    format!("som inte namnger någon, i {told} år"),
+                    format!("i högst {complaints} år"),
+                    format!("till {books} år efter utgången av det räkenskapsår"),
+                    "upphör efter 3 månader".to_owned(),
+                ],
+            ];
+            for ((lang, text), expected) in both().into_iter().zip(periods) {
+                let text = flat(text);
+                for expected in expected {
+                    assert!(text.contains(&expected), "{lang:?}: {expected}");
+                }
+                for cookie in &COOKIES {
+                    let bullet = match (lang, &cookie.purpose) {
+                        (Lang::En, CookieCategory::StrictlyNecessary) => "- **Strictly necessary**",
+                        (Lang::En, CookieCategory::Analytics) => "- **Analytics**",
+                        (Lang::En, CookieCategory::Marketing) => "- **Marketing**",
+                        (Lang::Sv, CookieCategory::StrictlyNecessary) => "- **Nödvändiga**",
+                        (Lang::Sv, CookieCategory::Analytics) => "- **Analys**",
+                        (Lang::Sv, CookieCategory::Marketing) => "- **Marknadsföring**",
+                    };
+                    assert!(text.contains(bullet), "{lang:?}: {} ({bullet})", cookie.name);
+                }
+            }
+        }
     }
 }

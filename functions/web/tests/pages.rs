@@ -148,13 +148,24 @@ async fn the_language_switch_is_remembered_and_needs_the_form_token() {
 async fn the_notice_shows_its_version_and_the_translation_says_it_is_one() {
     let app = app();
     let (_, en) = send(&app, get("/privacy", &[])).await;
-    assert!(en.contains("Version 2019-10-28") && en.contains("last updated 2019-10-28"));
-    assert!(en.contains("<h1>Infentre privacy notice</h1>"), "the Markdown is rendered");
+    let version = shared::config::DEFAULT_POLICY_VERSION;
+    assert!(en.contains(&format!("Version {version}")) && en.contains(&format!("last updated {version}")));
+    assert!(en.contains("<h2>Infentre privacy notice</h2>"), "the Markdown is rendered, under the page's <h1>");
+    assert!(en.contains("<h3>Which rights do I have?</h3>") && en.contains("href=\"/privacy/cookies\""));
     assert!(en.contains("Earlier versions") && !en.contains("translation-note"));
 
     let (_, sv) = send(&app, get("/privacy", &[("accept-language", "sv-SE,sv;q=0.9")])).await;
     assert!(sv.contains("id=\"translation-note\"") && sv.contains("Det här är en översättning"));
-    assert!(sv.contains("<h1>Infentres integritetspolicy</h1>") && sv.contains("Tidigare versioner"));
+    assert!(sv.contains("<h2>Infentres integritetspolicy</h2>") && sv.contains("Tidigare versioner"));
+
+    // The version it replaced, listed and readable at its own page.
+    let earlier = &web::notice::ARCHIVE[0];
+    assert!(en.contains(&format!("href=\"/privacy/versions/{}\"", earlier.version)), "{en}");
+    let (found, old) = send(&app, get(&format!("/privacy/versions/{}", earlier.version), &[])).await;
+    assert_eq!(found.status(), StatusCode::OK);
+    assert!(old.contains(&format!("Version {}", earlier.version)) && old.contains("This is an earlier version"));
+    assert!(old.contains("<h2>Infentre privacy notice</h2>") && old.contains("Google (Google Analytics)"));
+    assert!(!old.contains("Earlier versions"), "the archived page lists no versions itself");
 
     let (missing, html) = send(&app, get("/privacy/versions/1999-01-01", &[])).await;
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
@@ -176,7 +187,8 @@ async fn the_published_tables_and_contacts_are_complete() {
     }
     assert!(subprocessors.contains("Skyddsåtgärder"));
     let (_, contact) = send(&app, get("/privacy/contact", &[])).await;
-    for expected in ["dpo@infentre.com", "Integritetsskyddsmyndigheten (IMY)", "imy@imy.se", "privacy@infentre.com"] {
+    for expected in ["hello@infentre.com", "Malmskillnadsgatan 32", "Integritetsskyddsmyndigheten (IMY)", "imy@imy.se"]
+    {
         assert!(contact.contains(expected), "{expected}");
     }
 }
@@ -191,7 +203,7 @@ async fn consent_js_carries_the_notice_version_and_both_languages_within_15_kb_g
     let (code, config) = script.rsplit_once("})(").unwrap();
     let config = config.trim_end().trim_end_matches(");");
     let config: serde_json::Value = serde_json::from_str(config).unwrap();
-    assert_eq!(config["version"], "2019-10-28");
+    assert_eq!(config["version"], shared::config::DEFAULT_POLICY_VERSION);
     assert_eq!(config["texts"]["en"]["accept"], "Accept all");
     assert_eq!(config["texts"]["sv"]["reject"], "Avvisa alla");
     assert_eq!(config["cookies_url"], "http://127.0.0.1:8080/privacy/cookies");

@@ -93,7 +93,7 @@ async fn a_claimed_choice_keeps_its_own_time_version_and_notice(b: Backend) {
     let entry = &history["items"][0];
     assert_eq!(entry["purpose"], "analytics_cookies");
     assert_eq!(entry["recorded_at"], shared::clock::rfc3339_from_epoch(chosen_at), "the choice's own time");
-    assert_eq!(entry["policy_version"], "2019-10-28");
+    assert_eq!(entry["policy_version"], shared::config::DEFAULT_POLICY_VERSION);
     assert_eq!(entry["notice_sha256"], consent::NOTICE_SHA256.as_str());
     let (_, state) = b.get("/v1/me/consents", ada.bearer()).await;
     assert_eq!(state["purposes"]["marketing_sharing"]["granted"], false);
@@ -130,7 +130,7 @@ async fn a_choice_under_an_older_notice_that_asks_again_is_not_claimed(b: Backen
 async fn a_grant_and_a_withdrawal_are_both_proved_and_the_last_one_counts(b: Backend) {
     let ada = user(&b).await;
     let (_, before) = b.get("/v1/me/consents", ada.bearer()).await;
-    assert_eq!(before["policy_version"], "2019-10-28");
+    assert_eq!(before["policy_version"], shared::config::DEFAULT_POLICY_VERSION);
     for purpose in ["analytics_cookies", "product_updates", "inactivity_reminders", "marketing_sharing"] {
         assert_eq!(before["purposes"][purpose]["granted"], false, "{purpose} defaults to not granted");
     }
@@ -355,7 +355,7 @@ async fn the_published_information_is_served() {
     assert!(purposes[0]["lawful_basis"].as_str().unwrap().contains("consent"));
 
     let (_, notice) = b.get("/v1/privacy-notice", Auth::None).await;
-    assert_eq!(notice["last_updated"], "2019-10-28");
+    assert_eq!(notice["last_updated"], shared::config::DEFAULT_POLICY_VERSION);
     assert!(notice["dpo"]["email"].as_str().unwrap().contains('@'));
     assert_eq!(notice["text_sha256"], consent::NOTICE_SHA256.as_str());
 

@@ -185,7 +185,7 @@ async fn the_dpo_is_alerted_once_before_and_once_after_a_deadline(b: Backend) {
     let alerts = |b: &Backend| {
         outbox_files(&b.outbox)
             .into_iter()
-            .filter(|m| m.contains("To: dpo@infentre.com") && m.contains(id))
+            .filter(|m| m.contains("To: hello@infentre.com") && m.contains(id))
             .collect::<Vec<_>>()
     };
 
@@ -288,11 +288,11 @@ async fn a_poisoned_erasure_does_not_stop_alerts_or_other_erasures(b: Backend) {
     b.deliver_mail().await;
     let alarms: Vec<String> = outbox_files(&b.outbox)
         .into_iter()
-        .filter(|m| m.contains("To: dpo@infentre.com") && m.contains(&poisoned))
+        .filter(|m| m.contains("To: hello@infentre.com") && m.contains(&poisoned))
         .collect();
     assert_eq!(alarms.len(), 1, "the DPO is told once");
     let id = filed["id"].as_str().unwrap();
-    assert!(outbox_files(&b.outbox).iter().any(|m| m.contains("To: dpo@infentre.com") && m.contains(id)));
+    assert!(outbox_files(&b.outbox).iter().any(|m| m.contains("To: hello@infentre.com") && m.contains(id)));
 }
 
 async fn one_sweep_at_a_time(b: Backend) {

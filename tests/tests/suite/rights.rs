@@ -483,13 +483,13 @@ async fn a_complaint_reaches_the_dpo_and_answers_with_the_authority(b: Backend) 
     let (status, receipt) = b.post("/v1/complaints", member.bearer(), json!({"message": "My admin ignores me."})).await;
     assert_eq!(status, 201, "{receipt}");
     assert_eq!(receipt["status"], "received");
-    assert_eq!(receipt["dpo"]["email"], "dpo@infentre.com");
+    assert_eq!(receipt["dpo"]["email"], "hello@infentre.com");
     assert_eq!(receipt["supervisory_authority"]["name"], "Integritetsskyddsmyndigheten (IMY)");
     b.deliver_mail().await;
     assert!(
         outbox_files(&b.outbox)
             .iter()
-            .any(|m| m.contains("To: dpo@infentre.com") && m.contains("My admin ignores me."))
+            .any(|m| m.contains("To: hello@infentre.com") && m.contains("My admin ignores me."))
     );
     let (_, listed) = b.get("/v1/operator/complaints", operator.bearer()).await;
     assert_eq!(listed["items"][0]["id"], receipt["id"]);
