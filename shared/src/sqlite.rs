@@ -1,8 +1,12 @@
 //! One SQLite database shared by the embedded store and queue.
 //!
-//! rusqlite is synchronous: every call runs on tokio's blocking pool, one at a time on one
-//! connection. Writes are serialised anyway by SQLite; WAL keeps the file consistent if the
-//! process dies mid-write.
+//! rusqlite is synchronous: every call runs on tokio's blocking pool. Writes go through one
+//! connection (SQLite serialises them anyway); reads of a database file go through a small pool
+//! of their own connections ([`SqliteDb::call`]), so a read waits neither for a running write
+//! transaction nor its fsync, nor for the other reads. In WAL mode a read sees every transaction
+//! committed before it began and nothing of one still open; since a write is acknowledged only
+//! after its commit, a request reads its own acknowledged writes. WAL also keeps the file
+//! consistent if the process dies mid-write.
 //!
 //! Writes commit in groups ([`SqliteDb::write`]): with `synchronous=FULL` each commit waits for
 //! an fsync, which capped concurrent writers at one fsync each. Writes that queue while a
@@ -11,9 +15,9 @@
 
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OpenFlags};
 use tokio::sync::oneshot;
 
 const SCHEMA: &str = r#"
@@ -62,11 +66,28 @@ CREATE INDEX IF NOT EXISTS queue_dead_letters_queue ON queue_dead_letters (queue
 #[derive(Clone)]
 pub struct SqliteDb {
     conn: Arc<Mutex<Connection>>,
+    /// Read connections for [`SqliteDb::call`]; none for an in-memory database, whose reads use
+    /// the writer's connection (another connection would open another, empty database).
+    readers: Option<Arc<Readers>>,
     /// Writes waiting for the next group commit.
     pending: Arc<Mutex<Vec<Box<dyn Job>>>>,
     /// At most this many writes share one commit.
     max_group: usize,
 }
+
+/// Idle read connections; a read takes one (waiting while all are busy) and puts it back.
+struct Readers {
+    idle: Mutex<Vec<Connection>>,
+    returned: Condvar,
+}
+
+/// At most this many read connections: reads are CPU work once the pages are cached, so more
+/// connections than cores would only add page caches.
+const MAX_READERS: usize = 8;
+
+/// Prepared statements kept per connection (rusqlite keeps 16): the store's queries vary by
+/// index, key condition and direction, and the queue's add a few more.
+const STATEMENT_CACHE: usize = 64;
 
 /// The group size: bounded, so one commit's latency stays bounded.
 const MAX_GROUP: usize = 256;
@@ -141,7 +162,13 @@ impl std::fmt::Debug for SqliteDb {
 impl SqliteDb {
     /// Opens (creating if needed) the database file and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Self, rusqlite::Error> {
-        Self::init(Connection::open(path)?)
+        // The writer first: it creates the file and switches it to WAL (a setting kept in the
+        // file), so the readers opened after it read beside writes from their first query.
+        let mut db = Self::init(Connection::open(path)?)?;
+        let count = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, MAX_READERS);
+        let idle = (0..count).map(|_| open_reader(path)).collect::<Result<Vec<_>, _>>()?;
+        db.readers = Some(Arc::new(Readers { idle: Mutex::new(idle), returned: Condvar::new() }));
+        Ok(db)
     }
 
     /// A private in-memory database, for tests and benchmarks.
@@ -155,10 +182,12 @@ impl SqliteDb {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         conn.execute_batch(SCHEMA)?;
         let alone = std::env::var(GROUP_COMMIT_SETTING).is_ok_and(|value| value == "off");
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            readers: None,
             pending: Arc::default(),
             max_group: if alone { 1 } else { MAX_GROUP },
         })
@@ -236,22 +265,62 @@ impl SqliteDb {
         }
     }
 
-    /// Runs `work` with the connection on the blocking pool.
+    /// Runs the read `work` on the blocking pool, on a read connection (read-only: writes go
+    /// through [`SqliteDb::write`]), or on the writer's for an in-memory database.
     pub async fn call<T, E, F>(&self, work: F) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<rusqlite::Error> + From<tokio::task::JoinError> + Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, E> + Send + 'static,
     {
-        let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
-            // A panic while holding the lock cannot leave a transaction open (rusqlite rolls
-            // back on drop), so a poisoned lock is safe to reuse.
-            let mut guard = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            work(&mut guard)
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || match &db.readers {
+            Some(readers) => readers.read(work),
+            None => {
+                // A panic while holding the lock cannot leave a transaction open (rusqlite rolls
+                // back on drop), so a poisoned lock is safe to reuse.
+                let mut guard = db.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                work(&mut guard)
+            }
         })
         .await?
     }
+}
+
+impl Readers {
+    /// Runs `work` on an idle connection, waiting for one while all are busy.
+    fn read<T>(&self, work: impl FnOnce(&mut Connection) -> T) -> T {
+        let mut conn = {
+            let mut idle = self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            loop {
+                match idle.pop() {
+                    Some(conn) => break conn,
+                    None => idle = self.returned.wait(idle).unwrap_or_else(|poisoned| poisoned.into_inner()),
+                }
+            }
+        };
+        // The connection goes back even if the read panics; the panic then goes on.
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| work(&mut conn)));
+        if !conn.is_autocommit() {
+            // A read that left a transaction open must not hand its old snapshot to the next.
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(conn);
+        self.returned.notify_one();
+        outcome.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    }
+}
+
+/// A read connection: opened read-write and made read-only by `query_only`, because a
+/// connection opened read-only cannot always use WAL's shared-memory index (SQLite's "WAL
+/// mode" notes on read-only databases).
+fn open_reader(path: &Path) -> Result<Connection, rusqlite::Error> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    conn.pragma_update(None, "query_only", true)?;
+    // Readers wait only in rare moments (WAL recovery after a crash, a restarting WAL index).
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(conn)
 }
 
 #[cfg(test)]
@@ -343,5 +412,65 @@ mod tests {
         drop(db);
         let reopened = SqliteDb::open(&path).unwrap();
         assert_eq!(rows(&reopened).await, vec!["a".to_owned()]);
+    }
+
+    /// A read is served while a write transaction is open (the writer's connection held
+    /// mid-transaction), sees only committed rows, and sees the write once it is acknowledged.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_read_goes_beside_an_open_write_and_sees_only_committed_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteDb::open(&dir.path().join("db.sqlite")).unwrap();
+        db.write(|conn| insert(conn, "a").map_err(TestError::from)).await.unwrap();
+        assert_eq!(rows(&db).await, ["a"], "an acknowledged write is read");
+
+        let (entered, in_write) = std::sync::mpsc::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let writer = {
+            let db = db.clone();
+            tokio::spawn(async move {
+                db.write(move |conn| {
+                    insert(conn, "b")?;
+                    entered.send(()).map_err(|_| TestError::Refused)?;
+                    released.recv().map_err(|_| TestError::Refused)?;
+                    Ok::<_, TestError>(())
+                })
+                .await
+            })
+        };
+        tokio::task::spawn_blocking(move || in_write.recv().unwrap()).await.unwrap();
+        // Several reads at once, while the write's transaction holds "b" uncommitted.
+        let during = futures::future::join_all((0..4).map(|_| rows(&db)));
+        let during = tokio::time::timeout(std::time::Duration::from_secs(2), during).await;
+        for read in during.expect("reads do not wait for the open write") {
+            assert_eq!(read, ["a"], "an uncommitted row is not read");
+        }
+        release.send(()).unwrap();
+        writer.await.unwrap().unwrap();
+        assert_eq!(rows(&db).await, ["a", "b"], "the write is read once acknowledged");
+
+        let refused = db.call(|conn| insert(conn, "c").map_err(TestError::from)).await;
+        assert!(matches!(refused, Err(TestError::Sqlite(_))), "read connections are read-only: {refused:?}");
+        assert_eq!(rows(&db).await, ["a", "b"]);
+    }
+
+    /// A read that panics gives its connection back: the pool is not drained by failures.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panicking_read_returns_its_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteDb::open(&dir.path().join("db.sqlite")).unwrap();
+        db.write(|conn| insert(conn, "a").map_err(TestError::from)).await.unwrap();
+        for _ in 0..(2 * MAX_READERS) {
+            let panicked = db
+                .call(|conn| -> Result<(), TestError> {
+                    conn.execute_batch("BEGIN")?;
+                    conn.query_row("SELECT count(*) FROM items", [], |row| row.get::<_, i64>(0))?;
+                    panic!("a read that panics inside a transaction")
+                })
+                .await;
+            assert!(matches!(panicked, Err(TestError::Join)), "{panicked:?}");
+        }
+        db.write(|conn| insert(conn, "b").map_err(TestError::from)).await.unwrap();
+        let read = tokio::time::timeout(std::time::Duration::from_secs(2), rows(&db)).await;
+        assert_eq!(read.expect("a connection is free"), ["a", "b"], "no reader kept an old snapshot");
     }
 }

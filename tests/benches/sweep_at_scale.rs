@@ -61,7 +61,7 @@ fn main() {
         let db = shared::embedded::SqliteDb::open(&dir.path().join("bench.sqlite3")).unwrap();
         let store =
             std::sync::Arc::new(shared::store::sqlite::SqliteStore::new(db, infentre_tests::shared_clock(&clock)));
-        let sqlite = StoreFixture { store: store.clone(), clock, requests: None };
+        let sqlite = StoreFixture { store: store.clone(), clock, requests: None, data_dir: None };
         measure("sqlite", sqlite, total, expired, async || (store.dump().await.unwrap().len(), 0)).await;
 
         if std::env::var("INFENTRE_TEST_MOTO_URL").is_err() {
@@ -77,7 +77,12 @@ fn main() {
             table.clone(),
             infentre_tests::shared_clock(&clock),
         );
-        let moto = StoreFixture { store: std::sync::Arc::new(store), clock, requests: Some(clients.requests.clone()) };
+        let moto = StoreFixture {
+            store: std::sync::Arc::new(store),
+            clock,
+            requests: Some(clients.requests.clone()),
+            data_dir: None,
+        };
         let dynamodb = clients.dynamodb.clone();
         measure("moto", moto, total, expired, async move || {
             let (mut rows, mut pages, mut start) = (0, 0, None);

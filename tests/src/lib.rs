@@ -276,19 +276,24 @@ macro_rules! contract {
     };
 }
 
-/// A fresh store on each engine: SQLite in memory, or a new table on moto.
+/// A fresh store on each engine: SQLite in a new file, or a new table on moto.
 pub struct StoreFixture {
     pub store: Arc<dyn shared::store::Store>,
     pub clock: ManualClock,
     /// AWS requests made since the fixture was built (moto only).
     pub requests: Option<shared::aws::RequestCounter>,
+    /// The SQLite file's folder, deleted with the fixture.
+    pub data_dir: Option<tempfile::TempDir>,
 }
 
+/// A file, not an in-memory database: reads then go through the read connections beside the
+/// writer, as in the local server.
 pub async fn sqlite_store() -> StoreFixture {
     let clock = clock();
-    let db = shared::embedded::SqliteDb::in_memory().expect("in-memory SQLite");
+    let dir = tempfile::tempdir().expect("temporary data directory");
+    let db = shared::embedded::SqliteDb::open(&dir.path().join("store.sqlite3")).expect("SQLite file");
     let store = shared::store::sqlite::SqliteStore::new(db, shared_clock(&clock));
-    StoreFixture { store: Arc::new(store), clock, requests: None }
+    StoreFixture { store: Arc::new(store), clock, requests: None, data_dir: Some(dir) }
 }
 
 pub async fn moto_store() -> StoreFixture {
@@ -298,7 +303,7 @@ pub async fn moto_store() -> StoreFixture {
     create_table(&clients, &table).await;
     let store = shared::store::dynamodb::DynamoStore::new(clients.dynamodb.clone(), table, shared_clock(&clock));
     clients.requests.reset();
-    StoreFixture { store: Arc::new(store), clock, requests: Some(clients.requests) }
+    StoreFixture { store: Arc::new(store), clock, requests: Some(clients.requests), data_dir: None }
 }
 
 /// The tests' Stripe endpoint secret.

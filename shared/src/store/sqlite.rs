@@ -50,7 +50,17 @@ impl From<tokio::task::JoinError> for StoreError {
     }
 }
 
-const COLUMNS: &str = "pk, sk, entity_type, gsi1pk, gsi1sk, gsi2pk, gsi2sk, gsi3pk, gsi3sk, expires_at, attrs";
+/// The columns of an item, in `row_to_item`'s order (a macro, for `concat!`).
+macro_rules! columns {
+    () => {
+        "pk, sk, entity_type, gsi1pk, gsi1sk, gsi2pk, gsi2sk, gsi3pk, gsi3sk, expires_at, attrs"
+    };
+}
+const COLUMNS: &str = columns!();
+// Fixed statements, prepared once per connection (`prepare_cached`), not on every call.
+const GET: &str = concat!("SELECT ", columns!(), " FROM items WHERE pk = ?1 AND sk = ?2");
+const PUT: &str =
+    concat!("INSERT OR REPLACE INTO items (", columns!(), ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
 
 fn row_to_item(row: &Row<'_>) -> rusqlite::Result<Result<Item, StoreError>> {
     let index = |pk: Option<String>, sk: Option<String>| match (pk, sk) {
@@ -75,14 +85,7 @@ fn row_to_item(row: &Row<'_>) -> rusqlite::Result<Result<Item, StoreError>> {
 
 /// The item under `key` if it is live at `now`.
 fn load_live(conn: &Connection, key: &Key, now: i64) -> Result<Option<Item>, StoreError> {
-    let item = conn
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM items WHERE pk = ?1 AND sk = ?2"),
-            params![key.pk, key.sk],
-            row_to_item,
-        )
-        .optional()?
-        .transpose()?;
+    let item = conn.prepare_cached(GET)?.query_row(params![key.pk, key.sk], row_to_item).optional()?.transpose()?;
     Ok(item.filter(|item| !item.is_expired_at(now)))
 }
 
@@ -92,15 +95,24 @@ fn write(conn: &Connection, item: &Item) -> Result<(), StoreError> {
     let (g1p, g1s) = part(&item.gsi1);
     let (g2p, g2s) = part(&item.gsi2);
     let (g3p, g3s) = part(&item.gsi3);
-    conn.execute(
-        &format!("INSERT OR REPLACE INTO items ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
-        params![item.key.pk, item.key.sk, item.entity_type, g1p, g1s, g2p, g2s, g3p, g3s, item.expires_at, attrs],
-    )?;
+    conn.prepare_cached(PUT)?.execute(params![
+        item.key.pk,
+        item.key.sk,
+        item.entity_type,
+        g1p,
+        g1s,
+        g2p,
+        g2s,
+        g3p,
+        g3s,
+        item.expires_at,
+        attrs
+    ])?;
     Ok(())
 }
 
 fn remove(conn: &Connection, key: &Key) -> Result<(), StoreError> {
-    conn.execute("DELETE FROM items WHERE pk = ?1 AND sk = ?2", params![key.pk, key.sk])?;
+    conn.prepare_cached("DELETE FROM items WHERE pk = ?1 AND sk = ?2")?.execute(params![key.pk, key.sk])?;
     Ok(())
 }
 
