@@ -353,6 +353,24 @@ pub fn recipient_erasure(job_id: &str, destination: &str) -> Key {
     Key::new(format!("ERASURE_JOB#{job_id}"), format!("RECIPIENT#{destination}"))
 }
 
+/// An erase call (Art. 19) that failed and waits for the retention sweeper to queue it again.
+pub fn erase_call(job_id: &str) -> Key {
+    Key::new(format!("ERASURE_JOB#{job_id}"), "ERASE_CALL")
+}
+
+/// GSI1 partition of the erase calls waiting to be queued again, sorted by when they are due,
+/// so the sweeper reads the due ones with one query (not a scan).
+pub const ERASE_CALLS_DUE: &str = "ERASE_CALLS_DUE";
+
+pub fn erase_call_due(due_at: i64, job_id: &str) -> IndexKey {
+    IndexKey::new(ERASE_CALLS_DUE, format!("{}#{job_id}", erase_call_due_sort(due_at)))
+}
+
+/// Zero-padded, so the index sorts by time.
+pub fn erase_call_due_sort(due_at: i64) -> String {
+    format!("{:012}", due_at.max(0))
+}
+
 /// A rights request waiting on an erasure job it did not start (another erasure of the same
 /// person was under way): the job hands it back too when it completes.
 pub fn erasure_waiting(job_id: &str, request_id: &str) -> Key {

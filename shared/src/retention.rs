@@ -25,6 +25,12 @@ pub struct RetentionReport {
     /// Erasure jobs skipped because they keep failing (the DPO was alerted once for each).
     #[serde(default)]
     pub erasures_failing: usize,
+    /// Art. 19 erase calls that had failed, queued again by this run.
+    #[serde(default)]
+    pub erase_calls_requeued: usize,
+    /// Erase calls given up on (the DPO was alerted once for each), or not queued again.
+    #[serde(default)]
+    pub erase_calls_failing: usize,
     /// Steps that ran out of their time budget (the next run continues them).
     #[serde(default)]
     pub steps_out_of_time: Vec<String>,

@@ -8,10 +8,12 @@
 //!
 //! [`run`] is one scheduled run: under a lease (one run at a time), it sweeps, deletes expired
 //! export files, alerts the DPO about rights requests near or past their deadline, queues
-//! inactivity reminders, then finishes erasure jobs nobody is running, and keeps a report.
+//! inactivity reminders, queues again the failed Art. 19 erase calls that are due, then
+//! finishes erasure jobs nobody is running, and keeps a report.
 //! Every step has its own time budget.
 
 mod alerts;
+pub mod erase_calls;
 pub mod erasures;
 mod error;
 mod reminders;

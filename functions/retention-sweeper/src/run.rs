@@ -9,7 +9,7 @@ use shared::store::{Condition, Item};
 
 use tokio::time::timeout;
 
-use crate::{RunError, SweepReport, alerts, erasures, reminders, sweep_with_exports};
+use crate::{RunError, SweepReport, alerts, erase_calls, erasures, reminders, sweep_with_exports};
 
 /// A run holds the lease at most this long; a crashed run's lease lapses by itself.
 const LEASE_SECONDS: i64 = 15 * 60;
@@ -19,6 +19,8 @@ const ALERTS_TIME: Duration = Duration::from_secs(30);
 const REMINDERS_TIME: Duration = Duration::from_secs(30);
 const ERASURES_TIME: Duration = Duration::from_secs(90);
 const ANNOUNCE_TIME: Duration = Duration::from_secs(10);
+const ERASE_CALLS_TIME: Duration = Duration::from_secs(15);
+const ERASE_CALLS_MARGIN: Duration = Duration::from_secs(3);
 
 /// One run: at most `budget` expired items erased; the next run continues from there.
 pub async fn run(platform: &Platform, budget: u64) -> Result<RetentionReport, RunError> {
@@ -49,6 +51,8 @@ pub async fn run(platform: &Platform, budget: u64) -> Result<RetentionReport, Ru
         exports_deleted = report.exports_deleted,
         erasures_resumed = report.erasures_resumed,
         erasures_failing = report.erasures_failing,
+        erase_calls_requeued = report.erase_calls_requeued,
+        erase_calls_failing = report.erase_calls_failing,
         reminders_queued = report.reminders_queued,
         deadline_alerts = report.deadline_alerts,
         complete = report.complete,
@@ -109,6 +113,18 @@ async fn steps(platform: &Platform, budget: u64, run_id: &str, now: i64) -> Resu
             Err(err) => tracing::warn!(error = %err, "old sent mail copies could not be deleted; next run"),
         }
     }
+    // Art. 19 erase calls left failing: queued again when due (the step stops itself at its
+    // budget; the timeout is the backstop for a call that hangs).
+    let erase_calls =
+        match timeout(ERASE_CALLS_TIME, erase_calls::requeue_due(platform, now, ERASE_CALLS_TIME - ERASE_CALLS_MARGIN))
+            .await
+        {
+            Ok(done) => done?,
+            Err(_) => {
+                out_of_time.push("erase_calls".to_owned());
+                erase_calls::Requeued::default()
+            }
+        };
     let erasures = erasures::resume(platform, now, ERASURES_TIME).await?;
     let complete = swept.complete && out_of_time.is_empty();
     Ok(RetentionReport {
@@ -119,6 +135,8 @@ async fn steps(platform: &Platform, budget: u64, run_id: &str, now: i64) -> Resu
         exports_deleted: swept.exports_deleted,
         erasures_resumed: erasures.finished,
         erasures_failing: erasures.failing,
+        erase_calls_requeued: erase_calls.requeued,
+        erase_calls_failing: erase_calls.failing,
         steps_out_of_time: out_of_time,
         reminders_queued,
         deadline_alerts,

@@ -60,7 +60,129 @@ on_both_engines!(
     an_erasure_asks_google_to_delete_the_id_it_was_sent_and_records_facebook_as_not_possible,
     a_failing_google_is_retried_later_and_the_erasure_completes_without_it,
     without_google_configured_nothing_is_sent_or_recorded_for_it,
+    a_call_left_failing_is_queued_again_by_the_sweeper_until_google_confirms,
+    a_call_that_keeps_failing_is_reported_once_and_does_not_block_the_others,
 );
+
+async fn sweep(b: &Backend) -> shared::retention::RetentionReport {
+    retention_sweeper::run(&b.platform, retention_sweeper::BUDGET).await.expect("a retention run")
+}
+
+/// Every erase message waiting on the marketing queue, through the worker `receives` times
+/// (each a failed receive while Google is down); then the messages are deleted, as SQS moves
+/// them into the dead-letter queue.
+async fn fail_every_receive(b: &Backend, receives: usize) {
+    let mut received = Vec::new();
+    loop {
+        let got = b.platform.queue.receive(QueueName::Marketing, 10, std::time::Duration::from_secs(60)).await.unwrap();
+        if got.is_empty() {
+            break;
+        }
+        received.extend(got);
+    }
+    let records: Vec<Value> = received.iter().map(|m| json!({"messageId": m.message_id, "body": m.body})).collect();
+    let event: shared::queue::batch::SqsEvent = serde_json::from_value(json!({ "Records": records })).unwrap();
+    let worker = MarketingWorker::new(b.platform.clone(), b.recorder.destinations());
+    for _ in 0..receives {
+        let (response, _) = worker.process(event.clone()).await.unwrap();
+        assert_eq!(response.batch_item_failures.len(), received.len(), "Google is down");
+    }
+    for message in received {
+        b.platform.queue.delete(QueueName::Marketing, &message.receipt).await.unwrap();
+    }
+}
+
+fn google(records: &[RecipientErasure]) -> RecipientErasure {
+    by_destination(records, "google_analytics")
+}
+
+/// The queue gave up on the call (5 receives, then the dead-letter queue); the sweeper queues
+/// it again an hour later, and Google, back by then, confirms. Nothing is queued before it is
+/// due, nor after it is confirmed.
+async fn a_call_left_failing_is_queued_again_by_the_sweeper_until_google_confirms(b: Backend) {
+    let (grace, _) = grace(&b).await;
+    let sent_id = share_one_event(&b, &grace).await;
+    b.recorder.answer(GA4_DELETION_PATH, 500);
+    b.cancel("/v1/me", &grace, PASSWORD).await;
+    let job_id = &erased_job(&b);
+    fail_every_receive(&b, 5).await;
+    let records = erasure::records(&b.platform, job_id).await.unwrap();
+    assert_eq!((google(&records).status, google(&records).attempts), (RecipientStatus::Requested, 5));
+
+    b.clock.advance(chrono::Duration::minutes(59));
+    assert_eq!(sweep(&b).await.erase_calls_requeued, 0, "not due yet");
+    assert!(b.take_messages(QueueName::Marketing).await.records.is_empty());
+
+    b.clock.advance(chrono::Duration::minutes(2));
+    b.recorder.answer(GA4_DELETION_PATH, 200);
+    let report = sweep(&b).await;
+    assert_eq!((report.erase_calls_requeued, report.erase_calls_failing), (1, 0), "{report:?}");
+    b.share_events().await;
+
+    let records = erasure::records(&b.platform, job_id).await.unwrap();
+    assert_eq!((google(&records).status, google(&records).attempts), (RecipientStatus::Confirmed, 6));
+    let statuses: Vec<u16> = b.recorder.deletions().iter().map(|(_, status)| *status).collect();
+    assert_eq!(statuses, vec![500, 500, 500, 500, 500, 200]);
+    assert_eq!(b.recorder.deletions()[5].0["id"]["userId"], json!(sent_id), "the same pseudonymous id");
+    assert!(b.platform.store.get(&shared::keys::erase_call(job_id)).await.unwrap().is_none(), "nothing waits");
+    b.clock.advance(chrono::Duration::days(3));
+    assert_eq!(sweep(&b).await.erase_calls_requeued, 0, "confirmed: never queued again");
+}
+
+/// Grace's call fails through every re-queue: the DPO is told once and the sweeper stops; Ada's
+/// call, due in the same run, is queued again and confirmed all the same.
+async fn a_call_that_keeps_failing_is_reported_once_and_does_not_block_the_others(b: Backend) {
+    let (grace, _) = grace(&b).await;
+    b.recorder.answer(GA4_DELETION_PATH, 500);
+    b.cancel("/v1/me", &grace, PASSWORD).await;
+    let grace_job = erased_job(&b);
+    fail_every_receive(&b, 5).await;
+    let mut backoffs = Vec::new();
+    for requeues in 0..erasure::MAX_REQUEUES {
+        let wait = erasure::PendingCall::backoff(requeues);
+        backoffs.push(wait / 3600);
+        b.clock.advance(chrono::Duration::seconds(wait));
+        let report = sweep(&b).await;
+        assert_eq!((report.erase_calls_requeued, report.erase_calls_failing), (1, 0), "re-queue {requeues}");
+        fail_every_receive(&b, 1).await;
+    }
+    assert_eq!(backoffs, vec![1, 2, 4, 8, 16, 32], "an hour, then doubling");
+
+    let ada = b.admin("Ada.Lovelace@Example.com", PASSWORD, "Engines").await;
+    b.cancel("/v1/me", &ada, PASSWORD).await;
+    fail_every_receive(&b, 5).await;
+    let calls: Vec<String> = b
+        .queued
+        .all()
+        .into_iter()
+        .filter_map(|(_, body)| serde_json::from_str::<EraseMessage>(&body).ok())
+        .map(|call| call.marketing_erasure)
+        .filter(|job| *job != grace_job)
+        .collect();
+    let ada_job = calls.first().expect("Ada's erase call").clone();
+
+    b.clock.advance(chrono::Duration::seconds(erasure::PendingCall::backoff(erasure::MAX_REQUEUES)));
+    b.recorder.answer(GA4_DELETION_PATH, 200);
+    let report = sweep(&b).await;
+    assert_eq!((report.erase_calls_requeued, report.erase_calls_failing), (1, 1), "{report:?}");
+    b.share_events().await;
+
+    let ada_records = erasure::records(&b.platform, &ada_job).await.unwrap();
+    assert_eq!(google(&ada_records).status, RecipientStatus::Confirmed, "Ada's call went through");
+    let grace_records = erasure::records(&b.platform, &grace_job).await.unwrap();
+    assert_eq!(google(&grace_records).status, RecipientStatus::Requested, "the proof of the attempts stays");
+    assert_eq!(google(&grace_records).attempts, 5 + erasure::MAX_REQUEUES);
+    assert!(b.platform.store.get(&shared::keys::erase_call(&grace_job)).await.unwrap().is_none(), "dropped");
+    b.clock.advance(chrono::Duration::days(10));
+    let report = sweep(&b).await;
+    assert_eq!((report.erase_calls_requeued, report.erase_calls_failing), (0, 0), "reported once, then left");
+    b.deliver_mail().await;
+    let alarms: Vec<String> = infentre_tests::outbox_files(&b.outbox)
+        .into_iter()
+        .filter(|m| m.contains("To: dpo@infentre.com") && m.contains(&grace_job))
+        .collect();
+    assert_eq!(alarms.len(), 1, "the DPO is told once");
+}
 
 async fn an_erasure_asks_google_to_delete_the_id_it_was_sent_and_records_facebook_as_not_possible(b: Backend) {
     let (grace, user_id) = grace(&b).await;
