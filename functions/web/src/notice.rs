@@ -176,7 +176,7 @@ mod tests {
         }
 
         /// The list item that begins with `- **<name>**`, flattened.
-        fn item<'a>(text: &'a str, name: &str) -> String {
+        fn item(text: &str, name: &str) -> String {
             let start = text.find(&format!("- **{name}**")).unwrap_or_else(|| panic!("no item for {name}"));
             let rest = &text[start + 2..];
             let end = [rest.find("\n- "), rest.find("\n\n")].into_iter().flatten().min().unwrap_or(rest.len());
