@@ -148,6 +148,34 @@ mod tests {
             assert_eq!(ARCHIVE.len(), ARCHIVED_SHA256.len());
         }
 
+        /// A parameter's `Default` in `template.yaml` (each sits in its parameter's block).
+        fn template_default(name: &str) -> Option<&'static str> {
+            let template = include_str!("../../../template.yaml");
+            let block = template.split(&format!("\n  {name}:\n")).nth(1)?;
+            block
+                .lines()
+                .take_while(|line| line.starts_with("    "))
+                .find_map(|line| line.trim().strip_prefix("Default: "))
+                .map(|v| v.trim_matches('"'))
+        }
+
+        #[test]
+        fn the_template_deploys_this_version_and_the_contacts_the_notice_gives() {
+            let settings = settings();
+            let expected = [
+                ("PolicyVersion", DEFAULT_POLICY_VERSION),
+                ("PolicyDate", DEFAULT_POLICY_VERSION),
+                ("ControllerName", settings.controller.name.as_deref().unwrap_or_default()),
+                ("ControllerAddress", settings.controller.address.as_str()),
+                ("ControllerEmail", settings.controller.email.as_str()),
+                ("DpoEmail", settings.dpo.email.as_str()),
+                ("DpoAddress", settings.dpo.address.as_str()),
+            ];
+            for (parameter, value) in expected {
+                assert_eq!(template_default(parameter), Some(value), "{parameter}");
+            }
+        }
+
         fn settings() -> Settings {
             let none = HashMap::<&str, &str>::new();
             Settings::from_source(&none, "http://127.0.0.1:8080/".into(), SigningKey::generate())
@@ -176,7 +204,7 @@ mod tests {
         }
 
         /// The list item that begins with `- **<name>**`, flattened.
-        fn item<'a>(text: &'a str, name: &str) -> String {
+        fn item(text: &str, name: &str) -> String {
             let start = text.find(&format!("- **{name}**")).unwrap_or_else(|| panic!("no item for {name}"));
             let rest = &text[start + 2..];
             let end = [rest.find("\n- "), rest.find("\n\n")].into_iter().flatten().min().unwrap_or(rest.len());
