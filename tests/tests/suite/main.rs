@@ -5,6 +5,7 @@
 //! HTTP API and workers on both engines.
 
 mod accounts;
+mod admin_races;
 mod blob_contract;
 mod broadcasts;
 mod consent;
