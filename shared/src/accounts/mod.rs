@@ -234,6 +234,7 @@ pub async fn erase_account(platform: &Platform, user: &UserRecord) -> Result<Sta
 
 /// [`erase_account`] with writes that must land with the erasure's start or not at all (an
 /// admin's removal of the member: the member still in their role, the history entry).
+#[cfg(feature = "passwords")]
 pub(crate) async fn erase_account_with(
     platform: &Platform,
     user: &UserRecord,

@@ -38,3 +38,4 @@ mod sendgrid;
 mod store_contract;
 mod tenant_isolation;
 mod tracking;
+mod visitor_limits;
