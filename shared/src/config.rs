@@ -87,6 +87,10 @@ pub struct Settings {
     /// Usage events one user may have stored per UTC day (`INFENTRE_EVENTS_PER_USER_DAY`,
     /// default 10,000); over it, `POST /v1/events` answers 429 with `Retry-After`.
     pub events_per_user_day: i64,
+    /// Cookie choices one client address may post per hour
+    /// (`INFENTRE_COOKIE_CONSENTS_PER_CLIENT_HOUR`, default 1,000); over it,
+    /// `POST /v1/cookie-consents` answers 429 with `Retry-After`.
+    pub cookie_consents_per_client_hour: i64,
     /// How long the local outbox folder keeps sent e-mails (`INFENTRE_OUTBOX_RETENTION_HOURS`,
     /// default 72); the retention sweep deletes older ones, an erasure the person's at once.
     pub outbox_retention_hours: i64,
@@ -273,6 +277,14 @@ impl Settings {
                 name: "INFENTRE_EVENTS_PER_USER_DAY",
                 reason: "must be 1 to 1000000".into(),
             })?;
+        let cookie_consents_per_client_hour = get("INFENTRE_COOKIE_CONSENTS_PER_CLIENT_HOUR", "1000")
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=1_000_000_000).contains(n))
+            .ok_or(ConfigError::Invalid {
+                name: "INFENTRE_COOKIE_CONSENTS_PER_CLIENT_HOUR",
+                reason: "must be 1 to 1000000000".into(),
+            })?;
         let outbox_retention_hours = get("INFENTRE_OUTBOX_RETENTION_HOURS", "72")
             .parse::<i64>()
             .ok()
@@ -303,6 +315,7 @@ impl Settings {
             inactivity_days,
             marketing_sync,
             events_per_user_day,
+            cookie_consents_per_client_hour,
             outbox_retention_hours,
             cookie_consent_origins,
             case_retention_days,

@@ -220,6 +220,7 @@ impl From<crate::accounts::AccountError> for ApiError {
             E::EmailTaken(detail) => ApiError::conflict("email_taken", detail),
             E::SameAddress => ApiError::unprocessable("invalid_email", err.to_string()),
             E::LastAdmin => ApiError::conflict("last_admin", err.to_string()),
+            E::MembershipChanged => ApiError::conflict("membership_changed", err.to_string()),
             E::AccountGone => ApiError::unauthorized("unauthenticated", err.to_string()),
             E::OrganisationGone => ApiError::not_found(err.to_string()),
             E::RateLimited(seconds) => ApiError::rate_limited(seconds),

@@ -13,14 +13,24 @@ use shared::consent::{self, Method, NOTICE_SHA256, PurposeId};
 use shared::error::{ApiError, Problem};
 use shared::http::{ApiJson, ClientAddress};
 use shared::keys;
-use shared::responses::{JsonBody, SessionWrite, Unavailable};
+use shared::responses::{JsonBody, SessionWrite, Throttled, Unavailable};
 use shared::session::AuthUser;
-use shared::store::{BatchOp, Item, Key, Query, SortKey, query_all};
+use shared::store::{BatchOp, Condition, Item, Key, Query, SortKey, Update, query_all};
+use shared::throttle::Limit;
 use utoipa::ToSchema;
 
 pub const CONSENT_COOKIE: &str = "infentre_consent";
 /// A banner choice is asked again after 13 months (and its proof then goes).
 pub const CHOICE_LIFETIME_SECONDS: i64 = 395 * 24 * 3600;
+/// Choices one visitor id may record. Counted on the visitor's state item, which lives
+/// [`CHOICE_LIFETIME_SECONDS`] after the last choice it took, as does every proof before it:
+/// the count starts again only when every proof it counted has expired, so a visitor's ledger
+/// (which `claim` reads whole) never holds more than this.
+pub const CHOICES_PER_VISITOR: i64 = 50;
+/// The state item's attribute that counts them.
+const CHOICES: &str = "choices";
+/// The scope of the per-client counters of cookie choices (the limit is a setting).
+const CHOICES_PER_CLIENT_SCOPE: &str = "cookie_consents_client";
 
 fn state_key(visitor_id: &str) -> Key {
     keys::visitor_cookie_state(visitor_id)
@@ -81,10 +91,12 @@ fn gpc(headers: &HeaderMap) -> bool {
 }
 
 /// Records a visitor's cookie choice. With `Sec-GPC: 1`, marketing is recorded as refused
-/// with method `gpc`, whatever the body says.
+/// with method `gpc`, whatever the body says. Limited per client address
+/// (`INFENTRE_COOKIE_CONSENTS_PER_CLIENT_HOUR` an hour, default 1,000) and per visitor id (50
+/// choices, counted until 13 months after the last one): over either, 429 with `Retry-After`.
 #[utoipa::path(post, path = "/v1/cookie-consents", tag = "consent", request_body = CookieChoice,
     params(("Sec-GPC" = Option<String>, Header, description = "Global Privacy Control: 1 refuses marketing")),
-    responses(JsonBody, Unavailable,
+    responses(JsonBody, Unavailable, Throttled,
         (status = 201, body = CookieConsentRecorded, headers(("Set-Cookie" = String, description = "infentre_consent, 13 months"))),
         (status = 422, description = "invalid_visitor_id, or invalid_body", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -95,12 +107,26 @@ pub async fn record_cookie_choice(
     client: Option<axum::Extension<ClientAddress>>,
     ApiJson(choice): ApiJson<CookieChoice>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let visitor_id = match choice.visitor_id {
-        Some(id) => ulid::Ulid::from_string(&id)
-            .map_err(|_| ApiError::unprocessable("invalid_visitor_id", "visitor_id must be the id this API gave out."))?
-            .to_string(),
-        None => ulid::Ulid::new().to_string(),
+    let given = match choice.visitor_id {
+        Some(id) => Some(
+            ulid::Ulid::from_string(&id)
+                .map_err(|_| {
+                    ApiError::unprocessable("invalid_visitor_id", "visitor_id must be the id this API gave out.")
+                })?
+                .to_string(),
+        ),
+        None => None,
     };
+    if let Some(client) = &client {
+        let per_client = Limit {
+            scope: CHOICES_PER_CLIENT_SCOPE,
+            max_failures: platform.settings.cookie_consents_per_client_hour,
+            window_seconds: 3600,
+        };
+        per_client.count(&platform, &client.0.0.to_string()).await?;
+    }
+    let new_visitor = given.is_none();
+    let visitor_id = given.unwrap_or_else(|| ulid::Ulid::new().to_string());
     let gpc = gpc(&headers);
     let marketing = choice.marketing && !gpc;
     let now = platform.clock.epoch_seconds();
@@ -121,8 +147,16 @@ pub async fn record_cookie_choice(
     let proof = Item::new(keys::visitor_cookie_ledger(&visitor_id, &record.receipt_id), "visitor_consent")
         .with_data(&record)?
         .expires_at(expires_at);
-    let state = Item::new(state_key(&visitor_id), "visitor_consent_state").with_data(&record)?.expires_at(expires_at);
-    platform.store.batch_write(vec![BatchOp::Put(proof), BatchOp::Put(state)]).await?;
+    if new_visitor {
+        // An id made here has no earlier choices: the first of its count, in one batch.
+        let mut state =
+            Item::new(state_key(&visitor_id), "visitor_consent_state").with_data(&record)?.expires_at(expires_at);
+        state.attrs.insert(CHOICES.into(), 1.into());
+        platform.store.batch_write(vec![BatchOp::Put(proof), BatchOp::Put(state)]).await?;
+    } else {
+        take_choice(&platform, &record, expires_at).await?;
+        platform.store.put(proof, None).await?;
+    }
 
     let cookie = format!(
         "{CONSENT_COOKIE}={visitor_id}:{}:{}; Path=/; Max-Age={CHOICE_LIFETIME_SECONDS}; SameSite=Lax; Secure",
@@ -134,6 +168,49 @@ pub async fn record_cookie_choice(
     let body =
         CookieConsentRecorded { visitor_id, receipt_id: record.receipt_id, analytics: record.analytics, marketing };
     Ok((StatusCode::CREATED, response_headers, Json(body)))
+}
+
+/// Writes a known visitor's new state and counts the choice in one conditional update, so of
+/// any number of concurrent choices at most [`CHOICES_PER_VISITOR`] are taken (before its proof
+/// is written: a proof that then fails to land has spent its count, never the other way).
+async fn take_choice(platform: &Platform, record: &VisitorRecord, expires_at: i64) -> Result<(), ApiError> {
+    let key = state_key(&record.visitor_id);
+    let serde_json::Value::Object(fields) = serde_json::to_value(record).map_err(ApiError::internal)? else {
+        return Err(ApiError::internal("a visitor record is an object"));
+    };
+    let update = fields.into_iter().fold(Update::new(), |update, (name, value)| update.set(name, value));
+    let update = update.add(CHOICES, 1).expires_at(Some(expires_at));
+    let room = Condition::Or(vec![
+        Condition::NotExists,
+        // A state written before the count existed starts counting now.
+        Condition::AttributeNotExists(CHOICES.into()),
+        Condition::less_than(CHOICES, CHOICES_PER_VISITOR),
+    ]);
+    for _ in 0..2 {
+        match platform.store.update(&key, "visitor_consent_state", update.clone(), Some(room.clone())).await {
+            Ok(_) => return Ok(()),
+            Err(err) if err.is_condition_failed() => {}
+            Err(err) => return Err(err.into()),
+        }
+        let now = platform.clock.epoch_seconds();
+        match platform.store.get(&key).await?.and_then(|item| item.expires_at) {
+            Some(until) if until > now => {
+                return Err(ApiError {
+                    detail: format!(
+                        "This visitor id has recorded its {CHOICES_PER_VISITOR} choices; the count starts again when they expire."
+                    )
+                    .into(),
+                    ..ApiError::rate_limited((until - now) as u64)
+                });
+            }
+            // Expired, and so is every proof it counted, but not yet deleted (DynamoDB deletes
+            // expired items within days): the count starts again.
+            _ => {
+                platform.store.delete(&key, None).await?;
+            }
+        }
+    }
+    Err(ApiError::unavailable("Too many simultaneous choices for this visitor; try again."))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

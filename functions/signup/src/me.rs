@@ -136,7 +136,7 @@ pub fn accepted(platform: &Platform, started: &Started) -> ErasureAccepted {
         (status = 202, description = "The erasure job, started now or already running", body = ErasureProgress,
             headers(("Location" = String, description = "The job's progress URL"))),
         (status = 401, description = "invalid_credentials: the password is wrong; or unauthenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "last_admin", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "last_admin, or membership_changed: another cancellation, removal or role change in the organisation came first (retry)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("session" = []), ("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(user_id = %auth.user_id))]

@@ -413,6 +413,7 @@ cancel-text = Cancelling erases your account and everything about you at once, a
 cancel-kept = Only what the law requires us to keep stays, for the time it requires (for example an organisation's invoices, 7 years under the Swedish Bookkeeping Act); you see the list, with each record's purge date, when the account is cancelled.
 cancel-button = Cancel my account for good
 cancel-last-admin = You are the organisation's only admin: make another member an admin first, or cancel the organisation.
+cancel-membership-changed = Someone else in your organisation cancelled or changed roles at the same moment. Try again.
 cancelled-title = Your account is cancelled
 cancelled-text = Your account is cancelled and every session has ended. Everything about it is being erased now; that takes minutes at most.
 cancelled-retained = What we keep under a legal duty

@@ -412,6 +412,7 @@ cancel-text = När du avslutar raderas ditt konto och allt om dig direkt, och du
 cancel-kept = Bara det lagen kräver att vi behåller finns kvar, så länge den kräver (till exempel en organisations fakturor, 7 år enligt bokföringslagen); du ser listan, med varje posts raderingsdatum, när kontot är avslutat.
 cancel-button = Avsluta mitt konto för gott
 cancel-last-admin = Du är organisationens enda administratör: gör en annan medlem till administratör först, eller avsluta organisationen.
+cancel-membership-changed = Någon annan i din organisation avslutade sitt konto eller ändrade roller i samma ögonblick. Försök igen.
 cancelled-title = Ditt konto är avslutat
 cancelled-text = Ditt konto är avslutat och alla sessioner har avslutats. Allt om det raderas nu; det tar högst några minuter.
 cancelled-retained = Det vi behåller enligt lag

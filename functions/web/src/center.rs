@@ -529,6 +529,9 @@ pub async fn cancel(
         Err(AccountError::LastAdmin) => {
             cancel_page(&platform, &headers, StatusCode::CONFLICT, Some("cancel-last-admin"))
         }
+        Err(AccountError::MembershipChanged) => {
+            cancel_page(&platform, &headers, StatusCode::CONFLICT, Some("cancel-membership-changed"))
+        }
         Err(err) => failed(&platform, &headers, &err),
     }
 }

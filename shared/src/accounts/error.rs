@@ -24,6 +24,13 @@ pub enum AccountError {
     /// The only admin of an organisation with other members cannot leave it.
     #[error("You are the organisation's only admin: invite another admin first, or cancel the organisation.")]
     LastAdmin,
+    /// Another cancellation, removal or role change in the organisation landed between this
+    /// one's reading of the members and its write: decided on stale members, it is refused
+    /// (retrying decides on the new ones).
+    #[error(
+        "The organisation's members changed meanwhile (another cancellation or role change came first); try again."
+    )]
+    MembershipChanged,
     /// The account was erased while a session lived on.
     #[error("Sign in: the account no longer exists.")]
     AccountGone,

@@ -13,7 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{AccountError, OrganisationRecord, TokenKind, TokenRecord, UserRecord, confirm_password, load_user};
+use super::{AccountError, TokenKind, TokenRecord, UserRecord, confirm_password, load_user};
 use crate::Platform;
 use crate::domain::Role;
 use crate::erasure;
@@ -21,9 +21,6 @@ use crate::keys;
 use crate::mail::{self, Email};
 use crate::session;
 use crate::store::{Condition, Index, Item, Query, StoreError, TransactOp, Update};
-
-/// The organisation item's attribute that orders membership changes.
-const VERSION: &str = "membership_version";
 
 #[derive(Debug, thiserror::Error)]
 pub enum MembershipError {
@@ -143,21 +140,8 @@ async fn member_of(platform: &Platform, organisation_id: &str, user_id: &str) ->
     }
 }
 
-/// The organisation's membership version, and the condition that it is still that.
 async fn membership_version(platform: &Platform, organisation_id: &str) -> Result<TransactOp, MembershipError> {
-    let key = OrganisationRecord::key(organisation_id);
-    let item = platform.store.get(&key).await?.ok_or(AccountError::OrganisationGone)?;
-    let version = item.attrs.get(VERSION).and_then(|v| v.as_i64());
-    let unchanged = match version {
-        Some(version) => Condition::equals(VERSION, version),
-        None => Condition::AttributeNotExists(VERSION.into()),
-    };
-    Ok(TransactOp::Update {
-        key,
-        entity_type: "organisation".into(),
-        update: Update::new().add(VERSION, 1),
-        condition: Some(Condition::And(vec![Condition::Exists, unchanged])),
-    })
+    Ok(super::roster::version_guard(platform, organisation_id).await?)
 }
 
 fn role_value(role: Role) -> serde_json::Value {
@@ -183,9 +167,10 @@ pub async fn change_role(
         return Ok(member);
     }
     if member.role == Role::Admin {
-        // Even alone: an organisation without an admin could not be managed or cancelled.
-        let members = super::members(platform, organisation_id).await?;
-        if !members.iter().any(|m| m.role == Role::Admin && m.user_id != member.user_id) {
+        // Even alone: an organisation without an admin could not be managed or cancelled. An
+        // admin whose erasure has begun does not count.
+        let staying = super::roster::staying_besides(platform, organisation_id, &member.user_id).await?;
+        if !staying.iter().any(|m| m.role == Role::Admin) {
             return Err(AccountError::LastAdmin.into());
         }
     }
@@ -228,7 +213,6 @@ pub async fn remove_member(
     if member_id == admin_id {
         return Err(MembershipError::SelfRemoval);
     }
-    let version = membership_version(platform, organisation_id).await?;
     let member = member_of(platform, organisation_id, member_id).await?;
     super::refuse_last_admin(platform, &member).await?;
     let mut event = MembershipEvent::new(platform, admin_id, MembershipAction::MemberRemoved, member_id);
@@ -241,15 +225,16 @@ pub async fn remove_member(
             Condition::equals("role", role_value(member.role)),
         ]),
     };
-    match platform.store.transact(vec![version, still_member, event.put(organisation_id)?]).await {
-        Ok(()) => {}
-        Err(err) if err.is_condition_failed() => return Err(MembershipError::Conflict),
+    let organisation = super::load_organisation(platform, organisation_id).await?;
+    // Erased as by their own cancellation, in the same transaction as the membership version
+    // (read again there, after the members), the member's role and the history entry.
+    match super::erase_account_with(platform, &member, vec![still_member, event.put(organisation_id)?]).await {
+        Ok(_) => {}
+        Err(AccountError::MembershipChanged) => return Err(MembershipError::Conflict),
         Err(err) => return Err(err.into()),
     }
-    let organisation = super::load_organisation(platform, organisation_id).await?;
+    // Unfiled, so the erasure that just began leaves it to reach them.
     mail::enqueue_erasure_notice(platform, vec![removed_notice(&member.email, &organisation.name)]).await?;
-    // Erased as by their own cancellation: fenced at once, then the erasure job.
-    super::erase_account(platform, &member).await?;
     tracing::info!(member_id, "member removed");
     Ok(())
 }

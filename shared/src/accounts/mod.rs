@@ -18,6 +18,7 @@ pub mod records;
 pub mod reset;
 #[cfg(feature = "passwords")]
 mod revocation;
+mod roster;
 
 pub use error::AccountError;
 pub use records::{
@@ -28,7 +29,7 @@ pub use records::{
 use crate::Platform;
 use crate::domain::{EmailAddress, Role};
 use crate::erasure::job::{Origin, Started, Target};
-use crate::erasure::{self, Subject, fence};
+use crate::erasure::{self, ErasureError, Subject, fence};
 use crate::lang::Lang;
 use crate::store::{Condition, StoreError, TransactOp, Update};
 use crate::{mail, throttle, tokens};
@@ -228,7 +229,18 @@ pub async fn start_email_change(
 /// that has other members is refused ([`AccountError::LastAdmin`]). If the account is being
 /// erased already, the answer is that erasure's job. The result describes the job.
 pub async fn erase_account(platform: &Platform, user: &UserRecord) -> Result<Started, AccountError> {
-    start_account_erasure(platform, user, Origin::default()).await
+    start_account_erasure(platform, user, Origin::default(), Vec::new()).await
+}
+
+/// [`erase_account`] with writes that must land with the erasure's start or not at all (an
+/// admin's removal of the member: the member still in their role, the history entry).
+#[cfg(feature = "passwords")]
+pub(crate) async fn erase_account_with(
+    platform: &Platform,
+    user: &UserRecord,
+    with: Vec<TransactOp>,
+) -> Result<Started, AccountError> {
+    start_account_erasure(platform, user, Origin::default(), with).await
 }
 
 /// [`erase_account`] for a rights request: the job completes the request and tells the
@@ -243,18 +255,22 @@ pub async fn erase_account_requested(
         notify: Some(user.email.clone()),
         notify_lang: user.lang,
     };
-    start_account_erasure(platform, user, origin).await
+    start_account_erasure(platform, user, origin, Vec::new()).await
 }
 
 async fn start_account_erasure(
     platform: &Platform,
     user: &UserRecord,
     origin: Origin,
+    with: Vec<TransactOp>,
 ) -> Result<Started, AccountError> {
     if let Some(running) = erasure_under_way(platform, &user.user_id, &user.organisation_id).await? {
         return Ok(running);
     }
-    let others = other_members(platform, user).await?;
+    // Read before the members: if another change of the membership lands after this read,
+    // the job's transaction is refused (see `roster`).
+    let unchanged = roster::version_guard(platform, &user.organisation_id).await?;
+    let others = roster::staying_besides(platform, &user.organisation_id, &user.user_id).await?;
     refuse_last_admin_among(user, &others)?;
     let target = if others.is_empty() {
         Target::Organisation { organisation_id: user.organisation_id.clone() }
@@ -264,7 +280,11 @@ async fn start_account_erasure(
         }
     };
     // The job's first step also takes their id out of the others' histories.
-    Ok(erasure::job::begin(platform, target, origin).await?)
+    let ops = std::iter::once(unchanged).chain(with).collect();
+    match erasure::job::begin_unless_changed(platform, target, origin, ops).await {
+        Err(ErasureError::Changed) => Err(AccountError::MembershipChanged),
+        started => Ok(started?),
+    }
 }
 
 /// The erasure already fencing a user or their organisation, if any.
@@ -287,16 +307,10 @@ pub async fn erase_organisation(platform: &Platform, organisation_id: &str) -> R
     Ok(erasure::job::begin(platform, target, Origin::default()).await?)
 }
 
-async fn other_members(platform: &Platform, user: &UserRecord) -> Result<Vec<UserRecord>, StoreError> {
-    let mut members = members(platform, &user.organisation_id).await?;
-    members.retain(|m| m.user_id != user.user_id);
-    Ok(members)
-}
-
 /// The erasure of the only admin would leave the other members without anyone to act for
-/// the organisation.
+/// the organisation (an admin whose erasure has begun does not count).
 pub async fn refuse_last_admin(platform: &Platform, user: &UserRecord) -> Result<(), AccountError> {
-    refuse_last_admin_among(user, &other_members(platform, user).await?)
+    refuse_last_admin_among(user, &roster::staying_besides(platform, &user.organisation_id, &user.user_id).await?)
 }
 
 fn refuse_last_admin_among(user: &UserRecord, others: &[UserRecord]) -> Result<(), AccountError> {

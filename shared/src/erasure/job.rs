@@ -192,6 +192,19 @@ pub struct Origin {
 }
 
 pub async fn begin(platform: &Platform, target: Target, origin: Origin) -> Result<Started, ErasureError> {
+    begin_unless_changed(platform, target, origin, Vec::new()).await
+}
+
+/// [`begin`], in the same transaction as `unchanged`: conditions on what the decision to
+/// erase was based on (an organisation's membership version), and writes that go with it. If
+/// one failed and the subject is not fenced by another erasure, nothing was written and the
+/// answer is [`ErasureError::Changed`].
+pub async fn begin_unless_changed(
+    platform: &Platform,
+    target: Target,
+    origin: Origin,
+    unchanged: Vec<TransactOp>,
+) -> Result<Started, ErasureError> {
     let subject_id = target.fenced_id().to_owned();
     if let Some(existing) = existing(platform, &subject_id).await? {
         return Ok(Started { job: existing, new: false });
@@ -225,10 +238,12 @@ pub async fn begin(platform: &Platform, target: Target, origin: Origin) -> Resul
         lease_until: None,
     };
     let fence = Fence { job_id: job.id.clone(), state: FenceState::Erasing, since: now };
-    let ops = vec![
+    let guarded = !unchanged.is_empty();
+    let mut ops = vec![
         TransactOp::Put { item: fence.item(&subject_id)?, condition: Some(Condition::NotExists) },
         TransactOp::Put { item: job.item()?, condition: Some(Condition::NotExists) },
     ];
+    ops.extend(unchanged);
     match platform.store.transact(ops).await {
         Ok(()) => {}
         // Fenced by a concurrent call a moment ago: that erasure is the answer. Unless the
@@ -236,6 +251,7 @@ pub async fn begin(platform: &Platform, target: Target, origin: Origin) -> Resul
         Err(StoreError::ConditionFailed { .. }) => match existing(platform, &subject_id).await? {
             Some(found) if found.id == job.id => {}
             Some(found) => return Ok(Started { job: found, new: false }),
+            None if guarded => return Err(ErasureError::Changed),
             None => return Err(ErasureError::Moved),
         },
         Err(err) => return Err(err.into()),

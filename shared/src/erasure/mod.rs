@@ -155,6 +155,9 @@ pub enum ErasureError {
     /// Another runner moved the job meanwhile: this one stops.
     #[error("the erasure job was moved by another runner")]
     Moved,
+    /// What the erasure was decided on changed before it began (see [`job::begin_unless_changed`]).
+    #[error("what the erasure was decided on changed meanwhile")]
+    Changed,
     #[error("erasure job: {0}")]
     Corrupt(String),
 }

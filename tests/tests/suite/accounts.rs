@@ -540,13 +540,14 @@ async fn cancelling_an_account_costs_the_same_few_requests_whatever_it_holds() {
     assert_eq!(costs[0], costs[1], "the size of the account changes nothing");
     let expected: std::collections::BTreeMap<String, u64> = [
         // As counted: the session and both fences, then the password check, the last-admin
-        // rule and the cancellation's reads; one transaction writes the fence and the job,
-        // one message queues it. Nothing here reads or deletes what the account holds, nor
+        // rule and the cancellation's reads (the organisation's membership version among them);
+        // one transaction writes the fence and the job and bumps that version, one message
+        // queues it. Nothing here reads or deletes what the account holds, nor
         // reads what grows with the organisation: the role placeholders in others' histories
         // (membership history, the organisation's requests, the requests the person acted on
         // as an operator) are the job's first step. The one query is the other members, for
         // the last-admin rule.
-        ("DynamoDB.GetItem".to_owned(), 7),
+        ("DynamoDB.GetItem".to_owned(), 8),
         ("DynamoDB.Query".to_owned(), 1),
         ("DynamoDB.TransactWriteItems".to_owned(), 1),
         ("DynamoDB.UpdateItem".to_owned(), 2),

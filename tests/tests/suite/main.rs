@@ -5,6 +5,7 @@
 //! HTTP API and workers on both engines.
 
 mod accounts;
+mod admin_races;
 mod blob_contract;
 mod broadcasts;
 mod consent;
@@ -37,3 +38,4 @@ mod sendgrid;
 mod store_contract;
 mod tenant_isolation;
 mod tracking;
+mod visitor_limits;

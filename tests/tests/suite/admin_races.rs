@@ -1,0 +1,155 @@
+//! Two changes of one organisation's membership at the same instant, on both engines (review
+//! L1): each read the members before either wrote, so each alone was allowed, and together
+//! they would leave the members without an admin. The store below holds the first two
+//! transactions until both are ready, which makes that interleaving certain: both read, then
+//! both write. The membership version on the organisation item refuses the second writer.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use infentre_tests::backend::Backend;
+use infentre_tests::on_both_engines;
+use shared::accounts::{self, AccountError, membership::MembershipError};
+use shared::domain::Role;
+use shared::store::{BatchOp, Condition, Item, Key, Page, Query, Store, StoreError, TransactOp, Update};
+
+const PASSWORD: &str = "analytical engine 1843";
+
+on_both_engines!(
+    two_admins_cancelling_at_once_leave_one_admin,
+    an_admin_cancelling_while_demoting_the_other_admin_leaves_one_admin,
+);
+
+/// Holds the first two transactions until both have arrived, then lets them go one after the
+/// other. One after the other because DynamoDB isolates transactions and moto (5.2.5) does
+/// not: it checks and applies them on server threads without a lock, and rolls a failed one
+/// back by restoring the table as it was before that transaction began, so two at once can
+/// both pass their conditions or one can undo the other.
+#[derive(Debug)]
+struct BothReadThenBothWrite {
+    inner: Arc<dyn Store>,
+    arrived: AtomicUsize,
+    barrier: tokio::sync::Barrier,
+    one_at_a_time: tokio::sync::Mutex<()>,
+}
+
+impl BothReadThenBothWrite {
+    fn around(inner: Arc<dyn Store>) -> Arc<Self> {
+        Arc::new(Self {
+            inner,
+            arrived: AtomicUsize::new(0),
+            barrier: tokio::sync::Barrier::new(2),
+            one_at_a_time: tokio::sync::Mutex::new(()),
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for BothReadThenBothWrite {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.inner.get(key).await
+    }
+    async fn put(&self, item: Item, condition: Option<Condition>) -> Result<(), StoreError> {
+        self.inner.put(item, condition).await
+    }
+    async fn update(
+        &self,
+        key: &Key,
+        entity_type: &str,
+        update: Update,
+        condition: Option<Condition>,
+    ) -> Result<Item, StoreError> {
+        self.inner.update(key, entity_type, update, condition).await
+    }
+    async fn delete(&self, key: &Key, condition: Option<Condition>) -> Result<Option<Item>, StoreError> {
+        self.inner.delete(key, condition).await
+    }
+    async fn query(&self, query: Query) -> Result<Page, StoreError> {
+        self.inner.query(query).await
+    }
+    async fn transact(&self, ops: Vec<TransactOp>) -> Result<(), StoreError> {
+        if self.arrived.fetch_add(1, Ordering::SeqCst) < 2 {
+            self.barrier.wait().await;
+            let _turn = self.one_at_a_time.lock().await;
+            return self.inner.transact(ops).await;
+        }
+        self.inner.transact(ops).await
+    }
+    async fn batch_write(&self, ops: Vec<BatchOp>) -> Result<(), StoreError> {
+        self.inner.batch_write(ops).await
+    }
+    async fn batch_get(&self, keys: Vec<Key>) -> Result<Vec<Item>, StoreError> {
+        self.inner.batch_get(keys).await
+    }
+}
+
+/// Whether the organisation still has an admin whose erasure has not begun.
+async fn has_staying_admin(b: &Backend, organisation_id: &str) -> bool {
+    for member in accounts::members(&b.platform, organisation_id).await.unwrap() {
+        let fenced = shared::erasure::fence::find(b.platform.store.as_ref(), &member.user_id).await.unwrap();
+        if member.role == Role::Admin && fenced.is_none() {
+            return true;
+        }
+    }
+    false
+}
+
+async fn two_admins_cancelling_at_once_leave_one_admin(b: Backend) {
+    let ada = b.admin("ada@example.com", PASSWORD, "Engines").await;
+    let bob = b.member(&ada, "bob@example.com", PASSWORD, "admin").await;
+    b.member(&ada, "grace@example.com", PASSWORD, "member").await;
+    let mut platform = b.platform.clone();
+    platform.store = BothReadThenBothWrite::around(b.platform.store.clone());
+    let ada_user = accounts::load_user(&b.platform, &ada.user_id).await.unwrap();
+    let bob_user = accounts::load_user(&b.platform, &bob.user_id).await.unwrap();
+
+    let (first, second) =
+        tokio::join!(accounts::erase_account(&platform, &ada_user), accounts::erase_account(&platform, &bob_user));
+
+    let refused = match (&first, &second) {
+        (Ok(started), Err(AccountError::MembershipChanged)) => {
+            assert!(started.new);
+            &bob_user
+        }
+        (Err(AccountError::MembershipChanged), Ok(started)) => {
+            assert!(started.new);
+            &ada_user
+        }
+        other => panic!("exactly one cancellation lands, the other is refused: {other:?}"),
+    };
+    assert!(has_staying_admin(&b, &ada.organisation_id).await, "Grace is left with an admin");
+    // Asked again, the refused admin is now the only admin who stays.
+    let again = accounts::erase_account(&b.platform, refused).await;
+    assert!(matches!(again, Err(AccountError::LastAdmin)), "{again:?}");
+
+    // Through the API the refusal is a 409 with its own code.
+    let err = shared::error::ApiError::from(AccountError::MembershipChanged);
+    assert_eq!((err.status.as_u16(), err.code.as_ref()), (409, "membership_changed"));
+}
+
+async fn an_admin_cancelling_while_demoting_the_other_admin_leaves_one_admin(b: Backend) {
+    let ada = b.admin("ada@example.com", PASSWORD, "Engines").await;
+    let bob = b.member(&ada, "bob@example.com", PASSWORD, "admin").await;
+    b.member(&ada, "grace@example.com", PASSWORD, "member").await;
+    let mut platform = b.platform.clone();
+    platform.store = BothReadThenBothWrite::around(b.platform.store.clone());
+    let ada_user = accounts::load_user(&b.platform, &ada.user_id).await.unwrap();
+
+    // Ada demotes Bob in one tab and cancels her account in another.
+    let (demoted, cancelled) = tokio::join!(
+        accounts::membership::change_role(
+            &platform,
+            (&ada.user_id, &ada.organisation_id),
+            PASSWORD,
+            &bob.user_id,
+            Role::Member
+        ),
+        accounts::erase_account(&platform, &ada_user),
+    );
+
+    match (&demoted, &cancelled) {
+        (Ok(_), Err(AccountError::MembershipChanged)) | (Err(MembershipError::Conflict), Ok(_)) => {}
+        other => panic!("exactly one change lands, the other is refused: {other:?}"),
+    }
+    assert!(has_staying_admin(&b, &ada.organisation_id).await, "Grace is left with an admin");
+}
