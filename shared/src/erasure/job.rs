@@ -29,7 +29,9 @@ use crate::keys;
 use crate::lang::Lang;
 use crate::queue::QueueName;
 use crate::retry::Backoff;
-use crate::store::{BatchOp, Condition, Index, Item, MAX_BATCH_WRITE_ITEMS, Query, StoreError, TransactOp};
+use crate::store::{
+    BatchOp, Condition, Index, Item, Key, MAX_BATCH_WRITE_ITEMS, Query, StoreError, TransactOp, Update,
+};
 
 /// Items read per query and step.
 pub const PAGE: u32 = 250;
@@ -260,15 +262,27 @@ pub async fn begin_unless_changed(
     Ok(Started { job, new: true })
 }
 
-/// A rights request waiting on a job it did not start. Holds whom to tell (the address is
-/// deleted with the item when the job completes; the item expires with the job record at most).
+/// A rights request the job hands back when it completes: one that joined it, or (written
+/// with the completion) the job's own. Holds whom to tell; the item, address included, is
+/// deleted once the request is handed back, and expires with the job record at most.
+///
+/// The completion claims each item before handing it back (its own is written claimed), and
+/// deletes it only after: a hand-back that fails half-way is retried by the redelivered job
+/// message ([`run_slice`] on a completed job), and `notified` keeps the requester from being
+/// told twice. A claimed item is no longer the joiner's to take back.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Waiting {
     request_id: String,
     notify: Option<String>,
     #[serde(default)]
     notify_lang: Lang,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    claimed: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    notified: bool,
 }
+
+const CLAIMED: &str = "claimed";
 
 /// What became of a request that joined a running job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -290,23 +304,38 @@ pub async fn join(platform: &Platform, job_id: &str, origin: &Origin) -> Result<
         return Err(ErasureError::Corrupt("only a rights request waits on a job".into()));
     };
     let key = keys::erasure_waiting(job_id, &request_id);
-    let waiting = Waiting { request_id, notify: origin.notify.clone(), notify_lang: origin.notify_lang };
+    let waiting = Waiting {
+        request_id,
+        notify: origin.notify.clone(),
+        notify_lang: origin.notify_lang,
+        claimed: false,
+        notified: false,
+    };
     let now = platform.clock.epoch_seconds();
     let item = Item::new(key.clone(), "erasure_waiting").with_data(&waiting)?.expires_at(now + JOB_RECORD_SECONDS);
-    platform.store.put(item, None).await?;
+    let unclaimed = Some(Condition::AttributeNotExists(CLAIMED.into()));
+    match platform.store.put(item, unclaimed.clone()).await {
+        Ok(()) => {}
+        // Claimed by the completion (a redelivered request): the job hands it back.
+        Err(err) if err.is_condition_failed() => return Ok(Joined::Waiting),
+        Err(err) => return Err(err.into()),
+    }
     match load(platform, job_id).await? {
         Some(job) if job.status != JobStatus::Completed => Ok(Joined::Waiting),
-        // Completed (or long gone): take the wait back, unless the completion took it already.
-        _ => match platform.store.delete(&key, None).await? {
-            Some(_) => Ok(Joined::Completed),
-            None => Ok(Joined::Waiting),
+        // Completed (or long gone): take the wait back, unless the completion claimed it.
+        _ => match platform.store.delete(&key, unclaimed).await {
+            Ok(Some(_)) => Ok(Joined::Completed),
+            Ok(None) => Ok(Joined::Waiting),
+            Err(err) if err.is_condition_failed() => Ok(Joined::Waiting),
+            Err(err) => Err(err.into()),
         },
     }
 }
 
-/// Tells and hands back every request waiting on the job, each taken (deleted) first so a
-/// request is carried on once.
-async fn release_waiting(platform: &Platform, job_id: &str) -> Result<(), ErasureError> {
+/// Tells and hands back every request waiting on the completed job: each claimed first (one
+/// the joiner took back is skipped), handed back, then deleted. Idempotent, so a failure
+/// part-way is retried by the redelivered job message.
+async fn hand_back(platform: &Platform, job_id: &str) -> Result<(), ErasureError> {
     let prefix = keys::erasure_waiting(job_id, "");
     let query = Query::partition(prefix.pk.clone())
         .sort(crate::store::SortKey::BeginsWith(prefix.sk.clone()))
@@ -314,10 +343,17 @@ async fn release_waiting(platform: &Platform, job_id: &str) -> Result<(), Erasur
         .including_expired();
     for item in crate::store::query_all(platform.store.as_ref(), query).await? {
         let waiting: Waiting = item.data()?;
-        if platform.store.delete(&item.key, None).await?.is_some() {
-            finish_rights_request(platform, &waiting.request_id, waiting.notify.as_deref(), waiting.notify_lang)
-                .await?;
+        if !waiting.claimed {
+            let claim = Condition::And(vec![Condition::Exists, Condition::AttributeNotExists(CLAIMED.into())]);
+            let update = Update::new().set(CLAIMED, true);
+            match platform.store.update(&item.key, "erasure_waiting", update, Some(claim)).await {
+                Ok(_) => {}
+                Err(err) if err.is_condition_failed() => continue,
+                Err(err) => return Err(err.into()),
+            }
         }
+        finish_rights_request(platform, &item.key, &waiting).await?;
+        platform.store.delete(&item.key, None).await?;
     }
     Ok(())
 }
@@ -405,6 +441,8 @@ pub async fn run_slice(
         return Ok(SliceOutcome::Unknown);
     };
     if job.status == JobStatus::Completed {
+        // A redelivery after the completion was saved: whatever it did not hand back goes now.
+        hand_back(platform, job_id).await?;
         return Ok(SliceOutcome::AlreadyDone);
     }
     let now = platform.clock.epoch_seconds();
@@ -595,31 +633,45 @@ async fn complete(platform: &Platform, job: &mut Job, target: &Target) -> Result
     job.lease_until = None;
     let fence = Fence { job_id: job.id.clone(), state: FenceState::Erased, since: now };
     let fence_item = fence.item(target.fenced_id())?.expires_at(now + fence::FENCE_SECONDS);
-    job.save(platform, vec![TransactOp::Put { item: fence_item, condition: None }]).await?;
+    let mut with = vec![TransactOp::Put { item: fence_item, condition: None }];
+    // The job's own request waits to be handed back like a joined one, written with the
+    // completion (already claimed): a hand-back that fails after this save is not lost.
+    if let Some(request_id) = &job.rights_request_id {
+        let own = Waiting {
+            request_id: request_id.clone(),
+            notify,
+            notify_lang: job.notify_lang,
+            claimed: true,
+            notified: false,
+        };
+        let item = Item::new(keys::erasure_waiting(&job.id, request_id), "erasure_waiting")
+            .with_data(&own)?
+            .expires_at(now + JOB_RECORD_SECONDS);
+        with.push(TransactOp::Put { item, condition: None });
+    }
+    job.save(platform, with).await?;
     if job.late_items > 0 {
         tracing::warn!(job_id = %job.id, late_items = job.late_items, "verification erased items written before the fence");
     }
     tracing::info!(job_id = %job.id, erased = job.items_erased(), retained = job.retained.len(), "erasure completed");
-    if let Some(request_id) = &job.rights_request_id {
-        finish_rights_request(platform, request_id, notify.as_deref(), job.notify_lang).await?;
-    }
-    release_waiting(platform, &job.id).await
+    hand_back(platform, &job.id).await
 }
 
-/// Tells the requester (their address was kept in the job only for this), then hands the
-/// request back to the rights worker, which verifies and completes it.
-async fn finish_rights_request(
-    platform: &Platform,
-    request_id: &str,
-    notify: Option<&str>,
-    lang: Lang,
-) -> Result<(), ErasureError> {
-    if let (Some(to), Some(request)) = (notify, crate::rights::load(platform, request_id).await?) {
-        let mut notice = crate::rights::emails::completed(&platform.settings, to, lang, &request);
+/// Tells the requester (their address was kept only for this), once, then hands the request
+/// back to the rights worker, which verifies and completes it.
+async fn finish_rights_request(platform: &Platform, key: &Key, waiting: &Waiting) -> Result<(), ErasureError> {
+    if let (Some(to), false) = (&waiting.notify, waiting.notified)
+        && let Some(request) = crate::rights::load(platform, &waiting.request_id).await?
+    {
+        let mut notice = crate::rights::emails::completed(&platform.settings, to, waiting.notify_lang, &request);
         notice.category = crate::mail::ERASURE_NOTICE.into();
         crate::mail::enqueue_erasure_notice(platform, vec![notice]).await?;
+        platform
+            .store
+            .update(key, "erasure_waiting", Update::new().set("notified", true), Some(Condition::Exists))
+            .await?;
     }
-    let body = serde_json::to_string(&crate::rights::RightsMessage { request_id: request_id.to_owned() })
+    let body = serde_json::to_string(&crate::rights::RightsMessage { request_id: waiting.request_id.clone() })
         .map_err(|err| ErasureError::Corrupt(err.to_string()))?;
     platform.queue.send(QueueName::Rights, body).await?;
     Ok(())

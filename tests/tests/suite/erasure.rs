@@ -27,7 +27,95 @@ on_both_engines!(
     a_mail_waiting_for_the_subject_is_erased_and_its_message_does_nothing,
     a_job_whose_saves_are_retried_after_they_landed_still_runs_to_the_end,
     the_link_waiting_for_a_new_address_is_erased_with_the_person,
+    a_hand_back_that_fails_after_the_completion_is_retried_by_the_redelivery,
 );
+
+/// A queue that refuses the first hand-back of a rights request (a `RightsMessage`), as SQS
+/// refusing a send or the Lambda dying right after the completion was saved.
+#[derive(Debug)]
+struct RefusesFirstHandBack {
+    inner: std::sync::Arc<dyn shared::queue::Queue>,
+    refused: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl shared::queue::Queue for RefusesFirstHandBack {
+    async fn send_batch(&self, queue: QueueName, bodies: Vec<String>) -> Result<(), shared::queue::QueueError> {
+        let hand_back = queue == QueueName::Rights && bodies.iter().any(|body| body.contains("\"request_id\""));
+        if hand_back && !self.refused.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Err(shared::queue::QueueError::NotAccepted { failed: bodies.len() });
+        }
+        self.inner.send_batch(queue, bodies).await
+    }
+    async fn receive(
+        &self,
+        queue: QueueName,
+        max: usize,
+        visibility: Duration,
+    ) -> Result<Vec<shared::queue::ReceivedMessage>, shared::queue::QueueError> {
+        self.inner.receive(queue, max, visibility).await
+    }
+    async fn delete(&self, queue: QueueName, receipt: &str) -> Result<(), shared::queue::QueueError> {
+        self.inner.delete(queue, receipt).await
+    }
+    async fn receive_dead_letters(
+        &self,
+        queue: QueueName,
+        max: usize,
+    ) -> Result<Vec<shared::queue::ReceivedMessage>, shared::queue::QueueError> {
+        self.inner.receive_dead_letters(queue, max).await
+    }
+}
+
+/// The job is saved completed, then handing the request back fails: the job message fails,
+/// and its redelivery (for a completed job) hands the request back, which completes; the
+/// requester is told once.
+async fn a_hand_back_that_fails_after_the_completion_is_retried_by_the_redelivery(b: Backend) {
+    let ada = b.admin("ada@example.com", PASSWORD, "Engines").await;
+    let grace = b.member(&ada, "grace@example.com", PASSWORD, "admin").await;
+    with_events(&b, &grace, 3).await;
+    let erasure = json!({"type": "erasure", "password": PASSWORD});
+    let (status, filed) = b.post("/v1/rights-requests", grace.bearer(), erasure).await;
+    assert_eq!(status, 201, "{filed}");
+    let request_path = format!("/v1/rights-requests/{}", filed["id"].as_str().unwrap());
+    let mut platform = b.platform.clone();
+    platform.queue =
+        std::sync::Arc::new(RefusesFirstHandBack { inner: b.platform.queue.clone(), refused: Default::default() });
+
+    let mut redelivered = 0;
+    for _ in 0..100 {
+        let event = b.take_messages(QueueName::Rights).await;
+        if event.records.is_empty() {
+            break;
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        // A batch of one that fails is the whole batch failing (an error to the Lambda).
+        let failed = match rights_worker::handle_until(&platform, event.clone(), deadline).await {
+            Ok(answer) => !answer.batch_item_failures.is_empty(),
+            Err(shared::queue::batch::BatchError::AllFailed(1)) => true,
+            Err(err) => panic!("{err}"),
+        };
+        if !failed {
+            continue;
+        }
+        let (_, request) = b.get(&request_path, ada.bearer()).await;
+        assert_ne!(request["status"], "completed", "not handed back: {request}");
+        let answer = rights_worker::handle_until(&platform, event, deadline).await.unwrap();
+        assert!(answer.batch_item_failures.is_empty(), "the redelivery hands the request back");
+        redelivered += 1;
+    }
+    assert_eq!(redelivered, 1, "the hand-back failed once");
+
+    let (status, request) = b.get(&request_path, ada.bearer()).await;
+    assert_eq!((status, request["status"].as_str()), (200, Some("completed")), "{request}");
+    b.deliver_mail().await;
+    let told = infentre_tests::outbox_files(&b.outbox)
+        .into_iter()
+        .filter(|m| m.contains("To: grace@example.com") && m.contains("Everything we held about you is erased"))
+        .count();
+    assert_eq!(told, 1, "the requester is told once");
+    assert_no_trace(&b, &grace, "grace@example.com").await;
+}
 
 /// A store whose every transaction is sent twice and answered by the second attempt: what an
 /// SDK retry does after the first attempt landed and its answer got lost, when the backend
