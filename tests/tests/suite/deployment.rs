@@ -92,3 +92,35 @@ fn the_mail_queue_hides_a_message_no_longer_than_its_claim_holds() {
         .unwrap();
     assert!(visibility <= shared::idempotency::IN_PROGRESS_TIMEOUT.as_secs(), "{visibility}");
 }
+
+/// Every `alarm = "..."` a function logs is counted by a metric filter with an alarm: a new
+/// one left out of template.yaml would page no one.
+#[test]
+fn every_alarm_the_code_logs_is_counted_by_the_template() {
+    let template = include_str!("../../../template.yaml");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut logged = BTreeSet::new();
+    let mut folders = vec![root.join("shared/src")];
+    folders.extend(std::fs::read_dir(root.join("functions")).unwrap().map(|f| f.unwrap().path().join("src")));
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                for part in text.split("alarm = \"").skip(1) {
+                    logged.insert(part.split('"').next().unwrap().to_owned());
+                }
+            }
+        }
+    }
+    assert!(logged.contains("erasure_job_failing") && logged.contains("erase_call_failing"), "{logged:?}");
+    for alarm in &logged {
+        assert!(
+            template.contains(&format!("$.fields.alarm = \"{alarm}\"")),
+            "template.yaml has no metric filter for alarm = {alarm:?}"
+        );
+    }
+    assert!(template.contains("MetricName: SweeperGaveUp") && template.contains("RetentionSweeperGaveUpAlarm:"));
+}
