@@ -89,7 +89,10 @@ pub fn article_15(platform: &Platform) -> Value {
                    (Facebook) har inget sätt att radera händelser som tagits emot via dess Conversions API: vi \
                    antecknar att det inte gick att begära. Anteckningarna namnger ingen och sparas i 3 år som bevis.",
         },
-        "transfers": "SendGrid (United States) under the EU Standard Contractual Clauses; everything else stays in the EU",
+        // As the privacy notice says ("Where do you keep my information?").
+        "transfers": "SendGrid (United States) and, only with your consent to sharing, Google (United States) and \
+                      Meta (Ireland and United States), under the EU Standard Contractual Clauses and the EU-U.S. \
+                      Data Privacy Framework; everything else stays in our cloud platform's region in the EEA",
         "retention": "Usage data at most 3 years; everything else until you or your organisation cancel the account, except records the law requires us to keep",
         // template.yaml turns on DynamoDB point-in-time recovery (35 days, its longest).
         "backups": {
