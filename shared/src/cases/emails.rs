@@ -41,7 +41,7 @@ pub fn confirm(settings: &Settings, to: &str, lang: Lang, case: &Case, token: &s
     if member && case.kind != CaseKind::WithdrawConsent {
         body = format!("{body}\n\n{}", text(lang, "case-member-note", &[]));
     }
-    Email::transactional(to, text(lang, "case-confirm-subject", &[]), body + "\n")
+    Email::transactional(to, text(lang, "case-confirm-subject", &[]), body + "\n").auto_reply()
 }
 
 /// To a known sender whose message is for an operator.
@@ -52,7 +52,7 @@ pub fn received(settings: &Settings, to: &str, lang: Lang, case: &Case) -> Email
         "case-received-body",
         &[("subject", &case.subject), ("received", &received_day(case)), ("link", &link)],
     );
-    Email::transactional(to, text(lang, "case-received-subject", &[]), body + "\n")
+    Email::transactional(to, text(lang, "case-received-subject", &[]), body + "\n").auto_reply()
 }
 
 /// To a sender with no account: how to proceed.
@@ -74,12 +74,12 @@ pub fn unknown_sender(settings: &Settings, to: &str, lang: Lang, case: &Case) ->
             ("authority_url", &settings.supervisory_authority.url),
         ],
     );
-    Email::transactional(to, text(lang, "case-unknown-subject", &[]), body + "\n")
+    Email::transactional(to, text(lang, "case-unknown-subject", &[]), body + "\n").auto_reply()
 }
 
 /// An operator's answer, with the case's id below it.
 pub fn reply(to: &str, lang: Lang, case: &Case, message: &str) -> Email {
     let subject = format!("Re: {}", case.subject);
     let body = format!("{}\n\n{}\n", message.trim_end(), text(lang, "case-reply-footer", &[("id", &case.id)]));
-    Email::transactional(to, subject, body)
+    Email::transactional(to, subject, body).written_by_a_person()
 }

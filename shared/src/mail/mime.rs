@@ -23,7 +23,7 @@ pub(crate) fn message(
         .subject(email.subject.clone())
         .date(now.into())
         .message_id(Some(format!("<{id}@{id_domain}>")));
-    for (name, value) in &email.headers {
+    for (name, value) in email.sent_headers() {
         let name = HeaderName::new_from_ascii(name.clone())
             .map_err(|_| MailError::Rejected(format!("header {name:?} is not valid")))?;
         builder = builder.raw_header(HeaderValue::new(name, value.clone()));

@@ -4,7 +4,7 @@
 pub mod copies;
 pub mod mailbox;
 #[cfg(any(feature = "embedded", feature = "smtp"))]
-mod mime;
+pub(crate) mod mime;
 #[cfg(feature = "embedded")]
 pub mod outbox;
 #[cfg(feature = "providers")]
@@ -43,11 +43,43 @@ pub struct Email {
     pub organisation_id: Option<String>,
 }
 
+/// RFC 3834's header. Everything we send is made by a machine and says so (`auto-generated`,
+/// or `auto-replied` for the answers to mail received at hello@), so auto-responders leave it
+/// unanswered: among them our own hello@ intake, where notices to a DPO whose address is
+/// hello@ land. An operator's own answer says `no`.
+pub const AUTO_SUBMITTED: &str = "Auto-Submitted";
+
 /// The category of e-mails that answer something the person did (verification, receipts,
 /// notices to the DPO): they need no consent.
 pub const TRANSACTIONAL: &str = "transactional";
 
 impl Email {
+    /// Marks the e-mail as an automatic answer to a message received (`auto-replied`).
+    pub fn auto_reply(self) -> Self {
+        self.auto_submitted("auto-replied")
+    }
+
+    /// Marks the e-mail as written by a person (`no`): their correspondent's machines may answer it.
+    pub fn written_by_a_person(self) -> Self {
+        self.auto_submitted("no")
+    }
+
+    fn auto_submitted(mut self, value: &str) -> Self {
+        self.headers.retain(|(name, _)| !name.eq_ignore_ascii_case(AUTO_SUBMITTED));
+        self.headers.push((AUTO_SUBMITTED.into(), value.into()));
+        self
+    }
+
+    /// The extra headers as sent: the e-mail's own, and `Auto-Submitted: auto-generated`
+    /// unless it says otherwise.
+    pub fn sent_headers(&self) -> Vec<(String, String)> {
+        let mut headers = self.headers.clone();
+        if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case(AUTO_SUBMITTED)) {
+            headers.push((AUTO_SUBMITTED.into(), "auto-generated".into()));
+        }
+        headers
+    }
+
     /// A plain-text transactional e-mail: no extra headers, no organisation.
     pub fn transactional(to: impl Into<String>, subject: impl Into<String>, text: impl Into<String>) -> Self {
         Self {

@@ -42,7 +42,7 @@ impl SendGridMailer {
             content.push(json!({"type": "text/html", "value": html}));
         }
         let headers: Map<String, Value> =
-            email.headers.iter().map(|(name, value)| (name.clone(), Value::from(value.clone()))).collect();
+            email.sent_headers().into_iter().map(|(name, value)| (name, Value::from(value))).collect();
         let mut body = json!({
             "personalizations": [{"to": [{"email": email.to}]}],
             "from": from_object(&self.from),

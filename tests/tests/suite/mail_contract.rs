@@ -68,7 +68,9 @@ fn parse_eml(text: &str) -> Delivered {
     let field = |name: &str| {
         fields.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone()).unwrap_or_default()
     };
-    let custom = fields.iter().filter(|(n, _)| n.starts_with("List-")).cloned().collect();
+    let mut custom: Vec<_> =
+        fields.iter().filter(|(n, _)| n.starts_with("List-") || n == "Auto-Submitted").cloned().collect();
+    custom.sort();
     Delivered {
         to: field("To"),
         subject: field("Subject"),
@@ -136,6 +138,8 @@ async fn an_email_is_delivered_with_its_unsubscribe_headers(f: Fixture) {
     assert_eq!(
         mail.headers,
         vec![
+            // RFC 3834: machine-made mail says so, and auto-responders leave it unanswered.
+            ("Auto-Submitted".to_owned(), "auto-generated".to_owned()),
             ("List-Unsubscribe".to_owned(), "<https://app.example/v1/unsubscribe?token=abc.def>".to_owned()),
             ("List-Unsubscribe-Post".to_owned(), "List-Unsubscribe=One-Click".to_owned()),
         ]
