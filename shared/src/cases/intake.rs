@@ -271,10 +271,12 @@ mod tests {
     fn what_we_send_is_not_answered_when_it_comes_back() {
         let from: lettre::message::Mailbox = "Infentre <no-reply@infentre.test>".parse().unwrap();
         let notice = crate::mail::Email::transactional("hello@infentre.test", "A deadline is near", "Request 1\n");
-        let raw = crate::mail::mime::message(&from, &notice, chrono::Utc::now(), "1", "infentre.test").unwrap().formatted();
+        let raw =
+            crate::mail::mime::message(&from, &notice, chrono::Utc::now(), "1", "infentre.test").unwrap().formatted();
         assert!(parse(&raw).unwrap().automatic, "{}", String::from_utf8_lossy(&raw));
         let person = notice.written_by_a_person();
-        let raw = crate::mail::mime::message(&from, &person, chrono::Utc::now(), "2", "infentre.test").unwrap().formatted();
+        let raw =
+            crate::mail::mime::message(&from, &person, chrono::Utc::now(), "2", "infentre.test").unwrap().formatted();
         assert!(!parse(&raw).unwrap().automatic, "an operator's own answer is a person's mail");
     }
 
