@@ -7,12 +7,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use infentre_tests::backend::Backend;
+use infentre_tests::intercepted::{Intercepted, OnTransact};
 use infentre_tests::{Auth, on_both_engines, token_mailed_to};
 use serde_json::json;
 use shared::Platform;
 use shared::accounts::{self, AccountError, HASHES_PER_TOKEN};
 use shared::lang::Lang;
-use shared::store::{BatchOp, Condition, Item, Key, Page, Query, Store, StoreError, TransactOp, Update};
+use shared::store::{Store, StoreError, TransactOp};
 
 const PASSWORD: &str = "analytical engine 1843";
 const CALLS: usize = HASHES_PER_TOKEN as usize + 3;
@@ -25,44 +26,16 @@ on_both_engines!(
 /// Parks every transaction (the write after the hash) until the gate opens, counting them.
 #[derive(Debug)]
 struct Gate {
-    inner: Arc<dyn Store>,
     parked: AtomicUsize,
     open: tokio::sync::Semaphore,
 }
 
 #[async_trait::async_trait]
-impl Store for Gate {
-    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-        self.inner.get(key).await
-    }
-    async fn put(&self, item: Item, condition: Option<Condition>) -> Result<(), StoreError> {
-        self.inner.put(item, condition).await
-    }
-    async fn update(
-        &self,
-        key: &Key,
-        entity_type: &str,
-        update: Update,
-        condition: Option<Condition>,
-    ) -> Result<Item, StoreError> {
-        self.inner.update(key, entity_type, update, condition).await
-    }
-    async fn delete(&self, key: &Key, condition: Option<Condition>) -> Result<Option<Item>, StoreError> {
-        self.inner.delete(key, condition).await
-    }
-    async fn query(&self, query: Query) -> Result<Page, StoreError> {
-        self.inner.query(query).await
-    }
-    async fn transact(&self, ops: Vec<TransactOp>) -> Result<(), StoreError> {
+impl OnTransact for Gate {
+    async fn transact(&self, inner: &dyn Store, ops: Vec<TransactOp>) -> Result<(), StoreError> {
         self.parked.fetch_add(1, Ordering::SeqCst);
         let _pass = self.open.acquire().await.map_err(|_| StoreError::Throttled)?;
-        self.inner.transact(ops).await
-    }
-    async fn batch_write(&self, ops: Vec<BatchOp>) -> Result<(), StoreError> {
-        self.inner.batch_write(ops).await
-    }
-    async fn batch_get(&self, keys: Vec<Key>) -> Result<Vec<Item>, StoreError> {
-        self.inner.batch_get(keys).await
+        inner.transact(ops).await
     }
 }
 
@@ -73,13 +46,11 @@ where
     F: Fn(Platform) -> Fut,
     Fut: std::future::Future<Output = Result<(), AccountError>> + Send + 'static,
 {
-    let gate = Arc::new(Gate {
-        inner: b.platform.store.clone(),
-        parked: AtomicUsize::new(0),
-        open: tokio::sync::Semaphore::new(0),
-    });
+    let hook = Gate { parked: AtomicUsize::new(0), open: tokio::sync::Semaphore::new(0) };
+    let store = Arc::new(Intercepted { inner: b.platform.store.clone(), hook });
+    let gate = &store.hook;
     let mut platform = b.platform.clone();
-    platform.store = gate.clone();
+    platform.store = store.clone();
     let calls: Vec<_> = (0..CALLS).map(|_| tokio::spawn(use_link(platform.clone()))).collect();
     // Each call either stops at the count or parks at its write.
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
