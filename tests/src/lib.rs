@@ -235,6 +235,7 @@ pub fn token_in(mail: &str) -> Option<String> {
     Some(mail[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')).collect())
 }
 pub mod backend;
+pub mod intercepted;
 pub mod pages;
 pub mod provider_rules;
 pub mod recorder;

@@ -28,8 +28,9 @@ use shared::rights::recorded::{self, Channel, Person, Recorded};
 use shared::rights::requester::FileError;
 use shared::session::AuthUser;
 
-use crate::desks::{Desk, date, date_time, failed, posted, see_other, shown_to};
+use crate::desks::{Desk, date, date_time, posted, see_other, shown_to};
 use crate::i18n::Catalog;
+use crate::pages::failed;
 use crate::pages::{Layout, render, request};
 use crate::signed_in::page_forms;
 

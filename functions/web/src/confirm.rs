@@ -12,7 +12,8 @@ use shared::cases::confirm::{self, ConfirmError};
 use shared::cases::{CaseKind, emails};
 
 use crate::i18n;
-use crate::links::{TokenForm, TokenQuery, failed, link_page, outcome};
+use crate::links::{TokenForm, TokenQuery, link_page, outcome};
+use crate::pages::failed;
 use crate::signed_in::checked;
 
 fn dead_link(platform: &Platform, headers: &HeaderMap) -> Response {

@@ -28,7 +28,7 @@ use shared::session::{self, AuthUser, SessionRecord};
 use shared::store::StoreError;
 
 use crate::i18n::Catalog;
-use crate::pages::{Layout, Outcome, render, request};
+use crate::pages::{Layout, Outcome, failed, render, request};
 use crate::signed_in::{PageForm, page_forms, signed_in_post};
 
 /// The desks' routes; `crate::ROUTES` lists them for `template.yaml`.
@@ -151,11 +151,6 @@ fn message(
 
 fn forbidden(platform: &Platform, headers: &HeaderMap, text: &str) -> Response {
     message(platform, headers, StatusCode::FORBIDDEN, ("desk-forbidden-title", text), ("/account", "desk-to-account"))
-}
-
-pub(crate) fn failed(platform: &Platform, headers: &HeaderMap, err: &dyn std::fmt::Display) -> Response {
-    tracing::error!(error = %err, "a desk page failed");
-    message(platform, headers, StatusCode::INTERNAL_SERVER_ERROR, ("error-title", "error-text"), ("/", "link-home"))
 }
 
 /// Who may use a desk.

@@ -16,7 +16,7 @@ use shared::accounts::{self, AccountError, TokenKind};
 use shared::consent::PurposeId;
 
 use crate::i18n::{catalog, negotiate};
-use crate::pages::{Layout, render, request};
+use crate::pages::{Layout, failed, render, request};
 use crate::signed_in::{checked, page_forms};
 
 #[derive(Debug, Deserialize)]
@@ -68,17 +68,6 @@ fn invalid_link(platform: &Platform, headers: &HeaderMap, text: &str) -> Respons
 fn dead_verify_link(platform: &Platform, headers: &HeaderMap) -> Response {
     let next = ("/resend-verification", "resend-title");
     outcome(platform, headers, StatusCode::GONE, ("link-invalid-title", "verify-invalid"), next)
-}
-
-pub(crate) fn failed(platform: &Platform, headers: &HeaderMap, err: &dyn std::fmt::Display) -> Response {
-    tracing::error!(error = %err, "a link page failed");
-    outcome(
-        platform,
-        headers,
-        StatusCode::INTERNAL_SERVER_ERROR,
-        ("error-title", "error-text"),
-        ("/privacy/contact", "link-contact"),
-    )
 }
 
 /// A link's page: `(action, title id, button id)`, its text, the token, and whether it asks

@@ -334,8 +334,10 @@ pub(crate) fn form_expired(platform: &Platform, headers: &HeaderMap, back: &str)
 }
 
 /// One of our failures, as a page: logged (the error only), and the way home.
+/// The one page for a failure of ours, on every page (account, desks, links): logged, and the
+/// person sent home.
 pub(crate) fn failed(platform: &Platform, headers: &HeaderMap, err: &dyn std::fmt::Display) -> Response {
-    tracing::error!(error = %err, "an account page failed");
+    tracing::error!(error = %err, "a page failed");
     let r = request(platform, headers, "/", "error-title");
     let page = Outcome { text: r.layout.t("error-text"), next: r.layout.t("link-home"), next_href: "/", l: r.layout };
     render(StatusCode::INTERNAL_SERVER_ERROR, &page, r.set_cookie)

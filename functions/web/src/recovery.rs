@@ -14,7 +14,8 @@ use shared::accounts::{self, AccountError, TokenKind, reset};
 use shared::http::ClientAddress;
 
 use crate::i18n::{catalog, negotiate};
-use crate::links::{TokenForm, TokenQuery, failed, link_page, outcome};
+use crate::links::{TokenForm, TokenQuery, link_page, outcome};
+use crate::pages::failed;
 use crate::pages::{Layout, render, request};
 use crate::signed_in::{checked, page_forms};
 

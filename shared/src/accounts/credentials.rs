@@ -248,6 +248,7 @@ pub async fn accept_invitation(
         EmailAddress::parse(invitation.email.as_deref().unwrap_or_default()).map_err(|_| AccountError::InvalidToken)?;
     let role = invitation.role.ok_or(AccountError::InvalidToken)?;
     let password = NewPassword::parse(password, Some(&email))?;
+    super::count_hash_against(platform, &token_hash).await?;
     let password_hash = passwords::hash(password.expose()).await?;
     let user = UserRecord {
         user_id: ulid::Ulid::new().to_string(),

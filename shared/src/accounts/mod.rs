@@ -131,6 +131,34 @@ pub async fn load_token(
     Ok((token_hash, record))
 }
 
+/// Passwords one link may have hashed (accepting an invitation, resetting a password): the
+/// link is used up only by the write that follows the hash, so without a count parallel
+/// calls with one link would each cost an argon2 run until the first one used it.
+pub const HASHES_PER_TOKEN: i64 = 5;
+
+/// Counts one password hash against the link, *before* the hash, in one conditional update
+/// of the token item: of any number of concurrent attempts at most [`HASHES_PER_TOKEN`] pass,
+/// and past them the link counts as used ([`AccountError::InvalidToken`]). The count goes with
+/// the token item (used, revoked or expired).
+#[cfg(feature = "passwords")]
+async fn count_hash_against(platform: &Platform, token_hash: &str) -> Result<(), AccountError> {
+    const ATTEMPTS: &str = "hash_attempts";
+    let key = TokenRecord::key(token_hash);
+    let room = Condition::And(vec![
+        Condition::Exists,
+        Condition::Or(vec![
+            Condition::AttributeNotExists(ATTEMPTS.into()),
+            Condition::less_than(ATTEMPTS, HASHES_PER_TOKEN),
+        ]),
+    ]);
+    // The entity type is only used when the item is absent, which the condition refuses.
+    match platform.store.update(&key, "token", Update::new().add(ATTEMPTS, 1), Some(room)).await {
+        Ok(_) => Ok(()),
+        Err(err) if err.is_condition_failed() => Err(AccountError::InvalidToken),
+        Err(err) => Err(err.into()),
+    }
+}
+
 /// Who verified, joined or signed in.
 #[derive(Debug, Clone)]
 pub struct AccountRef {

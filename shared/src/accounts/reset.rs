@@ -114,6 +114,7 @@ mod set {
         let user = super::super::find_user(platform, &user_id).await?.ok_or(AccountError::InvalidToken)?;
         let email = EmailAddress::parse(&user.email)?;
         let password = NewPassword::parse(password, Some(&email))?;
+        super::super::count_hash_against(platform, &token_hash).await?;
         let password_hash = passwords::hash(password.expose()).await?;
         let ops = vec![
             TransactOp::Delete { key: TokenRecord::key(&token_hash), condition: Some(Condition::Exists) },

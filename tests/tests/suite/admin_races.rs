@@ -7,11 +7,13 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use infentre_tests::backend::Backend;
+use infentre_tests::backend::{Backend, Session};
+use infentre_tests::intercepted::{Intercepted, OnTransact};
 use infentre_tests::on_both_engines;
+use shared::Platform;
 use shared::accounts::{self, AccountError, membership::MembershipError};
 use shared::domain::Role;
-use shared::store::{BatchOp, Condition, Item, Key, Page, Query, Store, StoreError, TransactOp, Update};
+use shared::store::{Store, StoreError, TransactOp};
 
 const PASSWORD: &str = "analytical engine 1843";
 
@@ -27,59 +29,31 @@ on_both_engines!(
 /// both pass their conditions or one can undo the other.
 #[derive(Debug)]
 struct BothReadThenBothWrite {
-    inner: Arc<dyn Store>,
     arrived: AtomicUsize,
     barrier: tokio::sync::Barrier,
     one_at_a_time: tokio::sync::Mutex<()>,
 }
 
 impl BothReadThenBothWrite {
-    fn around(inner: Arc<dyn Store>) -> Arc<Self> {
-        Arc::new(Self {
-            inner,
+    fn around(inner: Arc<dyn Store>) -> Arc<Intercepted<Self>> {
+        let hook = Self {
             arrived: AtomicUsize::new(0),
             barrier: tokio::sync::Barrier::new(2),
             one_at_a_time: tokio::sync::Mutex::new(()),
-        })
+        };
+        Arc::new(Intercepted { inner, hook })
     }
 }
 
 #[async_trait::async_trait]
-impl Store for BothReadThenBothWrite {
-    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-        self.inner.get(key).await
-    }
-    async fn put(&self, item: Item, condition: Option<Condition>) -> Result<(), StoreError> {
-        self.inner.put(item, condition).await
-    }
-    async fn update(
-        &self,
-        key: &Key,
-        entity_type: &str,
-        update: Update,
-        condition: Option<Condition>,
-    ) -> Result<Item, StoreError> {
-        self.inner.update(key, entity_type, update, condition).await
-    }
-    async fn delete(&self, key: &Key, condition: Option<Condition>) -> Result<Option<Item>, StoreError> {
-        self.inner.delete(key, condition).await
-    }
-    async fn query(&self, query: Query) -> Result<Page, StoreError> {
-        self.inner.query(query).await
-    }
-    async fn transact(&self, ops: Vec<TransactOp>) -> Result<(), StoreError> {
+impl OnTransact for BothReadThenBothWrite {
+    async fn transact(&self, inner: &dyn Store, ops: Vec<TransactOp>) -> Result<(), StoreError> {
         if self.arrived.fetch_add(1, Ordering::SeqCst) < 2 {
             self.barrier.wait().await;
             let _turn = self.one_at_a_time.lock().await;
-            return self.inner.transact(ops).await;
+            return inner.transact(ops).await;
         }
-        self.inner.transact(ops).await
-    }
-    async fn batch_write(&self, ops: Vec<BatchOp>) -> Result<(), StoreError> {
-        self.inner.batch_write(ops).await
-    }
-    async fn batch_get(&self, keys: Vec<Key>) -> Result<Vec<Item>, StoreError> {
-        self.inner.batch_get(keys).await
+        inner.transact(ops).await
     }
 }
 
@@ -94,12 +68,18 @@ async fn has_staying_admin(b: &Backend, organisation_id: &str) -> bool {
     false
 }
 
-async fn two_admins_cancelling_at_once_leave_one_admin(b: Backend) {
+/// Admins Ada and Bob, member Grace; and the platform whose store holds both writes.
+async fn two_admins_and_a_member(b: &Backend) -> (Session, Session, Platform) {
     let ada = b.admin("ada@example.com", PASSWORD, "Engines").await;
     let bob = b.member(&ada, "bob@example.com", PASSWORD, "admin").await;
     b.member(&ada, "grace@example.com", PASSWORD, "member").await;
     let mut platform = b.platform.clone();
     platform.store = BothReadThenBothWrite::around(b.platform.store.clone());
+    (ada, bob, platform)
+}
+
+async fn two_admins_cancelling_at_once_leave_one_admin(b: Backend) {
+    let (ada, bob, platform) = two_admins_and_a_member(&b).await;
     let ada_user = accounts::load_user(&b.platform, &ada.user_id).await.unwrap();
     let bob_user = accounts::load_user(&b.platform, &bob.user_id).await.unwrap();
 
@@ -128,11 +108,7 @@ async fn two_admins_cancelling_at_once_leave_one_admin(b: Backend) {
 }
 
 async fn an_admin_cancelling_while_demoting_the_other_admin_leaves_one_admin(b: Backend) {
-    let ada = b.admin("ada@example.com", PASSWORD, "Engines").await;
-    let bob = b.member(&ada, "bob@example.com", PASSWORD, "admin").await;
-    b.member(&ada, "grace@example.com", PASSWORD, "member").await;
-    let mut platform = b.platform.clone();
-    platform.store = BothReadThenBothWrite::around(b.platform.store.clone());
+    let (ada, bob, platform) = two_admins_and_a_member(&b).await;
     let ada_user = accounts::load_user(&b.platform, &ada.user_id).await.unwrap();
 
     // Ada demotes Bob in one tab and cancels her account in another.

@@ -37,5 +37,6 @@ mod secrets;
 mod sendgrid;
 mod store_contract;
 mod tenant_isolation;
+mod token_attempts;
 mod tracking;
 mod visitor_limits;
