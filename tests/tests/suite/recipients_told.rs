@@ -179,7 +179,7 @@ async fn a_call_that_keeps_failing_is_reported_once_and_does_not_block_the_other
     b.deliver_mail().await;
     let alarms: Vec<String> = infentre_tests::outbox_files(&b.outbox)
         .into_iter()
-        .filter(|m| m.contains("To: dpo@infentre.com") && m.contains(&grace_job))
+        .filter(|m| m.contains(&format!("To: {}", b.platform.settings.dpo.email)) && m.contains(&grace_job))
         .collect();
     assert_eq!(alarms.len(), 1, "the DPO is told once");
 }
