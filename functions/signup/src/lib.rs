@@ -18,7 +18,6 @@ use shared::Platform;
 /// The routes of this function; [`shared::http::app`] completes them for Lambda and the
 /// local server alike.
 pub fn routes() -> Router<Platform> {
-    shared::accounts::passwords::warm_up();
     Router::new()
         .route("/v1/signup", post(registration::signup))
         .route("/v1/email-verifications", post(registration::verify_email))
