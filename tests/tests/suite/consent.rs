@@ -408,10 +408,14 @@ async fn a_consent_change_is_one_transaction_and_the_check_one_read() {
 
     let (status, _) = b.put("/v1/me/consents/analytics_cookies", ada.bearer(), json!({"granted": true})).await;
     assert_eq!(status, 200);
-    // The session and the fences of the user and organisation (read at once), the current
-    // state (for the version), then one transaction.
-    let change: std::collections::BTreeMap<String, u64> =
-        [("DynamoDB.GetItem".to_owned(), 4), ("DynamoDB.TransactWriteItems".to_owned(), 1)].into();
+    // The session, the fences of the user and organisation (one batch), the current state
+    // (for the version), then one transaction.
+    let change: std::collections::BTreeMap<String, u64> = [
+        ("DynamoDB.GetItem".to_owned(), 2),
+        ("DynamoDB.BatchGetItem".to_owned(), 1),
+        ("DynamoDB.TransactWriteItems".to_owned(), 1),
+    ]
+    .into();
     assert_eq!(requests.snapshot(), change);
 
     requests.reset();
