@@ -19,6 +19,7 @@ use shared::Platform;
 /// local server alike.
 pub fn routes() -> Router<Platform> {
     Router::new()
+        .route("/openapi.json", get(shared::http::openapi))
         .route("/v1/signup", post(registration::signup))
         .route("/v1/email-verifications", post(registration::verify_email))
         .route("/v1/sessions", post(sessions::login))

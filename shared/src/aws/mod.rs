@@ -1,6 +1,7 @@
 //! The distributed engine: AWS clients built once per cold start, and the platform on
 //! DynamoDB, SQS and S3. A function is built with only the clients its role lets it call
-//! (features `aws-sqs`, `aws-s3`, `aws-ssm`); the ports it has no client for are [`NotGranted`].
+//! (features `aws-sqs`, `aws-s3`, `aws-ssm`; `aws-s3-links` signs presigned GETs without an S3
+//! client); the ports it has no client for are [`NotGranted`].
 
 mod env_config;
 mod metrics;
@@ -18,6 +19,8 @@ pub use secrets::{Secret, SecretError};
 
 #[cfg(feature = "aws-s3")]
 use crate::blob::s3::S3BlobStore;
+#[cfg(all(feature = "aws-s3-links", not(feature = "aws-s3")))]
+use crate::blob::s3_links::S3Links;
 use crate::clock::Clock;
 use crate::config::{ConfigError, Environment, Settings, Source};
 use crate::platform::Platform;
@@ -34,7 +37,7 @@ pub struct AwsSettings {
     pub table: String,
     #[cfg(feature = "aws-sqs")]
     pub queues: HashMap<QueueName, QueueUrls>,
-    #[cfg(feature = "aws-s3")]
+    #[cfg(any(feature = "aws-s3", feature = "aws-s3-links"))]
     pub export_bucket: String,
 }
 
@@ -54,7 +57,7 @@ impl AwsSettings {
             table: source.required("INFENTRE_TABLE")?,
             #[cfg(feature = "aws-sqs")]
             queues,
-            #[cfg(feature = "aws-s3")]
+            #[cfg(any(feature = "aws-s3", feature = "aws-s3-links"))]
             export_bucket: source.required("INFENTRE_EXPORT_BUCKET")?,
         })
     }
@@ -108,6 +111,9 @@ pub struct AwsClients {
     pub s3: aws_sdk_s3::Client,
     #[cfg(feature = "aws-ssm")]
     pub ssm: aws_sdk_ssm::Client,
+    /// What presigned links are signed with (region, endpoint, credentials), without an S3 client.
+    #[cfg(feature = "aws-s3-links")]
+    pub links: aws_types::SdkConfig,
     pub requests: RequestCounter,
 }
 
@@ -142,6 +148,8 @@ impl AwsClients {
             ssm: aws_sdk_ssm::Client::from_conf(
                 aws_sdk_ssm::config::Builder::from(config).interceptor(requests.clone()).build(),
             ),
+            #[cfg(feature = "aws-s3-links")]
+            links: config.clone(),
             requests,
         }
     }
@@ -153,7 +161,9 @@ impl AwsClients {
         let queue = Arc::new(NotGranted("SQS"));
         #[cfg(feature = "aws-s3")]
         let blobs = Arc::new(S3BlobStore::new(self.s3.clone(), &aws.export_bucket, clock.clone()));
-        #[cfg(not(feature = "aws-s3"))]
+        #[cfg(all(feature = "aws-s3-links", not(feature = "aws-s3")))]
+        let blobs = Arc::new(S3Links::new(&self.links, &aws.export_bucket, clock.clone()));
+        #[cfg(not(any(feature = "aws-s3", feature = "aws-s3-links")))]
         let blobs = Arc::new(NotGranted("S3"));
         Platform {
             store: Arc::new(DynamoStore::new(self.dynamodb.clone(), &aws.table, clock.clone())),

@@ -6,6 +6,8 @@
 pub mod local;
 #[cfg(feature = "aws-s3")]
 pub mod s3;
+#[cfg(feature = "aws-s3-links")]
+pub mod s3_links;
 
 use std::time::Duration;
 

@@ -8,6 +8,7 @@ use http_body_util::BodyExt;
 use infentre_tests::{clock, create_bucket, moto_clients, shared_clock, unique};
 use shared::blob::local::LocalBlobStore;
 use shared::blob::s3::S3BlobStore;
+use shared::blob::s3_links::S3Links;
 use shared::blob::{BlobError, BlobStore};
 use shared::clock::ManualClock;
 use shared::signing::SigningKey;
@@ -128,6 +129,25 @@ impl Fixture {
         use shared::clock::Clock;
         self.clock.now()
     }
+}
+
+/// The functions that only hand out links (rights, web) presign them without the S3 client:
+/// such a link downloads what the rights worker's S3 client wrote. (That it is the SDK's own URL,
+/// signature included, is `shared::blob::s3_links`'s unit test: moto does not check signatures.)
+#[tokio::test]
+async fn a_link_signed_without_the_s3_client_downloads_the_export_on_moto() {
+    let clock = clock();
+    let clients = moto_clients().await;
+    let bucket = unique("exports");
+    create_bucket(&clients, &bucket).await;
+    let writer = S3BlobStore::new(clients.s3.clone(), bucket.clone(), shared_clock(&clock));
+    writer.put("exports/USER1/access.json", Bytes::from_static(b"{\"me\":true}"), "application/json").await.unwrap();
+    let links = S3Links::new(&clients.links, bucket, shared_clock(&clock));
+    let signed = links.signed_url("exports/USER1/access.json", Duration::from_secs(3600)).await.unwrap();
+    let f = Fixture { blobs: Arc::new(links), download: Downloader::Http, clock, _dir: None };
+    assert_eq!(signed.expires_at, f.clock_now() + chrono::Duration::hours(1));
+    assert_eq!(f.fetch(&signed.url).await, Ok(Bytes::from_static(b"{\"me\":true}")));
+    assert!(f.blobs.put("exports/USER1/x.json", Bytes::new(), "application/json").await.is_err(), "links only");
 }
 
 // moto does not check presigned signatures or expiry (AWS does); the local engine must.
