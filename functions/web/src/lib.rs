@@ -13,6 +13,8 @@ mod desks;
 pub mod i18n;
 mod language;
 mod links;
+#[cfg(test)]
+mod markdown;
 pub mod notice;
 mod pages;
 mod public_complaint;

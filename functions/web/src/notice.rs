@@ -1,12 +1,17 @@
 //! The privacy notice as HTML: the English original (`privacy-notice.md`, whose SHA-256 every
 //! consent record carries), its Swedish translation, and the archive of earlier versions.
-
-use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd, html};
+//!
+//! The Markdown is rendered when the crate is built (`build.rs`, with [`crate::markdown`]): the
+//! texts never change at run time, so no request renders them and the Lambda package carries
+//! the HTML instead of a Markdown parser.
 
 use crate::i18n::Lang;
 
 /// The Swedish translation. Consent is recorded against the English original.
 pub const NOTICE_SV: &str = include_str!("../../../privacy-notice.sv.md");
+
+const NOTICE_EN_HTML: &str = include_str!(concat!(env!("OUT_DIR"), "/privacy-notice.html"));
+const NOTICE_SV_HTML: &str = include_str!(concat!(env!("OUT_DIR"), "/privacy-notice.sv.html"));
 
 /// An earlier version of the notice, kept verbatim.
 #[derive(Debug)]
@@ -14,53 +19,29 @@ pub struct ArchivedNotice {
     pub version: &'static str,
     pub date: &'static str,
     pub text: &'static str,
+    /// `text` rendered when built.
+    pub html: &'static str,
 }
 
 /// Earlier versions, newest first. When the notice changes, its old text moves to
 /// `notices/<version>.md` and is listed here, so what people agreed to stays readable (the
-/// consent records of that version carry its SHA-256).
+/// consent records of that version carry its SHA-256). `build.rs` renders every file there.
 pub static ARCHIVE: [ArchivedNotice; 1] = [ArchivedNotice {
     version: "2019-10-28",
     date: "2019-10-28",
     text: include_str!("../../../notices/2019-10-28.md"),
+    html: include_str!(concat!(env!("OUT_DIR"), "/notices/2019-10-28.html")),
 }];
 
 pub fn archived(version: &str) -> Option<&'static ArchivedNotice> {
     ARCHIVE.iter().find(|notice| notice.version == version)
 }
 
-/// The current notice's Markdown in a language, and whether it is a translation.
-pub fn current(lang: Lang) -> (&'static str, bool) {
+/// The current notice's HTML in a language, and whether it is a translation.
+pub fn current_html(lang: Lang) -> (&'static str, bool) {
     match lang {
-        Lang::En => (shared::consent::NOTICE_TEXT, false),
-        Lang::Sv => (NOTICE_SV, true),
-    }
-}
-
-/// Markdown to HTML. Raw HTML in the source is shown as text, never passed through. Headings
-/// go one level down: the page's own `<h1>` is the title, the notice's title is an `<h2>` under
-/// it and its sections `<h3>`, one outline for screen readers.
-pub fn to_html(markdown: &str) -> String {
-    let parser = Parser::new_ext(markdown, Options::empty()).map(|event| match event {
-        Event::Html(text) | Event::InlineHtml(text) => Event::Text(text),
-        Event::Start(Tag::Heading { level, id, classes, attrs }) => {
-            Event::Start(Tag::Heading { level: demoted(level), id, classes, attrs })
-        }
-        Event::End(TagEnd::Heading(level)) => Event::End(TagEnd::Heading(demoted(level))),
-        other => other,
-    });
-    let mut out = String::with_capacity(markdown.len() * 2);
-    html::push_html(&mut out, parser);
-    out
-}
-
-fn demoted(level: HeadingLevel) -> HeadingLevel {
-    match level {
-        HeadingLevel::H1 => HeadingLevel::H2,
-        HeadingLevel::H2 => HeadingLevel::H3,
-        HeadingLevel::H3 => HeadingLevel::H4,
-        HeadingLevel::H4 => HeadingLevel::H5,
-        HeadingLevel::H5 | HeadingLevel::H6 => HeadingLevel::H6,
+        Lang::En => (NOTICE_EN_HTML, false),
+        Lang::Sv => (NOTICE_SV_HTML, true),
     }
 }
 
@@ -69,7 +50,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_pages_show_the_texts_as_they_are_now() {
+        use crate::markdown::to_html;
+        assert_eq!(current_html(Lang::En), (to_html(shared::consent::NOTICE_TEXT).as_str(), false));
+        assert_eq!(current_html(Lang::Sv), (to_html(NOTICE_SV).as_str(), true));
+        for archived in &ARCHIVE {
+            assert_eq!(archived.html, to_html(archived.text), "{}", archived.version);
+        }
+    }
+
+    #[test]
     fn markdown_becomes_html_and_raw_html_is_escaped() {
+        use crate::markdown::to_html;
         let out = to_html("# Title\n\n## Part\n\nSome *text*.\n\n<script>alert(1)</script>\n\nand <b>inline</b>");
         // One level down: the page's own <h1> is its title.
         assert!(out.contains("<h2>Title</h2>") && out.contains("<h3>Part</h3>"), "{out}");

@@ -109,7 +109,8 @@ struct Notice {
     l: Layout,
     version: String,
     date: String,
-    html: String,
+    /// Rendered when built (`notice`).
+    html: &'static str,
     translation: bool,
     earlier: Vec<(&'static str, &'static str)>,
     current: bool,
@@ -117,11 +118,11 @@ struct Notice {
 
 pub async fn notice(State(platform): State<Platform>, headers: HeaderMap) -> Response {
     let r = request(&platform, &headers, "/privacy", "notice-title");
-    let (markdown, translation) = notice::current(r.layout.lang);
+    let (html, translation) = notice::current_html(r.layout.lang);
     let page = Notice {
         version: platform.settings.policy_version.clone(),
         date: platform.settings.policy_date.clone(),
-        html: notice::to_html(markdown),
+        html,
         translation,
         earlier: notice::ARCHIVE.iter().map(|n| (n.version, n.date)).collect(),
         current: true,
@@ -150,7 +151,7 @@ pub async fn archived_notice(
     let page = Notice {
         version: archived.version.to_owned(),
         date: archived.date.to_owned(),
-        html: notice::to_html(archived.text),
+        html: archived.html,
         translation: false,
         earlier: Vec::new(),
         current: false,
