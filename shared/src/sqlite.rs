@@ -89,6 +89,18 @@ const MAX_READERS: usize = 8;
 /// index, key condition and direction, and the queue's add a few more.
 const STATEMENT_CACHE: usize = 64;
 
+/// Settings every connection gets. The query planner stability guarantee (QPSG): without it
+/// SQLite plans around the values bound to some parameters (a query's `LIMIT ?` among them)
+/// and so throws a cached statement's plan away and parses it again whenever such a value is
+/// bound, on every store query; our queries are key lookups and ranges on fixed indexes, whose
+/// plans no value changes.
+fn configure(conn: &Connection) -> Result<(), rusqlite::Error> {
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(())
+}
+
 /// The group size: bounded, so one commit's latency stays bounded.
 const MAX_GROUP: usize = 256;
 /// `INFENTRE_SQLITE_GROUP_COMMIT=off` commits every write alone, as before group commit: for
@@ -181,8 +193,7 @@ impl SqliteDb {
         // FULL: a write the API acknowledged (a consent, an erasure) survives a power cut.
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        configure(&conn)?;
         conn.execute_batch(SCHEMA)?;
         let alone = std::env::var(GROUP_COMMIT_SETTING).is_ok_and(|value| value == "off");
         Ok(Self {
@@ -317,9 +328,9 @@ impl Readers {
 fn open_reader(path: &Path) -> Result<Connection, rusqlite::Error> {
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
     conn.pragma_update(None, "query_only", true)?;
-    // Readers wait only in rare moments (WAL recovery after a crash, a restarting WAL index).
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    // Readers wait (busy timeout) only in rare moments: WAL recovery after a crash, a
+    // restarting WAL index.
+    configure(&conn)?;
     Ok(conn)
 }
 
@@ -412,6 +423,29 @@ mod tests {
         drop(db);
         let reopened = SqliteDb::open(&path).unwrap();
         assert_eq!(rows(&reopened).await, vec!["a".to_owned()]);
+    }
+
+    /// A cached statement runs again with other values without being parsed again (QPSG; see
+    /// `configure`): without it, binding the `LIMIT` re-prepared the statement every time.
+    #[test]
+    fn a_cached_query_is_not_parsed_again_for_new_values() {
+        use rusqlite::StatementStatus;
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteDb::open(&dir.path().join("db.sqlite")).unwrap();
+        let conn = db.conn.lock().unwrap();
+        let sql = "SELECT pk FROM items WHERE pk >= ? ORDER BY pk LIMIT ?";
+        for limit in 1..=3_i64 {
+            let mut stmt = conn.prepare_cached(sql).unwrap();
+            let _: Vec<String> = stmt
+                .query_map(rusqlite::params!["A", limit], |row| row.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert_eq!(stmt.get_status(StatementStatus::RePrepare), 0, "run with LIMIT {limit}");
+        }
+        drop(conn);
+        let reader = db.readers.as_ref().expect("a file has read connections");
+        reader.read(|conn| assert!(conn.db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG).unwrap()));
     }
 
     /// A read is served while a write transaction is open (the writer's connection held
