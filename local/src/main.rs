@@ -7,6 +7,10 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc instead of glibc's allocator (see Cargo.toml): the server allocates per request.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(version, about = "Infentre's privacy backend in one process, on SQLite.")]
 struct Cli {

@@ -140,8 +140,9 @@ pub async fn healthz() -> axum::Json<serde_json::Value> {
     axum::Json(serde_json::json!({ "status": "ok" }))
 }
 
-/// This document. Only the signup function serves it (`template.yaml` routes it there), so the
-/// other Lambda packages do not carry its 0.3 MB.
+// Only the signup function serves it (`template.yaml` routes it there), so the other Lambda
+// packages do not carry its 0.3 MB. (The doc comment below is the operation's summary.)
+/// This document.
 #[utoipa::path(get, path = "/openapi.json", tag = "platform", responses((status = 200, description = "The OpenAPI 3.1 document of the API", content_type = "application/json")))]
 pub async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON).into_response()
