@@ -172,7 +172,9 @@ def check_structure(stack: Stack) -> dict[str, dict]:
                 todo += [f for f in shared_features.get(feature, []) if f in shared_features]
         check("aws" in shared_on, f"{logical}: the default features of {package['name']} do not turn on shared's aws")
         # The binary links exactly the AWS clients its role grants, beyond DynamoDB (#16).
-        clients = {f.removeprefix("aws-") for f in shared_on if f in ("aws-sqs", "aws-s3", "aws-ssm")}
+        # `aws-s3-links` presigns GETs without the S3 client: the links need s3:GetObject.
+        service_of = {"aws-sqs": "sqs", "aws-s3": "s3", "aws-s3-links": "s3", "aws-ssm": "ssm"}
+        clients = {service_of[f] for f in shared_on if f in service_of}
         granted = granted_services(resource.get("Properties", {}).get("Policies", []))
         check(clients == granted, f"{logical}: shared's client features {sorted(clients)} != services its role grants {sorted(granted)}")
         found[logical] = {"package": package["name"], "binary": binary}
