@@ -271,6 +271,9 @@ pub async fn accept_invitation(
         TransactOp::Put { item: claim.item(email.canonical())?, condition: Some(Condition::NotExists) },
         TransactOp::Put { item: user.item()?, condition: Some(Condition::NotExists) },
         TransactOp::Check { key: OrganisationRecord::key(&invitation.organisation_id), condition: Condition::Exists },
+        // An organisation being erased takes no new member: its job may have listed the
+        // members already, and would never erase one who joined after.
+        crate::erasure::fence::guard(&invitation.organisation_id),
     ];
     match platform.store.transact(ops).await {
         Ok(()) => Ok(AccountRef { user_id: user.user_id, organisation_id: user.organisation_id }),

@@ -22,6 +22,7 @@ on_both_engines!(
     an_export_written_after_the_fence_is_refused_and_undone,
     an_erasure_filed_beside_an_export_completes_with_nothing_left,
     an_organisation_cancellation_fans_out_and_leaves_nothing,
+    an_invitation_accepted_after_the_organisation_is_fenced_is_refused,
     bad_input_to_erasure,
     the_logs_of_a_journey_to_erasure_hold_no_address,
     a_mail_waiting_for_the_subject_is_erased_and_its_message_does_nothing,
@@ -495,6 +496,38 @@ async fn an_organisation_cancellation_fans_out_and_leaves_nothing(b: Backend) {
     for (member, email) in [(&ada, "ada@example.com"), (&grace, "grace@example.com"), (&alan, "alan@example.com")] {
         assert_no_trace(&b, member, email).await;
     }
+    assert!(b.traces_of(&[ada.organisation_id.as_str()]).await.is_empty());
+}
+
+/// The organisation's job fans out over the members it finds, and deletes the invitations only
+/// later: an invitee joining in between would be missed, so accepting checks the fence.
+async fn an_invitation_accepted_after_the_organisation_is_fenced_is_refused(b: Backend) {
+    let ada = b.admin("ada@example.com", PASSWORD, "Engines").await;
+    let (status, _) = b
+        .post(
+            "/v1/organisations/current/invitations",
+            ada.bearer(),
+            json!({"email": "grace@example.com", "role": "member"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    b.deliver_mail().await;
+    let token = infentre_tests::token_mailed_to(&b.outbox, "grace@example.com").unwrap();
+    let (status, _, accepted) =
+        call(&b.app, "DELETE", "/v1/organisations/current", ada.bearer(), Some(json!({"password": PASSWORD}))).await;
+    assert_eq!(status, 202, "{accepted}");
+    // The job's first step: the fan-out, which finds Ada only.
+    let job_id = accepted["job_id"].as_str().unwrap();
+    let past = Instant::now() - Duration::from_secs(1);
+    assert_eq!(job::run_slice(&b.platform, job_id, past, false).await.unwrap(), SliceOutcome::Continues);
+
+    let (status, body) =
+        b.post("/v1/invitations/accept", Auth::None, json!({"token": token, "password": PASSWORD})).await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("invalid_token")), "{body}");
+    b.process_rights().await;
+    let (_, progress) = b.get(&format!("/v1/erasure-jobs/{job_id}"), Auth::None).await;
+    assert_eq!((progress["status"].as_str(), progress["member_jobs"].as_u64()), (Some("completed"), Some(1)));
+    assert_eq!(b.count_of("grace@example.com").await, 0, "no account, claim or invitation of hers is left");
     assert!(b.traces_of(&[ada.organisation_id.as_str()]).await.is_empty());
 }
 
