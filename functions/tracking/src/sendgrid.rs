@@ -5,14 +5,15 @@
 //! anything is stored; only an allow-list of fields is kept. Interactions are filed under
 //! the organisation (SendGrid returns our `organisation_id` custom argument) and the recipient,
 //! identified by a hash of the normalised address, and kept at most 3 years. A duplicate
-//! `sg_event_id` writes the same item again: SendGrid's retries store nothing twice.
+//! `sg_event_id` writes the same item again: SendGrid's retries store nothing twice. Nothing
+//! is kept for an organisation that is gone or whose erasure has begun (its fence).
 //!
 //! With marketing sync on, an interaction whose e-mail was sent for one of our users (custom
 //! argument `user_id`) is queued to be shared as that user's usage, under their
 //! `marketing_sharing` consent and never with the recipient's identity; the marketing worker
 //! drops it if the recipient is suppressed by then.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -27,6 +28,7 @@ use serde_json::Value;
 use shared::Platform;
 use shared::accounts::{self, AccountError};
 use shared::domain::EmailAddress;
+use shared::erasure::fence;
 use shared::error::{ApiError, Problem};
 use shared::marketing::{EventSource, RecipientRef, SharedEvent};
 use shared::queue::QueueName;
@@ -256,8 +258,27 @@ pub async fn webhook(
         interactions.push(interaction);
     }
     let items = interactions.iter().map(Interaction::item).collect::<Result<Vec<_>, _>>()?;
-    let stored = items.len();
     platform.store.batch_write(items.into_iter().map(BatchOp::Put).collect()).await?;
+    // An organisation whose erasure began meanwhile: its job may be past the interactions
+    // already, so what this batch wrote for it is deleted again. Read after the write, any
+    // later fence stands before the job reads anything (as in the tracking worker).
+    let fenced: HashSet<String> =
+        fence::fenced_among(platform.store.as_ref(), interactions.iter().map(|i| i.organisation_id.as_str()))
+            .await?
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+    if !fenced.is_empty() {
+        let (undo, kept): (Vec<_>, Vec<_>) = interactions
+            .into_iter()
+            .zip(shared_as)
+            .partition(|(interaction, _)| fenced.contains(&interaction.organisation_id));
+        let deletes = undo.iter().map(|(i, _)| i.item().map(|item| BatchOp::Delete(item.key)));
+        platform.store.batch_write(deletes.collect::<Result<_, _>>()?).await?;
+        ignored += undo.len();
+        (interactions, shared_as) = kept.into_iter().unzip();
+    }
+    let stored = interactions.len();
     let shared: Vec<SharedEvent> = if platform.settings.marketing_sync {
         interactions
             .iter()

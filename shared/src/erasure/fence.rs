@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Platform;
 use crate::keys;
-use crate::store::{Condition, Item, Store, StoreError, TransactOp};
+use crate::store::{Condition, Item, Key, Store, StoreError, TransactOp};
 
 /// How long a fence outlives its completed erasure.
 pub const FENCE_SECONDS: i64 = 15 * 24 * 3600;
@@ -64,6 +64,18 @@ pub async fn any(platform: &Platform, subject_ids: &[&str]) -> Result<Option<Fen
         }
     }
     Ok(None)
+}
+
+/// Which of these ids stand fenced, in one read (one BatchGetItem on DynamoDB per 100 ids;
+/// none for no id).
+pub async fn fenced_among<'a>(
+    store: &dyn Store,
+    subject_ids: impl IntoIterator<Item = &'a str>,
+) -> Result<std::collections::HashSet<&'a str>, StoreError> {
+    let ids: std::collections::BTreeMap<Key, &str> =
+        subject_ids.into_iter().map(|id| (keys::erasure_fence(id), id)).collect();
+    let found = store.batch_get(ids.keys().cloned().collect()).await?;
+    Ok(found.iter().filter_map(|item| ids.get(&item.key).copied()).collect())
 }
 
 /// The transaction operation that refuses a write about `subject_id` once it is fenced.

@@ -2,7 +2,7 @@
 //! browser, deduplicated, filed under the organisation, and erasable per recipient.
 
 use infentre_tests::backend::{Backend, Session};
-use infentre_tests::{on_both_engines, sendgrid_signature};
+use infentre_tests::{call, on_both_engines, sendgrid_signature};
 use serde_json::{Value, json};
 use shared::clock::Clock;
 
@@ -55,6 +55,7 @@ on_both_engines!(
     a_retried_delivery_stores_nothing_twice,
     an_admin_erases_one_recipient_and_suppresses_them,
     a_cancelled_organisation_leaves_no_interaction,
+    an_organisation_being_erased_keeps_no_new_interaction,
     stale_batches_and_cancelled_organisations_store_nothing,
     a_user_id_from_another_organisation_is_not_trusted,
     a_click_is_stored_without_its_query_string_or_fragment,
@@ -225,6 +226,24 @@ async fn a_cancelled_organisation_leaves_no_interaction(b: Backend) {
 
     assert!(interactions(&b).await.is_empty());
     assert_eq!(b.count_of(&ada.organisation_id).await, 0, "interactions and suppressions went with it");
+}
+
+/// Its job may already be past the interactions (and SendGrid retries for 72 hours): what
+/// arrives once the fence stands is not kept, even before the job has run.
+async fn an_organisation_being_erased_keeps_no_new_interaction(b: Backend) {
+    let ada = admin(&b).await;
+    let (status, _, accepted) =
+        call(&b.app, "DELETE", "/v1/organisations/current", ada.bearer(), Some(json!({"password": PASSWORD}))).await;
+    assert_eq!(status, 202, "{accepted}");
+    let events = json!([
+        open_event(&ada.organisation_id, "late@example.net", "l1"),
+        open_event(&ada.organisation_id, "late@example.net", "l2")
+    ]);
+    let (status, result) = deliver(&b, events).await;
+    assert_eq!((status, result), (200, json!({"stored": 0, "ignored": 2})));
+    assert!(interactions(&b).await.is_empty(), "nothing waits for the job to find");
+    b.process_rights().await;
+    assert_eq!(b.count_of(&ada.organisation_id).await, 0);
 }
 
 /// A signed batch's event cannot postdate the signature; one dated at the end of time would
