@@ -183,26 +183,34 @@ async fn forget_pending(platform: &Platform, handled: Vec<(String, Key)>, respon
 /// Undoes the events of users whose erasure started meanwhile. The consent check came before
 /// the write; if the person's fence went up between the two, their erasure job may already
 /// have passed the events' partition, so whatever this batch wrote for them is deleted again
-/// (the fence stands before the job reads anything, and is read here after the write).
-/// A failed check or undo fails the records: SQS redelivers them and this runs again.
+/// (the fence stands before the job reads anything, and is read here after the write: every
+/// user's at once, one BatchGetItem). A failed check or undo fails the records: SQS
+/// redelivers them and this runs again.
 async fn undo_if_fenced(
     platform: &Platform,
     stored: Vec<(String, TrackedEvent)>,
     response: &mut SqsBatchResponse,
 ) -> Vec<(String, TrackedEvent)> {
-    let mut fenced: HashMap<String, Option<bool>> = HashMap::new();
-    for (_, tracked) in &stored {
-        if !fenced.contains_key(&tracked.user_id) {
-            let found = fence::find(platform.store.as_ref(), &tracked.user_id).await;
-            fenced.insert(tracked.user_id.clone(), found.ok().map(|fence| fence.is_some()));
+    let users = stored.iter().map(|(_, tracked)| tracked.user_id.as_str());
+    let fenced: Option<BTreeSet<String>> = match fence::fenced_among(platform.store.as_ref(), users).await {
+        Ok(fenced) => Some(fenced.into_iter().map(str::to_owned).collect()),
+        Err(err) => {
+            tracing::warn!(error = %err, "could not read the erasure fences; SQS will redeliver");
+            None
         }
-    }
+    };
+    let Some(fenced) = fenced else {
+        for (message_id, _) in stored {
+            response.add_failure(message_id);
+        }
+        return Vec::new();
+    };
     let (mut kept, mut undo) = (Vec::with_capacity(stored.len()), Vec::new());
     for (message_id, tracked) in stored {
-        match fenced.get(&tracked.user_id).copied().flatten() {
-            Some(false) => kept.push((message_id, tracked)),
-            Some(true) => undo.push((message_id, tracked)),
-            None => response.add_failure(message_id),
+        if fenced.contains(&tracked.user_id) {
+            undo.push((message_id, tracked));
+        } else {
+            kept.push((message_id, tracked));
         }
     }
     if !undo.is_empty() {
