@@ -373,7 +373,14 @@ pub async fn invite_in(
         email: Some(email.as_str().to_owned()),
         role: Some(role),
     };
-    platform.store.put(record.item(&token_hash, expires_at)?, Some(Condition::NotExists)).await?;
+    // Not once the organisation's erasure has begun: its job may be past the invitations.
+    let item = record.item(&token_hash, expires_at)?;
+    match fence::put_unless_fenced(platform.store.as_ref(), item, Some(Condition::NotExists), &[organisation_id]).await
+    {
+        Ok(()) => {}
+        Err(fence::FencedWrite::Fenced) => return Err(AccountError::OrganisationGone),
+        Err(err) => return Err(StoreError::from(err).into()),
+    }
     let message = emails::invitation(&platform.settings, email.as_str(), &organisation.name, &token, lang);
     mail::enqueue(platform, vec![message]).await?;
     Ok((email, expires_at))

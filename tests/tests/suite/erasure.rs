@@ -7,8 +7,10 @@ use std::time::{Duration, Instant};
 use infentre_tests::backend::{Backend, Session};
 use infentre_tests::{Auth, call, on_both_engines};
 use serde_json::json;
+use shared::accounts::AccountError;
 use shared::clock::Clock;
 use shared::consent::{self, Method, PurposeId, RecordError};
+use shared::domain::Role;
 use shared::erasure::job::{self, JobStatus, Origin, SliceOutcome, Target};
 use shared::erasure::{Subject, fence};
 use shared::queue::QueueName;
@@ -22,7 +24,7 @@ on_both_engines!(
     an_export_written_after_the_fence_is_refused_and_undone,
     an_erasure_filed_beside_an_export_completes_with_nothing_left,
     an_organisation_cancellation_fans_out_and_leaves_nothing,
-    an_invitation_accepted_after_the_organisation_is_fenced_is_refused,
+    an_organisation_being_erased_takes_no_new_member_or_invitation,
     bad_input_to_erasure,
     the_logs_of_a_journey_to_erasure_hold_no_address,
     a_mail_waiting_for_the_subject_is_erased_and_its_message_does_nothing,
@@ -500,8 +502,9 @@ async fn an_organisation_cancellation_fans_out_and_leaves_nothing(b: Backend) {
 }
 
 /// The organisation's job fans out over the members it finds, and deletes the invitations only
-/// later: an invitee joining in between would be missed, so accepting checks the fence.
-async fn an_invitation_accepted_after_the_organisation_is_fenced_is_refused(b: Backend) {
+/// later: an invitee joining in between would be missed, so accepting (and inviting) checks
+/// the fence.
+async fn an_organisation_being_erased_takes_no_new_member_or_invitation(b: Backend) {
     let ada = b.admin("ada@example.com", PASSWORD, "Engines").await;
     let (status, _) = b
         .post(
@@ -524,10 +527,15 @@ async fn an_invitation_accepted_after_the_organisation_is_fenced_is_refused(b: B
     let (status, body) =
         b.post("/v1/invitations/accept", Auth::None, json!({"token": token, "password": PASSWORD})).await;
     assert_eq!((status, body["code"].as_str()), (400, Some("invalid_token")), "{body}");
+    // Nor does an invitation written by a request that passed its session check just before.
+    let late = shared::accounts::invite(&b.platform, &ada.organisation_id, "alan@example.com", Role::Member).await;
+    assert!(matches!(late, Err(AccountError::OrganisationGone)), "{late:?}");
     b.process_rights().await;
     let (_, progress) = b.get(&format!("/v1/erasure-jobs/{job_id}"), Auth::None).await;
     assert_eq!((progress["status"].as_str(), progress["member_jobs"].as_u64()), (Some("completed"), Some(1)));
-    assert_eq!(b.count_of("grace@example.com").await, 0, "no account, claim or invitation of hers is left");
+    for invitee in ["grace@example.com", "alan@example.com"] {
+        assert_eq!(b.count_of(invitee).await, 0, "no account, claim or invitation of {invitee} is left");
+    }
     assert!(b.traces_of(&[ada.organisation_id.as_str()]).await.is_empty());
 }
 
