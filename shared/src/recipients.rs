@@ -22,10 +22,11 @@ pub async fn erase_recipient(
 ) -> Result<usize, StoreError> {
     let recipient = recipient_hash(email);
     let key = keys::suppression(organisation_id, &recipient);
-    // Suppress first: an event arriving during the erasure is not stored after it.
+    // Suppress first: an event arriving during the erasure is not stored after it. Not once the
+    // organisation's own erasure has begun (a suppression never expires: its job must see it).
     let suppression = Item::new(key, "recipient_suppression")
         .with_data(&serde_json::json!({ "recipient": recipient, "since": platform.clock.epoch_seconds() }))?;
-    platform.store.put(suppression, None).await?;
+    crate::erasure::fence::put_unless_fenced(platform.store.as_ref(), suppression, None, &[organisation_id]).await?;
     let interactions = query_all(
         platform.store.as_ref(),
         Query::partition(keys::recipient_interactions(organisation_id, &recipient)).limit(1_000),

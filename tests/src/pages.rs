@@ -32,35 +32,55 @@ async fn send(b: &Backend, request: http::Request<axum::body::Body>) -> (http::H
     (headers, PageAnswer { status, location, body: String::from_utf8_lossy(&bytes).into_owned() })
 }
 
+/// A page's form as a browser holds it: the session and CSRF cookies, and the form's token.
+#[derive(Debug, Clone)]
+pub struct OpenForm {
+    cookies: String,
+    token: String,
+}
+
+impl OpenForm {
+    /// Opens `page` signed in as `who` (it must answer 200 with a form).
+    pub async fn of(b: &Backend, who: &Session, page: &str) -> Self {
+        let session = format!("{}={}", shared::session::COOKIE_NAME, who.token);
+        let request =
+            http::Request::get(page).header("cookie", &session).body(axum::body::Body::empty()).expect("request");
+        let (headers, answer) = send(b, request).await;
+        assert_eq!(answer.status, 200, "{page}: {}", answer.body);
+        let csrf_cookie = headers
+            .get_all(http::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("infentre_csrf="))
+            .and_then(|c| c.split(';').next())
+            .expect("the page sets a csrf cookie")
+            .to_owned();
+        let token = answer
+            .body
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("the page has a form with a csrf token")
+            .to_owned();
+        Self { cookies: format!("{session}; {csrf_cookie}"), token }
+    }
+
+    /// Posts `fields` (and the form's CSRF token) to `action`.
+    pub async fn post(&self, b: &Backend, action: &str, fields: &[(&str, &str)]) -> PageAnswer {
+        let mut body = format!("csrf={}", percent_encode(&self.token));
+        for (name, value) in fields {
+            body.push_str(&format!("&{}={}", percent_encode(name), percent_encode(value)));
+        }
+        let request = http::Request::post(action)
+            .header("cookie", &self.cookies)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(axum::body::Body::from(body))
+            .expect("request");
+        send(b, request).await.1
+    }
+}
+
 /// Opens `page` signed in as `who`, then posts `fields` (and the page's CSRF token) to `action`.
 pub async fn post_form(b: &Backend, who: &Session, page: &str, action: &str, fields: &[(&str, &str)]) -> PageAnswer {
-    let session = format!("{}={}", shared::session::COOKIE_NAME, who.token);
-    let request = http::Request::get(page).header("cookie", &session).body(axum::body::Body::empty()).expect("request");
-    let (headers, answer) = send(b, request).await;
-    assert_eq!(answer.status, 200, "{page}: {}", answer.body);
-    let csrf_cookie = headers
-        .get_all(http::header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("infentre_csrf="))
-        .and_then(|c| c.split(';').next())
-        .expect("the page sets a csrf cookie")
-        .to_owned();
-    let token = answer
-        .body
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("the page has a form with a csrf token")
-        .to_owned();
-    let mut body = format!("csrf={}", percent_encode(&token));
-    for (name, value) in fields {
-        body.push_str(&format!("&{}={}", percent_encode(name), percent_encode(value)));
-    }
-    let request = http::Request::post(action)
-        .header("cookie", format!("{session}; {csrf_cookie}"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(axum::body::Body::from(body))
-        .expect("request");
-    send(b, request).await.1
+    OpenForm::of(b, who, page).await.post(b, action, fields).await
 }

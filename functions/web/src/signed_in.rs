@@ -7,6 +7,7 @@ use axum::extract::rejection::FormRejection;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use shared::Platform;
+use shared::erasure::fence;
 use shared::session::{self, SessionRecord};
 use shared::store::StoreError;
 
@@ -60,12 +61,18 @@ pub(crate) async fn signed_in_post<F: PageForm>(
     }
 }
 
-/// The session of the cookie, if it is still valid.
+/// The session of the cookie, if it is still valid and neither its user nor its organisation
+/// is being erased (as the API's `AuthUser`: the fence stands before the job deletes any
+/// session, and every page post writes about one of them).
 pub(crate) async fn session_of(platform: &Platform, headers: &HeaderMap) -> Result<Option<SessionRecord>, StoreError> {
     let Some(hash) = cookie(headers, session::COOKIE_NAME).and_then(|token| shared::tokens::hash(&token)) else {
         return Ok(None);
     };
     let Some(item) = platform.store.get(&shared::keys::session(&hash)).await? else { return Ok(None) };
     let record: SessionRecord = item.data()?;
-    Ok((platform.clock.epoch_seconds() < record.absolute_expires_at).then_some(record))
+    if platform.clock.epoch_seconds() >= record.absolute_expires_at {
+        return Ok(None);
+    }
+    let fenced = fence::any(platform, &[&record.user_id, &record.organisation_id]).await?;
+    Ok(fenced.is_none().then_some(record))
 }

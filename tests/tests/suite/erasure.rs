@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use infentre_tests::backend::{Backend, Session};
+use infentre_tests::pages::OpenForm;
 use infentre_tests::{Auth, call, on_both_engines};
 use serde_json::json;
 use shared::accounts::AccountError;
@@ -25,6 +26,7 @@ on_both_engines!(
     an_erasure_filed_beside_an_export_completes_with_nothing_left,
     an_organisation_cancellation_fans_out_and_leaves_nothing,
     an_organisation_being_erased_takes_no_new_member_or_invitation,
+    a_page_form_opened_before_the_fence_is_refused_after_it,
     bad_input_to_erasure,
     the_logs_of_a_journey_to_erasure_hold_no_address,
     a_mail_waiting_for_the_subject_is_erased_and_its_message_does_nothing,
@@ -536,6 +538,25 @@ async fn an_organisation_being_erased_takes_no_new_member_or_invitation(b: Backe
     for invitee in ["grace@example.com", "alan@example.com"] {
         assert_eq!(b.count_of(invitee).await, 0, "no account, claim or invitation of {invitee} is left");
     }
+    assert!(b.traces_of(&[ada.organisation_id.as_str()]).await.is_empty());
+}
+
+/// The pages' forms check the fences as the API does: an admin's desk, open in a tab when the
+/// organisation's cancellation went through, writes nothing more about it.
+async fn a_page_form_opened_before_the_fence_is_refused_after_it(b: Backend) {
+    let ada = b.admin("ada@example.com", PASSWORD, "Engines").await;
+    let desk = OpenForm::of(&b, &ada, "/admin").await;
+    let (status, _) = b.delete("/v1/organisations/current", ada.bearer(), json!({"password": PASSWORD})).await;
+    assert_eq!(status, 202);
+
+    let answer = desk.post(&b, "/admin/recipients/erase", &[("email", "reader@example.net")]).await;
+    assert_eq!((answer.status, answer.location.as_str()), (303, "/sign-in"), "{}", answer.body);
+    // Nor does a request that passed its session check just before the fence.
+    let reader = shared::domain::EmailAddress::parse("reader@example.net").unwrap();
+    let late = shared::recipients::erase_recipient(&b.platform, &ada.organisation_id, &reader).await;
+    assert!(late.is_err(), "{late:?}");
+    assert_eq!(b.count_of("SUPPRESSIONS").await, 0, "no suppression written");
+    b.process_rights().await;
     assert!(b.traces_of(&[ada.organisation_id.as_str()]).await.is_empty());
 }
 
