@@ -187,8 +187,21 @@ pub async fn change_role(
             Condition::equals("role", role_value(member.role)),
         ])),
     };
-    match platform.store.transact(vec![version, update, event.put(organisation_id)?]).await {
+    // Not about a member (or organisation) whose erasure has begun: the member's job takes
+    // their id out of the history once, at its start, and would miss this entry.
+    let ops = vec![
+        version,
+        update,
+        event.put(organisation_id)?,
+        erasure::fence::guard(member_id),
+        erasure::fence::guard(organisation_id),
+    ];
+    const FIRST_GUARD: usize = 3;
+    match platform.store.transact(ops).await {
         Ok(()) => {}
+        Err(StoreError::ConditionFailed { operation: Some(op) }) if op >= FIRST_GUARD => {
+            return Err(MembershipError::NoSuchMember);
+        }
         Err(err) if err.is_condition_failed() => return Err(MembershipError::Conflict),
         Err(err) => return Err(err.into()),
     }

@@ -27,6 +27,7 @@ on_both_engines!(
     an_organisation_cancellation_fans_out_and_leaves_nothing,
     an_organisation_being_erased_takes_no_new_member_or_invitation,
     a_page_form_opened_before_the_fence_is_refused_after_it,
+    a_member_being_erased_gets_no_new_role,
     bad_input_to_erasure,
     the_logs_of_a_journey_to_erasure_hold_no_address,
     a_mail_waiting_for_the_subject_is_erased_and_its_message_does_nothing,
@@ -558,6 +559,31 @@ async fn a_page_form_opened_before_the_fence_is_refused_after_it(b: Backend) {
     assert_eq!(b.count_of("SUPPRESSIONS").await, 0, "no suppression written");
     b.process_rights().await;
     assert!(b.traces_of(&[ada.organisation_id.as_str()]).await.is_empty());
+}
+
+/// The member's job takes their id out of the membership history once, at its first step,
+/// and deletes their account later: a role change in between must not write a new entry.
+async fn a_member_being_erased_gets_no_new_role(b: Backend) {
+    let ada = b.admin("ada@example.com", PASSWORD, "Engines").await;
+    let grace = b.member(&ada, "grace@example.com", PASSWORD, "member").await;
+    let (status, accepted) = b.delete("/v1/me", grace.bearer(), json!({"password": PASSWORD})).await;
+    assert_eq!(status, 202, "{accepted}");
+    let past = Instant::now() - Duration::from_secs(1);
+    let job_id = accepted["job_id"].as_str().unwrap();
+    assert_eq!(job::run_slice(&b.platform, job_id, past, false).await.unwrap(), SliceOutcome::Continues);
+
+    let promoted = shared::accounts::membership::change_role(
+        &b.platform,
+        (&ada.user_id, &ada.organisation_id),
+        PASSWORD,
+        &grace.user_id,
+        Role::Admin,
+    )
+    .await;
+    assert!(matches!(promoted, Err(shared::accounts::membership::MembershipError::NoSuchMember)), "{promoted:?}");
+    b.process_rights().await;
+    b.deliver_mail().await;
+    assert_no_trace(&b, &grace, "grace@example.com").await;
 }
 
 async fn bad_input_to_erasure(b: Backend) {
