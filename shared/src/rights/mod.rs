@@ -17,6 +17,7 @@ pub mod requester;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::erasure::fence::{self, FencedWrite};
 use crate::keys;
 use crate::store::{Condition, Index, IndexKey, Item, Key, Query, SortKey, StoreError, TransactOp};
 use crate::{Platform, clock::rfc3339_from_epoch};
@@ -295,26 +296,43 @@ impl RightsRequest {
 }
 
 /// Writes a new request with its lock and its place in the open list, in one transaction.
-/// `Conflict`: the requester already has an open request of this type.
-pub async fn create(platform: &Platform, request: &mut RightsRequest) -> Result<(), SaveError> {
+pub async fn create(platform: &Platform, request: &mut RightsRequest) -> Result<(), CreateError> {
     request.version = 1;
     let user_id = request.user_id.clone().unwrap_or_default();
     let lock = Item::new(lock_key(&user_id, request.kind), "rights_request_lock")
         .with_data(&serde_json::json!({ "request_id": request.id }))
-        .map_err(SaveError::Store)?;
+        .map_err(CreateError::Store)?;
     let open = Item::new(keys::open_rights_entry(request.due_at, &request.id), "rights_request_open")
         .with_data(&serde_json::json!({ "request_id": request.id }))
-        .map_err(SaveError::Store)?;
-    let ops = vec![
-        TransactOp::Put { item: request.item().map_err(SaveError::Store)?, condition: Some(Condition::NotExists) },
+        .map_err(CreateError::Store)?;
+    let mut ops = vec![
+        TransactOp::Put { item: request.item().map_err(CreateError::Store)?, condition: Some(Condition::NotExists) },
         TransactOp::Put { item: lock, condition: Some(Condition::NotExists) },
         TransactOp::Put { item: open, condition: None },
     ];
-    match platform.store.transact(ops).await {
+    // Not for a requester (or organisation) whose erasure has begun: its job may be past the
+    // requests already, and a request waiting for approval would stay.
+    let first_guard = ops.len();
+    ops.extend(request.user_id.iter().chain([&request.organisation_id]).map(|id| fence::guard(id)));
+    match fence::transact_unless_fenced(platform.store.as_ref(), ops, first_guard).await {
         Ok(()) => Ok(()),
-        Err(err) if err.is_condition_failed() => Err(SaveError::Conflict),
-        Err(err) => Err(SaveError::Store(err)),
+        Err(FencedWrite::Fenced) => Err(CreateError::Erased),
+        Err(FencedWrite::ConditionFailed) => Err(CreateError::Duplicate),
+        Err(FencedWrite::Store(err)) => Err(CreateError::Store(err)),
     }
+}
+
+/// Why [`create`] stored nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    /// The requester already has an open request of this type.
+    #[error("an open request of this type exists")]
+    Duplicate,
+    /// The requester or their organisation is being erased.
+    #[error("the requester is being erased")]
+    Erased,
+    #[error(transparent)]
+    Store(StoreError),
 }
 
 /// Removes the open-list entry of a request that no longer exists (erased with its requester).

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::{
-    EXPORT_LINK_SECONDS, IllegalTransition, RequestType, RightsMessage, RightsRequest, SaveError, Status, emails,
+    CreateError, EXPORT_LINK_SECONDS, IllegalTransition, RequestType, RightsMessage, RightsRequest, Status, emails,
 };
 use crate::Platform;
 use crate::accounts::{self, AccountError, records::UserRecord};
@@ -196,11 +196,12 @@ pub(super) async fn submit(
     let kind = request.kind;
     match super::create(platform, request).await {
         Ok(()) => {}
-        Err(SaveError::Conflict) => {
+        Err(CreateError::Duplicate) => {
             let open = super::open_request_of(platform, &user.user_id, kind).await?.unwrap_or_default();
             return Err(FileError::Duplicate { kind, open });
         }
-        Err(SaveError::Store(err)) => return Err(err.into()),
+        Err(CreateError::Erased) => return Err(AccountError::AccountGone.into()),
+        Err(CreateError::Store(err)) => return Err(err.into()),
     }
     if by_admin && let Err(err) = enqueue(platform, &request.id).await {
         // Nothing half-done: the request disappears and the caller may try again.

@@ -28,6 +28,7 @@ on_both_engines!(
     an_organisation_being_erased_takes_no_new_member_or_invitation,
     a_page_form_opened_before_the_fence_is_refused_after_it,
     a_member_being_erased_gets_no_new_role,
+    no_rights_request_is_stored_for_someone_being_erased,
     bad_input_to_erasure,
     the_logs_of_a_journey_to_erasure_hold_no_address,
     a_mail_waiting_for_the_subject_is_erased_and_its_message_does_nothing,
@@ -584,6 +585,29 @@ async fn a_member_being_erased_gets_no_new_role(b: Backend) {
     b.process_rights().await;
     b.deliver_mail().await;
     assert_no_trace(&b, &grace, "grace@example.com").await;
+}
+
+/// A request waiting for approval is never picked up by the worker: one stored after the job
+/// passed the requests would stay. Requests recorded by an operator, or a request in flight
+/// when the fence went up, are refused in their own write.
+async fn no_rights_request_is_stored_for_someone_being_erased(b: Backend) {
+    use shared::rights::{self, CreateError, RequestType, RightsRequest};
+    let ada = b.admin("ada@example.com", PASSWORD, "Engines").await;
+    let grace = b.member(&ada, "grace@example.com", PASSWORD, "member").await;
+    let (status, _) = b.delete("/v1/me", grace.bearer(), json!({"password": PASSWORD})).await;
+    assert_eq!(status, 202);
+
+    let now = b.clock.epoch_seconds();
+    let request = |id: &str| {
+        let (organisation, user) = (grace.organisation_id.clone(), grace.user_id.clone());
+        RightsRequest::new(id.into(), organisation, user, RequestType::Access, None, None, now)
+    };
+    let late = rights::create(&b.platform, &mut request("late-request")).await;
+    assert!(matches!(late, Err(CreateError::Erased)), "{late:?}");
+    b.process_rights().await;
+    b.deliver_mail().await;
+    assert_no_trace(&b, &grace, "grace@example.com").await;
+    assert!(b.traces_of(&["late-request"]).await.is_empty());
 }
 
 async fn bad_input_to_erasure(b: Backend) {
