@@ -125,6 +125,19 @@ async fn owner(platform: &Platform, sender: &str) -> Result<Option<UserRecord>, 
 /// Takes one message in: a case, and an answer to the sender.
 #[tracing::instrument(skip_all)]
 pub async fn intake(platform: &Platform, message: InboundMessage) -> Result<Taken, IntakeError> {
+    // The sender's account may start being erased between the check of its fences and the
+    // write: then the message is taken in once more, as from an unknown sender (the fence
+    // stands from then on).
+    match take_in(platform, &message).await? {
+        Some(taken) => Ok(taken),
+        // The second time the account is seen fenced, so nothing is guarded; should it still
+        // come back empty, the webhook answers 503 and the sender's service retries.
+        None => take_in(platform, &message).await?.ok_or(IntakeError::Store(StoreError::Throttled)),
+    }
+}
+
+/// [`intake`] once; `None` when the sender's account was fenced meanwhile.
+async fn take_in(platform: &Platform, message: &InboundMessage) -> Result<Option<Taken>, IntakeError> {
     let parsed = parse(&message.raw)?;
     let now = platform.clock.epoch_seconds();
     // A message without an id is known by its content.
@@ -132,7 +145,7 @@ pub async fn intake(platform: &Platform, message: InboundMessage) -> Result<Take
     let seen_key = keys::inbound_message(&seen_hash);
     if let Some(seen) = platform.store.get(&seen_key).await? {
         let seen: Seen = seen.data()?;
-        return Ok(Taken { case_id: seen.case_id, duplicate: true });
+        return Ok(Some(Taken { case_id: seen.case_id, duplicate: true }));
     }
 
     let user = owner(platform, &parsed.sender).await?;
@@ -213,6 +226,11 @@ pub async fn intake(platform: &Platform, message: InboundMessage) -> Result<Take
         item: case.item(platform.settings.case_retention_days)?,
         condition: Some(Condition::NotExists),
     });
+    // Nothing filed under a person whose erasure began since `owner` looked.
+    let first_guard = ops.len();
+    if let Some(user) = &user {
+        ops.extend([&user.user_id, &user.organisation_id].map(|id| crate::erasure::fence::guard(id)));
+    }
     match platform.store.transact(ops).await {
         Ok(()) => {}
         // The same message, taken in by a concurrent delivery.
@@ -221,8 +239,9 @@ pub async fn intake(platform: &Platform, message: InboundMessage) -> Result<Take
                 Some(seen) => seen.data::<Seen>()?.case_id,
                 None => String::new(),
             };
-            return Ok(Taken { case_id, duplicate: true });
+            return Ok(Some(Taken { case_id, duplicate: true }));
         }
+        Err(StoreError::ConditionFailed { operation: Some(op) }) if op >= first_guard => return Ok(None),
         Err(err) => return Err(err.into()),
     }
     if let Some(answer) = answer {
@@ -230,7 +249,7 @@ pub async fn intake(platform: &Platform, message: InboundMessage) -> Result<Take
     }
     // Ids and kinds only: the sender and the text stay out of the logs.
     tracing::info!(case_id = %case.id, kind = kind.as_str(), linked = user.is_some(), answered, "inbound message taken in");
-    Ok(Taken { case_id: case.id, duplicate: false })
+    Ok(Some(Taken { case_id: case.id, duplicate: false }))
 }
 
 #[cfg(test)]

@@ -372,4 +372,50 @@ infentre_tests::on_both_engines!(
     signed_inbound_mail_is_checked_when_a_key_is_configured,
     operators_work_cases_with_history_and_closed_ones_are_purged,
     cases_are_erased_with_the_person,
+    a_message_from_someone_fenced_meanwhile_is_filed_as_from_a_stranger,
 );
+
+/// Puts the erasure fence of `user_id` up just before the first transaction: as if the
+/// person's cancellation landed between the intake's look at the account and its write.
+#[derive(Debug)]
+struct FenceBeforeFirstWrite {
+    user_id: String,
+    done: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl infentre_tests::intercepted::OnTransact for FenceBeforeFirstWrite {
+    async fn transact(
+        &self,
+        inner: &dyn shared::store::Store,
+        ops: Vec<shared::store::TransactOp>,
+    ) -> Result<(), shared::store::StoreError> {
+        if !self.done.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            let fence = shared::erasure::fence::Fence {
+                job_id: "job".into(),
+                state: shared::erasure::fence::FenceState::Erasing,
+                since: 0,
+            };
+            inner.put(fence.item(&self.user_id)?, None).await?;
+        }
+        inner.transact(ops).await
+    }
+}
+
+/// Nothing is filed under a person whose erasure has begun, even if it began while the
+/// message was being taken in: the case is a stranger's, answered at the address it came from.
+async fn a_message_from_someone_fenced_meanwhile_is_filed_as_from_a_stranger(b: Backend) {
+    let (_admin, mia) = team(&b).await;
+    let hook = FenceBeforeFirstWrite { user_id: mia.user_id.clone(), done: Default::default() };
+    let mut platform = b.platform.clone();
+    platform.store = Arc::new(infentre_tests::intercepted::Intercepted { inner: b.platform.store.clone(), hook });
+    let raw = mime("Mia <mia@example.com>", "Access", "Please send me my data.", "f1").into_bytes();
+    let message =
+        shared::cases::intake::InboundMessage { raw, received_at: shared::clock::Clock::epoch_seconds(&b.clock) };
+
+    let taken = shared::cases::intake::intake(&platform, message).await.unwrap();
+    assert!(!taken.duplicate);
+    let case = shared::cases::load(&b.platform, &taken.case_id).await.unwrap().expect("the case");
+    assert_eq!((case.user_id, case.organisation_id), (None, None), "not linked to her");
+    assert!(!b.table_text().await.iter().any(|t| t.contains("case_link")), "no confirmation link");
+}
