@@ -322,14 +322,19 @@ impl Backend {
         }
     }
 
-    /// Invites, delivers, accepts, signs in: the new member's session.
-    pub async fn member(&self, admin: &Session, email: &str, password: &str, role: &str) -> Session {
+    /// Invites and delivers: the token of the invitation's link.
+    pub async fn invitation_token(&self, admin: &Session, email: &str, role: &str) -> String {
         let (status, body) = self
             .post("/v1/organisations/current/invitations", admin.bearer(), json!({"email": email, "role": role}))
             .await;
         assert_eq!(status, 201, "{body}");
         self.deliver_mail().await;
-        let token = token_mailed_to(&self.outbox, email).expect("invitation mail");
+        token_mailed_to(&self.outbox, email).expect("invitation mail")
+    }
+
+    /// Invites, delivers, accepts, signs in: the new member's session.
+    pub async fn member(&self, admin: &Session, email: &str, password: &str, role: &str) -> Session {
+        let token = self.invitation_token(admin, email, role).await;
         let (status, body) =
             self.post("/v1/invitations/accept", Auth::None, json!({"token": token, "password": password})).await;
         assert_eq!(status, 201, "{body}");

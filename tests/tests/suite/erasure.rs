@@ -510,16 +510,7 @@ async fn an_organisation_cancellation_fans_out_and_leaves_nothing(b: Backend) {
 /// the fence.
 async fn an_organisation_being_erased_takes_no_new_member_or_invitation(b: Backend) {
     let ada = b.admin("ada@example.com", PASSWORD, "Engines").await;
-    let (status, _) = b
-        .post(
-            "/v1/organisations/current/invitations",
-            ada.bearer(),
-            json!({"email": "grace@example.com", "role": "member"}),
-        )
-        .await;
-    assert_eq!(status, 201);
-    b.deliver_mail().await;
-    let token = infentre_tests::token_mailed_to(&b.outbox, "grace@example.com").unwrap();
+    let token = b.invitation_token(&ada, "grace@example.com", "member").await;
     let (status, _, accepted) =
         call(&b.app, "DELETE", "/v1/organisations/current", ada.bearer(), Some(json!({"password": PASSWORD}))).await;
     assert_eq!(status, 202, "{accepted}");

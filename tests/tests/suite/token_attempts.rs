@@ -82,16 +82,7 @@ where
 
 async fn parallel_invitation_accepts_hash_at_most_the_tokens_count(b: Backend) {
     let ada = b.admin("ada@example.com", PASSWORD, "Engines").await;
-    let (status, _) = b
-        .post(
-            "/v1/organisations/current/invitations",
-            ada.bearer(),
-            json!({"email": "grace@example.com", "role": "member"}),
-        )
-        .await;
-    assert_eq!(status, 201);
-    b.deliver_mail().await;
-    let token = token_mailed_to(&b.outbox, "grace@example.com").unwrap();
+    let token = b.invitation_token(&ada, "grace@example.com", "member").await;
 
     race(&b, move |platform| {
         let token = token.clone();
