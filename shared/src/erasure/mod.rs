@@ -94,6 +94,11 @@ pub const LOCATIONS: &[Location] = &[
         },
     },
     Location {
+        name: "complaint_throttle",
+        description: "Counters of complaints the account filed while signed in (kept a day).",
+        queries: |s| vec![Query::partition(throttle::COMPLAINTS_PER_USER.partition(&s.user_id)).limit(1_000)],
+    },
+    Location {
         name: "cases",
         description: "Messages to hello@ (cases on the operators' desk): from the account's address or linked to it; purged a year after closure.",
         queries: |s| {
