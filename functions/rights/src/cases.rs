@@ -190,13 +190,13 @@ pub async fn classify(
     Ok(Json(desk::classify(&platform, &auth.user_id, &id, body.kind).await?))
 }
 
-/// Links the case to an account.
+/// Links the case to an account (a link to another account before is forgotten).
 #[utoipa::path(post, path = "/v1/operator/cases/{id}/link", tag = "cases", params(("id" = String, Path, max_length = 64)), request_body = CaseLinkTo, operation_id = "link_case",
     responses(JsonBody, SessionWrite, (status = 200, body = Case),
         (status = 403, description = OPERATORS_ONLY, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = NO_CASE, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "case_closed", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid_body: no such account", body = Problem, content_type = "application/problem+json")),
+        (status = 422, description = "invalid_body: no such account, or one being erased", body = Problem, content_type = "application/problem+json")),
     security(("session" = []), ("bearer" = [])))]
 pub async fn link(
     State(platform): State<Platform>,

@@ -12,6 +12,8 @@ use crate::store::{Index, Query, StoreError};
 
 /// The longest outcome note, in characters.
 pub const MAX_OUTCOME: usize = 500;
+/// What a history note says of an account the case was linked to before.
+pub const ANOTHER_ACCOUNT: &str = "another account";
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeskError {
@@ -104,8 +106,19 @@ pub async fn classify(
 /// Links the case to an account (its cases are then erased with that person too).
 pub async fn link(platform: &Platform, operator_id: &str, case_id: &str, user_id: &str) -> Result<Case, DeskError> {
     let user = accounts::find_user(platform, user_id).await?.ok_or(DeskError::Invalid("No such account."))?;
+    // Nothing new is filed under a person whose erasure has begun.
+    if crate::erasure::fence::any(platform, &[&user.user_id, &user.organisation_id]).await?.is_some() {
+        return Err(DeskError::Invalid("This account is being erased."));
+    }
     let now = platform.clock.epoch_seconds();
     act(platform, case_id, |case| {
+        // Linked before to another account: the case leaves that account's index, so its id
+        // leaves the history too (that account's erasure would not find it here any more).
+        if let Some(previous) = case.user_id.take().filter(|previous| *previous != user.user_id) {
+            for event in case.history.iter_mut().filter(|event| event.note.as_deref() == Some(previous.as_str())) {
+                event.note = Some(ANOTHER_ACCOUNT.into());
+            }
+        }
         case.user_id = Some(user.user_id.clone());
         case.organisation_id = Some(user.organisation_id.clone());
         case.record(now, "linked", operator(operator_id), Some(user.user_id.clone()));

@@ -373,7 +373,35 @@ infentre_tests::on_both_engines!(
     operators_work_cases_with_history_and_closed_ones_are_purged,
     cases_are_erased_with_the_person,
     a_message_from_someone_fenced_meanwhile_is_filed_as_from_a_stranger,
+    a_case_moved_to_another_account_forgets_the_first,
 );
+
+/// An operator links a case to the wrong account, then to the right one: the first account's
+/// erasure no longer finds the case, so the case must not name it. And no case is linked to an
+/// account whose erasure has begun.
+async fn a_case_moved_to_another_account_forgets_the_first(b: Backend) {
+    let (admin, mia) = team(&b).await;
+    let operator = b.admin("dpo@infentre.com", PASSWORD, "Infentre").await;
+    let (_, taken) = email(&b, "someone@elsewhere.example", "Question", "Where is my invoice?", "m1").await;
+    let case_path = format!("/v1/operator/cases/{}", taken["case_id"].as_str().unwrap());
+    for who in [&mia, &admin] {
+        let (status, case) =
+            b.post(&format!("{case_path}/link"), operator.bearer(), json!({"user_id": who.user_id})).await;
+        assert_eq!((status, case["user_id"].as_str()), (200, Some(who.user_id.as_str())), "{case}");
+    }
+    let (_, case) = b.get(&case_path, operator.bearer()).await;
+    assert!(!case.to_string().contains(&mia.user_id), "{case}");
+    let notes: Vec<&str> = case["history"].as_array().unwrap().iter().filter_map(|e| e["note"].as_str()).collect();
+    assert_eq!(notes, ["other", shared::cases::desk::ANOTHER_ACCOUNT, admin.user_id.as_str()]);
+
+    let (status, _) = b.delete("/v1/me", mia.bearer(), json!({"password": PASSWORD})).await;
+    assert_eq!(status, 202);
+    let (status, refused) =
+        b.post(&format!("{case_path}/link"), operator.bearer(), json!({"user_id": mia.user_id})).await;
+    assert_eq!(status, 422, "{refused}");
+    b.process_rights().await;
+    assert!(b.traces_of(&[mia.user_id.as_str()]).await.is_empty());
+}
 
 /// Puts the erasure fence of `user_id` up just before the first transaction: as if the
 /// person's cancellation landed between the intake's look at the account and its write.
