@@ -57,6 +57,17 @@ pub fn membership_event(organisation_id: &str, at: i64, id: &str) -> Key {
     Key::new(membership_history(organisation_id), format!("{}#{id}", padded(at)))
 }
 
+/// Markers of the records an operator acted on (rights requests by id, cases as `CASE#<id>`),
+/// so their id can be found there when they are erased.
+pub fn operator_acts(operator_id: &str) -> String {
+    format!("OPERATOR_ACTS#{operator_id}")
+}
+
+/// The sort key of an operator's marker on a case (a request's is its bare id).
+pub fn operator_case_act(case_id: &str) -> String {
+    format!("CASE#{case_id}")
+}
+
 /// GSI1 partition of the items about a user that live outside their partition (sessions,
 /// tokens, the e-mail uniqueness claim).
 pub fn subject_index(user_id: &str) -> String {

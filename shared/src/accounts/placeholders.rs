@@ -1,6 +1,6 @@
 //! When a person is erased, their id in other people's records (their organisation's
-//! membership history, the history of its members' rights requests, and the open requests
-//! an operator acted on) becomes a placeholder of their role, such as `erased admin`: the
+//! membership history, the history of its members' rights requests, and the requests and
+//! cases an operator acted on) becomes a placeholder of their role, such as `erased admin`: the
 //! record keeps what happened and in which role, and nothing that leads to the person.
 
 use super::records::UserRecord;
@@ -21,16 +21,13 @@ pub fn placeholder(role: Role) -> &'static str {
 
 pub const ERASED_OPERATOR: &str = "erased operator";
 
-fn operator_acts(user_id: &str) -> String {
-    format!("OPERATOR_ACTS#{user_id}")
-}
-
-/// Notes that an operator acted on a request (an extension, a resolution), so their id can be
-/// found there when they are erased. In their erasure registry (the subject index), so it
-/// goes with them. Written before the act: a marker without an act changes nothing.
-pub async fn note_operator_act(platform: &Platform, operator_id: &str, request_id: &str) -> Result<(), StoreError> {
-    let item = Item::new(Key::new(operator_acts(operator_id), request_id), "operator_act")
-        .with_index(Index::Gsi1, IndexKey::new(keys::subject_index(operator_id), format!("ACT#{request_id}")));
+/// Notes that an operator acted on a request (an extension, a resolution, a recorded letter)
+/// or a case (`keys::operator_case_act`), so their id can be found there when they are
+/// erased. In their erasure registry (the subject index), so it goes with them. Written
+/// before the act: a marker without an act changes nothing.
+pub async fn note_operator_act(platform: &Platform, operator_id: &str, record: &str) -> Result<(), StoreError> {
+    let item = Item::new(Key::new(keys::operator_acts(operator_id), record), "operator_act")
+        .with_index(Index::Gsi1, IndexKey::new(keys::subject_index(operator_id), format!("ACT#{record}")));
     platform.store.put(item, None).await
 }
 
@@ -45,8 +42,12 @@ pub async fn erase_from_histories(platform: &Platform, user: &UserRecord) -> Res
         requests.push(item.data::<RightsRequest>()?.id);
     }
     // An operator acts on every organisation's requests: each act left a marker.
-    let acts = Query::partition(operator_acts(&user.user_id)).limit(1_000);
+    let acts = Query::partition(keys::operator_acts(&user.user_id)).limit(1_000);
     for marker in query_all(platform.store.as_ref(), acts).await? {
+        // Cases are rewritten by the case desk (`cases::desk::forget_operator`).
+        if marker.key.sk.starts_with(&keys::operator_case_act("")) {
+            continue;
+        }
         if !requests.contains(&marker.key.sk) {
             requests.push(marker.key.sk);
         }

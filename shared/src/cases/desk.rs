@@ -55,16 +55,21 @@ pub async fn get(platform: &Platform, case_id: &str) -> Result<Case, DeskError> 
     super::load(platform, case_id).await?.ok_or(DeskError::NotFound)
 }
 
-fn operator(operator_id: &str) -> String {
-    format!("operator:{operator_id}")
+/// Marks the case as acted on by the operator (before the act), so their erasure finds it.
+async fn note_act(platform: &Platform, operator_id: &str, case_id: &str) -> Result<(), StoreError> {
+    accounts::placeholders::note_operator_act(platform, operator_id, &keys::operator_case_act(case_id)).await
 }
 
 /// Applies an operator's change to an open case.
+/// An operator's act on a case: marked for their erasure, then applied under the case's
+/// version.
 async fn act(
     platform: &Platform,
+    operator_id: &str,
     case_id: &str,
     mut change: impl FnMut(&mut Case) -> Result<(), DeskError>,
 ) -> Result<Case, DeskError> {
+    note_act(platform, operator_id, case_id).await?;
     let mut refused = None;
     let case = super::change(platform, case_id, |case| {
         if case.status == CaseStatus::Closed {
@@ -95,9 +100,9 @@ pub async fn classify(
     kind: CaseKind,
 ) -> Result<Case, DeskError> {
     let now = platform.clock.epoch_seconds();
-    act(platform, case_id, |case| {
+    act(platform, operator_id, case_id, |case| {
         case.kind = kind;
-        case.record(now, "classified", operator(operator_id), Some(kind.as_str().to_owned()));
+        case.record(now, "classified", super::operator(operator_id), Some(kind.as_str().to_owned()));
         Ok(())
     })
     .await
@@ -111,7 +116,7 @@ pub async fn link(platform: &Platform, operator_id: &str, case_id: &str, user_id
         return Err(DeskError::Invalid("This account is being erased."));
     }
     let now = platform.clock.epoch_seconds();
-    act(platform, case_id, |case| {
+    act(platform, operator_id, case_id, |case| {
         // Linked before to another account: the case leaves that account's index, so its id
         // leaves the history too (that account's erasure would not find it here any more).
         if let Some(previous) = case.user_id.take().filter(|previous| *previous != user.user_id) {
@@ -121,7 +126,7 @@ pub async fn link(platform: &Platform, operator_id: &str, case_id: &str, user_id
         }
         case.user_id = Some(user.user_id.clone());
         case.organisation_id = Some(user.organisation_id.clone());
-        case.record(now, "linked", operator(operator_id), Some(user.user_id.clone()));
+        case.record(now, "linked", super::operator(operator_id), Some(user.user_id.clone()));
         Ok(())
     })
     .await
@@ -139,8 +144,8 @@ pub async fn reply(platform: &Platform, operator_id: &str, case_id: &str, messag
         None => Default::default(),
     };
     let now = platform.clock.epoch_seconds();
-    let case = act(platform, case_id, |case| {
-        case.record(now, "replied", operator(operator_id), None);
+    let case = act(platform, operator_id, case_id, |case| {
+        case.record(now, "replied", super::operator(operator_id), None);
         Ok(())
     })
     .await?;
@@ -155,11 +160,11 @@ pub async fn close(platform: &Platform, operator_id: &str, case_id: &str, outcom
         return Err(DeskError::Invalid("The outcome is 1 to 500 characters."));
     }
     let now = platform.clock.epoch_seconds();
-    act(platform, case_id, |case| {
+    act(platform, operator_id, case_id, |case| {
         case.status = CaseStatus::Closed;
         case.outcome = Some(outcome.to_owned());
         case.closed_at = Some(now);
-        case.record(now, "closed", operator(operator_id), None);
+        case.record(now, "closed", super::operator(operator_id), None);
         Ok(())
     })
     .await

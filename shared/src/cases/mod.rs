@@ -268,3 +268,32 @@ impl CaseKind {
         }
     }
 }
+
+/// How a case's history names an operator.
+pub(crate) fn operator(operator_id: &str) -> String {
+    format!("operator:{operator_id}")
+}
+
+/// When an operator is erased: in the cases they acted on, their id becomes
+/// `crate::accounts::placeholders::ERASED_OPERATOR`. Returns how many cases changed.
+pub async fn forget_operator(platform: &Platform, operator_id: &str) -> Result<usize, StoreError> {
+    let prefix = keys::operator_case_act("");
+    let acts = crate::store::Query::partition(keys::operator_acts(operator_id)).limit(1_000);
+    let as_operator = operator(operator_id);
+    let mut changed = 0;
+    for marker in crate::store::query_all(platform.store.as_ref(), acts).await? {
+        let Some(case_id) = marker.key.sk.strip_prefix(&prefix) else { continue };
+        let mut touched = false;
+        change(platform, case_id, |case| {
+            touched = false;
+            for event in case.history.iter_mut().filter(|event| event.by == as_operator) {
+                event.by = crate::accounts::placeholders::ERASED_OPERATOR.to_owned();
+                touched = true;
+            }
+            touched
+        })
+        .await?;
+        changed += usize::from(touched);
+    }
+    Ok(changed)
+}

@@ -590,6 +590,9 @@ async fn leave_histories(platform: &Platform, subject: &Subject) -> Result<(), E
         let changed = crate::accounts::placeholders::erase_from_histories(platform, &user).await?;
         tracing::info!(changed, "histories rewritten with role placeholders");
     }
+    // An operator's id in the cases they worked.
+    let changed = crate::cases::forget_operator(platform, &subject.user_id).await?;
+    tracing::info!(changed, "case histories rewritten");
     Ok(())
 }
 

@@ -107,12 +107,15 @@ pub async fn record(platform: &Platform, operator_id: &str, recorded: Recorded) 
         received_at,
     );
     let how = format!("recorded by an operator: {} received {}", recorded.channel.as_str(), received_on);
-    request.transition(Status::AwaitingOrganisationApproval, operator_id.to_owned(), Some(how), now)?;
+    // As every operator's act: `operator:<id>`, marked so that their erasure finds it.
+    let by = format!("operator:{operator_id}");
+    request.transition(Status::AwaitingOrganisationApproval, by.clone(), Some(how), now)?;
     let by_admin = user.role == Role::Admin;
     if by_admin {
         let note = Some("an admin's request: no approval needed".into());
-        request.transition(Status::Queued, operator_id.to_owned(), note, now)?;
+        request.transition(Status::Queued, by, note, now)?;
     }
+    accounts::placeholders::note_operator_act(platform, operator_id, &request.id).await?;
     submit(platform, &mut request, &user, by_admin).await?;
     tracing::info!(request_id = %request.id, kind = request.kind.as_str(), channel = recorded.channel.as_str(),
         "rights request recorded");

@@ -374,7 +374,41 @@ infentre_tests::on_both_engines!(
     cases_are_erased_with_the_person,
     a_message_from_someone_fenced_meanwhile_is_filed_as_from_a_stranger,
     a_case_moved_to_another_account_forgets_the_first,
+    an_erased_operator_leaves_a_placeholder_in_what_they_worked,
 );
+
+/// The cases an operator worked and the letters they recorded keep what was done, not by
+/// whom: their id becomes a placeholder when they are erased.
+async fn an_erased_operator_leaves_a_placeholder_in_what_they_worked(b: Backend) {
+    let (_admin, mia) = team(&b).await;
+    let operator = b.admin("dpo@infentre.com", PASSWORD, "Infentre").await;
+    let (_, taken) = email(&b, "someone@elsewhere.example", "Question", "Where is my invoice?", "o1").await;
+    let case_path = format!("/v1/operator/cases/{}", taken["case_id"].as_str().unwrap());
+    let acts = [
+        ("classify", json!({"kind": "complaint"})),
+        ("link", json!({"user_id": mia.user_id})),
+        ("reply", json!({"message": "Your invoice is attached to your account."})),
+        ("close", json!({"outcome": "Answered"})),
+    ];
+    for (act, body) in acts {
+        let (status, answer) = b.post(&format!("{case_path}/{act}"), operator.bearer(), body).await;
+        assert_eq!(status, 200, "{act}: {answer}");
+    }
+    let letter = json!({"channel": "letter", "received_on": "2026-11-20", "type": "access",
+        "email": "mia@example.com", "identity_verified": true});
+    let (status, recorded) = b.post("/v1/operator/rights-requests", operator.bearer(), letter).await;
+    assert_eq!(status, 201, "{recorded}");
+    let request_path = format!("/v1/rights-requests/{}", recorded["id"].as_str().unwrap());
+    assert_eq!(recorded["history"][0]["by"], format!("operator:{}", operator.user_id));
+
+    b.cancel("/v1/me", &operator, PASSWORD).await;
+
+    let mut traces = b.traces_of(&[operator.user_id.as_str()]).await;
+    traces.retain(|trace| !trace.contains("erasure_job"));
+    assert!(traces.is_empty(), "the operator's id is left in: {traces:#?}");
+    let (_, request) = b.get(&request_path, mia.bearer()).await;
+    assert_eq!(request["history"][0]["by"], shared::accounts::placeholders::ERASED_OPERATOR, "{request}");
+}
 
 /// An operator links a case to the wrong account, then to the right one: the first account's
 /// erasure no longer finds the case, so the case must not name it. And no case is linked to an
