@@ -44,7 +44,7 @@ pub async fn erase_from_histories(platform: &Platform, user: &UserRecord) -> Res
     // An operator acts on every organisation's requests: each act left a marker.
     let acts = Query::partition(keys::operator_acts(&user.user_id)).limit(1_000);
     for marker in query_all(platform.store.as_ref(), acts).await? {
-        // Cases are rewritten by the case desk (`cases::desk::forget_operator`).
+        // Cases are rewritten by `cases::forget_operator`.
         if marker.key.sk.starts_with(&keys::operator_case_act("")) {
             continue;
         }

@@ -60,9 +60,8 @@ async fn note_act(platform: &Platform, operator_id: &str, case_id: &str) -> Resu
     accounts::placeholders::note_operator_act(platform, operator_id, &keys::operator_case_act(case_id)).await
 }
 
-/// Applies an operator's change to an open case.
-/// An operator's act on a case: marked for their erasure, then applied under the case's
-/// version.
+/// Applies an operator's change to an open case, under its version; marked first, so the
+/// operator's erasure finds the case.
 async fn act(
     platform: &Platform,
     operator_id: &str,
