@@ -192,18 +192,15 @@ async fn undo_if_fenced(
     response: &mut SqsBatchResponse,
 ) -> Vec<(String, TrackedEvent)> {
     let users = stored.iter().map(|(_, tracked)| tracked.user_id.as_str());
-    let fenced: Option<BTreeSet<String>> = match fence::fenced_among(platform.store.as_ref(), users).await {
-        Ok(fenced) => Some(fenced.into_iter().map(str::to_owned).collect()),
+    let fenced = match fence::fenced_among(platform.store.as_ref(), users).await {
+        Ok(fenced) => fenced,
         Err(err) => {
             tracing::warn!(error = %err, "could not read the erasure fences; SQS will redeliver");
-            None
+            for (message_id, _) in stored {
+                response.add_failure(message_id);
+            }
+            return Vec::new();
         }
-    };
-    let Some(fenced) = fenced else {
-        for (message_id, _) in stored {
-            response.add_failure(message_id);
-        }
-        return Vec::new();
     };
     let (mut kept, mut undo) = (Vec::with_capacity(stored.len()), Vec::new());
     for (message_id, tracked) in stored {

@@ -13,7 +13,7 @@
 //! `marketing_sharing` consent and never with the recipient's identity; the marketing worker
 //! drops it if the recipient is suppressed by then.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -262,12 +262,8 @@ pub async fn webhook(
     // An organisation whose erasure began meanwhile: its job may be past the interactions
     // already, so what this batch wrote for it is deleted again. Read after the write, any
     // later fence stands before the job reads anything (as in the tracking worker).
-    let fenced: HashSet<String> =
-        fence::fenced_among(platform.store.as_ref(), interactions.iter().map(|i| i.organisation_id.as_str()))
-            .await?
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
+    let fenced =
+        fence::fenced_among(platform.store.as_ref(), interactions.iter().map(|i| i.organisation_id.as_str())).await?;
     if !fenced.is_empty() {
         let (undo, kept): (Vec<_>, Vec<_>) = interactions
             .into_iter()

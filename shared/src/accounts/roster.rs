@@ -12,7 +12,6 @@
 
 use super::{AccountError, OrganisationRecord, UserRecord};
 use crate::Platform;
-use crate::keys;
 use crate::store::{Condition, StoreError, TransactOp, Update};
 
 /// The organisation item's attribute that orders membership changes.
@@ -46,9 +45,8 @@ pub(crate) async fn staying_besides(
     if others.is_empty() {
         return Ok(others);
     }
-    let fences = others.iter().map(|m| keys::erasure_fence(&m.user_id)).collect();
-    let fenced: std::collections::HashSet<_> =
-        platform.store.batch_get(fences).await?.into_iter().map(|item| item.key).collect();
-    others.retain(|m| !fenced.contains(&keys::erasure_fence(&m.user_id)));
+    let fenced =
+        crate::erasure::fence::fenced_among(platform.store.as_ref(), others.iter().map(|m| m.user_id.as_str())).await?;
+    others.retain(|m| !fenced.contains(&m.user_id));
     Ok(others)
 }

@@ -71,11 +71,11 @@ pub async fn any(platform: &Platform, subject_ids: &[&str]) -> Result<Option<Fen
 pub async fn fenced_among<'a>(
     store: &dyn Store,
     subject_ids: impl IntoIterator<Item = &'a str>,
-) -> Result<std::collections::HashSet<&'a str>, StoreError> {
+) -> Result<std::collections::HashSet<String>, StoreError> {
     let ids: std::collections::BTreeMap<Key, &str> =
         subject_ids.into_iter().map(|id| (keys::erasure_fence(id), id)).collect();
     let found = store.batch_get(ids.keys().cloned().collect()).await?;
-    Ok(found.iter().filter_map(|item| ids.get(&item.key).copied()).collect())
+    Ok(found.iter().filter_map(|item| ids.get(&item.key).map(|id| (*id).to_owned())).collect())
 }
 
 /// The transaction operation that refuses a write about `subject_id` once it is fenced.
